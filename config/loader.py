@@ -1,0 +1,179 @@
+"""TOML → frozen config dataclasses, with every error reported at once.
+
+Each error reads `FILE: key.path: what is wrong (got X)`, so an operator can fix a config
+file in one pass instead of one restart per typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import MISSING, fields, is_dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from .schema import Config
+
+T = TypeVar("T")
+
+DEFAULT_CONFIG_NAME = "default.toml"
+
+
+class ConfigError(Exception):
+    """A config file could not be read or does not match the schema.
+
+    `problems` holds one line per error, each already prefixed with the file name.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    return parse_config(text, source=str(path))
+
+
+def load_default_config() -> Config:
+    """The embedded default config: runs on a bare machine, no hardware and no servers."""
+    text = resources.files(__package__).joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
+    return parse_config(text, source=f"<embedded {DEFAULT_CONFIG_NAME}>")
+
+
+def parse_config(text: str, *, source: str) -> Config:
+    """Validate TOML text against the schema; `source` names it in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: invalid TOML: {exc}"]) from exc
+    problems: list[str] = []
+    config = _build(Config, raw, (), problems)
+    if problems:
+        raise ConfigError([f"{source}: {p}" for p in problems])
+    assert isinstance(config, Config)
+    return config
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path) if path else "(top level)"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _build(cls: type[T], raw: Any, path: tuple[str, ...], problems: list[str]) -> T | None:
+    """Build dataclass `cls` from a TOML table, appending problems instead of raising."""
+    if not isinstance(raw, Mapping):
+        problems.append(f"{_dotted(path)}: expected a table (got {_show(raw)})")
+        return None
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{_dotted((*path, key))}: unknown key{hint} (got {_show(raw[key])})")
+    values: dict[str, Any] = {}
+    before = len(problems)
+    for name, f in known.items():
+        if name not in raw:
+            continue
+        key_path = (*path, name)
+        value = _convert(hints[name], raw[name], key_path, problems)
+        if value is _INVALID:
+            continue
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                problems.append(
+                    f"{_dotted(key_path)}: must be between {lo:g} and {hi:g} (got {value!r})"
+                    if lo is not None and hi is not None
+                    else f"{_dotted(key_path)}: out of range (got {value!r})"
+                )
+                continue
+        values[name] = value
+    if len(problems) != before:
+        return None
+    for name, f in known.items():
+        if name not in values and f.default is MISSING and f.default_factory is MISSING:
+            problems.append(f"{_dotted((*path, name))}: required key is missing")
+            return None
+    return cls(**values)
+
+
+class _Invalid:
+    pass
+
+
+_INVALID: Any = _Invalid()
+
+
+def _convert(tp: Any, value: Any, path: tuple[str, ...], problems: list[str]) -> Any:
+    """Check `value` against the annotation `tp`; return the converted value or _INVALID."""
+    where = _dotted(path)
+    origin = get_origin(tp)
+    if is_dataclass(tp) and isinstance(tp, type):
+        built = _build(tp, value, path, problems)
+        return _INVALID if built is None else built
+    if origin is Literal:
+        choices = get_args(tp)
+        if value in choices and type(value) is type(choices[0]):
+            return value
+        listed = ", ".join(repr(c) for c in choices)
+        problems.append(f"{where}: must be one of {listed} (got {_show(value)})")
+        return _INVALID
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _convert(inner[0], value, path, problems)
+        raise TypeError(f"unsupported union in schema at {where}: {tp}")
+    if origin is tuple:
+        (item_tp, _ellipsis) = get_args(tp)
+        if not isinstance(value, list):
+            problems.append(f"{where}: expected an array (got {_show(value)})")
+            return _INVALID
+        items = [_convert(item_tp, v, (*path[:-1], f"{path[-1]}[{i}]"), problems)
+                 for i, v in enumerate(value)]
+        return _INVALID if any(i is _INVALID for i in items) else tuple(items)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        problems.append(f"{where}: expected true or false (got {_show(value)})")
+        return _INVALID
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        problems.append(f"{where}: expected an integer (got {_show(value)})")
+        return _INVALID
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if math.isfinite(value):
+                return float(value)
+            problems.append(f"{where}: must be a finite number (got {value!r})")
+            return _INVALID
+        problems.append(f"{where}: expected a number (got {_show(value)})")
+        return _INVALID
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        problems.append(f"{where}: expected a string (got {_show(value)})")
+        return _INVALID
+    raise TypeError(f"unsupported type in schema at {where}: {tp}")

@@ -1,0 +1,109 @@
+"""The daemon's configuration as frozen, typed dataclasses.
+
+Every field carries its default, its allowed range (`bounded`) and a one-line description
+(`doc`), so the loader can validate any TOML against it and name the key that is wrong.
+Nothing here reads files or the environment: `loader.py` does that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """A dataclass field with its documentation and (optional) inclusive range."""
+    return field(default=default, metadata={"doc": doc, "min": minimum, "max": maximum})
+
+
+@dataclass(frozen=True, slots=True)
+class ClockConfig:
+    """The native output thread's frame clock."""
+
+    rate_hz: float = setting(
+        44.0,
+        "frames per second on the wire (44 Hz is the DMX512 full-universe maximum)",
+        minimum=1.0,
+        maximum=120.0,
+    )
+    realtime_priority: int = setting(
+        50,
+        "SCHED_FIFO priority asked for the output thread; 0 = do not ask",
+        minimum=0,
+        maximum=99,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RenderConfig:
+    """Frame production on the Python side."""
+
+    universes: int = setting(
+        800,
+        "universes in the published frame until the patch defines them",
+        minimum=1,
+        maximum=8192,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The control plane (Starlette on Hypercorn, in the daemon's nursery)."""
+
+    host: str = setting("127.0.0.1", "address to bind; loopback by default")
+    port: int = setting(8440, "TCP port of the web UI and REST API", minimum=1, maximum=65535)
+    restart_delay_s: float = setting(
+        0.5,
+        "pause before a crashed web server is restarted",
+        minimum=0.0,
+        maximum=60.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """structlog output."""
+
+    format: LogFormat = setting("auto", "json, console, or auto (console on a TTY, else JSON)")
+    level: LogLevel = setting("info", "lowest level written")
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where persistent state lives."""
+
+    directory: str = setting(
+        "",
+        "state directory; empty = $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/trocadero",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DebugConfig:
+    """Switches for tests and diagnosis; never on in production."""
+
+    fault_injection: bool = setting(
+        False,
+        "serve /debug/fault/* endpoints that crash the web server or stall the clock",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole daemon configuration."""
+
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    debug: DebugConfig = field(default_factory=DebugConfig)

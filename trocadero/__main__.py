@@ -1,0 +1,3 @@
+from trocadero.playout.cli import main
+
+raise SystemExit(main())
