@@ -1,0 +1,1 @@
+"""Native code behind small Python façades: Cython kernels (this folder) and the Rust crates."""

@@ -1,0 +1,617 @@
+//! The output frame clock: a native thread that hands the newest complete frame to the sinks
+//! at fixed, absolute deadlines, whatever the Python side is doing.
+//!
+//! # Theory of operation
+//!
+//! Python renders frame N+1 and [`FrameClock::publish`]es it into the producer end of a
+//! [triple buffer](mod@crate::triple_buffer). The output thread ("trocadero-out", SCHED_FIFO when
+//! the OS allows it) owns the consumer end and the sinks and loops:
+//!
+//! 1. sleep until `deadline_n = epoch + offset(n)` with
+//!    `clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)`. `offset(n)` is computed from `n` in
+//!    integer nanoseconds (`n · 10¹² / rate_mHz`), never by adding periods, so rounding error
+//!    cannot accumulate: the 1000th deadline is as exact as the first;
+//! 2. record the lateness `now − deadline_n` in a lock-free histogram;
+//! 3. if it woke after later deadlines had already passed, jump to the latest passed one and
+//!    count the skipped ones as `missed_deadlines`: a late clock never bursts to catch up;
+//! 4. take the newest complete frame. If nothing was published since the previous deadline the
+//!    previous frame goes out again and `late_renders` grows (a late render repeats a frame, it
+//!    never delays the wire). Before the first publish an all-zero frame is sent and not
+//!    counted as late;
+//! 5. hand the frame to each sink, bump `frames_sent`, store `last_frame_ns`.
+//!
+//! The output thread takes no lock on this path: the triple buffer and all counters are
+//! atomics, so a Python thread holding the GIL or the producer mutex can never delay it.
+//! While `stalled` is set (fault injection for the systemd watchdog test) it keeps waking on
+//! deadlines but sends nothing. `stop()` raises a flag that the thread checks on every wake;
+//! sleeps longer than [`STOP_POLL_NS`] are cut into absolute slices so that even a 1 Hz clock
+//! stops promptly. On the way out the thread calls every sink's `terminate()` once.
+
+use crate::histogram::Histogram;
+use crate::triple_buffer::{triple_buffer, Consumer, Producer};
+use crate::{Error, MAX_FRAME_BYTES, MAX_RATE_HZ, MAX_REALTIME_PRIORITY, MIN_RATE_HZ};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+
+/// Name of the output thread (≤ 15 bytes, the Linux limit), as shown by `top -H` / `ps -L`.
+pub const THREAD_NAME: &str = "trocadero-out";
+
+/// Longest single sleep of the output thread: bounds how long `stop()` waits on slow clocks.
+pub const STOP_POLL_NS: u64 = 50_000_000;
+
+const NS_PER_S: u64 = 1_000_000_000;
+
+/// Receives every frame the clock sends. Runs on the output thread: `send` must not block
+/// (no locks Python may hold, no blocking I/O) or it delays the next deadline.
+pub trait FrameSink: Send {
+    /// Put `frame` on the wire. `frame_number` is the index `n` of the deadline
+    /// (`epoch + offset(n)`) the frame was sent for: consecutive while the clock keeps up,
+    /// with gaps for missed deadlines and while stalled.
+    fn send(&mut self, frame: &[u8], frame_number: u64);
+
+    /// Called once from the output thread when the clock stops, with the last frame sent
+    /// (all zeros if none), e.g. to send stream-termination packets.
+    fn terminate(&mut self, frame: &[u8]) {
+        let _ = frame;
+    }
+}
+
+/// Clock parameters, validated by [`FrameClock::new`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockConfig {
+    /// Frames per second, finite, [`MIN_RATE_HZ`]..=[`MAX_RATE_HZ`]. Resolved to 0.001 Hz.
+    pub rate_hz: f64,
+    /// Length of every frame in bytes (> 0).
+    pub frame_bytes: usize,
+    /// SCHED_FIFO priority for the output thread (1..=99), or 0 to not ask for it.
+    pub realtime_priority: i32,
+}
+
+impl ClockConfig {
+    pub fn new(rate_hz: f64, frame_bytes: usize) -> Self {
+        Self {
+            rate_hz,
+            frame_bytes,
+            realtime_priority: 0,
+        }
+    }
+
+    pub fn with_realtime_priority(mut self, priority: i32) -> Self {
+        self.realtime_priority = priority;
+        self
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.rate_hz.is_finite() && (MIN_RATE_HZ..=MAX_RATE_HZ).contains(&self.rate_hz)) {
+            return Err(Error::InvalidRate(self.rate_hz));
+        }
+        if self.frame_bytes == 0 || self.frame_bytes > MAX_FRAME_BYTES {
+            return Err(Error::InvalidFrameBytes(self.frame_bytes));
+        }
+        if !(0..=MAX_REALTIME_PRIORITY).contains(&self.realtime_priority) {
+            return Err(Error::InvalidPriority(self.realtime_priority));
+        }
+        Ok(())
+    }
+}
+
+/// A point-in-time copy of the clock's counters (each read atomically, not all at once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Deadlines at which a frame was handed to the sinks.
+    pub frames_sent: u64,
+    /// Successful `publish` calls.
+    pub frames_published: u64,
+    /// Deadlines that repeated the previous frame because nothing new had been published.
+    pub late_renders: u64,
+    /// Deadlines skipped because the thread woke after they had passed.
+    pub missed_deadlines: u64,
+    /// CLOCK_MONOTONIC time (ns) of the last send, 0 if none.
+    pub last_frame_ns: u64,
+    pub lateness_p50_ns: u64,
+    pub lateness_p99_ns: u64,
+    pub lateness_max_ns: u64,
+    pub lateness_samples: u64,
+    /// SCHED_FIFO was requested and granted.
+    pub realtime: bool,
+    /// Why SCHED_FIFO was refused (e.g. "... Operation not permitted (os error 1)").
+    pub realtime_error: Option<String>,
+    pub running: bool,
+    pub rate_hz: f64,
+    pub frame_bytes: usize,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (same clock as Python's `time.monotonic_ns()` on Linux).
+pub fn monotonic_ns() -> u64 {
+    // SAFETY: zeroed is a valid timespec (plain integers, possibly with padding).
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: valid clock id and a valid out-pointer; CLOCK_MONOTONIC cannot fail on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * NS_PER_S + ts.tv_nsec as u64
+}
+
+/// Sleep until the absolute CLOCK_MONOTONIC time `target_ns` (returns at once if it passed).
+fn sleep_until_abs(target_ns: u64) {
+    // SAFETY: zeroed is a valid timespec.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    ts.tv_sec = (target_ns / NS_PER_S) as libc::time_t;
+    ts.tv_nsec = (target_ns % NS_PER_S) as libc::c_long;
+    loop {
+        // SAFETY: valid timespec; the remain pointer may be null with TIMER_ABSTIME.
+        let rc = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        // A signal handler interrupted us: the deadline is absolute, so just sleep again.
+        if rc != libc::EINTR {
+            debug_assert_eq!(rc, 0, "clock_nanosleep failed");
+            return;
+        }
+    }
+}
+
+/// Deadline arithmetic. The rate is kept in millihertz so common rates (44, 29.97, 30 Hz)
+/// are represented exactly and `offset(n)` is exact to the nanosecond for any `n`.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    rate_mhz: u64,
+}
+
+impl Schedule {
+    const NS_PER_S_MHZ: u128 = 1_000_000_000_000; // ns per second × mHz per Hz
+
+    fn new(rate_hz: f64) -> Self {
+        Self {
+            rate_mhz: (rate_hz * 1000.0).round() as u64,
+        }
+    }
+
+    /// Nanoseconds from the epoch to deadline `n`: ⌊n · 10¹² / rate_mHz⌋. u128 so that
+    /// `n · 10¹²` cannot overflow; the result fits u64 for ~584 years.
+    fn offset_ns(self, n: u64) -> u64 {
+        (u128::from(n) * Self::NS_PER_S_MHZ / u128::from(self.rate_mhz)) as u64
+    }
+
+    /// Largest `n` with `offset_ns(n) <= elapsed_ns`.
+    fn last_index_at(self, elapsed_ns: u64) -> u64 {
+        // Floor of the exact inverse is never too large; at most one step up fixes rounding.
+        let mut n =
+            (u128::from(elapsed_ns) * u128::from(self.rate_mhz) / Self::NS_PER_S_MHZ) as u64;
+        while self.offset_ns(n + 1) <= elapsed_ns {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// State shared between the handle and the output thread. Only atomics (and a `OnceLock`
+/// written once), so the output thread never takes a lock.
+struct Shared {
+    stop: AtomicBool,
+    stalled: AtomicBool,
+    running: AtomicBool,
+    frames_sent: AtomicU64,
+    frames_published: AtomicU64,
+    late_renders: AtomicU64,
+    missed_deadlines: AtomicU64,
+    last_frame_ns: AtomicU64,
+    /// CLOCK_MONOTONIC ns of deadline 0; 0 until the thread has started.
+    epoch_ns: AtomicU64,
+    lateness: Histogram,
+    /// Outcome of the SCHED_FIFO request: Ok(true) granted, Ok(false) not requested.
+    realtime: OnceLock<Result<bool, String>>,
+}
+
+/// Everything the output thread takes ownership of at `start()`.
+struct Idle {
+    consumer: Consumer,
+    sinks: Vec<Box<dyn FrameSink>>,
+}
+
+/// The frame clock; see the module docs. All methods take `&self` and the type is `Sync`, so
+/// it can be shared (e.g. by a Python object) without outer locking.
+pub struct FrameClock {
+    config: ClockConfig,
+    schedule: Schedule,
+    shared: Arc<Shared>,
+    /// Producer side; a mutex is fine here (one uncontended Python producer) because the output
+    /// thread never touches it.
+    producer: Mutex<Producer>,
+    /// Consumer + sinks until `start()` moves them to the output thread.
+    idle: Mutex<Option<Idle>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Lock ignoring poisoning: every critical section here leaves its data consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl fmt::Debug for FrameClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameClock")
+            .field("config", &self.config)
+            .field("running", &self.is_running())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrameClock {
+    pub fn new(config: ClockConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let (producer, consumer) = triple_buffer(config.frame_bytes);
+        Ok(Self {
+            config,
+            schedule: Schedule::new(config.rate_hz),
+            shared: Arc::new(Shared {
+                stop: AtomicBool::new(false),
+                stalled: AtomicBool::new(false),
+                running: AtomicBool::new(false),
+                frames_sent: AtomicU64::new(0),
+                frames_published: AtomicU64::new(0),
+                late_renders: AtomicU64::new(0),
+                missed_deadlines: AtomicU64::new(0),
+                last_frame_ns: AtomicU64::new(0),
+                epoch_ns: AtomicU64::new(0),
+                lateness: Histogram::new(),
+                realtime: OnceLock::new(),
+            }),
+            producer: Mutex::new(producer),
+            idle: Mutex::new(Some(Idle {
+                consumer,
+                sinks: Vec::new(),
+            })),
+            thread: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> ClockConfig {
+        self.config
+    }
+
+    pub fn rate_hz(&self) -> f64 {
+        self.config.rate_hz
+    }
+
+    pub fn frame_bytes(&self) -> usize {
+        self.config.frame_bytes
+    }
+
+    /// Nominal period (the actual gaps alternate by ≤ 1 ns so that no error accumulates).
+    pub fn period_ns(&self) -> u64 {
+        self.schedule.offset_ns(1)
+    }
+
+    /// Offset of deadline `n` from the epoch, exactly as the output thread computes it.
+    pub fn deadline_offset_ns(&self, n: u64) -> u64 {
+        self.schedule.offset_ns(n)
+    }
+
+    /// CLOCK_MONOTONIC ns of deadline 0 (one period after the thread started); `None` before.
+    pub fn epoch_ns(&self) -> Option<u64> {
+        match self.shared.epoch_ns.load(Ordering::Acquire) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+
+    /// Register a sink. Only before `start()`: afterwards the sinks belong to the thread.
+    pub fn add_sink(&self, sink: Box<dyn FrameSink>) -> Result<(), Error> {
+        match lock(&self.idle).as_mut() {
+            Some(idle) => {
+                idle.sinks.push(sink);
+                Ok(())
+            }
+            None => Err(Error::SinkAfterStart),
+        }
+    }
+
+    /// Spawn the output thread. A clock runs at most once: a second call (even after
+    /// `stop()`) returns [`Error::AlreadyStarted`].
+    pub fn start(&self) -> Result<(), Error> {
+        // Held across the spawn so a concurrent stop() sees either no thread or the handle.
+        let mut thread = lock(&self.thread);
+        let idle = lock(&self.idle).take().ok_or(Error::AlreadyStarted)?;
+        self.shared.running.store(true, Ordering::Release);
+        let shared = Arc::clone(&self.shared);
+        let schedule = self.schedule;
+        let priority = self.config.realtime_priority;
+        // start() returns once the thread has asked for SCHED_FIFO, so the caller's first
+        // stats() already says whether it was granted (and can log a refusal once).
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let spawned = std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || output_thread(&shared, schedule, priority, idle, &ready_tx));
+        match spawned {
+            Ok(handle) => {
+                // Err only if the thread died first; stats() then reports it not running.
+                let _ = ready_rx.recv();
+                *thread = Some(handle);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.running.store(false, Ordering::Release);
+                Err(Error::Spawn(e))
+            }
+        }
+    }
+
+    /// Stop the output thread and wait for it (at most one period, or [`STOP_POLL_NS`] for
+    /// slow clocks, plus the sinks' `terminate()`). Idempotent; a no-op before `start()`.
+    pub fn stop(&self) {
+        // Holding the lock while joining makes a concurrent second stop() wait for the first.
+        let mut thread = lock(&self.thread);
+        if let Some(handle) = thread.take() {
+            self.shared.stop.store(true, Ordering::Release);
+            // A panicking sink has already ended the thread; there is nothing left to undo.
+            let _ = handle.join();
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.shared.running.load(Ordering::Acquire)
+    }
+
+    /// Copy `frame` into the back buffer and publish it as the newest complete frame.
+    pub fn publish(&self, frame: &[u8]) -> Result<(), Error> {
+        let expected = self.config.frame_bytes;
+        if frame.len() != expected {
+            return Err(Error::FrameLength {
+                expected,
+                got: frame.len(),
+            });
+        }
+        self.publish_with(|back| back.copy_from_slice(frame));
+        Ok(())
+    }
+
+    /// Render straight into the back buffer, then publish. `render` must overwrite the whole
+    /// slice: it holds an older frame.
+    pub fn publish_with(&self, render: impl FnOnce(&mut [u8])) {
+        let mut producer = lock(&self.producer);
+        render(producer.back_mut());
+        producer.publish();
+        self.shared.frames_published.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fault injection: while set, the thread keeps its schedule but sends nothing.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.shared.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        self.shared.stalled.load(Ordering::Relaxed)
+    }
+
+    /// Start a fresh lateness measurement window.
+    pub fn reset_lateness(&self) {
+        self.shared.lateness.reset();
+    }
+
+    pub fn stats(&self) -> Stats {
+        let s = &*self.shared;
+        let realtime = s.realtime.get();
+        Stats {
+            frames_sent: s.frames_sent.load(Ordering::Relaxed),
+            frames_published: s.frames_published.load(Ordering::Relaxed),
+            late_renders: s.late_renders.load(Ordering::Relaxed),
+            missed_deadlines: s.missed_deadlines.load(Ordering::Relaxed),
+            last_frame_ns: s.last_frame_ns.load(Ordering::Relaxed),
+            lateness_p50_ns: s.lateness.percentile(0.50),
+            lateness_p99_ns: s.lateness.percentile(0.99),
+            lateness_max_ns: s.lateness.max(),
+            lateness_samples: s.lateness.count(),
+            realtime: matches!(realtime, Some(Ok(true))),
+            realtime_error: realtime.and_then(|r| r.as_ref().err().cloned()),
+            running: s.running.load(Ordering::Acquire),
+            rate_hz: self.config.rate_hz,
+            frame_bytes: self.config.frame_bytes,
+        }
+    }
+}
+
+impl Drop for FrameClock {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Clears `running` when the output thread exits, including by a sink's panic.
+struct RunningGuard<'a>(&'a Shared);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
+    }
+}
+
+/// Ask for SCHED_FIFO at `priority` for the calling thread. Ok(false) if not asked.
+fn request_realtime(priority: i32) -> Result<bool, String> {
+    if priority == 0 {
+        return Ok(false);
+    }
+    // SAFETY: sched_param is plain integers; zeroed covers platform-specific extra fields.
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = priority;
+    // SAFETY: pthread_self() is always valid for the calling thread; param is initialised.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(true)
+    } else {
+        // pthread functions return the error number instead of setting errno.
+        Err(format!(
+            "SCHED_FIFO priority {priority} refused by pthread_setschedparam: {}",
+            std::io::Error::from_raw_os_error(rc)
+        ))
+    }
+}
+
+/// Sleep until `deadline_ns` in slices of at most [`STOP_POLL_NS`], each to an absolute time.
+/// Returns false (early) if `stop` was raised.
+fn sleep_until_or_stop(deadline_ns: u64, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = monotonic_ns();
+        if now >= deadline_ns {
+            return true;
+        }
+        let target = deadline_ns.min(now + STOP_POLL_NS);
+        sleep_until_abs(target);
+        if target == deadline_ns {
+            return !stop.load(Ordering::Acquire);
+        }
+    }
+}
+
+fn output_thread(
+    shared: &Shared,
+    schedule: Schedule,
+    priority: i32,
+    idle: Idle,
+    ready: &std::sync::mpsc::SyncSender<()>,
+) {
+    let _running = RunningGuard(shared);
+    let Idle {
+        mut consumer,
+        mut sinks,
+    } = idle;
+    // Only this thread sets it, once, so `set` cannot fail.
+    let _ = shared.realtime.set(request_realtime(priority));
+    let _ = ready.send(());
+
+    // Deadline 0 is one period out: the producer gets a period to publish a first frame.
+    let epoch = monotonic_ns() + schedule.offset_ns(1);
+    shared.epoch_ns.store(epoch, Ordering::Release);
+
+    let mut n: u64 = 0;
+    let mut have_frame = false;
+    loop {
+        let deadline = epoch + schedule.offset_ns(n);
+        if !sleep_until_or_stop(deadline, &shared.stop) {
+            break;
+        }
+        let woke = monotonic_ns();
+        // Saturating only as a guard: an absolute clock_nanosleep never returns early.
+        shared.lateness.record(woke.saturating_sub(deadline));
+
+        // Woke after later deadlines too: serve only the newest passed one, count the rest.
+        let current = schedule.last_index_at(woke.saturating_sub(epoch)).max(n);
+        if current > n {
+            shared
+                .missed_deadlines
+                .fetch_add(current - n, Ordering::Relaxed);
+        }
+
+        if !shared.stalled.load(Ordering::Relaxed) {
+            if consumer.take() {
+                have_frame = true;
+            } else if have_frame {
+                shared.late_renders.fetch_add(1, Ordering::Relaxed);
+            }
+            let frame = consumer.front();
+            for sink in sinks.iter_mut() {
+                sink.send(frame, current);
+            }
+            shared.frames_sent.fetch_add(1, Ordering::Relaxed);
+            shared
+                .last_frame_ns
+                .store(monotonic_ns(), Ordering::Relaxed);
+        }
+        n = current + 1;
+    }
+
+    let frame = consumer.front();
+    for sink in sinks.iter_mut() {
+        sink.terminate(frame);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_is_exact_for_integer_and_ntsc_rates() {
+        let s = Schedule::new(44.0);
+        assert_eq!(s.offset_ns(1), 22_727_272);
+        assert_eq!(s.offset_ns(44), NS_PER_S);
+        assert_eq!(s.offset_ns(44 * 3600), 3600 * NS_PER_S);
+        let ntsc = Schedule::new(29.97);
+        assert_eq!(ntsc.offset_ns(2997), 100 * NS_PER_S);
+        // No drift over a year of frames at 1 kHz.
+        let k = Schedule::new(1000.0);
+        assert_eq!(k.offset_ns(31_536_000_000), 31_536_000 * NS_PER_S);
+    }
+
+    #[test]
+    fn last_index_at_inverts_offset() {
+        for rate in [1.0, 29.97, 44.0, 200.0, 999.999, 1000.0] {
+            let s = Schedule::new(rate);
+            for n in [0u64, 1, 2, 3, 43, 44, 45, 1_000, 123_456_789] {
+                let t = s.offset_ns(n);
+                assert_eq!(s.last_index_at(t), n, "rate {rate} n {n} at deadline");
+                assert_eq!(
+                    s.last_index_at(s.offset_ns(n + 1) - 1),
+                    n,
+                    "rate {rate} n {n} just before next"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn config_validation() {
+        let ok = |r: f64, b: usize, p: i32| {
+            ClockConfig::new(r, b)
+                .with_realtime_priority(p)
+                .validate()
+                .is_ok()
+        };
+        assert!(ok(1.0, 1, 0));
+        assert!(ok(44.0, 2048, 50));
+        assert!(ok(1000.0, MAX_FRAME_BYTES, 99));
+        for r in [
+            0.0,
+            0.999,
+            1000.001,
+            -44.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert!(!ok(r, 512, 0), "rate {r} accepted");
+        }
+        assert!(!ok(44.0, 0, 0));
+        assert!(!ok(44.0, MAX_FRAME_BYTES + 1, 0));
+        assert!(!ok(44.0, 512, -1));
+        assert!(!ok(44.0, 512, 100));
+    }
+
+    #[test]
+    fn rate_error_message() {
+        let e = ClockConfig::new(0.0, 512).validate().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rate_hz must be between 1 and 1000 Hz (got 0.0)"
+        );
+        assert!(e.is_invalid_argument());
+    }
+
+    #[test]
+    fn monotonic_ns_matches_std_monotonic_rate() {
+        let a = monotonic_ns();
+        let i = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let b = monotonic_ns();
+        let dt = i.elapsed().as_nanos() as i128;
+        assert!(((b - a) as i128 - dt).abs() < 5_000_000);
+    }
+}

@@ -1,0 +1,393 @@
+//! Behavioural tests of the frame clock through its public API, with a recording sink.
+//!
+//! Timing assertions are deliberately generous (these machines are shared and noisy): they
+//! check structure (absolute deadlines, no drift, no bursts), not scheduler quality.
+
+use std::sync::{Arc, Mutex};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+use trocadero_core::clock::monotonic_ns;
+use trocadero_core::{ClockConfig, Error, FrameClock, FrameSink};
+
+#[derive(Debug, Clone)]
+struct Sent {
+    frame_number: u64,
+    at_ns: u64,
+    frame: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    sent: Vec<Sent>,
+    terminated: Vec<Vec<u8>>,
+}
+
+/// Records every send/terminate into a shared log. Optionally sleeps inside one `send` to
+/// simulate an overrun.
+#[derive(Clone, Default)]
+struct Recorder {
+    log: Arc<Mutex<Log>>,
+    stall_on_frame: Option<(u64, Duration)>,
+}
+
+impl Recorder {
+    fn sent(&self) -> Vec<Sent> {
+        self.log.lock().unwrap().sent.clone()
+    }
+    fn terminated(&self) -> Vec<Vec<u8>> {
+        self.log.lock().unwrap().terminated.clone()
+    }
+}
+
+impl FrameSink for Recorder {
+    fn send(&mut self, frame: &[u8], frame_number: u64) {
+        let at_ns = monotonic_ns();
+        self.log.lock().unwrap().sent.push(Sent {
+            frame_number,
+            at_ns,
+            frame: frame.to_vec(),
+        });
+        if let Some((n, d)) = self.stall_on_frame {
+            if frame_number == n {
+                sleep(d);
+            }
+        }
+    }
+    fn terminate(&mut self, frame: &[u8]) {
+        self.log.lock().unwrap().terminated.push(frame.to_vec());
+    }
+}
+
+fn clock_with_recorder(rate_hz: f64, frame_bytes: usize) -> (FrameClock, Recorder) {
+    let clock = FrameClock::new(ClockConfig::new(rate_hz, frame_bytes)).unwrap();
+    let rec = Recorder::default();
+    clock.add_sink(Box::new(rec.clone())).unwrap();
+    (clock, rec)
+}
+
+/// Poll `cond` every millisecond for up to `timeout`.
+fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        sleep(Duration::from_millis(1));
+    }
+    cond()
+}
+
+fn mean(xs: &[i64]) -> f64 {
+    xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64
+}
+
+#[test]
+fn deadlines_are_absolute_and_do_not_drift() {
+    let (clock, rec) = clock_with_recorder(200.0, 8);
+    clock.start().unwrap();
+    sleep(Duration::from_millis(1600));
+    clock.stop();
+    let epoch = clock.epoch_ns().expect("epoch set once started");
+    let sent = rec.sent();
+    assert!(
+        sent.len() >= 200,
+        "only {} frames in 1.6 s at 200 Hz",
+        sent.len()
+    );
+
+    let mut lateness = Vec::with_capacity(sent.len());
+    for pair in sent.windows(2) {
+        assert!(
+            pair[1].frame_number > pair[0].frame_number,
+            "frame numbers must increase"
+        );
+    }
+    for s in &sent {
+        let deadline = epoch + clock.deadline_offset_ns(s.frame_number);
+        // An absolute-deadline sleep never returns early.
+        assert!(
+            s.at_ns >= deadline,
+            "frame {} sent before its deadline",
+            s.frame_number
+        );
+        lateness.push((s.at_ns - deadline) as i64);
+    }
+    // The n-th send happens close to epoch + n·period (typically tens of µs late).
+    let mut sorted = lateness.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    let p90 = sorted[sorted.len() * 9 / 10];
+    assert!(median < 3_000_000, "median lateness {median} ns");
+    assert!(p90 < 10_000_000, "p90 lateness {p90} ns");
+
+    // No drift: a clock that sleeps "one period" per loop accumulates its overhead, so the
+    // mean lateness of the last quarter would exceed the first quarter's by milliseconds.
+    let q = lateness.len() / 4;
+    let first = mean(&lateness[..q]);
+    let last = mean(&lateness[lateness.len() - q..]);
+    assert!(
+        last - first < 2_000_000.0,
+        "lateness grew from {first:.0} ns to {last:.0} ns"
+    );
+
+    // Every deadline up to the last one is accounted for: sent or counted as missed.
+    let stats = clock.stats();
+    let last_n = sent.last().unwrap().frame_number;
+    assert_eq!(stats.frames_sent, sent.len() as u64);
+    assert_eq!(stats.frames_sent + stats.missed_deadlines, last_n + 1);
+    assert_eq!(stats.lateness_samples, stats.frames_sent);
+    assert!(stats.lateness_p50_ns <= stats.lateness_p99_ns);
+    assert!(stats.lateness_p99_ns <= stats.lateness_max_ns);
+}
+
+#[test]
+fn before_first_publish_sends_zero_frames_without_late_renders() {
+    let (clock, rec) = clock_with_recorder(200.0, 16);
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || clock
+        .stats()
+        .frames_sent
+        >= 10));
+    let stats = clock.stats();
+    assert_eq!(stats.late_renders, 0);
+    assert_eq!(stats.frames_published, 0);
+    assert!(rec.sent().iter().all(|s| s.frame == vec![0u8; 16]));
+    clock.stop();
+}
+
+#[test]
+fn late_render_repeats_the_previous_frame_and_is_counted() {
+    let (clock, rec) = clock_with_recorder(100.0, 8);
+    clock.publish(&[1; 8]).unwrap();
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || !rec.sent().is_empty()));
+    let before = clock.stats().late_renders;
+    // Publish nothing for ~300 ms: ~30 deadlines repeat frame [1; 8].
+    sleep(Duration::from_millis(300));
+    let during = clock.stats().late_renders - before;
+    assert!(
+        during >= 10,
+        "only {during} late renders in 300 ms at 100 Hz"
+    );
+    assert!(rec.sent().iter().all(|s| s.frame == vec![1u8; 8]));
+
+    clock.publish(&[2; 8]).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || rec
+        .sent()
+        .last()
+        .is_some_and(|s| s.frame == vec![2u8; 8])));
+    clock.stop();
+    let stats = clock.stats();
+    assert_eq!(stats.frames_published, 2);
+    // Exactly two sends carried fresh frames; every other send was a counted repeat.
+    assert_eq!(stats.late_renders, stats.frames_sent - 2);
+    assert!(stats.last_frame_ns > 0 && stats.last_frame_ns <= monotonic_ns());
+}
+
+#[test]
+fn stalled_clock_sends_nothing_and_resumes() {
+    let (clock, rec) = clock_with_recorder(200.0, 4);
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || clock
+        .stats()
+        .frames_sent
+        >= 5));
+    clock.set_stalled(true);
+    // Let a send that was already past the stalled check finish.
+    sleep(Duration::from_millis(30));
+    let frozen = clock.stats();
+    let frozen_log = rec.sent().len();
+    sleep(Duration::from_millis(200));
+    let later = clock.stats();
+    assert_eq!(later.frames_sent, frozen.frames_sent);
+    assert_eq!(later.last_frame_ns, frozen.last_frame_ns);
+    assert_eq!(rec.sent().len(), frozen_log);
+    assert!(later.running);
+    // The thread keeps waking on its deadlines while stalled.
+    assert!(later.lateness_samples > frozen.lateness_samples);
+
+    clock.set_stalled(false);
+    assert!(wait_for(Duration::from_secs(5), || clock
+        .stats()
+        .frames_sent
+        > frozen.frames_sent + 5));
+    clock.stop();
+}
+
+#[test]
+fn stop_terminates_each_sink_once_and_joins_quickly() {
+    // 1 Hz: a naive implementation would take up to a second to notice stop().
+    let clock = FrameClock::new(ClockConfig::new(1.0, 4)).unwrap();
+    let a = Recorder::default();
+    let b = Recorder::default();
+    clock.add_sink(Box::new(a.clone())).unwrap();
+    clock.add_sink(Box::new(b.clone())).unwrap();
+    clock.publish(&[9, 9, 9, 9]).unwrap();
+    clock.start().unwrap();
+    assert!(clock.is_running());
+    sleep(Duration::from_millis(100));
+
+    let t0 = Instant::now();
+    clock.stop();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(500), "stop took {took:?}");
+    assert!(!clock.is_running());
+    assert!(!clock.stats().running);
+    // No deadline was reached, so terminate() gets the all-zero front frame.
+    assert_eq!(a.terminated(), vec![vec![0u8; 4]]);
+    assert_eq!(b.terminated(), vec![vec![0u8; 4]]);
+
+    clock.stop();
+    assert_eq!(a.terminated().len(), 1, "stop() must be idempotent");
+    assert!(matches!(clock.start(), Err(Error::AlreadyStarted)));
+}
+
+#[test]
+fn terminate_receives_the_last_frame_sent() {
+    let (clock, rec) = clock_with_recorder(200.0, 3);
+    clock.publish(&[4, 5, 6]).unwrap();
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || !rec.sent().is_empty()));
+    clock.stop();
+    assert_eq!(rec.terminated(), vec![vec![4, 5, 6]]);
+}
+
+#[test]
+fn dropping_a_running_clock_stops_it() {
+    let (clock, rec) = clock_with_recorder(100.0, 2);
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || !rec.sent().is_empty()));
+    drop(clock);
+    assert_eq!(rec.terminated().len(), 1);
+    let n = rec.sent().len();
+    sleep(Duration::from_millis(50));
+    assert_eq!(rec.sent().len(), n, "thread kept sending after drop");
+}
+
+#[test]
+fn overrun_skips_deadlines_instead_of_bursting() {
+    // The sink blocks for ~3.5 periods on frame 5: the clock must skip the passed deadlines,
+    // count them, and resume on the original grid.
+    let clock = FrameClock::new(ClockConfig::new(100.0, 2)).unwrap();
+    let rec = Recorder {
+        stall_on_frame: Some((5, Duration::from_millis(35))),
+        ..Recorder::default()
+    };
+    clock.add_sink(Box::new(rec.clone())).unwrap();
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || rec
+        .sent()
+        .iter()
+        .any(|s| s.frame_number >= 15)));
+    clock.stop();
+    let stats = clock.stats();
+    assert!(
+        stats.missed_deadlines >= 2,
+        "missed {}",
+        stats.missed_deadlines
+    );
+    let sent = rec.sent();
+    let i = sent.iter().position(|s| s.frame_number == 5).unwrap();
+    let after = &sent[i + 1];
+    assert!(after.frame_number >= 8, "resumed at {}", after.frame_number);
+    // No burst: at most one catch-up send right after the overrun, then back on the grid.
+    let epoch = clock.epoch_ns().unwrap();
+    let next = &sent[i + 2];
+    assert_eq!(next.frame_number, after.frame_number + 1);
+    assert!(next.at_ns >= epoch + clock.deadline_offset_ns(next.frame_number));
+}
+
+#[test]
+fn publish_rejects_wrong_length() {
+    let clock = FrameClock::new(ClockConfig::new(44.0, 2048)).unwrap();
+    let err = clock.publish(&[0; 512]).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::FrameLength {
+            expected: 2048,
+            got: 512
+        }
+    ));
+    let msg = err.to_string();
+    assert!(msg.contains("2048") && msg.contains("512"), "{msg}");
+    assert_eq!(clock.stats().frames_published, 0);
+}
+
+#[test]
+fn invalid_configs_are_rejected() {
+    for rate in [0.0, 0.5, 1000.5, f64::NAN, f64::INFINITY, -1.0] {
+        let err = FrameClock::new(ClockConfig::new(rate, 512)).unwrap_err();
+        assert!(matches!(err, Error::InvalidRate(_)), "{rate}: {err}");
+    }
+    assert!(matches!(
+        FrameClock::new(ClockConfig::new(44.0, 0)),
+        Err(Error::InvalidFrameBytes(0))
+    ));
+    assert!(matches!(
+        FrameClock::new(ClockConfig::new(44.0, 512).with_realtime_priority(-5)),
+        Err(Error::InvalidPriority(-5))
+    ));
+    for rate in [1.0, 44.0, 1000.0] {
+        assert!(FrameClock::new(ClockConfig::new(rate, 512)).is_ok());
+    }
+}
+
+#[test]
+fn sinks_only_before_start_and_start_only_once() {
+    let (clock, _rec) = clock_with_recorder(50.0, 1);
+    clock.start().unwrap();
+    assert!(matches!(clock.start(), Err(Error::AlreadyStarted)));
+    assert!(matches!(
+        clock.add_sink(Box::new(Recorder::default())),
+        Err(Error::SinkAfterStart)
+    ));
+    clock.stop();
+}
+
+#[test]
+fn realtime_request_outcome_is_reported_not_printed() {
+    let clock = FrameClock::new(ClockConfig::new(100.0, 1).with_realtime_priority(10)).unwrap();
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || {
+        let s = clock.stats();
+        s.realtime || s.realtime_error.is_some()
+    }));
+    let s = clock.stats();
+    // Granted (CAP_SYS_NICE / rtprio limit) or refused with the reason; never both.
+    assert_ne!(s.realtime, s.realtime_error.is_some());
+    if let Some(e) = &s.realtime_error {
+        assert!(e.contains("SCHED_FIFO"), "{e}");
+    }
+    clock.stop();
+
+    let plain = FrameClock::new(ClockConfig::new(100.0, 1)).unwrap();
+    plain.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || plain
+        .stats()
+        .frames_sent
+        > 0));
+    let s = plain.stats();
+    assert!(!s.realtime && s.realtime_error.is_none());
+}
+
+#[test]
+fn stats_report_configuration_and_reset_lateness() {
+    let (clock, _rec) = clock_with_recorder(250.0, 7);
+    let s = clock.stats();
+    assert_eq!((s.rate_hz, s.frame_bytes, s.running), (250.0, 7, false));
+    assert_eq!(s.last_frame_ns, 0);
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(5), || clock
+        .stats()
+        .lateness_samples
+        >= 5));
+    clock.reset_lateness();
+    let s = clock.stats();
+    assert!(
+        s.lateness_samples <= 2,
+        "{} samples after reset",
+        s.lateness_samples
+    );
+    assert!(s.running);
+    clock.stop();
+}

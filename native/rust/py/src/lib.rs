@@ -1,0 +1,245 @@
+//! `trocadero_rt`: thin Python binding of `trocadero_core::FrameClock`.
+//!
+//! All logic lives in `trocadero-core`; this crate only converts arguments, maps errors to
+//! Python exceptions, and releases the GIL around anything that can wait (joining the output
+//! thread, copying a frame). The output thread itself never touches Python.
+
+use pyo3::buffer::PyUntypedBuffer;
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use trocadero_core::{
+    ClockConfig, Error, FrameClock as CoreClock, Stats, MAX_FRAME_BYTES, MAX_REALTIME_PRIORITY,
+};
+
+fn to_py_err(e: Error) -> PyErr {
+    if e.is_invalid_argument() {
+        PyValueError::new_err(e.to_string())
+    } else {
+        PyRuntimeError::new_err(e.to_string())
+    }
+}
+
+/// Frame clock: a native output thread that sends the newest published frame at fixed,
+/// absolute deadlines (CLOCK_MONOTONIC), repeating the previous frame when a render is late.
+#[pyclass(frozen, module = "trocadero_rt")]
+struct FrameClock {
+    inner: CoreClock,
+}
+
+#[pymethods]
+impl FrameClock {
+    #[new]
+    #[pyo3(signature = (rate_hz, frame_bytes, *, realtime_priority = 0))]
+    fn new(rate_hz: f64, frame_bytes: i64, realtime_priority: i64) -> PyResult<Self> {
+        // Convert from i64 here so that e.g. -1 gets the same ValueError as any other bad
+        // value instead of pyo3's OverflowError for a negative usize.
+        let frame_bytes = usize::try_from(frame_bytes).map_err(|_| {
+            PyValueError::new_err(format!(
+                "frame_bytes must be between 1 and {MAX_FRAME_BYTES} (got {frame_bytes})"
+            ))
+        })?;
+        let realtime_priority = i32::try_from(realtime_priority).map_err(|_| {
+            PyValueError::new_err(format!(
+                "realtime_priority must be 0 (no SCHED_FIFO) or 1..={MAX_REALTIME_PRIORITY} \
+                 (got {realtime_priority})"
+            ))
+        })?;
+        let config =
+            ClockConfig::new(rate_hz, frame_bytes).with_realtime_priority(realtime_priority);
+        CoreClock::new(config)
+            .map(|inner| Self { inner })
+            .map_err(to_py_err)
+    }
+
+    /// Start the output thread. Raises RuntimeError if the clock was already started.
+    fn start(&self) -> PyResult<()> {
+        self.inner.start().map_err(to_py_err)
+    }
+
+    /// Stop and join the output thread (idempotent). Releases the GIL while waiting.
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| self.inner.stop());
+    }
+
+    /// Publish a frame: any C-contiguous bytes-like object of exactly `frame_bytes` bytes
+    /// (bytes, bytearray, memoryview, numpy uint8 array). The copy runs without the GIL.
+    fn publish(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
+        let buffer = PyUntypedBuffer::get(frame)?;
+        if !buffer.is_c_contiguous() {
+            return Err(PyBufferError::new_err(
+                "frame must be a C-contiguous buffer",
+            ));
+        }
+        let expected = self.inner.frame_bytes();
+        let got = buffer.len_bytes();
+        if got != expected {
+            return Err(to_py_err(Error::FrameLength { expected, got }));
+        }
+        // Copy without the GIL: the export keeps the memory alive and fixed in place (e.g. a
+        // bytearray cannot resize while exported) until `buffer` drops after this call. Copy
+        // with a raw memcpy rather than through a `&[u8]`, since another Python thread may
+        // legally write to a bytearray meanwhile (it would only tear *its own* input frame).
+        let buffer = &buffer;
+        py.detach(|| {
+            self.inner.publish_with(|back| {
+                // SAFETY: `buf_ptr` points at `expected` readable bytes (checked above, C
+                // contiguous), `back` is a distinct allocation of the same length.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        buffer.buf_ptr() as *const u8,
+                        back.as_mut_ptr(),
+                        expected,
+                    );
+                }
+            });
+        });
+        Ok(())
+    }
+
+    /// Snapshot of the counters and lateness percentiles.
+    fn stats(&self) -> ClockStats {
+        ClockStats::from(self.inner.stats())
+    }
+
+    /// Start a fresh lateness measurement window.
+    fn reset_lateness(&self) {
+        self.inner.reset_lateness();
+    }
+
+    /// Fault injection: while stalled, the clock keeps its schedule but sends nothing.
+    fn set_stalled(&self, stalled: bool) {
+        self.inner.set_stalled(stalled);
+    }
+
+    #[getter]
+    fn rate_hz(&self) -> f64 {
+        self.inner.rate_hz()
+    }
+
+    #[getter]
+    fn frame_bytes(&self) -> usize {
+        self.inner.frame_bytes()
+    }
+
+    #[getter]
+    fn running(&self) -> bool {
+        self.inner.is_running()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FrameClock(rate_hz={:?}, frame_bytes={}, running={})",
+            self.inner.rate_hz(),
+            self.inner.frame_bytes(),
+            if self.inner.is_running() {
+                "True"
+            } else {
+                "False"
+            }
+        )
+    }
+}
+
+/// Immutable snapshot returned by `FrameClock.stats()`. Times are nanoseconds;
+/// `last_frame_ns` is CLOCK_MONOTONIC, comparable with `time.monotonic_ns()`.
+#[pyclass(frozen, get_all, module = "trocadero_rt")]
+struct ClockStats {
+    frames_sent: u64,
+    frames_published: u64,
+    late_renders: u64,
+    missed_deadlines: u64,
+    last_frame_ns: u64,
+    lateness_p50_ns: u64,
+    lateness_p99_ns: u64,
+    lateness_max_ns: u64,
+    lateness_samples: u64,
+    realtime: bool,
+    realtime_error: Option<String>,
+    running: bool,
+    rate_hz: f64,
+    frame_bytes: usize,
+}
+
+impl From<Stats> for ClockStats {
+    fn from(s: Stats) -> Self {
+        Self {
+            frames_sent: s.frames_sent,
+            frames_published: s.frames_published,
+            late_renders: s.late_renders,
+            missed_deadlines: s.missed_deadlines,
+            last_frame_ns: s.last_frame_ns,
+            lateness_p50_ns: s.lateness_p50_ns,
+            lateness_p99_ns: s.lateness_p99_ns,
+            lateness_max_ns: s.lateness_max_ns,
+            lateness_samples: s.lateness_samples,
+            realtime: s.realtime,
+            realtime_error: s.realtime_error,
+            running: s.running,
+            rate_hz: s.rate_hz,
+            frame_bytes: s.frame_bytes,
+        }
+    }
+}
+
+#[pymethods]
+impl ClockStats {
+    fn __repr__(&self) -> String {
+        let py_bool = |b: bool| if b { "True" } else { "False" };
+        format!(
+            "ClockStats(frames_sent={}, frames_published={}, late_renders={}, \
+             missed_deadlines={}, last_frame_ns={}, lateness_p50_ns={}, lateness_p99_ns={}, \
+             lateness_max_ns={}, lateness_samples={}, realtime={}, realtime_error={}, \
+             running={}, rate_hz={:?}, frame_bytes={})",
+            self.frames_sent,
+            self.frames_published,
+            self.late_renders,
+            self.missed_deadlines,
+            self.last_frame_ns,
+            self.lateness_p50_ns,
+            self.lateness_p99_ns,
+            self.lateness_max_ns,
+            self.lateness_samples,
+            py_bool(self.realtime),
+            match &self.realtime_error {
+                Some(e) => format!("{e:?}"),
+                None => "None".to_owned(),
+            },
+            py_bool(self.running),
+            self.rate_hz,
+            self.frame_bytes,
+        )
+    }
+}
+
+/// Native real-time output for Trocadero (frame clock).
+#[pymodule(gil_used = false)]
+mod trocadero_rt {
+    #[pymodule_export]
+    use super::{ClockStats, FrameClock};
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add(
+            "BUILD_PROFILE",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+        )?;
+        m.add(
+            "BUILD_INFO",
+            concat!(
+                "rustc-profile=",
+                env!("TROCADERO_BUILD_PROFILE"),
+                " opt-level=",
+                env!("TROCADERO_BUILD_OPT_LEVEL"),
+                " target=",
+                env!("TROCADERO_BUILD_TARGET"),
+            ),
+        )?;
+        Ok(())
+    }
+}
