@@ -1,0 +1,109 @@
+"""`trocadero` command line: run, check-config, version.
+
+Exit codes: 0 ok, 2 bad usage or bad config, 1 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trocadero",
+        description="Real-time playout daemon for the Trocadero LED installation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the daemon", description=(
+        "Run the playout daemon in the foreground until SIGTERM or SIGINT. Without --config "
+        "it runs on the embedded defaults (no hardware, no servers needed)."))
+    run.add_argument("--config", type=Path, metavar="PATH", help="TOML config file")
+    check = sub.add_parser("check-config", help="validate a config file", description=(
+        "Validate a TOML config file; print every problem as FILE: key.path: what is wrong."))
+    check.add_argument("path", type=Path, metavar="PATH")
+    sub.add_parser("version", help="print versions and native build profiles", description=(
+        "Print the Trocadero version, the Python runtime and each native module's build "
+        "profile."))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)  # exits 2 on bad usage
+    if args.command == "check-config":
+        return _check_config(args.path)
+    if args.command == "version":
+        return _version()
+    return _run(args.config)
+
+
+def _check_config(path: Path) -> int:
+    from trocadero.config import ConfigError, load_config
+
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path}: ok")
+    return EXIT_OK
+
+
+NATIVE_MODULES = ("trocadero.native._kernels", "trocadero_rt")
+
+
+def _version() -> int:
+    from trocadero import __version__
+
+    print(f"trocadero {__version__}")
+    print(f"python {platform.python_version()} ({platform.python_implementation()})")
+    status = EXIT_OK
+    for name in NATIVE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            print(f"{name}: NOT BUILT ({exc})")
+            status = EXIT_RUNTIME
+            continue
+        profile = getattr(module, "BUILD_PROFILE", "unknown")
+        info = getattr(module, "BUILD_INFO", "")
+        version = getattr(module, "__version__", "")
+        detail = " ".join(p for p in (version, info) if p)
+        print(f"{name}: {profile} build" + (f" ({detail})" if detail else ""))
+    return status
+
+
+def _run(config_path: Path | None) -> int:
+    import trio
+
+    from trocadero.config import ConfigError, load_config, load_default_config
+
+    from .daemon import run_daemon
+    from .logs import configure_logging, get_logger
+
+    try:
+        config = load_default_config() if config_path is None else load_config(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(config.logging)
+    try:
+        trio.run(run_daemon, config)
+    except KeyboardInterrupt:
+        return EXIT_OK  # a second Ctrl-C during shutdown
+    except Exception as exc:
+        get_logger("daemon").critical("daemon failed", exc_info=exc)
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

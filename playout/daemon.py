@@ -1,0 +1,211 @@
+"""The daemon: one Trio nursery, each subsystem started in order and reporting ready.
+
+Order: frame clock (native output thread) → frame producer → web control plane →
+watchdog. READY=1 goes to systemd after the last one; SIGTERM/SIGINT cancel the nursery,
+the output thread sends its stream-termination packets on the way out, state is flushed,
+and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from trocadero import __version__
+from trocadero.config import Config
+from trocadero.native.clock import FrameClock
+from trocadero.web.app import ControlPlane, FaultHooks, create_app
+
+from .frames import UNIVERSE_SLOTS, serve_frame_producer
+from .logs import get_logger
+from .statefile import StateFile, resolve_state_dir
+from .supervisor import SupervisorStats, supervise
+from .systemd import Notifier
+
+log = get_logger("daemon")
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose by /debug/fault/crash-web."""
+
+
+@dataclass
+class Runtime:
+    """What the subsystems share: the clock, the notifier and supervisor counters."""
+
+    config: Config
+    clock: FrameClock
+    notifier: Notifier
+    started_ns: int = field(default_factory=time.monotonic_ns)
+    web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
+    watchdog_withheld: bool = False
+    crash_web_requested: trio.Event = field(default_factory=trio.Event)
+
+    def health(self) -> Mapping[str, Any]:
+        s = self.clock.stats()
+        now = time.monotonic_ns()
+        age_ms = (now - s.last_frame_ns) / 1e6 if s.last_frame_ns else None
+        fresh = age_ms is not None and age_ms < max(250.0, 3000.0 / s.rate_hz)
+        return {
+            "status": "ok" if s.running and fresh else "stalled",
+            "version": __version__,
+            "uptime_s": round((now - self.started_ns) / 1e9, 3),
+            "clock": {
+                "rate_hz": s.rate_hz,
+                "running": s.running,
+                "frames_sent": s.frames_sent,
+                "frames_published": s.frames_published,
+                "last_frame_age_ms": None if age_ms is None else round(age_ms, 3),
+                "late_renders": s.late_renders,
+                "missed_deadlines": s.missed_deadlines,
+                "lateness_us": {
+                    "p50": s.lateness_p50_ns / 1e3,
+                    "p99": s.lateness_p99_ns / 1e3,
+                    "max": s.lateness_max_ns / 1e3,
+                    "samples": s.lateness_samples,
+                },
+                "realtime": s.realtime,
+                "realtime_error": s.realtime_error,
+            },
+            "web": {"starts": self.web.starts, "crashes": self.web.crashes,
+                    "last_error": self.web.last_error},
+            "watchdog": {"enabled": self.notifier.watchdog_interval_s is not None,
+                         "withheld": self.watchdog_withheld},
+        }
+
+    def metrics(self) -> Mapping[str, float]:
+        s = self.clock.stats()
+        age = (time.monotonic_ns() - s.last_frame_ns) / 1e9 if s.last_frame_ns else math.nan
+        return {
+            "trocadero_clock_rate_hz": s.rate_hz,
+            "trocadero_frames_sent_total": s.frames_sent,
+            "trocadero_frames_published_total": s.frames_published,
+            "trocadero_late_renders_total": s.late_renders,
+            "trocadero_missed_deadlines_total": s.missed_deadlines,
+            "trocadero_last_frame_age_seconds": age,
+            "trocadero_deadline_lateness_p50_seconds": s.lateness_p50_ns / 1e9,
+            "trocadero_deadline_lateness_p99_seconds": s.lateness_p99_ns / 1e9,
+            "trocadero_deadline_lateness_max_seconds": s.lateness_max_ns / 1e9,
+            "trocadero_clock_realtime": float(s.realtime),
+            "trocadero_web_restarts_total": max(0, self.web.starts - 1),
+            "trocadero_web_crashes_total": self.web.crashes,
+        }
+
+    def control_plane(self) -> ControlPlane:
+        faults = None
+        if self.config.debug.fault_injection:
+            faults = FaultHooks(crash_web=self.crash_web_requested.set,
+                                stall_clock=self.clock.set_stalled)
+        return ControlPlane(health=self.health, metrics=self.metrics, faults=faults)
+
+
+async def serve_frame_clock(
+    rt: Runtime, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    clog = get_logger("clock")
+    rt.clock.start()
+    try:
+        s = rt.clock.stats()
+        if s.realtime_error is not None:
+            clog.warning("SCHED_FIFO not permitted; output thread runs at normal priority",
+                         reason=s.realtime_error,
+                         hint="grant CAP_SYS_NICE or LimitRTPRIO in the unit")
+        clog.info("frame clock started", rate_hz=s.rate_hz, frame_bytes=s.frame_bytes,
+                  realtime=s.realtime)
+        task_status.started()
+        await trio.sleep_forever()
+    finally:
+        # Joins the output thread, which sends stream-termination packets on its way out.
+        rt.clock.stop()
+        s = rt.clock.stats()
+        clog.info("frame clock stopped", frames_sent=s.frames_sent,
+                  late_renders=s.late_renders, missed_deadlines=s.missed_deadlines)
+
+
+async def serve_web(
+    rt: Runtime, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    cfg = HypercornConfig()
+    cfg.bind = [f"{rt.config.web.host}:{rt.config.web.port}"]
+    cfg.accesslog = None
+    # A Logger instance (not "-") keeps Hypercorn's lines in our JSON, subsystem web.hypercorn.
+    cfg.errorlog = logging.getLogger("web.hypercorn")
+    cfg.graceful_timeout = 0.5
+    app = create_app(rt.control_plane())
+    async with trio.open_nursery() as nursery:
+        # serve() is Hypercorn's own nursery.start-able task: ready once bound.
+        await nursery.start(serve, app, cfg)  # type: ignore[arg-type]
+        task_status.started()
+        get_logger("web").info("web server listening", bind=cfg.bind)
+        await rt.crash_web_requested.wait()
+        rt.crash_web_requested = trio.Event()
+        raise InjectedFault("web server crash requested through /debug/fault/crash-web")
+
+
+async def serve_watchdog(
+    rt: Runtime, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Pet systemd's watchdog only while the output thread is advancing frames."""
+    wlog = get_logger("watchdog")
+    interval = rt.notifier.watchdog_interval_s or 1.0
+    last = rt.clock.stats().frames_sent
+    task_status.started()
+    while True:
+        await trio.sleep(interval)
+        sent = rt.clock.stats().frames_sent
+        advancing = sent > last
+        last = sent
+        if advancing:
+            rt.notifier.notify("WATCHDOG=1")
+            if rt.watchdog_withheld:
+                wlog.info("frame clock advancing again; watchdog resumed")
+        elif not rt.watchdog_withheld:
+            wlog.error("frame clock stalled; withholding the systemd watchdog", frames_sent=sent)
+        rt.watchdog_withheld = not advancing
+
+
+async def run_daemon(config: Config) -> None:
+    """Run until SIGTERM/SIGINT. Raises on a start-up failure (the CLI exits 1)."""
+    state = StateFile(resolve_state_dir(config.state.directory, os.environ))
+    previous = state.begin_run()
+    if previous is not None and not previous.get("clean_shutdown", True):
+        log.warning("previous run did not shut down cleanly", previous=previous)
+    clock = FrameClock(config.clock.rate_hz, config.render.universes * UNIVERSE_SLOTS,
+                       realtime_priority=config.clock.realtime_priority)
+    rt = Runtime(config=config, clock=clock, notifier=Notifier())
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(serve_frame_clock, rt)
+                await nursery.start(serve_frame_producer, clock, config.render.universes)
+                await nursery.start(partial(supervise, "web", partial(serve_web, rt), rt.web,
+                                            restart_delay_s=config.web.restart_delay_s))
+                await nursery.start(serve_watchdog, rt)
+                gc.collect()
+                gc.freeze()  # start-up objects leave the GC's scans: full collections ~0 ms
+                rt.notifier.notify("READY=1", "STATUS=playing")
+                log.info("trocadero ready", version=__version__, state_dir=str(state.directory),
+                         web=f"http://{config.web.host}:{config.web.port}/healthz")
+                async for signum in signals:
+                    log.info("shutting down", signal=signal.Signals(signum).name)
+                    rt.notifier.notify("STOPPING=1")
+                    nursery.cancel_scope.cancel()
+                    break
+        finally:
+            s = clock.stats()
+            state.end_run({"frames_sent": s.frames_sent, "late_renders": s.late_renders})
+            rt.notifier.close()
+    log.info("trocadero stopped")

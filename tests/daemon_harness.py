@@ -1,0 +1,95 @@
+"""Start the real daemon in a subprocess for integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Daemon:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log_path = log_path
+        self.base = f"http://127.0.0.1:{port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace")
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.base + path, timeout=2.0)
+
+    def post(self, path: str) -> httpx.Response:
+        return httpx.post(self.base + path, timeout=2.0)
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.get("/healthz").json()
+        return body
+
+    def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                return self.health()
+            except httpx.HTTPError as exc:
+                last = exc
+                time.sleep(0.05)
+        raise AssertionError(f"daemon not healthy after {timeout}s ({last}):\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
+        """Send `sig`; return (exit code, seconds until exit)."""
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        return code, time.monotonic() - t0
+
+
+def write_config(path: Path, port: int, state: Path, extra: str = "") -> Path:
+    path.write_text(
+        f'[web]\nport = {port}\nrestart_delay_s = 0.1\n[state]\ndirectory = "{state}"\n'
+        f'[logging]\nformat = "json"\n[render]\nuniverses = 64\n{extra}'
+    )
+    return path
+
+
+@contextmanager
+def running_daemon(
+    tmp_path: Path, extra_config: str = "", env: Mapping[str, str] | None = None
+) -> Iterator[Daemon]:
+    port = free_port()
+    config = write_config(tmp_path / "trocadero.toml", port, tmp_path / "state", extra_config)
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trocadero", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    daemon = Daemon(proc, port, log_path)
+    try:
+        yield daemon
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

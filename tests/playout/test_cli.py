@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def trocadero(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trocadero", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["check-config"], ["version"]])
+def test_help_on_each_command(command: list[str]) -> None:
+    result = trocadero(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: trocadero" in result.stdout
+
+
+def test_bad_usage_exits_2() -> None:
+    assert trocadero("dance").returncode == 2
+    assert trocadero().returncode == 2
+    assert trocadero("check-config").returncode == 2
+
+
+def test_check_config_ok(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text("[clock]\nrate_hz = 30\n")
+    result = trocadero("check-config", str(path))
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"{path}: ok"
+
+
+def test_check_config_embedded_default_file_is_valid() -> None:
+    default = Path(__file__).resolve().parents[2] / "config" / "default.toml"
+    assert trocadero("check-config", str(default)).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[clock]\nrat_hz = 44\n", "clock.rat_hz: unknown key; did you mean 'rate_hz'?"),
+        ('[clock]\nrate_hz = "44"\n', "clock.rate_hz: expected a number (got '44')"),
+        ("[clock]\nrate_hz = 0\n", "clock.rate_hz: must be between 1 and 120 (got 0.0)"),
+        ("[clock]\nrate_hz = 1000\n", "clock.rate_hz: must be between 1 and 120 (got 1000.0)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_bad_config_exits_2_naming_the_key(
+    tmp_path: Path, body: str, expected: str, command: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    args = [command, str(path)] if command == "check-config" else ["run", "--config", str(path)]
+    result = trocadero(*args)
+    assert result.returncode == 2
+    assert f"{path}: {expected}" in result.stderr
+
+
+def test_version_reports_native_build_profiles() -> None:
+    result = trocadero("version")
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("trocadero ")
+    assert any(ln.startswith("trocadero.native._kernels: release build") for ln in lines)
+    assert any(ln.startswith("trocadero_rt: release build") for ln in lines)

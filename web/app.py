@@ -1,0 +1,71 @@
+"""The Starlette application: health, metrics, and (when enabled) fault injection.
+
+The app knows nothing about the daemon: it is given a `ControlPlane` of plain callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from trocadero.core.metrics import render_prometheus
+
+
+@dataclass(frozen=True)
+class FaultHooks:
+    """Deliberate failures for tests of the supervisor and the systemd watchdog."""
+
+    crash_web: Callable[[], None]
+    stall_clock: Callable[[bool], None]
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    health: Callable[[], Mapping[str, Any]]
+    metrics: Callable[[], Mapping[str, float]]
+    faults: FaultHooks | None = None
+
+
+def create_app(control: ControlPlane) -> Starlette:
+    async def healthz(_: Request) -> Response:
+        body = dict(control.health())
+        return JSONResponse(body, status_code=200 if body.get("status") == "ok" else 503)
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(
+            render_prometheus(control.metrics()),
+            media_type="text/plain; version=0.0.4",
+        )
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    if control.faults is not None:
+        faults = control.faults
+
+        async def fire_crash() -> None:
+            faults.crash_web()  # async, so it runs on the event loop (not a worker thread)
+
+        async def crash_web(_: Request) -> Response:
+            # After the response is on the wire, so the caller sees the request succeed.
+            return JSONResponse({"fault": "crash-web", "scheduled": True},
+                                background=BackgroundTask(fire_crash))
+
+        async def stall_clock(request: Request) -> Response:
+            stalled = request.query_params.get("stalled", "1") != "0"
+            faults.stall_clock(stalled)
+            return JSONResponse({"fault": "stall-clock", "stalled": stalled})
+
+        routes += [
+            Route("/debug/fault/crash-web", crash_web, methods=["POST"]),
+            Route("/debug/fault/stall-clock", stall_clock, methods=["POST"]),
+        ]
+    return Starlette(routes=routes)
