@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,14 +53,19 @@ class Figures:
 
 def native_figures(clock: FrameClock) -> Figures:
     s = clock.stats()
-    return Figures(s.lateness_p50_ns / 1e6, s.lateness_p99_ns / 1e6, s.lateness_max_ns / 1e6,
-                   s.lateness_samples)
+    return Figures(
+        s.lateness_p50_ns / 1e6,
+        s.lateness_p99_ns / 1e6,
+        s.lateness_max_ns / 1e6,
+        s.lateness_samples,
+    )
 
 
 def trio_figures(lateness_s: list[float]) -> Figures:
     arr = np.asarray(lateness_s) * 1e3
-    return Figures(float(np.percentile(arr, 50)), float(np.percentile(arr, 99)),
-                   float(arr.max()), len(arr))
+    return Figures(
+        float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), float(arr.max()), len(arr)
+    )
 
 
 async def trio_loop(seconds: float, out: list[float]) -> None:
@@ -82,7 +85,7 @@ async def publisher(clock: FrameClock, seconds: float) -> None:
     frame = np.zeros(FRAME_BYTES, dtype=np.uint8)
     end = trio.current_time() + seconds
     while trio.current_time() < end:
-        frame[0] = (frame[0] + 1) & 0xFF
+        frame[0] = (int(frame[0]) + 1) & 0xFF
         clock.publish(frame)
         await trio.sleep(1.0 / RATE_HZ)
 
@@ -111,10 +114,11 @@ async def phase(clock: FrameClock, seconds: float, load: bool, port: int) -> dic
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publisher, clock, seconds)
         if load:
+
             async def hammer() -> None:
                 done = await trio.run_process(
-                    [sys.executable, "-c", HAMMER, str(port), str(seconds)],
-                    capture_stdout=True)
+                    [sys.executable, "-c", HAMMER, str(port), str(seconds)], capture_stdout=True
+                )
                 result["requests"] = int(done.stdout)
 
             async def pressure() -> None:
@@ -133,37 +137,48 @@ async def main(seconds: float) -> int:
     clock = FrameClock(RATE_HZ, FRAME_BYTES, realtime_priority=50)
     clock.start()
     stats = clock.stats()
-    app = create_app(ControlPlane(
-        health=lambda: {"status": "ok", "frames_sent": clock.stats().frames_sent},
-        metrics=lambda: {"trocadero_frames_sent_total": float(clock.stats().frames_sent)}))
+    app = create_app(
+        ControlPlane(
+            health=lambda: {"status": "ok", "frames_sent": clock.stats().frames_sent},
+            metrics=lambda: {"trocadero_frames_sent_total": float(clock.stats().frames_sent)},
+        )
+    )
     cfg = HypercornConfig()
     cfg.bind = ["127.0.0.1:0"]
     cfg.accesslog = None
     try:
         async with trio.open_nursery() as nursery:
-            binds = await nursery.start(serve, app, cfg)  # type: ignore[arg-type]
+            binds = await nursery.start(serve, app, cfg)
             port = int(binds[0].rsplit(":", 1)[1])
-            print(f"frame clock {RATE_HZ:g} Hz, frame {FRAME_BYTES} B, "
-                  f"SCHED_FIFO {'granted' if stats.realtime else 'refused: ' + str(stats.realtime_error)}, "
-                  f"{seconds:g} s per phase")
+            fifo = "granted" if stats.realtime else f"refused: {stats.realtime_error}"
+            print(
+                f"frame clock {RATE_HZ:g} Hz, frame {FRAME_BYTES} B, SCHED_FIFO {fifo}, "
+                f"{seconds:g} s per phase"
+            )
             idle = await phase(clock, seconds, load=False, port=port)
             loaded = await phase(clock, seconds, load=True, port=port)
             nursery.cancel_scope.cancel()
     finally:
         clock.stop()
-    print(f"load: {loaded.get('requests', 0) / seconds:,.0f} GET /healthz per s from another "
-          f"process, {loaded['gc_rounds']} allocation rounds, "
-          f"{loaded['gen2_collections']} gen-2 collections")
+    print(
+        f"load: {loaded.get('requests', 0) / seconds:,.0f} GET /healthz per s from another "
+        f"process, {loaded['gc_rounds']} allocation rounds, "
+        f"{loaded['gen2_collections']} gen-2 collections"
+    )
     print(f"{'phase':6} {'clock':18} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'samples':>8}")
     for name, res in (("idle", idle), ("load", loaded)):
         for label, key in (("native thread", "native"), ("trio.sleep_until", "trio")):
             f: Figures = res[key]
-            print(f"{name:6} {label:18} {f.p50_ms:8.3f} {f.p99_ms:8.3f} {f.max_ms:8.3f} "
-                  f"{f.samples:8d}")
+            print(
+                f"{name:6} {label:18} {f.p50_ms:8.3f} {f.p99_ms:8.3f} {f.max_ms:8.3f} "
+                f"{f.samples:8d}"
+            )
     n: Figures = loaded["native"]
     t: Figures = loaded["trio"]
-    print(f"under load, trio/native: p99 ×{t.p99_ms / max(n.p99_ms, 1e-6):.1f}, "
-          f"max ×{t.max_ms / max(n.max_ms, 1e-6):.1f}")
+    print(
+        f"under load, trio/native: p99 x{t.p99_ms / max(n.p99_ms, 1e-6):.1f}, "
+        f"max x{t.max_ms / max(n.max_ms, 1e-6):.1f}"
+    )
     ok = n.p99_ms <= 0.5 and n.max_ms <= 2.0
     print(f"target native p99 ≤ 0.5 ms, max ≤ 2 ms under load: {'MET' if ok else 'NOT MET'}")
     return 0

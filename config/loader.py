@@ -98,14 +98,14 @@ def _build(cls: type[T], raw: Any, path: tuple[str, ...], problems: list[str]) -
         if value is _INVALID:
             continue
         lo, hi = f.metadata.get("min"), f.metadata.get("max")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                problems.append(
-                    f"{_dotted(key_path)}: must be between {lo:g} and {hi:g} (got {value!r})"
-                    if lo is not None and hi is not None
-                    else f"{_dotted(key_path)}: out of range (got {value!r})"
-                )
-                continue
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+            problems.append(
+                f"{_dotted(key_path)}: must be between {lo:g} and {hi:g} (got {value!r})"
+                if lo is not None and hi is not None
+                else f"{_dotted(key_path)}: out of range (got {value!r})"
+            )
+            continue
         values[name] = value
     if len(problems) != before:
         return None
@@ -150,8 +150,10 @@ def _convert(tp: Any, value: Any, path: tuple[str, ...], problems: list[str]) ->
         if not isinstance(value, list):
             problems.append(f"{where}: expected an array (got {_show(value)})")
             return _INVALID
-        items = [_convert(item_tp, v, (*path[:-1], f"{path[-1]}[{i}]"), problems)
-                 for i, v in enumerate(value)]
+        items = [
+            _convert(item_tp, v, (*path[:-1], f"{path[-1]}[{i}]"), problems)
+            for i, v in enumerate(value)
+        ]
         return _INVALID if any(i is _INVALID for i in items) else tuple(items)
     if tp is bool:
         if isinstance(value, bool):

@@ -17,8 +17,13 @@ def render_prometheus(samples: Mapping[str, float]) -> str:
             raise ValueError(f"invalid Prometheus metric name {name!r}")
         kind = "counter" if name.endswith("_total") else "gauge"
         value = float(samples[name])
-        text = "NaN" if math.isnan(value) else repr(value) if math.isfinite(value) else (
-            "+Inf" if value > 0 else "-Inf")
+        text = (
+            "NaN"
+            if math.isnan(value)
+            else repr(value)
+            if math.isfinite(value)
+            else ("+Inf" if value > 0 else "-Inf")
+        )
         lines.append(f"# TYPE {name} {kind}")
         lines.append(f"{name} {text}")
     return "\n".join(lines) + "\n"

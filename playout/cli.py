@@ -23,16 +23,31 @@ def _parser() -> argparse.ArgumentParser:
         description="Real-time playout daemon for the Trocadero LED installation.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="run the daemon", description=(
-        "Run the playout daemon in the foreground until SIGTERM or SIGINT. Without --config "
-        "it runs on the embedded defaults (no hardware, no servers needed)."))
+    run = sub.add_parser(
+        "run",
+        help="run the daemon",
+        description=(
+            "Run the playout daemon in the foreground until SIGTERM or SIGINT. Without --config "
+            "it runs on the embedded defaults (no hardware, no servers needed)."
+        ),
+    )
     run.add_argument("--config", type=Path, metavar="PATH", help="TOML config file")
-    check = sub.add_parser("check-config", help="validate a config file", description=(
-        "Validate a TOML config file; print every problem as FILE: key.path: what is wrong."))
+    check = sub.add_parser(
+        "check-config",
+        help="validate a config file",
+        description=(
+            "Validate a TOML config file; print every problem as FILE: key.path: what is wrong."
+        ),
+    )
     check.add_argument("path", type=Path, metavar="PATH")
-    sub.add_parser("version", help="print versions and native build profiles", description=(
-        "Print the Trocadero version, the Python runtime and each native module's build "
-        "profile."))
+    sub.add_parser(
+        "version",
+        help="print versions and native build profiles",
+        description=(
+            "Print the Trocadero version, the Python runtime and each native module's build "
+            "profile."
+        ),
+    )
     return parser
 
 

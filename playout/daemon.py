@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -80,10 +79,15 @@ class Runtime:
                 "realtime": s.realtime,
                 "realtime_error": s.realtime_error,
             },
-            "web": {"starts": self.web.starts, "crashes": self.web.crashes,
-                    "last_error": self.web.last_error},
-            "watchdog": {"enabled": self.notifier.watchdog_interval_s is not None,
-                         "withheld": self.watchdog_withheld},
+            "web": {
+                "starts": self.web.starts,
+                "crashes": self.web.crashes,
+                "last_error": self.web.last_error,
+            },
+            "watchdog": {
+                "enabled": self.notifier.watchdog_interval_s is not None,
+                "withheld": self.watchdog_withheld,
+            },
         }
 
     def metrics(self) -> Mapping[str, float]:
@@ -107,8 +111,9 @@ class Runtime:
     def control_plane(self) -> ControlPlane:
         faults = None
         if self.config.debug.fault_injection:
-            faults = FaultHooks(crash_web=self.crash_web_requested.set,
-                                stall_clock=self.clock.set_stalled)
+            faults = FaultHooks(
+                crash_web=self.crash_web_requested.set, stall_clock=self.clock.set_stalled
+            )
         return ControlPlane(health=self.health, metrics=self.metrics, faults=faults)
 
 
@@ -120,19 +125,26 @@ async def serve_frame_clock(
     try:
         s = rt.clock.stats()
         if s.realtime_error is not None:
-            clog.warning("SCHED_FIFO not permitted; output thread runs at normal priority",
-                         reason=s.realtime_error,
-                         hint="grant CAP_SYS_NICE or LimitRTPRIO in the unit")
-        clog.info("frame clock started", rate_hz=s.rate_hz, frame_bytes=s.frame_bytes,
-                  realtime=s.realtime)
+            clog.warning(
+                "SCHED_FIFO not permitted; output thread runs at normal priority",
+                reason=s.realtime_error,
+                hint="grant CAP_SYS_NICE or LimitRTPRIO in the unit",
+            )
+        clog.info(
+            "frame clock started", rate_hz=s.rate_hz, frame_bytes=s.frame_bytes, realtime=s.realtime
+        )
         task_status.started()
         await trio.sleep_forever()
     finally:
         # Joins the output thread, which sends stream-termination packets on its way out.
         rt.clock.stop()
         s = rt.clock.stats()
-        clog.info("frame clock stopped", frames_sent=s.frames_sent,
-                  late_renders=s.late_renders, missed_deadlines=s.missed_deadlines)
+        clog.info(
+            "frame clock stopped",
+            frames_sent=s.frames_sent,
+            late_renders=s.late_renders,
+            missed_deadlines=s.missed_deadlines,
+        )
 
 
 async def serve_web(
@@ -147,7 +159,7 @@ async def serve_web(
     app = create_app(rt.control_plane())
     async with trio.open_nursery() as nursery:
         # serve() is Hypercorn's own nursery.start-able task: ready once bound.
-        await nursery.start(serve, app, cfg)  # type: ignore[arg-type]
+        await nursery.start(serve, app, cfg)
         task_status.started()
         get_logger("web").info("web server listening", bind=cfg.bind)
         await rt.crash_web_requested.wait()
@@ -183,22 +195,36 @@ async def run_daemon(config: Config) -> None:
     previous = state.begin_run()
     if previous is not None and not previous.get("clean_shutdown", True):
         log.warning("previous run did not shut down cleanly", previous=previous)
-    clock = FrameClock(config.clock.rate_hz, config.render.universes * UNIVERSE_SLOTS,
-                       realtime_priority=config.clock.realtime_priority)
+    clock = FrameClock(
+        config.clock.rate_hz,
+        config.render.universes * UNIVERSE_SLOTS,
+        realtime_priority=config.clock.realtime_priority,
+    )
     rt = Runtime(config=config, clock=clock, notifier=Notifier())
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
                 await nursery.start(serve_frame_producer, clock, config.render.universes)
-                await nursery.start(partial(supervise, "web", partial(serve_web, rt), rt.web,
-                                            restart_delay_s=config.web.restart_delay_s))
+                await nursery.start(
+                    partial(
+                        supervise,
+                        "web",
+                        partial(serve_web, rt),
+                        rt.web,
+                        restart_delay_s=config.web.restart_delay_s,
+                    )
+                )
                 await nursery.start(serve_watchdog, rt)
                 gc.collect()
                 gc.freeze()  # start-up objects leave the GC's scans: full collections ~0 ms
                 rt.notifier.notify("READY=1", "STATUS=playing")
-                log.info("trocadero ready", version=__version__, state_dir=str(state.directory),
-                         web=f"http://{config.web.host}:{config.web.port}/healthz")
+                log.info(
+                    "trocadero ready",
+                    version=__version__,
+                    state_dir=str(state.directory),
+                    web=f"http://{config.web.host}:{config.web.port}/healthz",
+                )
                 async for signum in signals:
                     log.info("shutting down", signal=signal.Signals(signum).name)
                     rt.notifier.notify("STOPPING=1")

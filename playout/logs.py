@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
 from trocadero.config import LoggingConfig
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
-def _stdlib_subsystem(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _stdlib_subsystem(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Lines from stdlib loggers (hypercorn.error, …) name their origin as the subsystem.
     record = event.get("_record")
     if "subsystem" not in event and record is not None:

@@ -62,7 +62,7 @@ class StateFile:
             json.dump(record, fh, indent=2, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        tmp.replace(self.path)
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

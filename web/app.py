@@ -56,8 +56,9 @@ def create_app(control: ControlPlane) -> Starlette:
 
         async def crash_web(_: Request) -> Response:
             # After the response is on the wire, so the caller sees the request succeed.
-            return JSONResponse({"fault": "crash-web", "scheduled": True},
-                                background=BackgroundTask(fire_crash))
+            return JSONResponse(
+                {"fault": "crash-web", "scheduled": True}, background=BackgroundTask(fire_crash)
+            )
 
         async def stall_clock(request: Request) -> Response:
             stalled = request.query_params.get("stalled", "1") != "0"

@@ -8,9 +8,7 @@ from trocadero.playout.statefile import StateFile, resolve_state_dir
 
 def test_resolution_order(tmp_path: Path) -> None:
     assert resolve_state_dir("/srv/x", {"STATE_DIRECTORY": "/var/lib/t"}) == Path("/srv/x")
-    assert resolve_state_dir("", {"STATE_DIRECTORY": "/var/lib/t:/var/lib/u"}) == Path(
-        "/var/lib/t"
-    )
+    assert resolve_state_dir("", {"STATE_DIRECTORY": "/var/lib/t:/var/lib/u"}) == Path("/var/lib/t")
     assert resolve_state_dir("", {"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "trocadero"
 
 

@@ -19,10 +19,13 @@ async def test_crash_is_restarted() -> None:
         await trio.sleep_forever()
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: supervise(
-            "flaky", flaky, stats, restart_delay_s=0.01, task_status=task_status))
+        await nursery.start(
+            lambda task_status: supervise(
+                "flaky", flaky, stats, restart_delay_s=0.01, task_status=task_status
+            )
+        )
         with trio.fail_after(5):
-            while stats.starts < 3:
+            while stats.starts < 3:  # noqa: ASYNC110 - polling a counter under test
                 await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
     assert stats.crashes == 2
@@ -41,10 +44,13 @@ async def test_crash_inside_child_nursery_is_restarted() -> None:
             await trio.sleep_forever()
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: supervise(
-            "grouped", grouped, stats, restart_delay_s=0.0, task_status=task_status))
+        await nursery.start(
+            lambda task_status: supervise(
+                "grouped", grouped, stats, restart_delay_s=0.0, task_status=task_status
+            )
+        )
         with trio.fail_after(5):
-            while stats.crashes < 1 or stats.starts < 2:
+            while stats.crashes < 1 or stats.starts < 2:  # noqa: ASYNC110
                 await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
     assert stats.last_error is not None

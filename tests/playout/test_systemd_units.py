@@ -37,8 +37,13 @@ def test_unit_verifies(tmp_path: Path) -> None:
 def test_unit_has_required_settings() -> None:
     unit = (SYSTEMD / "trocadero.service").read_text().splitlines()
     for setting in [
-        "Type=notify", "Restart=on-failure", "ProtectSystem=strict", "PrivateTmp=yes",
-        "NoNewPrivileges=yes", "StateDirectory=trocadero", "ConfigurationDirectory=trocadero",
+        "Type=notify",
+        "Restart=on-failure",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "StateDirectory=trocadero",
+        "ConfigurationDirectory=trocadero",
         "RuntimeDirectory=trocadero",
     ]:
         assert setting in unit
@@ -58,9 +63,13 @@ def test_unit_verify_catches_a_broken_unit(tmp_path: Path) -> None:
 def test_sysusers_creates_the_account(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     subprocess.run(
-        [require("systemd-sysusers"), f"--root={tmp_path}",
-         str(SYSTEMD / "trocadero.sysusers.conf")],
-        check=True, capture_output=True,
+        [
+            require("systemd-sysusers"),
+            f"--root={tmp_path}",
+            str(SYSTEMD / "trocadero.sysusers.conf"),
+        ],
+        check=True,
+        capture_output=True,
     )
     passwd = (tmp_path / "etc" / "passwd").read_text()
     assert passwd.startswith("trocadero:x:")
@@ -71,14 +80,23 @@ def test_sysusers_creates_the_account(tmp_path: Path) -> None:
 def test_tmpfiles_creates_directories(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     subprocess.run(
-        [require("systemd-sysusers"), f"--root={tmp_path}",
-         str(SYSTEMD / "trocadero.sysusers.conf")],
-        check=True, capture_output=True,
+        [
+            require("systemd-sysusers"),
+            f"--root={tmp_path}",
+            str(SYSTEMD / "trocadero.sysusers.conf"),
+        ],
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
-        [require("systemd-tmpfiles"), f"--root={tmp_path}", "--create",
-         str(SYSTEMD / "trocadero.tmpfiles.conf")],
-        check=True, capture_output=True,
+        [
+            require("systemd-tmpfiles"),
+            f"--root={tmp_path}",
+            "--create",
+            str(SYSTEMD / "trocadero.tmpfiles.conf"),
+        ],
+        check=True,
+        capture_output=True,
     )
     state = (tmp_path / "var" / "lib" / "trocadero").stat()
     assert stat.S_IMODE(state.st_mode) == 0o750
