@@ -46,11 +46,19 @@ extensions = [
     for pyx in sorted((HERE / "native").glob("*.pyx"))
 ]
 
+# cythonize only notices .pyx changes: a profile switch must force a rebuild by itself.
+PROFILE_STAMP = HERE / "build" / "cython-profile"
+FORCE = not PROFILE_STAMP.exists() or PROFILE_STAMP.read_text() != PROFILE
+PROFILE_STAMP.parent.mkdir(exist_ok=True)
+PROFILE_STAMP.write_text(PROFILE)
+
 setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives=directives,
         annotate=DEBUG,
+        force=FORCE,
         nthreads=0 if sys.platform != "linux" else 2,
-    )
+    ),
+    options={"build_ext": {"force": FORCE}},
 )
