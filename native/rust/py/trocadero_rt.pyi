@@ -50,6 +50,13 @@ class FrameClock:
     def frame_bytes(self) -> int: ...
     @property
     def running(self) -> bool: ...
+    @property
+    def epoch_ns(self) -> int | None:
+        """CLOCK_MONOTONIC ns of deadline 0, or None before start()."""
+    @property
+    def period_ns(self) -> int: ...
+    def deadline_after(self, t_ns: int) -> tuple[int, int] | None:
+        """The first deadline strictly after CLOCK_MONOTONIC time `t_ns`, as (index, ns)."""
 
 @final
 class ClockStats:

@@ -301,6 +301,18 @@ impl FrameClock {
         }
     }
 
+    /// The first deadline strictly after CLOCK_MONOTONIC time `t_ns`: (index, time in ns).
+    /// `None` before `start()`. Lets the producer render exactly for the frame it will hit.
+    pub fn deadline_after(&self, t_ns: u64) -> Option<(u64, u64)> {
+        let epoch = self.epoch_ns()?;
+        let n = if t_ns < epoch {
+            0
+        } else {
+            self.schedule.last_index_at(t_ns - epoch) + 1
+        };
+        Some((n, epoch + self.schedule.offset_ns(n)))
+    }
+
     /// Register a sink. Only before `start()`: afterwards the sinks belong to the thread.
     pub fn add_sink(&self, sink: Box<dyn FrameSink>) -> Result<(), Error> {
         match lock(&self.idle).as_mut() {
@@ -485,11 +497,11 @@ fn output_thread(
     } = idle;
     // Only this thread sets it, once, so `set` cannot fail.
     let _ = shared.realtime.set(request_realtime(priority));
-    let _ = ready.send(());
 
     // Deadline 0 is one period out: the producer gets a period to publish a first frame.
     let epoch = monotonic_ns() + schedule.offset_ns(1);
     shared.epoch_ns.store(epoch, Ordering::Release);
+    let _ = ready.send(());
 
     let mut n: u64 = 0;
     let mut have_frame = false;

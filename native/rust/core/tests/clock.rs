@@ -391,3 +391,19 @@ fn stats_report_configuration_and_reset_lateness() {
     assert!(s.running);
     clock.stop();
 }
+
+#[test]
+fn deadline_after_matches_the_schedule() {
+    let clock = FrameClock::new(ClockConfig::new(50.0, 4)).unwrap();
+    assert_eq!(clock.deadline_after(0), None);
+    clock.start().unwrap();
+    let epoch = clock.epoch_ns().expect("epoch is set once start() returns");
+    let period = clock.period_ns();
+    assert_eq!(clock.deadline_after(epoch - 1), Some((0, epoch)));
+    assert_eq!(clock.deadline_after(epoch), Some((1, epoch + period)));
+    assert_eq!(
+        clock.deadline_after(epoch + 3 * period + 1),
+        Some((4, epoch + 4 * period))
+    );
+    clock.stop();
+}

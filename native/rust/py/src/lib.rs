@@ -126,6 +126,23 @@ impl FrameClock {
         self.inner.is_running()
     }
 
+    /// CLOCK_MONOTONIC ns of deadline 0, or None before start().
+    #[getter]
+    fn epoch_ns(&self) -> Option<u64> {
+        self.inner.epoch_ns()
+    }
+
+    #[getter]
+    fn period_ns(&self) -> u64 {
+        self.inner.period_ns()
+    }
+
+    /// The first deadline strictly after CLOCK_MONOTONIC time `t_ns`, as (index, ns);
+    /// None before start().
+    fn deadline_after(&self, t_ns: u64) -> Option<(u64, u64)> {
+        self.inner.deadline_after(t_ns)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "FrameClock(rate_hz={:?}, frame_bytes={}, running={})",
