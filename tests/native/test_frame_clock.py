@@ -146,3 +146,19 @@ def test_stats_is_read_only() -> None:
         stats.frames_sent = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         trocadero_rt.ClockStats()
+
+
+def test_deadline_after_gives_the_next_absolute_deadline() -> None:
+    clock = trocadero_rt.FrameClock(50.0, 4)
+    assert clock.epoch_ns is None
+    assert clock.deadline_after(time.monotonic_ns()) is None
+    assert clock.period_ns == 20_000_000
+    clock.start()
+    try:
+        epoch = clock.epoch_ns
+        assert epoch is not None
+        assert clock.deadline_after(epoch - 1) == (0, epoch)
+        assert clock.deadline_after(epoch) == (1, epoch + 20_000_000)
+        assert clock.deadline_after(epoch + 60_000_001) == (4, epoch + 80_000_000)
+    finally:
+        clock.stop()
