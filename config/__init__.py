@@ -1,12 +1,21 @@
 """Configuration: frozen typed dataclasses, the TOML loader, the embedded defaults."""
 
-from .loader import ConfigError, load_config, load_default_config, parse_config
+from .loader import (
+    ConfigError,
+    load_config,
+    load_default_config,
+    load_default_show,
+    load_show,
+    parse_config,
+    parse_toml,
+)
 from .schema import (
     ClockConfig,
     Config,
     DebugConfig,
     LoggingConfig,
     RenderConfig,
+    ShowConfig,
     StateConfig,
     WebConfig,
 )
@@ -18,9 +27,13 @@ __all__ = [
     "DebugConfig",
     "LoggingConfig",
     "RenderConfig",
+    "ShowConfig",
     "StateConfig",
     "WebConfig",
     "load_config",
     "load_default_config",
+    "load_default_show",
+    "load_show",
     "parse_config",
+    "parse_toml",
 ]

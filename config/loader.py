@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from .schema import Config
+from .show import ShowDef
 
 T = TypeVar("T")
 
@@ -36,12 +37,7 @@ class ConfigError(Exception):
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return parse_config(text, source=str(path))
+    return parse_config(read_text(path), source=str(path))
 
 
 def load_default_config() -> Config:
@@ -50,18 +46,58 @@ def load_default_config() -> Config:
     return parse_config(text, source=f"<embedded {DEFAULT_CONFIG_NAME}>")
 
 
+DEFAULT_SHOW_NAME = "default_show.toml"
+
+
+def load_show(path: str | Path) -> ShowDef:
+    """Read and validate a show file (canvases, fixture types, fixtures, looks)."""
+    return parse_toml(ShowDef, read_text(path), source=str(path))
+
+
+def load_default_show() -> ShowDef:
+    """The embedded default Trocadero show."""
+    text = resources.files(__package__).joinpath(DEFAULT_SHOW_NAME).read_text("utf-8")
+    return parse_toml(ShowDef, text, source=f"<embedded {DEFAULT_SHOW_NAME}>")
+
+
 def parse_config(text: str, *, source: str) -> Config:
     """Validate TOML text against the schema; `source` names it in error messages."""
+    return parse_toml(Config, text, source=source)
+
+
+def parse_toml(root: type[T], text: str, *, source: str) -> T:
+    """Validate TOML text against the dataclass `root`; `source` names it in errors."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: invalid TOML: {exc}"]) from exc
     problems: list[str] = []
-    config = _build(Config, raw, (), problems)
-    if problems:
+    built = _build(root, raw, (), problems)
+    if problems or built is None:
         raise ConfigError([f"{source}: {p}" for p in problems])
-    assert isinstance(config, Config)
-    return config
+    return built
+
+
+def build_dataclass(
+    cls: type[T], mapping: Mapping[str, Any], path: tuple[str, ...] = ()
+) -> tuple[T | None, list[str]]:
+    """Validate a mapping of already-parsed values (as TOML would give them) against `cls`.
+
+    The same checks and messages as for a TOML file (`key.path: what is wrong (got X)`, with
+    `path` prefixed to each key), for callers that read other formats (the patch CSV import).
+    Returns the object, or None and the problems (not prefixed with any file name).
+    """
+    problems: list[str] = []
+    built = _build(cls, mapping, path, problems)
+    return (None if problems else built), problems
+
+
+def read_text(path: str | Path) -> str:
+    """A config file's text, or a ConfigError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
 
 
 def _dotted(path: tuple[str, ...]) -> str:
@@ -151,10 +187,15 @@ def _convert(tp: Any, value: Any, path: tuple[str, ...], problems: list[str]) ->
             problems.append(f"{where}: expected an array (got {_show(value)})")
             return _INVALID
         items = [
-            _convert(item_tp, v, (*path[:-1], f"{path[-1]}[{i}]"), problems)
+            _convert(item_tp, v, (*path[:-1], _item_label(path[-1], i, v)), problems)
             for i, v in enumerate(value)
         ]
         return _INVALID if any(i is _INVALID for i in items) else tuple(items)
+    if origin is Mapping or tp is Mapping:
+        if isinstance(value, dict):
+            return types.MappingProxyType(dict(value))  # read-only: configs are frozen
+        problems.append(f"{where}: expected a table (got {_show(value)})")
+        return _INVALID
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -179,3 +220,9 @@ def _convert(tp: Any, value: Any, path: tuple[str, ...], problems: list[str]) ->
         problems.append(f"{where}: expected a string (got {_show(value)})")
         return _INVALID
     raise TypeError(f"unsupported type in schema at {where}: {tp}")
+
+
+def _item_label(key: str, index: int, item: Any) -> str:
+    """`fixtures[3 "facade-2"]`: array items that have a name are named in errors."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return f'{key}[{index} "{name}"]' if isinstance(name, str) and name else f"{key}[{index}]"

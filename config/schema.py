@@ -44,14 +44,21 @@ class ClockConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowConfig:
+    """Which show the daemon plays."""
+
+    path: str = setting("", "show file (TOML); empty = the embedded default Trocadero show")
+
+
+@dataclass(frozen=True, slots=True)
 class RenderConfig:
     """Frame production on the Python side."""
 
-    universes: int = setting(
-        800,
-        "universes in the published frame until the patch defines them",
-        minimum=1,
-        maximum=8192,
+    preview_rate_hz: float = setting(
+        10.0, "live preview snapshots per second per canvas", minimum=0.5, maximum=30.0
+    )
+    preview_max_size: int = setting(
+        160, "longest side of a preview snapshot, pixels", minimum=8, maximum=1024
     )
 
 
@@ -102,6 +109,7 @@ class Config:
     """The whole daemon configuration."""
 
     clock: ClockConfig = field(default_factory=ClockConfig)
+    show: ShowConfig = field(default_factory=ShowConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
