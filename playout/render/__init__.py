@@ -1,0 +1,1 @@
+"""Frame rendering: layer sources, compositing and the canvas → universe pipeline."""
