@@ -63,12 +63,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_config(path: Path) -> int:
     from trocadero.config import ConfigError, load_config
 
+    from .showload import load_configured_show
+
     try:
-        load_config(path)
+        show = load_configured_show(load_config(path))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    print(f"{path}: ok")
+    print(
+        f"{path}: ok (show {show.show.name!r} from {show.source}: {len(show.show.canvases)} "
+        f"canvases, {len(show.show.fixtures)} fixtures, {len(show.patch.universes)} universes)"
+    )
     return EXIT_OK
 
 
@@ -103,15 +108,17 @@ def _run(config_path: Path | None) -> int:
 
     from .daemon import run_daemon
     from .logs import configure_logging, get_logger
+    from .showload import load_configured_show
 
     try:
         config = load_default_config() if config_path is None else load_config(config_path)
+        show = load_configured_show(config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     configure_logging(config.logging)
     try:
-        trio.run(run_daemon, config)
+        trio.run(run_daemon, config, show)
     except KeyboardInterrupt:
         return EXIT_OK  # a second Ctrl-C during shutdown
     except Exception as exc:

@@ -25,11 +25,14 @@ from hypercorn.trio import serve
 
 from trocadero import __version__
 from trocadero.config import Config
+from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
 
-from .frames import UNIVERSE_SLOTS, serve_frame_producer
+from .frames import RenderStats, serve_frame_producer
 from .logs import get_logger
+from .render import fields
+from .showload import LoadedShow
 from .statefile import StateFile, resolve_state_dir
 from .supervisor import SupervisorStats, supervise
 from .systemd import Notifier
@@ -46,8 +49,10 @@ class Runtime:
     """What the subsystems share: the clock, the notifier and supervisor counters."""
 
     config: Config
+    show: LoadedShow
     clock: FrameClock
     notifier: Notifier
+    render: RenderStats = field(default_factory=RenderStats)
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -79,6 +84,20 @@ class Runtime:
                 "realtime": s.realtime,
                 "realtime_error": s.realtime_error,
             },
+            "render": {
+                "implementation": kernels.IMPLEMENTATION,
+                "source_implementation": fields.IMPLEMENTATION,
+                "frames_rendered": self.render.frames_rendered,
+                "deadlines_skipped": self.render.deadlines_skipped,
+                "render_ms": dict(self.render.render_ms()),
+                "stages_ms": dict(self.render.stages_ms()),
+            },
+            "show": {
+                "name": self.show.show.name,
+                "source": self.show.source,
+                "canvases": len(self.show.renderer.canvases),
+                "universes": len(self.show.patch.universes),
+            },
             "web": {
                 "starts": self.web.starts,
                 "crashes": self.web.crashes,
@@ -104,6 +123,15 @@ class Runtime:
             "trocadero_deadline_lateness_p99_seconds": s.lateness_p99_ns / 1e9,
             "trocadero_deadline_lateness_max_seconds": s.lateness_max_ns / 1e9,
             "trocadero_clock_realtime": float(s.realtime),
+            "trocadero_frames_rendered_total": self.render.frames_rendered,
+            "trocadero_render_deadlines_skipped_total": self.render.deadlines_skipped,
+            **{
+                f"trocadero_render_{q}_seconds": v / 1e3 for q, v in self.render.render_ms().items()
+            },
+            **{
+                f"trocadero_render_stage_{k}_seconds": v / 1e3
+                for k, v in self.render.stages_ms().items()
+            },
             "trocadero_web_restarts_total": max(0, self.web.starts - 1),
             "trocadero_web_crashes_total": self.web.crashes,
         }
@@ -114,7 +142,26 @@ class Runtime:
             faults = FaultHooks(
                 crash_web=self.crash_web_requested.set, stall_clock=self.clock.set_stalled
             )
-        return ControlPlane(health=self.health, metrics=self.metrics, faults=faults)
+        return ControlPlane(
+            health=self.health,
+            metrics=self.metrics,
+            canvases=self.canvases,
+            preview=self.show.previews.latest,
+            faults=faults,
+        )
+
+    def canvases(self) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        for name, c in self.show.renderer.canvases.items():
+            out.append(
+                {
+                    "name": name,
+                    "width": c.cmap.width,
+                    "height": c.cmap.height,
+                    "layers": [type(layer.source).kind for layer in c.layers],
+                }
+            )
+        return out
 
 
 async def serve_frame_clock(
@@ -189,7 +236,7 @@ async def serve_watchdog(
         rt.watchdog_withheld = not advancing
 
 
-async def run_daemon(config: Config) -> None:
+async def run_daemon(config: Config, show: LoadedShow) -> None:
     """Run until SIGTERM/SIGINT. Raises on a start-up failure (the CLI exits 1)."""
     state = StateFile(resolve_state_dir(config.state.directory, os.environ))
     previous = state.begin_run()
@@ -197,15 +244,17 @@ async def run_daemon(config: Config) -> None:
         log.warning("previous run did not shut down cleanly", previous=previous)
     clock = FrameClock(
         config.clock.rate_hz,
-        config.render.universes * UNIVERSE_SLOTS,
+        show.patch.frame_bytes,
         realtime_priority=config.clock.realtime_priority,
     )
-    rt = Runtime(config=config, clock=clock, notifier=Notifier())
+    rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier())
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
-                await nursery.start(serve_frame_producer, clock, config.render.universes)
+                await nursery.start(
+                    serve_frame_producer, clock, show.renderer, show.previews, rt.render
+                )
                 await nursery.start(
                     partial(
                         supervise,
@@ -222,6 +271,10 @@ async def run_daemon(config: Config) -> None:
                 log.info(
                     "trocadero ready",
                     version=__version__,
+                    show=show.show.name,
+                    universes=len(show.patch.universes),
+                    kernels=kernels.IMPLEMENTATION,
+                    source_kernels=fields.IMPLEMENTATION,
                     state_dir=str(state.directory),
                     web=f"http://{config.web.host}:{config.web.port}/healthz",
                 )

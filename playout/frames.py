@@ -1,15 +1,18 @@
 """Frame production on the Trio side: render frame N+1 and publish it to the output thread.
 
-Until the render engine lands this publishes a universe-number test pattern (each universe's
-first two slots carry its number, the third a frame counter) so that outputs and the web
-preview have something real and changing to show. Publishing aims at the middle of the
-native clock's period, so Python's wake-up jitter (1 ms typical, 40 ms in a GC pause) has
-half a period of margin before the output thread repeats a frame.
+The producer asks the native clock for the next deadline and renders exactly for it (the
+frame time `t` is that deadline's show time, so fades are exact at any rate), publishes,
+then sleeps until half a period after that deadline: Python's wake-up jitter (~1 ms, up
+to 40 ms in a GC pause) has half a period of margin before the output thread would have
+to repeat a frame. A render that misses its deadline is not hurried: the next one targets
+the next future deadline and the gap is counted.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import trio
@@ -17,43 +20,78 @@ import trio
 from trocadero.native.clock import FrameClock
 
 from .logs import get_logger
+from .render.preview import Previews
+from .render.renderer import Renderer, StageTimes
 
-UNIVERSE_SLOTS = 512
+WINDOW = 1024  # render-time samples kept for percentiles
 
 
-def universe_number_pattern(universes: int) -> np.ndarray:
-    """Frame buffer where universe u's slots 0 and 1 hold u (big-endian)."""
-    frame = np.zeros((universes, UNIVERSE_SLOTS), dtype=np.uint8)
-    numbers = np.arange(1, universes + 1, dtype=np.uint16)
-    frame[:, 0] = numbers >> 8
-    frame[:, 1] = numbers & 0xFF
-    return frame
+@dataclass
+class RenderStats:
+    frames_rendered: int = 0
+    deadlines_skipped: int = 0  # deadlines Python had no fresh render for
+    last: StageTimes = field(default_factory=StageTimes)
+    _totals: np.ndarray = field(default_factory=lambda: np.zeros(WINDOW, dtype=np.int64))
+
+    def record(self, times: StageTimes) -> None:
+        self._totals[self.frames_rendered % WINDOW] = times.total
+        self.frames_rendered += 1
+        self.last = times
+
+    def render_ms(self) -> Mapping[str, float]:
+        n = min(self.frames_rendered, WINDOW)
+        if n == 0:
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+        window = self._totals[:n]
+        p50, p99 = np.percentile(window, [50, 99])
+        return {"p50": p50 / 1e6, "p99": p99 / 1e6, "max": float(window.max()) / 1e6}
+
+    def stages_ms(self) -> Mapping[str, float]:
+        t = self.last
+        return {
+            "sources": t.sources / 1e6,
+            "composite": t.composite / 1e6,
+            "masters": t.masters / 1e6,
+            "planes": t.planes / 1e6,
+            "gather": t.gather / 1e6,
+        }
 
 
 async def serve_frame_producer(
     clock: FrameClock,
-    universes: int,
+    renderer: Renderer,
+    previews: Previews,
+    stats: RenderStats,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     log = get_logger("render")
-    frame = universe_number_pattern(universes)
-    period_ns = round(1e9 / clock.rate_hz)
-    counter = 0
-    clock.publish(frame)
-    task_status.started()
-    log.info("frame producer started", universes=universes, frame_bytes=frame.nbytes)
+    period = clock.period_ns
+    epoch = clock.epoch_ns
+    if epoch is None:
+        raise RuntimeError("the frame clock must be started before the frame producer")
+    margin = period // 4  # never render for a deadline closer than this
+    last_index: int | None = None
+    log.info(
+        "frame producer started",
+        canvases=len(renderer.canvases),
+        universes=len(renderer.patch.universes),
+        frame_bytes=renderer.universes.nbytes,
+    )
+    started = False
     while True:
-        counter = (counter + 1) & 0xFF
-        frame[:, 2] = counter
-        clock.publish(frame)
-        # Next publish: half a period before the output thread's next deadline.
-        last_sent = clock.stats().last_frame_ns
-        now = time.monotonic_ns()
-        if last_sent:
-            target = last_sent + period_ns + period_ns // 2
-            while target - now < period_ns // 4:
-                target += period_ns
-        else:
-            target = now + period_ns
-        await trio.sleep((target - now) / 1e9)
+        target = clock.deadline_after(time.monotonic_ns() + margin)
+        assert target is not None
+        index, deadline = target
+        frame_time = (deadline - epoch) / 1e9
+        stats.record(renderer.render(frame_time))
+        clock.publish(renderer.universes)
+        previews.maybe_update(time.monotonic(), frame_time)
+        if last_index is not None and index > last_index + 1:
+            stats.deadlines_skipped += index - last_index - 1
+        last_index = index
+        if not started:
+            started = True
+            task_status.started()
+        wake = deadline + period // 2
+        await trio.sleep(max(0, wake - time.monotonic_ns()) / 1e9)

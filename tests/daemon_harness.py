@@ -67,7 +67,7 @@ class Daemon:
 def write_config(path: Path, port: int, state: Path, extra: str = "") -> Path:
     path.write_text(
         f'[web]\nport = {port}\nrestart_delay_s = 0.1\n[state]\ndirectory = "{state}"\n'
-        f'[logging]\nformat = "json"\n[render]\nuniverses = 64\n{extra}'
+        f'[logging]\nformat = "json"\n{extra}'
     )
     return path
 

@@ -5,9 +5,9 @@ The app knows nothing about the daemon: it is given a `ControlPlane` of plain ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -26,10 +26,23 @@ class FaultHooks:
     stall_clock: Callable[[bool], None]
 
 
+class PreviewSnapshot(Protocol):
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def frame_time(self) -> float: ...
+    @property
+    def rgb(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class ControlPlane:
     health: Callable[[], Mapping[str, Any]]
     metrics: Callable[[], Mapping[str, float]]
+    canvases: Callable[[], Sequence[Mapping[str, Any]]] = list
+    preview: Callable[[str], PreviewSnapshot | None] = lambda _name: None
     faults: FaultHooks | None = None
 
 
@@ -44,9 +57,36 @@ def create_app(control: ControlPlane) -> Starlette:
             media_type="text/plain; version=0.0.4",
         )
 
+    async def canvases(_: Request) -> Response:
+        return JSONResponse({"canvases": list(control.canvases())})
+
+    async def preview(request: Request) -> Response:
+        name = request.path_params["name"]
+        snap = control.preview(name)
+        if snap is None:
+            known = [c["name"] for c in control.canvases()]
+            if name not in known:
+                return JSONResponse(
+                    {"error": f"unknown canvas {name!r}", "canvases": known}, status_code=404
+                )
+            return JSONResponse({"error": "no preview rendered yet"}, status_code=503)
+        # Raw 8-bit RGB rows: the UI blits it into an ImageData without decoding.
+        return Response(
+            snap.rgb,
+            media_type="application/octet-stream",
+            headers={
+                "X-Preview-Width": str(snap.width),
+                "X-Preview-Height": str(snap.height),
+                "X-Frame-Time": f"{snap.frame_time:.6f}",
+                "Cache-Control": "no-store",
+            },
+        )
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/api/canvases", canvases, methods=["GET"]),
+        Route("/api/canvases/{name}/preview", preview, methods=["GET"]),
     ]
     if control.faults is not None:
         faults = control.faults

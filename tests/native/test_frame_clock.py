@@ -150,7 +150,7 @@ def test_stats_is_read_only() -> None:
 
 def test_deadline_after_gives_the_next_absolute_deadline() -> None:
     clock = trocadero_rt.FrameClock(50.0, 4)
-    assert clock.epoch_ns is None
+    assert [clock.epoch_ns] == [None]  # (a list: keeps mypy from narrowing the property)
     assert clock.deadline_after(time.monotonic_ns()) is None
     assert clock.period_ns == 20_000_000
     clock.start()

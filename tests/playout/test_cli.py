@@ -31,7 +31,35 @@ def test_check_config_ok(tmp_path: Path) -> None:
     path.write_text("[clock]\nrate_hz = 30\n")
     result = trocadero("check-config", str(path))
     assert result.returncode == 0
-    assert result.stdout.strip() == f"{path}: ok"
+    assert result.stdout.startswith(f"{path}: ok (show 'Trocadero default show'")
+    assert "860 universes" in result.stdout
+
+
+def test_check_config_names_the_fixture_in_a_bad_show(tmp_path: Path) -> None:
+    show = tmp_path / "show.toml"
+    show.write_text(
+        '[[canvases]]\nname = "c"\nwidth = 4\nheight = 1\n'
+        '[[fixtures]]\nname = "left"\ncanvas = "c"\npixels = 4\n'
+        '[[fixtures]]\nname = "right"\ncanvas = "c"\nx = 2\npixels = 4\nuniverse = 2\n'
+    )
+    config = tmp_path / "site.toml"
+    config.write_text(f'[show]\npath = "{show}"\n')
+    result = trocadero("check-config", str(config))
+    assert result.returncode == 2
+    assert f"{show}: " in result.stderr
+    assert 'fixture "right"' in result.stderr
+    assert "outside canvas" in result.stderr
+
+
+def test_show_with_csv_patch(tmp_path: Path) -> None:
+    (tmp_path / "patch.csv").write_text("name,canvas,pixels,universe\nrun-1,c,4,7\n")
+    show = tmp_path / "show.toml"
+    show.write_text('fixtures_csv = "patch.csv"\n[[canvases]]\nname = "c"\nwidth = 4\nheight = 1\n')
+    config = tmp_path / "site.toml"
+    config.write_text(f'[show]\npath = "{show}"\n')
+    result = trocadero("check-config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "1 fixtures, 1 universes" in result.stdout
 
 
 def test_check_config_embedded_default_file_is_valid() -> None:

@@ -1,0 +1,49 @@
+"""Load the configured show and build everything the frame path needs, before the nursery.
+
+Every problem — TOML schema, patch (named by fixture), layer parameters (named by canvas
+and layer) — comes back as one `ConfigError`, so `trocadero run` and `check-config` exit 2
+with the whole list instead of failing at the first frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from trocadero.config import Config, ConfigError, load_default_show, load_show
+from trocadero.config.show import ShowDef
+from trocadero.core.patch import CompiledPatch, PatchError, compile_patch
+from trocadero.core.patch_csv import load_patch_csv
+
+from .render.preview import Previews
+from .render.renderer import Renderer, ShowError
+
+
+@dataclass
+class LoadedShow:
+    show: ShowDef
+    source: str
+    patch: CompiledPatch
+    renderer: Renderer
+    previews: Previews
+
+
+def load_configured_show(config: Config) -> LoadedShow:
+    path = config.show.path
+    source = path or "<embedded default_show.toml>"
+    show = load_show(path) if path else load_default_show()
+    if show.fixtures_csv:
+        base = Path(path).parent if path else Path.cwd()
+        csv_path = base / show.fixtures_csv
+        show = replace(show, fixtures=show.fixtures + load_patch_csv(csv_path))
+    try:
+        patch = compile_patch(show)
+        renderer = Renderer(show, patch, base_dir=Path(path).parent if path else None)
+    except (PatchError, ShowError) as exc:
+        raise ConfigError([f"{source}: {p}" for p in exc.problems]) from exc
+    previews = Previews(
+        renderer,
+        max_size=config.render.preview_max_size,
+        rate_hz=config.render.preview_rate_hz,
+    )
+    return LoadedShow(show, source, patch, renderer, previews)
