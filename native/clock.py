@@ -8,10 +8,10 @@ and repeats the previous frame when a render is late. Python only publishes and 
 from __future__ import annotations
 
 import trocadero_rt
-from trocadero_rt import ClockStats, FrameClock
+from trocadero_rt import ClockStats, FrameClock, OutputStats
 
 BUILD_PROFILE: str = trocadero_rt.BUILD_PROFILE
 BUILD_INFO: str = trocadero_rt.BUILD_INFO
 VERSION: str = trocadero_rt.__version__
 
-__all__ = ["BUILD_INFO", "BUILD_PROFILE", "VERSION", "ClockStats", "FrameClock"]
+__all__ = ["BUILD_INFO", "BUILD_PROFILE", "VERSION", "ClockStats", "FrameClock", "OutputStats"]

@@ -1,12 +1,21 @@
-"""Native real-time output for Trocadero (Rust frame clock, see native/rust/core)."""
+"""Native real-time output for Trocadero (Rust frame clock and network outputs, see
+native/rust/core)."""
 
-from typing import final
+from collections.abc import Sequence
+from typing import Literal, final
 
 import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import Buffer
 
-__all__ = ["BUILD_INFO", "BUILD_PROFILE", "ClockStats", "FrameClock", "__version__"]
+__all__ = [
+    "BUILD_INFO",
+    "BUILD_PROFILE",
+    "ClockStats",
+    "FrameClock",
+    "OutputStats",
+    "__version__",
+]
 
 __version__: str
 BUILD_PROFILE: str
@@ -58,6 +67,54 @@ class FrameClock:
     def deadline_after(self, t_ns: int) -> tuple[int, int] | None:
         """The first deadline strictly after CLOCK_MONOTONIC time `t_ns`, as (index, ns)."""
 
+    def add_output(
+        self,
+        *,
+        protocol: Literal["sacn", "artnet", "ddp"] | str,
+        universes: Sequence[tuple[int, int]],
+        cid: bytes,
+        destinations: Sequence[str] = ...,
+        bind_address: str | None = None,
+        interface: str | None = None,
+        multicast_ttl: int = 1,
+        broadcast: bool = False,
+        priority: int = 100,
+        source_name: str = "Trocadero",
+        sync_address: int = 0,
+        rate_hz: float | None = None,
+        send_on_change: bool = False,
+        keepalive_s: float = 1.0,
+        pace_every: int = 0,
+        pace_us: int = 0,
+        slots: int = 512,
+    ) -> int:
+        """Add a network output sent by the output thread; returns its id. Only before start().
+
+        ``universes``: ``(frame universe index, wire)`` pairs; frame universe ``i`` is
+        ``frame[i*512 : i*512 + slots]``. ``wire`` is the sACN universe (1..63999), the Art-Net
+        15-bit Port-Address (Net << 8 | Sub-Net << 4 | Universe), or for DDP the byte offset of
+        that universe's ``slots`` bytes in the device buffer (e.g. ``i * 510`` with
+        ``slots=510``; contiguous runs are cut into 1440-byte packets, push on the last).
+
+        ``destinations``: ``"a.b.c.d"`` or ``"a.b.c.d:port"`` (default ports 5568 / 6454 /
+        4048); every universe goes to each. Empty with ``sacn``: multicast 239.255.hi.lo:5568.
+        Empty with ``artnet`` and ``broadcast=True``: 255.255.255.255:6454.
+        ``bind_address``: local source address (a missing one makes the output fail and
+        retry, not this call); ``interface``: SO_BINDTODEVICE (or IP_UNICAST_IF), a missing
+        interface is retried every second. ``cid``: 16 bytes, stable across restarts (sACN).
+        ``sync_address``: sACN sync universe (0 = none); for ``artnet`` non-zero sends ArtSync
+        after each frame; must be 0 for ``ddp``. ``rate_hz``: send at most this rate, on the
+        clock's schedule. ``send_on_change``: resend unchanged universes only every
+        ``keepalive_s`` (after 3 repeats of a change). ``pace_every``/``pace_us``: pause
+        between bursts for slow receivers. ``slots``: slots per universe (1..512).
+
+        Raises ValueError naming the argument for anything invalid, OSError if the socket
+        cannot be set up, RuntimeError after start().
+        """
+
+    def output_stats(self, output_id: int) -> OutputStats:
+        """Counters and health of an output (ValueError for an unknown id)."""
+
 @final
 class ClockStats:
     """Immutable snapshot from ``FrameClock.stats()``; times in nanoseconds."""
@@ -73,6 +130,10 @@ class ClockStats:
     @property
     def last_frame_ns(self) -> int:
         """CLOCK_MONOTONIC of the last send (comparable with time.monotonic_ns()); 0 if none."""
+
+    @property
+    def thread_cpu_ns(self) -> int:
+        """CPU time the output thread has used (sinks included), updated every frame."""
 
     @property
     def lateness_p50_ns(self) -> int: ...
@@ -96,3 +157,49 @@ class ClockStats:
     def rate_hz(self) -> float: ...
     @property
     def frame_bytes(self) -> int: ...
+
+@final
+class OutputStats:
+    """Immutable snapshot from ``FrameClock.output_stats()``."""
+
+    @property
+    def output_id(self) -> int: ...
+    @property
+    def protocol(self) -> Literal["sacn", "artnet", "ddp"]: ...
+    @property
+    def universes(self) -> int: ...
+    @property
+    def packets_per_frame(self) -> int:
+        """Datagrams of a full frame (data to every destination, plus sync)."""
+
+    @property
+    def packets_sent(self) -> int: ...
+    @property
+    def bytes_sent(self) -> int:
+        """UDP payload bytes of the datagrams sent."""
+
+    @property
+    def frames_sent(self) -> int:
+        """Frames handled without an error or drop."""
+
+    @property
+    def frames_skipped_by_rate(self) -> int: ...
+    @property
+    def send_errors(self) -> int:
+        """Datagrams not sent because of an error (unreachable, missing interface, ...)."""
+
+    @property
+    def drops(self) -> int:
+        """Datagrams not sent because the socket buffer was full (EAGAIN)."""
+
+    @property
+    def state(self) -> Literal["healthy", "failing"]: ...
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def last_error(self) -> str | None:
+        """The most recent error text (kept after recovery)."""
+
+    @property
+    def state_changes(self) -> int:
+        """Incremented on every change of state or of the error: log once per change."""

@@ -18,7 +18,8 @@
 //!    previous frame goes out again and `late_renders` grows (a late render repeats a frame, it
 //!    never delays the wire). Before the first publish an all-zero frame is sent and not
 //!    counted as late;
-//! 5. hand the frame to each sink, bump `frames_sent`, store `last_frame_ns`.
+//! 5. hand the frame to each sink, bump `frames_sent`, store `last_frame_ns` and the thread's
+//!    CPU time so far (`thread_cpu_ns`, CLOCK_THREAD_CPUTIME_ID).
 //!
 //! The output thread takes no lock on this path: the triple buffer and all counters are
 //! atomics, so a Python thread holding the GIL or the producer mutex can never delay it.
@@ -28,6 +29,7 @@
 //! stops promptly. On the way out the thread calls every sink's `terminate()` once.
 
 use crate::histogram::Histogram;
+use crate::output::{OutputConfig, OutputError, OutputHandle, OutputStats, UdpOutput};
 use crate::triple_buffer::{triple_buffer, Consumer, Producer};
 use crate::{Error, MAX_FRAME_BYTES, MAX_RATE_HZ, MAX_REALTIME_PRIORITY, MIN_RATE_HZ};
 use std::fmt;
@@ -110,6 +112,10 @@ pub struct Stats {
     pub missed_deadlines: u64,
     /// CLOCK_MONOTONIC time (ns) of the last send, 0 if none.
     pub last_frame_ns: u64,
+    /// CPU time (ns, CLOCK_THREAD_CPUTIME_ID) the output thread has used so far, sinks
+    /// included; updated after every frame. Divide a delta by a `frames_sent` delta for the
+    /// CPU cost of a frame.
+    pub thread_cpu_ns: u64,
     pub lateness_p50_ns: u64,
     pub lateness_p99_ns: u64,
     pub lateness_max_ns: u64,
@@ -129,6 +135,15 @@ pub fn monotonic_ns() -> u64 {
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: valid clock id and a valid out-pointer; CLOCK_MONOTONIC cannot fail on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * NS_PER_S + ts.tv_nsec as u64
+}
+
+/// CPU time consumed by the calling thread (CLOCK_THREAD_CPUTIME_ID), in nanoseconds.
+pub fn thread_cpu_ns() -> u64 {
+    // SAFETY: zeroed is a valid timespec.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: valid clock id and a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * NS_PER_S + ts.tv_nsec as u64
 }
 
@@ -159,22 +174,27 @@ fn sleep_until_abs(target_ns: u64) {
 /// Deadline arithmetic. The rate is kept in millihertz so common rates (44, 29.97, 30 Hz)
 /// are represented exactly and `offset(n)` is exact to the nanosecond for any `n`.
 #[derive(Debug, Clone, Copy)]
-struct Schedule {
+pub(crate) struct Schedule {
     rate_mhz: u64,
 }
 
 impl Schedule {
     const NS_PER_S_MHZ: u128 = 1_000_000_000_000; // ns per second × mHz per Hz
 
-    fn new(rate_hz: f64) -> Self {
+    pub(crate) fn new(rate_hz: f64) -> Self {
         Self {
             rate_mhz: (rate_hz * 1000.0).round() as u64,
         }
     }
 
+    /// The rate in millihertz (e.g. 44 000 for 44 Hz).
+    pub(crate) fn rate_mhz(self) -> u64 {
+        self.rate_mhz
+    }
+
     /// Nanoseconds from the epoch to deadline `n`: ⌊n · 10¹² / rate_mHz⌋. u128 so that
     /// `n · 10¹²` cannot overflow; the result fits u64 for ~584 years.
-    fn offset_ns(self, n: u64) -> u64 {
+    pub(crate) fn offset_ns(self, n: u64) -> u64 {
         (u128::from(n) * Self::NS_PER_S_MHZ / u128::from(self.rate_mhz)) as u64
     }
 
@@ -201,6 +221,7 @@ struct Shared {
     late_renders: AtomicU64,
     missed_deadlines: AtomicU64,
     last_frame_ns: AtomicU64,
+    thread_cpu_ns: AtomicU64,
     /// CLOCK_MONOTONIC ns of deadline 0; 0 until the thread has started.
     epoch_ns: AtomicU64,
     lateness: Histogram,
@@ -226,6 +247,9 @@ pub struct FrameClock {
     /// Consumer + sinks until `start()` moves them to the output thread.
     idle: Mutex<Option<Idle>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Stats handles of the outputs added with `add_output`, by id (never touched by the
+    /// output thread).
+    outputs: Mutex<Vec<OutputHandle>>,
 }
 
 /// Lock ignoring poisoning: every critical section here leaves its data consistent.
@@ -258,6 +282,7 @@ impl FrameClock {
                 late_renders: AtomicU64::new(0),
                 missed_deadlines: AtomicU64::new(0),
                 last_frame_ns: AtomicU64::new(0),
+                thread_cpu_ns: AtomicU64::new(0),
                 epoch_ns: AtomicU64::new(0),
                 lateness: Histogram::new(),
                 realtime: OnceLock::new(),
@@ -268,6 +293,7 @@ impl FrameClock {
                 sinks: Vec::new(),
             })),
             thread: Mutex::new(None),
+            outputs: Mutex::new(Vec::new()),
         })
     }
 
@@ -322,6 +348,32 @@ impl FrameClock {
             }
             None => Err(Error::SinkAfterStart),
         }
+    }
+
+    /// Create a network output ([`UdpOutput`]: validates `config` against this clock, builds
+    /// its packets, opens its socket) and add it as a sink. Only before `start()`. Returns the
+    /// output's id for [`FrameClock::output_stats`].
+    pub fn add_output(&self, config: &OutputConfig) -> Result<usize, OutputError> {
+        let mut idle = lock(&self.idle);
+        let Some(idle) = idle.as_mut() else {
+            return Err(OutputError::AfterStart);
+        };
+        let (output, handle) = UdpOutput::new(config, &self.config)?;
+        idle.sinks.push(Box::new(output));
+        let mut outputs = lock(&self.outputs);
+        outputs.push(handle);
+        Ok(outputs.len() - 1)
+    }
+
+    /// Statistics of output `id` (from [`FrameClock::add_output`]), `None` for an unknown id.
+    pub fn output_stats(&self, id: usize) -> Option<OutputStats> {
+        let handle = lock(&self.outputs).get(id).cloned();
+        handle.map(|h| h.stats())
+    }
+
+    /// Number of outputs added with [`FrameClock::add_output`].
+    pub fn output_count(&self) -> usize {
+        lock(&self.outputs).len()
     }
 
     /// Spawn the output thread. A clock runs at most once: a second call (even after
@@ -415,6 +467,7 @@ impl FrameClock {
             late_renders: s.late_renders.load(Ordering::Relaxed),
             missed_deadlines: s.missed_deadlines.load(Ordering::Relaxed),
             last_frame_ns: s.last_frame_ns.load(Ordering::Relaxed),
+            thread_cpu_ns: s.thread_cpu_ns.load(Ordering::Relaxed),
             lateness_p50_ns: s.lateness.percentile(0.50),
             lateness_p99_ns: s.lateness.percentile(0.99),
             lateness_max_ns: s.lateness.max(),
@@ -537,6 +590,9 @@ fn output_thread(
                 .last_frame_ns
                 .store(monotonic_ns(), Ordering::Relaxed);
         }
+        shared
+            .thread_cpu_ns
+            .store(thread_cpu_ns(), Ordering::Relaxed);
         n = current + 1;
     }
 
@@ -544,6 +600,9 @@ fn output_thread(
     for sink in sinks.iter_mut() {
         sink.terminate(frame);
     }
+    shared
+        .thread_cpu_ns
+        .store(thread_cpu_ns(), Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -1,13 +1,19 @@
 //! Trocadero's native output path, without any Python: the frame clock that puts frames on
-//! the wire at absolute deadlines, the triple buffer the Python renderer publishes into, and
-//! the lock-free lateness histogram the control plane reads. `trocadero-py` wraps this crate.
+//! the wire at absolute deadlines, the network senders it drives (sACN, Art-Net, DDP; see
+//! [`output`]), the triple buffer the Python renderer publishes into, and the lock-free
+//! lateness histogram the control plane reads. `trocadero-py` wraps this crate.
 
 pub mod clock;
 pub mod histogram;
+pub mod output;
 pub mod triple_buffer;
 
 pub use clock::{ClockConfig, FrameClock, FrameSink, Stats};
 pub use histogram::Histogram;
+pub use output::{
+    OutputConfig, OutputError, OutputHandle, OutputState, OutputStats, Protocol, UdpOutput,
+    UniverseMap,
+};
 pub use triple_buffer::{triple_buffer, Consumer, Producer};
 
 use std::fmt;

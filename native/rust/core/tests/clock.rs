@@ -407,3 +407,113 @@ fn deadline_after_matches_the_schedule() {
     );
     clock.stop();
 }
+
+/// A sink that burns CPU in every `send`.
+struct Busy;
+
+impl FrameSink for Busy {
+    fn send(&mut self, _frame: &[u8], _frame_number: u64) {
+        let until = trocadero_core::clock::thread_cpu_ns() + 2_000_000;
+        while trocadero_core::clock::thread_cpu_ns() < until {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+#[test]
+fn thread_cpu_time_counts_the_sinks_work() {
+    let clock = FrameClock::new(ClockConfig::new(100.0, 1)).unwrap();
+    clock.add_sink(Box::new(Busy)).unwrap();
+    assert_eq!(clock.stats().thread_cpu_ns, 0);
+    clock.start().unwrap();
+    assert!(wait_for(Duration::from_secs(10), || clock
+        .stats()
+        .frames_sent
+        >= 10));
+    clock.stop();
+    let s = clock.stats();
+    // 2 ms of CPU per frame in the sink: at least that much per frame sent.
+    assert!(
+        s.thread_cpu_ns >= s.frames_sent * 2_000_000,
+        "{} ns for {} frames",
+        s.thread_cpu_ns,
+        s.frames_sent
+    );
+}
+
+#[test]
+fn outputs_send_frames_terminate_on_stop_and_report_stats() {
+    use std::net::UdpSocket;
+    use trocadero_core::output::packets::{SACN_OPTIONS_OFFSET, SACN_OPTION_STREAM_TERMINATED};
+    use trocadero_core::{OutputConfig, OutputError, OutputState, Protocol, UniverseMap};
+
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let std::net::SocketAddr::V4(addr) = rx.local_addr().unwrap() else {
+        panic!("IPv4 expected")
+    };
+    let clock = FrameClock::new(ClockConfig::new(100.0, 2 * 512)).unwrap();
+    let mut cfg = OutputConfig::new(
+        Protocol::Sacn,
+        vec![
+            UniverseMap {
+                frame_index: 1,
+                wire: 1000,
+            },
+            UniverseMap {
+                frame_index: 0,
+                wire: 1,
+            },
+        ],
+    );
+    cfg.destinations = vec![addr];
+    let id = clock.add_output(&cfg).unwrap();
+    assert_eq!((id, clock.output_count()), (0, 1));
+    let mut bad = cfg.clone();
+    bad.universes[0].frame_index = 2;
+    match clock.add_output(&bad) {
+        Err(e @ OutputError::Invalid { .. }) => assert!(e.to_string().starts_with("universes[0]")),
+        other => panic!("{other:?}"),
+    }
+    let frame: Vec<u8> = (0..1024).map(|i| (i % 251) as u8).collect();
+    clock.publish(&frame).unwrap();
+    clock.start().unwrap();
+    assert!(matches!(
+        clock.add_output(&cfg),
+        Err(OutputError::AfterStart)
+    ));
+    assert!(wait_for(Duration::from_secs(10), || clock
+        .output_stats(id)
+        .unwrap()
+        .frames_sent
+        >= 5));
+    clock.stop();
+    let s = clock.output_stats(id).unwrap();
+    assert_eq!(s.state, OutputState::Healthy);
+    assert_eq!(
+        s.packets_sent,
+        2 * s.frames_sent + 6,
+        "data + 3 terminated × 2"
+    );
+    assert!(clock.output_stats(1).is_none());
+
+    rx.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let mut got = Vec::new();
+    while let Ok(n) = rx.recv(&mut buf) {
+        got.push(buf[..n].to_vec());
+    }
+    assert_eq!(got.len() as u64, s.packets_sent);
+    let (data, terminated) = got.split_at(got.len() - 6);
+    assert!(data
+        .iter()
+        .all(|p| p[SACN_OPTIONS_OFFSET] & SACN_OPTION_STREAM_TERMINATED == 0));
+    assert!(terminated
+        .iter()
+        .all(|p| p[SACN_OPTIONS_OFFSET] & SACN_OPTION_STREAM_TERMINATED != 0));
+    // Universe 1000 carries frame universe 1, universe 1 carries frame universe 0.
+    let last = &data[data.len() - 2..];
+    assert_eq!(last[0][113..115], 1000u16.to_be_bytes());
+    assert_eq!(&last[0][126..], &frame[512..]);
+    assert_eq!(&last[1][126..], &frame[..512]);
+}

@@ -5,10 +5,13 @@
 //! thread, copying a frame). The output thread itself never touches Python.
 
 use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use std::net::Ipv4Addr;
+use trocadero_core::output::{parse_destination, OutputStats as CoreOutputStats};
 use trocadero_core::{
-    ClockConfig, Error, FrameClock as CoreClock, Stats, MAX_FRAME_BYTES, MAX_REALTIME_PRIORITY,
+    ClockConfig, Error, FrameClock as CoreClock, OutputConfig, OutputError, Protocol, Stats,
+    UniverseMap, MAX_FRAME_BYTES, MAX_REALTIME_PRIORITY,
 };
 
 fn to_py_err(e: Error) -> PyErr {
@@ -17,6 +20,29 @@ fn to_py_err(e: Error) -> PyErr {
     } else {
         PyRuntimeError::new_err(e.to_string())
     }
+}
+
+fn output_err(e: OutputError) -> PyErr {
+    match &e {
+        OutputError::Invalid { .. } => PyValueError::new_err(e.to_string()),
+        OutputError::Socket { source, .. } => match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, e.to_string())),
+            None => PyOSError::new_err(e.to_string()),
+        },
+        OutputError::AfterStart => PyRuntimeError::new_err(e.to_string()),
+    }
+}
+
+/// An integer argument in `lo..=hi`, or ValueError naming it (never OverflowError).
+fn int_in<T: TryFrom<i64>>(arg: &str, value: i64, lo: i64, hi: i64) -> PyResult<T> {
+    if (lo..=hi).contains(&value) {
+        if let Ok(v) = T::try_from(value) {
+            return Ok(v);
+        }
+    }
+    Err(PyValueError::new_err(format!(
+        "{arg} must be between {lo} and {hi} (got {value})"
+    )))
 }
 
 /// Frame clock: a native output thread that sends the newest published frame at fixed,
@@ -143,6 +169,121 @@ impl FrameClock {
         self.inner.deadline_after(t_ns)
     }
 
+    /// Add a network output (sACN, Art-Net or DDP) sent from the output thread; returns its
+    /// id for `output_stats`. Only before start(). ValueError names any invalid argument;
+    /// OSError if the socket cannot be set up.
+    #[pyo3(signature = (
+        *,
+        protocol,
+        universes,
+        cid,
+        destinations = Vec::new(),
+        bind_address = None,
+        interface = None,
+        multicast_ttl = 1,
+        broadcast = false,
+        priority = 100,
+        source_name = "Trocadero",
+        sync_address = 0,
+        rate_hz = None,
+        send_on_change = false,
+        keepalive_s = 1.0,
+        pace_every = 0,
+        pace_us = 0,
+        slots = 512,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_output(
+        &self,
+        py: Python<'_>,
+        protocol: &str,
+        universes: Vec<(i64, i64)>,
+        cid: &[u8],
+        destinations: Vec<String>,
+        bind_address: Option<&str>,
+        interface: Option<String>,
+        multicast_ttl: i64,
+        broadcast: bool,
+        priority: i64,
+        source_name: &str,
+        sync_address: i64,
+        rate_hz: Option<f64>,
+        send_on_change: bool,
+        keepalive_s: f64,
+        pace_every: i64,
+        pace_us: i64,
+        slots: i64,
+    ) -> PyResult<usize> {
+        let protocol = Protocol::parse(protocol).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "protocol must be 'sacn', 'artnet' or 'ddp' (got {protocol:?})"
+            ))
+        })?;
+        let mut maps = Vec::with_capacity(universes.len());
+        for (i, &(frame_index, wire)) in universes.iter().enumerate() {
+            let frame_index = usize::try_from(frame_index).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "universes[{i}]: frame index must not be negative (got {frame_index})"
+                ))
+            })?;
+            let wire = u32::try_from(wire).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "universes[{i}]: wire universe {wire} out of range for {protocol}"
+                ))
+            })?;
+            maps.push(UniverseMap { frame_index, wire });
+        }
+        let cid: [u8; 16] = cid.try_into().map_err(|_| {
+            PyValueError::new_err(format!("cid must be 16 bytes (got {})", cid.len()))
+        })?;
+        let mut config = OutputConfig::new(protocol, maps);
+        config.cid = cid;
+        config.destinations = destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                parse_destination(&format!("destinations[{i}]"), d, protocol.default_port())
+            })
+            .collect::<Result<_, _>>()
+            .map_err(output_err)?;
+        config.bind_address = bind_address
+            .map(|a| {
+                a.parse::<Ipv4Addr>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "bind_address must be an IPv4 address (got {a:?})"
+                    ))
+                })
+            })
+            .transpose()?;
+        config.interface = interface;
+        config.multicast_ttl = int_in("multicast_ttl", multicast_ttl, 0, 255)?;
+        config.broadcast = broadcast;
+        config.priority = int_in("priority", priority, 0, 200)?;
+        config.source_name = source_name.to_owned();
+        config.sync_address = int_in("sync_address", sync_address, 0, 63999)?;
+        config.rate_hz = rate_hz;
+        config.send_on_change = send_on_change;
+        config.keepalive_s = keepalive_s;
+        config.pace_every = int_in("pace_every", pace_every, 0, 1 << 20)?;
+        config.pace_us = int_in("pace_us", pace_us, 0, 100_000)?;
+        config.slots = int_in("slots", slots, 1, 512)?;
+        py.detach(|| self.inner.add_output(&config))
+            .map_err(output_err)
+    }
+
+    /// Counters and state of output `output_id` (from add_output), readable while running.
+    fn output_stats(&self, output_id: i64) -> PyResult<OutputStats> {
+        usize::try_from(output_id)
+            .ok()
+            .and_then(|id| self.inner.output_stats(id).map(|s| OutputStats::new(id, s)))
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "output_id {output_id} is not an output of this clock ({} added)",
+                    self.inner.output_count()
+                ))
+            })
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "FrameClock(rate_hz={:?}, frame_bytes={}, running={})",
@@ -166,6 +307,7 @@ struct ClockStats {
     late_renders: u64,
     missed_deadlines: u64,
     last_frame_ns: u64,
+    thread_cpu_ns: u64,
     lateness_p50_ns: u64,
     lateness_p99_ns: u64,
     lateness_max_ns: u64,
@@ -185,6 +327,7 @@ impl From<Stats> for ClockStats {
             late_renders: s.late_renders,
             missed_deadlines: s.missed_deadlines,
             last_frame_ns: s.last_frame_ns,
+            thread_cpu_ns: s.thread_cpu_ns,
             lateness_p50_ns: s.lateness_p50_ns,
             lateness_p99_ns: s.lateness_p99_ns,
             lateness_max_ns: s.lateness_max_ns,
@@ -204,14 +347,16 @@ impl ClockStats {
         let py_bool = |b: bool| if b { "True" } else { "False" };
         format!(
             "ClockStats(frames_sent={}, frames_published={}, late_renders={}, \
-             missed_deadlines={}, last_frame_ns={}, lateness_p50_ns={}, lateness_p99_ns={}, \
-             lateness_max_ns={}, lateness_samples={}, realtime={}, realtime_error={}, \
+             missed_deadlines={}, last_frame_ns={}, thread_cpu_ns={}, lateness_p50_ns={}, \
+             lateness_p99_ns={}, lateness_max_ns={}, lateness_samples={}, realtime={}, \
+             realtime_error={}, \
              running={}, rate_hz={:?}, frame_bytes={})",
             self.frames_sent,
             self.frames_published,
             self.late_renders,
             self.missed_deadlines,
             self.last_frame_ns,
+            self.thread_cpu_ns,
             self.lateness_p50_ns,
             self.lateness_p99_ns,
             self.lateness_max_ns,
@@ -228,11 +373,81 @@ impl ClockStats {
     }
 }
 
-/// Native real-time output for Trocadero (frame clock).
+/// Immutable snapshot returned by `FrameClock.output_stats()`.
+#[pyclass(frozen, get_all, module = "trocadero_rt")]
+struct OutputStats {
+    output_id: usize,
+    protocol: &'static str,
+    universes: usize,
+    packets_per_frame: usize,
+    packets_sent: u64,
+    bytes_sent: u64,
+    frames_sent: u64,
+    frames_skipped_by_rate: u64,
+    send_errors: u64,
+    drops: u64,
+    state: &'static str,
+    last_error: Option<String>,
+    state_changes: u64,
+}
+
+impl OutputStats {
+    fn new(output_id: usize, s: CoreOutputStats) -> Self {
+        Self {
+            output_id,
+            protocol: s.protocol.name(),
+            universes: s.universes,
+            packets_per_frame: s.packets_per_frame,
+            packets_sent: s.packets_sent,
+            bytes_sent: s.bytes_sent,
+            frames_sent: s.frames_sent,
+            frames_skipped_by_rate: s.frames_skipped_by_rate,
+            send_errors: s.send_errors,
+            drops: s.drops,
+            state: s.state.name(),
+            last_error: s.last_error,
+            state_changes: s.state_changes,
+        }
+    }
+}
+
+#[pymethods]
+impl OutputStats {
+    #[getter]
+    fn healthy(&self) -> bool {
+        self.state == "healthy"
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "OutputStats(output_id={}, protocol={:?}, universes={}, packets_per_frame={}, \
+             packets_sent={}, bytes_sent={}, frames_sent={}, frames_skipped_by_rate={}, \
+             send_errors={}, drops={}, state={:?}, last_error={}, state_changes={})",
+            self.output_id,
+            self.protocol,
+            self.universes,
+            self.packets_per_frame,
+            self.packets_sent,
+            self.bytes_sent,
+            self.frames_sent,
+            self.frames_skipped_by_rate,
+            self.send_errors,
+            self.drops,
+            self.state,
+            match &self.last_error {
+                Some(e) => format!("{e:?}"),
+                None => "None".to_owned(),
+            },
+            self.state_changes,
+        )
+    }
+}
+
+/// Native real-time output for Trocadero (frame clock and network outputs).
 #[pymodule(gil_used = false)]
 mod trocadero_rt {
     #[pymodule_export]
-    use super::{ClockStats, FrameClock};
+    use super::{ClockStats, FrameClock, OutputStats};
     use pyo3::prelude::*;
 
     #[pymodule_init]
