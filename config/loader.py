@@ -149,7 +149,16 @@ def _build(cls: type[T], raw: Any, path: tuple[str, ...], problems: list[str]) -
         if name not in values and f.default is MISSING and f.default_factory is MISSING:
             problems.append(f"{_dotted((*path, name))}: required key is missing")
             return None
-    return cls(**values)
+    built = cls(**values)
+    # Cross-field rules live with the dataclass: `validate()` returns "key: problem" lines.
+    validate = getattr(built, "validate", None)
+    if callable(validate):
+        prefix = f"{_dotted(path)}." if path else ""
+        found = [f"{prefix}{p}" for p in validate()]
+        if found:
+            problems.extend(found)
+            return None
+    return built
 
 
 class _Invalid:

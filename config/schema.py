@@ -8,21 +8,14 @@ Nothing here reads files or the environment: `loader.py` does that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from .fields import setting
+from .inputs import InputConfig, validate_inputs
+from .outputs import OutputConfig
 
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
-
-
-def setting(
-    default: Any,
-    doc: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-) -> Any:
-    """A dataclass field with its documentation and (optional) inclusive range."""
-    return field(default=default, metadata={"doc": doc, "min": minimum, "max": maximum})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +103,14 @@ class Config:
 
     clock: ClockConfig = field(default_factory=ClockConfig)
     show: ShowConfig = field(default_factory=ShowConfig)
+    outputs: tuple[OutputConfig, ...] = field(default=())
+    inputs: tuple[InputConfig, ...] = field(default=())
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     state: StateConfig = field(default_factory=StateConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
+
+    def validate(self) -> list[str]:
+        """Rules across inputs (two receivers on one port, one universe fed twice)."""
+        return validate_inputs(self.inputs)

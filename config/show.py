@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from .schema import setting
+from .fields import setting
 
 ColourOrder = Literal["RGB", "GRB", "BGR", "RGBW", "RGBA", "DIMMER"]
 Shape = Literal["strip", "matrix"]

@@ -119,6 +119,9 @@ def _run(config_path: Path | None) -> int:
     configure_logging(config.logging)
     try:
         trio.run(run_daemon, config, show)
+    except ConfigError as exc:  # found while attaching outputs (e.g. a bad wire_offset)
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK  # a second Ctrl-C during shutdown
     except Exception as exc:

@@ -29,8 +29,17 @@ from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
 
-from .frames import RenderStats, serve_frame_producer
+from .frames import InputOverlay, RenderStats, serve_frame_producer
+from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .logs import get_logger
+from .outputs import (
+    AttachedOutput,
+    attach_outputs,
+    output_health,
+    output_metrics,
+    serve_output_monitor,
+    serve_sacn_discovery,
+)
 from .render import fields
 from .showload import LoadedShow
 from .statefile import StateFile, resolve_state_dir
@@ -53,6 +62,9 @@ class Runtime:
     clock: FrameClock
     notifier: Notifier
     render: RenderStats = field(default_factory=RenderStats)
+    outputs: list[AttachedOutput] = field(default_factory=list)
+    inputs: InputUniverses | None = None
+    overlay: InputOverlay | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -98,6 +110,8 @@ class Runtime:
                 "canvases": len(self.show.renderer.canvases),
                 "universes": len(self.show.patch.universes),
             },
+            "outputs": output_health(self.clock, self.outputs),
+            "inputs": None if self.inputs is None else input_health(self.inputs),
             "web": {
                 "starts": self.web.starts,
                 "crashes": self.web.crashes,
@@ -134,6 +148,8 @@ class Runtime:
             },
             "trocadero_web_restarts_total": max(0, self.web.starts - 1),
             "trocadero_web_crashes_total": self.web.crashes,
+            **output_metrics(self.clock, self.outputs),
+            **({} if self.inputs is None else input_metrics(self.inputs)),
         }
 
     def control_plane(self) -> ControlPlane:
@@ -248,12 +264,30 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
         realtime_priority=config.clock.realtime_priority,
     )
     rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier())
+    # Before start(): afterwards the output thread owns its sinks.
+    rt.outputs = attach_outputs(clock, config.outputs, show.patch, state.directory)
+    if config.inputs:
+        # Our own sACN looping back (multicast loopback) must never merge into our input.
+        rt.inputs = InputUniverses(config.inputs, ignore_cids=[o.cid for o in rt.outputs])
+        rt.overlay = InputOverlay(rt.inputs, show.patch)
+        if rt.overlay.ignored:
+            log.warning(
+                "input universes the show does not output are received but unused",
+                universes=rt.overlay.ignored[:16],
+            )
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
+                if rt.inputs is not None:
+                    await nursery.start(serve_inputs, rt.inputs)
                 await nursery.start(
-                    serve_frame_producer, clock, show.renderer, show.previews, rt.render
+                    serve_frame_producer,
+                    clock,
+                    show.renderer,
+                    show.previews,
+                    rt.render,
+                    rt.overlay,
                 )
                 await nursery.start(
                     partial(
@@ -264,6 +298,8 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
                         restart_delay_s=config.web.restart_delay_s,
                     )
                 )
+                await nursery.start(serve_output_monitor, clock, rt.outputs)
+                await nursery.start(serve_sacn_discovery, rt.outputs)
                 await nursery.start(serve_watchdog, rt)
                 gc.collect()
                 gc.freeze()  # start-up objects leave the GC's scans: full collections ~0 ms

@@ -16,14 +16,53 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import trio
+from numpy.typing import NDArray
 
+from trocadero.core.patch import CompiledPatch
 from trocadero.native.clock import FrameClock
 
+from .inputs import InputUniverses
 from .logs import get_logger
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
 
 WINDOW = 1024  # render-time samples kept for percentiles
+SLOTS = 512
+
+
+class InputOverlay:
+    """Live input universes (an external console) laid over the rendered universes.
+
+    Applied to final DMX slot values after the gather, per input universe that the show
+    also outputs: `htp` keeps the higher slot, `takeover` replaces the universe while the
+    console is sending (an inactive input — no live source — changes nothing).
+    """
+
+    def __init__(self, inputs: InputUniverses, patch: CompiledPatch) -> None:
+        self.inputs = inputs
+        modes = {u: cfg.mode for cfg in inputs.configs for u in cfg.universes}
+        self.targets = [
+            (u, patch.universe_index[u] * SLOTS, modes[u])
+            for u in inputs.universes
+            if u in patch.universe_index
+        ]
+        self.ignored = [u for u in inputs.universes if u not in patch.universe_index]
+        self.active = 0  # universes overridden in the last frame
+
+    def apply(self, frame: NDArray[np.uint8]) -> None:
+        active = 0
+        for universe, offset, mode in self.targets:
+            result = self.inputs.get(universe)
+            if not result.active:
+                continue
+            active += 1
+            live = np.frombuffer(result.slots, dtype=np.uint8)
+            target = frame[offset : offset + SLOTS]
+            if mode == "takeover":
+                target[:] = live
+            else:
+                np.maximum(target, live, out=target)
+        self.active = active
 
 
 @dataclass
@@ -62,6 +101,7 @@ async def serve_frame_producer(
     renderer: Renderer,
     previews: Previews,
     stats: RenderStats,
+    overlay: InputOverlay | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -85,6 +125,8 @@ async def serve_frame_producer(
         index, deadline = target
         frame_time = (deadline - epoch) / 1e9
         stats.record(renderer.render(frame_time))
+        if overlay is not None:
+            overlay.apply(renderer.universes)
         clock.publish(renderer.universes)
         previews.maybe_update(time.monotonic(), frame_time)
         if last_index is not None and index > last_index + 1:

@@ -15,8 +15,12 @@ def problems(text: str) -> list[str]:
 
 
 def test_default_config_is_the_schema_defaults() -> None:
-    # The embedded file documents every key; it must agree with the dataclass defaults.
-    assert load_default_config() == Config()
+    # The embedded file documents every key; it must agree with the dataclass defaults,
+    # plus its one demo output (loopback only).
+    cfg = load_default_config()
+    (demo,) = cfg.outputs
+    assert demo.destinations == ("127.0.0.1",)
+    assert dataclasses.replace(cfg, outputs=()) == Config()
 
 
 def test_config_is_frozen() -> None:
@@ -40,7 +44,7 @@ def test_typo_names_key_and_suggests() -> None:
 
 
 def test_unknown_section() -> None:
-    assert problems("[outputs]\nx = 1\n") == ["site.toml: outputs: unknown key (got a table)"]
+    assert problems("[console]\nx = 1\n") == ["site.toml: console: unknown key (got a table)"]
 
 
 def test_string_where_number_goes() -> None:
@@ -107,3 +111,28 @@ def test_load_config_names_the_file(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_outputs_parse_and_validate_together() -> None:
+    cfg = parse_config(
+        '[[outputs]]\nname = "facade"\nuniverses = "1-3, 1001"\n'
+        '[[outputs]]\nname = "node"\nprotocol = "artnet"\nuniverses = "5"\n'
+        'destinations = ["10.0.0.7:6454"]\n',
+        source="x",
+    )
+    assert cfg.outputs[0].universe_list == (1, 2, 3, 1001)
+    assert cfg.outputs[1].destinations == ("10.0.0.7:6454",)
+    found = problems(
+        '[[outputs]]\nname = "bad"\nprotocol = "ddp"\nuniverses = "4-1, x"\nbroadcast = true\n'
+        'source_name = "' + "n" * 70 + '"\n'
+    )
+    assert found[0] == (
+        "site.toml: outputs[0 \"bad\"].universes: range '4-1' must be within 1..63999, "
+        "low-high (got '4-1, x')"
+    )
+    assert any("broadcast: only for Art-Net" in p for p in found)
+    assert any("source_name: longer than 63 bytes" in p for p in found)
+    assert problems('[[outputs]]\nname = "d"\nprotocol = "ddp"\nuniverses = "1"\n') == [
+        'site.toml: outputs[0 "d"].destinations: ddp needs unicast destinations or broadcast '
+        "(got none)"
+    ]

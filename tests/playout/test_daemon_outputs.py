@@ -1,0 +1,182 @@
+"""The daemon puts the rendered show on the wire: decoded with our codecs, exact values."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.daemon_harness import running_daemon
+from trocadero.protocols.artnet import ArtDmx, decode_artnet
+from trocadero.protocols.sacn import DataPacket, DiscoveryPacket, decode_sacn
+
+# Two universes' worth of a 1-row canvas, solid #ff8000 through a gamma-1.0 type:
+# slots per pixel (255, 128, 0); the strip starts at universe 300 to test numbers > 255.
+SHOW = """
+name = "wire test"
+[[canvases]]
+name = "c"
+width = 200
+height = 1
+[[fixture_types]]
+name = "linear"
+gamma = 1.0
+[[fixtures]]
+name = "strip"
+canvas = "c"
+type = "linear"
+pixels = 200
+universe = 300
+[[looks]]
+canvas = "c"
+[[looks.layers]]
+source = "solid"
+params = { colour = "#ff8000" }
+"""
+
+
+@contextmanager
+def udp_listener() -> Iterator[tuple[socket.socket, int]]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    try:
+        yield sock, sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def receive(sock: socket.socket, seconds: float) -> list[bytes]:
+    got: list[bytes] = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            got.append(sock.recv(2048))
+        except TimeoutError:
+            pass
+    return got
+
+
+def test_rendered_show_goes_out_as_sacn_and_artnet(tmp_path: Path) -> None:
+    show = tmp_path / "show.toml"
+    show.write_text(SHOW)
+    with udp_listener() as (sacn_sock, sacn_port), udp_listener() as (art_sock, art_port):
+        extra = (
+            f'[show]\npath = "{show}"\n'
+            f'[[outputs]]\nname = "s"\nprotocol = "sacn"\nuniverses = "300-301"\n'
+            f'destinations = ["127.0.0.1:{sacn_port}"]\npriority = 150\nsource_name = "Troc test"\n'
+            f'[[outputs]]\nname = "a"\nprotocol = "artnet"\nuniverses = "300"\n'
+            f'wire_offset = {0x0123 - 299}\ndestinations = ["127.0.0.1:{art_port}"]\n'
+        )
+        with running_daemon(tmp_path, extra) as d:
+            health = d.wait_healthy()
+            assert [o["name"] for o in health["outputs"]] == ["s", "a"]
+            sacn = [decode_sacn(p) for p in receive(sacn_sock, 0.6)]
+            art = [decode_artnet(p) for p in receive(art_sock, 0.3)]
+            assert d.stop()[0] == 0
+            after = [decode_sacn(p) for p in receive(sacn_sock, 0.3)]
+        cid_file = tmp_path / "state" / "cid" / "s.uuid"
+        assert cid_file.exists()
+
+    data = [p for p in sacn if isinstance(p, DataPacket)]
+    assert {p.universe for p in data} == {300, 301}
+    # E1.31 universe discovery goes out at start (then every 10 s) with the same CID.
+    (discovery,) = [p for p in sacn if isinstance(p, DiscoveryPacket)]
+    assert tuple(discovery.universes) == (300, 301)
+    assert discovery.cid == data[0].cid
+    first = next(p for p in data if p.universe == 300)
+    assert first.priority == 150
+    assert first.source_name == "Troc test"
+    # 170 whole RGB pixels per universe (510 usable slots), slots 511-512 unused.
+    assert bytes(first.data[:6]) == bytes([255, 128, 0, 255, 128, 0])
+    assert bytes(first.data[507:512]) == bytes([255, 128, 0, 0, 0])
+    second = next(p for p in data if p.universe == 301)
+    assert bytes(second.data[:90]) == bytes([255, 128, 0]) * 30  # pixels 171-200
+    assert not any(second.data[90:])
+    seqs = [p.sequence for p in data if p.universe == 300]
+    assert all((b - a) % 256 == 1 for a, b in itertools.pairwise(seqs))
+
+    dmx = [p for p in art if isinstance(p, ArtDmx)]
+    assert dmx
+    assert {p.port_address for p in dmx} == {0x0123}
+    assert bytes(dmx[0].data[:3]) == bytes([255, 128, 0])
+
+    terminated = [p for p in after if isinstance(p, DataPacket) and p.stream_terminated]
+    assert sorted(p.universe for p in terminated) == [300, 300, 300, 301, 301, 301]
+    assert all(p.cid == first.cid for p in terminated)
+
+
+def test_unreachable_output_never_stops_the_clock(tmp_path: Path) -> None:
+    extra = (
+        '[[outputs]]\nname = "gone"\nprotocol = "artnet"\nuniverses = "1"\n'
+        'bind_address = "192.0.2.77"\ndestinations = ["127.0.0.1"]\n'
+    )
+    with running_daemon(tmp_path, extra) as d:
+        first = d.wait_healthy()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            health = d.health()
+            if health["outputs"][0]["state"] == "failing":
+                break
+            time.sleep(0.1)
+        assert health["outputs"][0]["state"] == "failing", health["outputs"]
+        assert health["outputs"][0]["last_error"]
+        assert health["clock"]["frames_sent"] > first["clock"]["frames_sent"]
+        assert health["status"] == "ok"
+        deadline = time.monotonic() + 5
+        while "output failing; retrying" not in d.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # ~66 more failing frames: still one line (once per state change)
+        assert d.stop()[0] == 0
+        assert d.log().count("output failing; retrying") == 1
+
+
+def test_console_input_takes_over_a_universe_then_releases(tmp_path: Path) -> None:
+    show = tmp_path / "show.toml"
+    show.write_text(SHOW)
+    console = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with udp_listener() as (out_sock, out_port), udp_listener() as (probe, in_port):
+        probe.close()  # reserve a free port number for the daemon's sACN input
+        extra = (
+            f'[show]\npath = "{show}"\n'
+            f'[[outputs]]\nname = "s"\nprotocol = "sacn"\nuniverses = "300"\n'
+            f'destinations = ["127.0.0.1:{out_port}"]\n'
+            f'[[inputs]]\nprotocol = "sacn"\nuniverses = [300]\nbind_address = "127.0.0.1"\n'
+            f'port = {in_port}\nmode = "takeover"\n'
+        )
+        with running_daemon(tmp_path, extra) as d:
+            d.wait_healthy()
+            packet = DataPacket(
+                cid=bytes(range(16)),
+                source_name="console",
+                priority=100,
+                sequence=0,
+                universe=300,
+                data=bytes([9, 8, 7]),
+            )
+            end = time.monotonic() + 0.8
+            seq = 0
+            while time.monotonic() < end:  # a console sends continuously
+                seq = (seq + 1) % 256
+                console.sendto(
+                    dataclasses.replace(packet, sequence=seq).to_bytes(),
+                    ("127.0.0.1", in_port),
+                )
+                time.sleep(0.02)
+            taken = [decode_sacn(p) for p in receive(out_sock, 0.2)]
+            health = d.health()
+            time.sleep(3.0)  # silent > 2.5 s: the console source times out
+            receive(out_sock, 0.1)
+            released = [decode_sacn(p) for p in receive(out_sock, 0.3)]
+            assert d.stop()[0] == 0
+    console.close()
+    live = [p for p in taken if isinstance(p, DataPacket) and not p.stream_terminated]
+    assert bytes(live[-1].data[:6]) == bytes([9, 8, 7, 0, 0, 0])
+    assert health["inputs"] is not None
+    back = [p for p in released if isinstance(p, DataPacket) and not p.stream_terminated]
+    assert bytes(back[-1].data[:6]) == bytes([255, 128, 0, 255, 128, 0])
