@@ -70,6 +70,19 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtNetDiscoveryConfig:
+    """ArtPoll every few seconds; the nodes that answer are listed for the control plane."""
+
+    enabled: bool = setting(False, "poll for Art-Net nodes (off: never broadcast by default)")
+    poll_targets: tuple[str, ...] = setting(
+        ("255.255.255.255",), "where ArtPoll goes: the site's directed broadcast address(es)"
+    )
+    interval_s: float = setting(3.0, "seconds between polls", minimum=1.0, maximum=60.0)
+    bind_address: str = setting("0.0.0.0", "local IPv4 address to poll from and reply as")
+    port: int = setting(6454, "Art-Net UDP port", minimum=1, maximum=65535)
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """structlog output."""
 
@@ -105,6 +118,7 @@ class Config:
     show: ShowConfig = field(default_factory=ShowConfig)
     outputs: tuple[OutputConfig, ...] = field(default=())
     inputs: tuple[InputConfig, ...] = field(default=())
+    artnet_discovery: ArtNetDiscoveryConfig = field(default_factory=ArtNetDiscoveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)

@@ -488,7 +488,7 @@ def discovery_health(discovery: ArtNetDiscovery, now: float | None = None) -> di
     return {
         "state": discovery.state,
         "healthy": discovery.state == "polling" and not discovery.failing_targets,
-        "listener": None if discovery.listener is None else "%s:%d" % discovery.listener,
+        "listener": None if (lst := discovery.listener) is None else f"{lst[0]}:{lst[1]}",
         "nodes": len(table),
         "polls_sent": c.polls_sent,
         "poll_errors": c.poll_errors,

@@ -29,6 +29,7 @@ from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
 
+from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discovery
 from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .logs import get_logger
@@ -64,6 +65,7 @@ class Runtime:
     render: RenderStats = field(default_factory=RenderStats)
     outputs: list[AttachedOutput] = field(default_factory=list)
     inputs: InputUniverses | None = None
+    discovery: ArtNetDiscovery | None = None
     overlay: InputOverlay | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
@@ -112,6 +114,9 @@ class Runtime:
             },
             "outputs": output_health(self.clock, self.outputs),
             "inputs": None if self.inputs is None else input_health(self.inputs),
+            "artnet_discovery": (
+                None if self.discovery is None else discovery_health(self.discovery)
+            ),
             "web": {
                 "starts": self.web.starts,
                 "crashes": self.web.crashes,
@@ -163,8 +168,14 @@ class Runtime:
             metrics=self.metrics,
             canvases=self.canvases,
             preview=self.show.previews.latest,
+            artnet_nodes=self.artnet_nodes,
             faults=faults,
         )
+
+    def artnet_nodes(self) -> list[Mapping[str, Any]] | None:
+        if self.discovery is None:
+            return None
+        return list(self.discovery.table.nodes(self.discovery.clock()))
 
     def canvases(self) -> list[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []
@@ -252,6 +263,35 @@ async def serve_watchdog(
         rt.watchdog_withheld = not advancing
 
 
+async def _start_inputs_and_discovery(nursery: trio.Nursery, rt: Runtime) -> None:
+    """Inputs, then Art-Net discovery sharing the Art-Net input's socket when there is one.
+
+    With SO_REUSEPORT the kernel hands each unicast datagram to one socket only, so a
+    second listener on 6454 would steal ArtDmx or ArtPollReply packets from the first.
+    """
+    dcfg = rt.config.artnet_discovery
+    if dcfg.enabled:
+        rt.discovery = ArtNetDiscovery(bind_address=dcfg.bind_address)
+    shared = any(
+        i.protocol == "artnet" and i.bind_address == "0.0.0.0" and (i.port or 6454) == dcfg.port
+        for i in rt.config.inputs
+    )
+    if rt.inputs is not None:
+        on_other = rt.discovery.on_other if rt.discovery is not None and shared else None
+        await nursery.start(partial(serve_inputs, rt.inputs, on_artnet_other=on_other))
+    if rt.discovery is not None:
+        await nursery.start(
+            partial(
+                serve_artnet_discovery,
+                rt.discovery,
+                poll_targets=dcfg.poll_targets,
+                interval_s=dcfg.interval_s,
+                port=dcfg.port,
+                own_listener=not shared,
+            )
+        )
+
+
 async def run_daemon(config: Config, show: LoadedShow) -> None:
     """Run until SIGTERM/SIGINT. Raises on a start-up failure (the CLI exits 1)."""
     state = StateFile(resolve_state_dir(config.state.directory, os.environ))
@@ -279,8 +319,7 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
-                if rt.inputs is not None:
-                    await nursery.start(serve_inputs, rt.inputs)
+                await _start_inputs_and_discovery(nursery, rt)
                 await nursery.start(
                     serve_frame_producer,
                     clock,

@@ -43,6 +43,7 @@ class ControlPlane:
     metrics: Callable[[], Mapping[str, float]]
     canvases: Callable[[], Sequence[Mapping[str, Any]]] = list
     preview: Callable[[str], PreviewSnapshot | None] = lambda _name: None
+    artnet_nodes: Callable[[], Sequence[Mapping[str, Any]] | None] = lambda: None
     faults: FaultHooks | None = None
 
 
@@ -56,6 +57,15 @@ def create_app(control: ControlPlane) -> Starlette:
             render_prometheus(control.metrics()),
             media_type="text/plain; version=0.0.4",
         )
+
+    async def artnet_nodes(_: Request) -> Response:
+        nodes = control.artnet_nodes()
+        if nodes is None:
+            return JSONResponse(
+                {"error": "Art-Net discovery is disabled ([artnet_discovery] enabled = false)"},
+                status_code=404,
+            )
+        return JSONResponse({"nodes": list(nodes)})
 
     async def canvases(_: Request) -> Response:
         return JSONResponse({"canvases": list(control.canvases())})
@@ -86,6 +96,7 @@ def create_app(control: ControlPlane) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/canvases", canvases, methods=["GET"]),
+        Route("/api/artnet/nodes", artnet_nodes, methods=["GET"]),
         Route("/api/canvases/{name}/preview", preview, methods=["GET"]),
     ]
     if control.faults is not None:

@@ -180,3 +180,49 @@ def test_console_input_takes_over_a_universe_then_releases(tmp_path: Path) -> No
     assert health["inputs"] is not None
     back = [p for p in released if isinstance(p, DataPacket) and not p.stream_terminated]
     assert bytes(back[-1].data[:6]) == bytes([255, 128, 0, 255, 128, 0])
+
+
+def test_artnet_nodes_discovered_by_the_daemon(tmp_path: Path) -> None:
+    from tests.playout.test_artnet_nodes import node_reply
+    from trocadero.protocols.artnet import ArtPoll
+
+    node = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    node.bind(("127.0.0.1", 0))
+    node.settimeout(0.2)
+    port = node.getsockname()[1]
+    extra = (
+        f'[artnet_discovery]\nenabled = true\npoll_targets = ["127.0.0.1"]\nport = {port}\n'
+        "interval_s = 1.0\n"
+    )
+    polls = 0
+    with running_daemon(tmp_path, extra) as d:
+        d.wait_healthy()
+        end = time.monotonic() + 8
+        nodes: list[dict[str, object]] = []
+        while time.monotonic() < end and not nodes:
+            try:
+                data, sender = node.recvfrom(2048)
+            except TimeoutError:
+                continue
+            if isinstance(decode_artnet(data), ArtPoll):  # answer like a pixel controller
+                polls += 1
+                node.sendto(node_reply().to_bytes(), sender)
+                time.sleep(0.1)
+                nodes = d.get("/api/artnet/nodes").json()["nodes"]
+        health = d.health()
+        assert d.stop()[0] == 0
+    node.close()
+    assert polls >= 1
+    (found,) = nodes
+    assert found["short_name"] == "FakeNode"
+    assert [o["port_address"] for o in found["outputs"]] == [0x0123, 0x0124]  # type: ignore[attr-defined]
+    assert health["artnet_discovery"]["polls_sent"] >= 1
+
+
+def test_artnet_nodes_endpoint_says_when_disabled(tmp_path: Path) -> None:
+    with running_daemon(tmp_path) as d:
+        d.wait_healthy()
+        response = d.get("/api/artnet/nodes")
+        assert response.status_code == 404
+        assert "disabled" in response.json()["error"]
+        assert d.stop()[0] == 0
