@@ -112,6 +112,27 @@ class FrameClock:
         cannot be set up, RuntimeError after start().
         """
 
+    def add_serial_output(
+        self,
+        *,
+        device: str,
+        universe_index: int,
+        kind: Literal["enttec-pro"] = "enttec-pro",
+        rate_hz: float | None = None,
+    ) -> int:
+        """Add an Enttec DMX USB Pro output written by the output thread; returns its id
+        (shared with ``add_output``). Only before start().
+
+        Each frame, frame universe ``universe_index`` (``frame[i*512 : i*512 + 512]``) goes to
+        ``device`` as one label-6 message (0x7E, 6, 0x01, 0x02, start code 0, 512 slots,
+        0xE7). The device is opened non-blocking in raw mode; a full buffer drops the frame
+        (``drops``), an error (unplugged: EIO/ENXIO/ENODEV/ENOENT) makes the output failing
+        and it is reopened once a second. A device missing now is not an error of this call.
+        ``output_stats(id).packets_sent`` counts messages written.
+
+        Raises ValueError naming the argument for anything invalid, RuntimeError after start().
+        """
+
     def output_stats(self, output_id: int) -> OutputStats:
         """Counters and health of an output (ValueError for an unknown id)."""
 
@@ -165,7 +186,7 @@ class OutputStats:
     @property
     def output_id(self) -> int: ...
     @property
-    def protocol(self) -> Literal["sacn", "artnet", "ddp"]: ...
+    def protocol(self) -> Literal["sacn", "artnet", "ddp", "enttec-pro"]: ...
     @property
     def universes(self) -> int: ...
     @property

@@ -30,6 +30,7 @@
 
 use crate::histogram::Histogram;
 use crate::output::{OutputConfig, OutputError, OutputHandle, OutputStats, UdpOutput};
+use crate::output::{SerialConfig, SerialOutput};
 use crate::triple_buffer::{triple_buffer, Consumer, Producer};
 use crate::{Error, MAX_FRAME_BYTES, MAX_RATE_HZ, MAX_REALTIME_PRIORITY, MIN_RATE_HZ};
 use std::fmt;
@@ -359,6 +360,22 @@ impl FrameClock {
             return Err(OutputError::AfterStart);
         };
         let (output, handle) = UdpOutput::new(config, &self.config)?;
+        idle.sinks.push(Box::new(output));
+        let mut outputs = lock(&self.outputs);
+        outputs.push(handle);
+        Ok(outputs.len() - 1)
+    }
+
+    /// Create a serial output ([`SerialOutput`]: Enttec DMX USB Pro, one universe of the
+    /// frame) and add it as a sink. Only before `start()`. Ids are shared with
+    /// [`FrameClock::add_output`]; a device that cannot be opened yet is not an error (the
+    /// output reports failing and retries once a second).
+    pub fn add_serial_output(&self, config: &SerialConfig) -> Result<usize, OutputError> {
+        let mut idle = lock(&self.idle);
+        let Some(idle) = idle.as_mut() else {
+            return Err(OutputError::AfterStart);
+        };
+        let (output, handle) = SerialOutput::new(config, &self.config)?;
         idle.sinks.push(Box::new(output));
         let mut outputs = lock(&self.outputs);
         outputs.push(handle);

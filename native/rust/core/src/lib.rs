@@ -14,6 +14,7 @@ pub use output::{
     OutputConfig, OutputError, OutputHandle, OutputState, OutputStats, Protocol, UdpOutput,
     UniverseMap,
 };
+pub use output::{SerialConfig, SerialKind, SerialOutput};
 pub use triple_buffer::{triple_buffer, Consumer, Producer};
 
 use std::fmt;

@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::net::Ipv4Addr;
 use trocadero_core::output::{parse_destination, OutputStats as CoreOutputStats};
+use trocadero_core::output::{SerialConfig, SerialKind};
 use trocadero_core::{
     ClockConfig, Error, FrameClock as CoreClock, OutputConfig, OutputError, Protocol, Stats,
     UniverseMap, MAX_FRAME_BYTES, MAX_REALTIME_PRIORITY,
@@ -268,6 +269,35 @@ impl FrameClock {
         config.pace_us = int_in("pace_us", pace_us, 0, 100_000)?;
         config.slots = int_in("slots", slots, 1, 512)?;
         py.detach(|| self.inner.add_output(&config))
+            .map_err(output_err)
+    }
+
+    /// Add an Enttec DMX USB Pro output: one label-6 message per frame with universe
+    /// `universe_index` of the frame (512 bytes), written from the output thread to `device`
+    /// without ever blocking it. Returns its id for `output_stats` (ids shared with
+    /// add_output). Only before start(). A device that cannot be opened is not an error: the
+    /// output reports failing and retries once a second.
+    #[pyo3(signature = (*, device, universe_index, kind = "enttec-pro", rate_hz = None))]
+    fn add_serial_output(
+        &self,
+        py: Python<'_>,
+        device: &str,
+        universe_index: i64,
+        kind: &str,
+        rate_hz: Option<f64>,
+    ) -> PyResult<usize> {
+        let kind = SerialKind::parse(kind).ok_or_else(|| {
+            PyValueError::new_err(format!("kind must be 'enttec-pro' (got {kind:?})"))
+        })?;
+        let frame_index = usize::try_from(universe_index).map_err(|_| {
+            PyValueError::new_err(format!(
+                "universe_index must not be negative (got {universe_index})"
+            ))
+        })?;
+        let mut config = SerialConfig::new(device, frame_index);
+        config.kind = kind;
+        config.rate_hz = rate_hz;
+        py.detach(|| self.inner.add_serial_output(&config))
             .map_err(output_err)
     }
 

@@ -26,6 +26,8 @@ pub enum Protocol {
     Sacn,
     ArtNet,
     Ddp,
+    /// Enttec DMX USB Pro (label 6 over a serial device): [`super::SerialOutput`] only.
+    EnttecPro,
 }
 
 impl Protocol {
@@ -34,6 +36,7 @@ impl Protocol {
             Protocol::Sacn => "sacn",
             Protocol::ArtNet => "artnet",
             Protocol::Ddp => "ddp",
+            Protocol::EnttecPro => "enttec-pro",
         }
     }
 
@@ -53,6 +56,7 @@ impl Protocol {
             Protocol::Sacn => SACN_PORT,
             Protocol::ArtNet => ARTNET_PORT,
             Protocol::Ddp => DDP_PORT,
+            Protocol::EnttecPro => 0,
         }
     }
 }
@@ -148,6 +152,12 @@ impl OutputConfig {
     pub fn validate(&self, frame_bytes: usize, clock_rate_hz: f64) -> Result<(), OutputError> {
         let invalid = |arg: &str, message: String| Err(OutputError::invalid(arg, message));
         let proto = self.protocol;
+        if proto == Protocol::EnttecPro {
+            return invalid(
+                "protocol",
+                "enttec-pro is a serial output (SerialOutput / add_serial_output)".into(),
+            );
+        }
         if self.universes.is_empty() {
             return invalid("universes", "universes must not be empty".into());
         }
@@ -223,6 +233,7 @@ impl OutputConfig {
                          {} slots each)",
                         self.slots
                     ),
+                    Protocol::EnttecPro => unreachable!("rejected above"),
                 };
                 return invalid(&arg, message);
             }

@@ -29,11 +29,13 @@
 
 pub mod config;
 pub mod packets;
+pub mod serial;
 mod socket;
 
 pub use config::{
     parse_destination, OutputConfig, OutputError, Protocol, UniverseMap, UNIVERSE_BYTES,
 };
+pub use serial::{SerialConfig, SerialKind, SerialOutput};
 
 use crate::clock::{ClockConfig, FrameSink, Schedule};
 use packets::*;
@@ -437,6 +439,7 @@ impl UdpOutput {
             Protocol::Sacn => (SACN_SEQUENCE_OFFSET, 0),
             Protocol::ArtNet => (ARTNET_SEQUENCE_OFFSET, 1),
             Protocol::Ddp => (DDP_SEQUENCE_OFFSET, 1),
+            Protocol::EnttecPro => unreachable!("serial protocol rejected by validate"),
         };
         match protocol {
             Protocol::Sacn => {
@@ -483,6 +486,7 @@ impl UdpOutput {
                     );
                 }
             }
+            Protocol::EnttecPro => {}
         }
 
         // The sync packet and where it goes.
@@ -722,6 +726,7 @@ impl UdpOutput {
                     buf[p.off + *seq_offset] = *ddp_seq;
                     buf[p.off + DDP_FLAGS_OFFSET] = DDP_FLAG_VERSION1;
                 }
+                Protocol::EnttecPro => {}
             }
             selected.push(pi as u32);
         }
