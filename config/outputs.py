@@ -13,7 +13,9 @@ from typing import Literal
 from .fields import setting
 from .show import MAX_UNIVERSE
 
-Protocol = Literal["sacn", "artnet", "ddp"]
+Protocol = Literal["sacn", "artnet", "ddp", "enttec-pro", "open-dmx"]
+SERIAL_PROTOCOLS = ("enttec-pro", "open-dmx")
+OPEN_DMX_MAX_RATE_HZ = 44.0
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
@@ -45,7 +47,10 @@ class OutputConfig:
 
     name: str = setting("", "unique output name (also keys its persisted sACN CID)")
     enabled: bool = setting(True, "false keeps the output configured but silent")
-    protocol: Protocol = setting("sacn", "sacn (E1.31), artnet (Art-Net 4) or ddp")
+    protocol: Protocol = setting(
+        "sacn",
+        "sacn (E1.31), artnet (Art-Net 4), ddp, enttec-pro (DMX USB Pro) or open-dmx (FTDI)",
+    )
     universes: str = setting("", 'show universes sent, e.g. "1-464, 1001"')
     wire_offset: int = setting(
         0,
@@ -55,6 +60,9 @@ class OutputConfig:
     )
     destinations: tuple[str, ...] = setting(
         (), 'unicast "ip" or "ip:port"; empty = multicast (sACN) or broadcast (Art-Net, if asked)'
+    )
+    device: str = setting(
+        "", "enttec-pro / open-dmx only: serial device path, e.g. /dev/serial/by-id/usb-ENTTEC…"
     )
     broadcast: bool = setting(False, "Art-Net only: send to the broadcast address")
     bind_address: str = setting("", "local IPv4 address to send from (and IP_MULTICAST_IF)")
@@ -109,9 +117,37 @@ class OutputConfig:
                 problems.append(f"bind_address: not an IPv4 address (got {self.bind_address!r})")
         if len(self.source_name.encode()) > 63:
             problems.append(f"source_name: longer than 63 bytes (got {self.source_name!r})")
-        if self.protocol != "sacn" and not self.destinations and not self.broadcast:
+        if self.protocol in SERIAL_PROTOCOLS:
+            problems.extend(self._validate_serial())
+        elif self.device:
+            problems.append(
+                f"device: only for enttec-pro / open-dmx (got protocol {self.protocol!r})"
+            )
+        elif self.protocol != "sacn" and not self.destinations and not self.broadcast:
             problems.append(
                 f"destinations: {self.protocol} needs unicast destinations or broadcast (got none)"
+            )
+        return problems
+
+    def _validate_serial(self) -> list[str]:
+        problems: list[str] = []
+        if not self.device:
+            problems.append(f"device: {self.protocol} needs a serial device path (got none)")
+        try:
+            count = len(parse_universe_ranges(self.universes))
+        except ValueError:
+            count = 1  # reported above
+        if count != 1:
+            problems.append(
+                f"universes: {self.protocol} sends exactly one universe (got {self.universes!r})"
+            )
+        if self.destinations:
+            problems.append(
+                f"destinations: not used by serial {self.protocol} (got {list(self.destinations)})"
+            )
+        if self.protocol == "open-dmx" and self.rate_hz > OPEN_DMX_MAX_RATE_HZ:
+            problems.append(
+                f"rate_hz: open-dmx runs at most {OPEN_DMX_MAX_RATE_HZ:g} Hz (got {self.rate_hz:g})"
             )
         return problems
 

@@ -33,6 +33,7 @@ from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discov
 from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .logs import get_logger
+from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
 from .outputs import (
     AttachedOutput,
     attach_outputs,
@@ -66,6 +67,7 @@ class Runtime:
     outputs: list[AttachedOutput] = field(default_factory=list)
     inputs: InputUniverses | None = None
     discovery: ArtNetDiscovery | None = None
+    open_dmx: list[OpenDmxOutput] = field(default_factory=list)
     overlay: InputOverlay | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
@@ -112,7 +114,10 @@ class Runtime:
                 "canvases": len(self.show.renderer.canvases),
                 "universes": len(self.show.patch.universes),
             },
-            "outputs": output_health(self.clock, self.outputs),
+            "outputs": [
+                *output_health(self.clock, self.outputs),
+                *open_dmx_health(self.open_dmx),
+            ],
             "inputs": None if self.inputs is None else input_health(self.inputs),
             "artnet_discovery": (
                 None if self.discovery is None else discovery_health(self.discovery)
@@ -320,6 +325,7 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
                 await _start_inputs_and_discovery(nursery, rt)
+                rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
                 await nursery.start(
                     serve_frame_producer,
                     clock,
@@ -327,6 +333,7 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
                     show.previews,
                     rt.render,
                     rt.overlay,
+                    rt.open_dmx,
                 )
                 await nursery.start(
                     partial(
@@ -359,6 +366,8 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
                     nursery.cancel_scope.cancel()
                     break
         finally:
+            for output in rt.open_dmx:
+                output.stop()
             s = clock.stats()
             state.end_run({"frames_sent": s.frames_sent, "late_renders": s.late_renders})
             rt.notifier.close()

@@ -11,7 +11,7 @@ the next future deadline and the gap is counted.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +23,7 @@ from trocadero.native.clock import FrameClock
 
 from .inputs import InputUniverses
 from .logs import get_logger
+from .opendmx import OpenDmxOutput
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
 
@@ -102,6 +103,7 @@ async def serve_frame_producer(
     previews: Previews,
     stats: RenderStats,
     overlay: InputOverlay | None = None,
+    serial_threads: Sequence[OpenDmxOutput] = (),
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -128,6 +130,8 @@ async def serve_frame_producer(
         if overlay is not None:
             overlay.apply(renderer.universes)
         clock.publish(renderer.universes)
+        for output in serial_threads:  # Open DMX: a 512-byte copy for its own thread
+            output.publish_frame(renderer.universes.data)
         previews.maybe_update(time.monotonic(), frame_time)
         if last_index is not None and index > last_index + 1:
             stats.deadlines_skipped += index - last_index - 1

@@ -91,8 +91,8 @@ def attach_outputs(
         if names.count(cfg.name) > 1:
             problems.append(f'outputs "{cfg.name}": name used twice')
             continue
-        if not cfg.enabled:
-            continue
+        if not cfg.enabled or cfg.protocol == "open-dmx":
+            continue  # open-dmx: its own thread, see playout.opendmx.start_open_dmx_outputs
         wanted = cfg.universe_list
         present = tuple(u for u in wanted if u in patch.universe_index)
         if len(present) < len(wanted):
@@ -105,6 +105,19 @@ def attach_outputs(
             )
         if not present:
             log.warning("output has no universe of the show; not sent", output=cfg.name)
+            continue
+        if cfg.protocol == "enttec-pro":
+            try:
+                output_id = clock.add_serial_output(
+                    device=cfg.device,
+                    universe_index=patch.universe_index[present[0]],
+                    rate_hz=cfg.rate_hz or None,
+                )
+            except ValueError as exc:
+                problems.append(f'outputs "{cfg.name}": {exc}')
+                continue
+            attached.append(AttachedOutput(cfg, output_id, present[:1], b""))
+            log.info("output configured", output=cfg.name, protocol=cfg.protocol, device=cfg.device)
             continue
         wires = [wire_address(cfg, u, i) for i, u in enumerate(present)]
         problem = _check_wire(cfg, wires)

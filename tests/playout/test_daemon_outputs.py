@@ -226,3 +226,48 @@ def test_artnet_nodes_endpoint_says_when_disabled(tmp_path: Path) -> None:
         assert response.status_code == 404
         assert "disabled" in response.json()["error"]
         assert d.stop()[0] == 0
+
+
+def test_serial_outputs_carry_the_rendered_universe(tmp_path: Path) -> None:
+    """Enttec DMX USB Pro and Open DMX on pseudo-terminal pairs standing in for /dev/ttyUSB*."""
+    import os
+
+    from trocadero.protocols.enttec import EnttecDecoder
+
+    show = tmp_path / "show.toml"
+    show.write_text(SHOW)
+    pro_master, pro_slave = os.openpty()
+    dmx_master, dmx_slave = os.openpty()
+    try:
+        extra = (
+            f'[show]\npath = "{show}"\n'
+            f'[[outputs]]\nname = "pro"\nprotocol = "enttec-pro"\nuniverses = "300"\n'
+            f'device = "{os.ttyname(pro_slave)}"\n'
+            f'[[outputs]]\nname = "open"\nprotocol = "open-dmx"\nuniverses = "301"\n'
+            f'device = "{os.ttyname(dmx_slave)}"\nrate_hz = 30\n'
+        )
+        with running_daemon(tmp_path, extra) as d:
+            health = d.wait_healthy()
+            time.sleep(0.5)
+            pro_bytes = os.read(pro_master, 65536)
+            dmx_bytes = os.read(dmx_master, 65536)
+            health = d.health()
+            assert d.stop()[0] == 0
+    finally:
+        for fd in (pro_master, pro_slave, dmx_master, dmx_slave):
+            os.close(fd)
+    assert {o["name"]: o["state"] for o in health["outputs"]} == {
+        "pro": "healthy",
+        "open": "healthy",
+    }
+    messages = EnttecDecoder().feed(pro_bytes)
+    assert messages, "no Enttec message decoded"
+    frame = pro_bytes[: 5 + 512 + 1]
+    assert frame[:5] == bytes([0x7E, 6, 0x01, 0x02, 0x00])  # label 6, length 513, start code
+    assert frame[5:11] == bytes([255, 128, 0, 255, 128, 0])
+    assert frame[-1] == 0xE7
+    # Open DMX: start code then 512 slots per frame; universe 301 holds pixels 171-200.
+    assert len(dmx_bytes) >= 513
+    assert dmx_bytes[:1] == b"\x00"
+    assert dmx_bytes[1:91] == bytes([255, 128, 0]) * 30
+    assert not any(dmx_bytes[91:513])
