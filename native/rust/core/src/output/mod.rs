@@ -174,6 +174,40 @@ impl OutputHandle {
     }
 }
 
+/// A state change waiting to be published to `Shared::state`. The output thread never waits
+/// for the lock: if a reader holds it, the change goes out on a later frame.
+#[derive(Default)]
+struct PendingState {
+    /// `Some(None)`: became healthy; `Some(Some(text))`: failing with `text`.
+    pending: Option<Option<String>>,
+    changes: u64,
+}
+
+impl PendingState {
+    fn record(&mut self, error_text: Option<String>) {
+        self.pending = Some(error_text);
+        self.changes += 1;
+    }
+
+    fn publish(&mut self, state: &Mutex<StateCell>) {
+        if self.pending.is_none() {
+            return;
+        }
+        let mut cell = match state.try_lock() {
+            Ok(cell) => cell,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let pending = self.pending.take().expect("checked above");
+        cell.failing = pending.is_some();
+        if pending.is_some() {
+            cell.last_error = pending;
+        }
+        cell.state_changes += self.changes;
+        self.changes = 0;
+    }
+}
+
 /// Which clock frames an output with a maximum rate sends: frame `n` is sent when
 /// `⌊n · rate_out / rate_clock⌋` moved on since the last one sent. Computed from `n` (the
 /// clock's absolute deadline index), so the output keeps to `rate_out` on average forever,
@@ -389,8 +423,7 @@ pub struct UdpOutput {
     scratch: Scratch,
     error_key: Option<ErrorKey>,
     /// A state change not yet published (the reader held the lock): new error text or healthy.
-    pending: Option<Option<String>>,
-    pending_changes: u64,
+    pending: PendingState,
     packets_per_frame: usize,
     shared: Arc<Shared>,
 }
@@ -649,8 +682,7 @@ impl UdpOutput {
             gso,
             scratch: Scratch::new(),
             error_key: None,
-            pending: None,
-            pending_changes: 0,
+            pending: PendingState::default(),
             packets_per_frame,
             shared: Arc::clone(&shared),
         };
@@ -988,30 +1020,14 @@ impl UdpOutput {
     fn set_state(&mut self, key: Option<ErrorKey>) {
         if key != self.error_key {
             self.error_key = key;
-            self.pending = Some(key.map(|k| self.error_text(k)));
-            self.pending_changes += 1;
+            let text = key.map(|k| self.error_text(k));
+            self.pending.record(text);
         }
         self.publish_state();
     }
 
-    /// Publish a pending state change unless a reader holds the lock right now (then on a
-    /// later frame): the output thread never waits for a lock.
     fn publish_state(&mut self) {
-        if self.pending.is_none() {
-            return;
-        }
-        let mut cell = match self.shared.state.try_lock() {
-            Ok(cell) => cell,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        let pending = self.pending.take().expect("checked above");
-        cell.failing = pending.is_some();
-        if pending.is_some() {
-            cell.last_error = pending;
-        }
-        cell.state_changes += self.pending_changes;
-        self.pending_changes = 0;
+        self.pending.publish(&self.shared.state);
     }
 
     /// The interface is usable (looking for it again once a second while it is missing).

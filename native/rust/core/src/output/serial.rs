@@ -12,12 +12,14 @@
 //! error text and opens it again once a second; the first frame written after that makes it
 //! healthy again. Nothing here can stop the clock or the other outputs.
 
-use super::{OutputError, OutputHandle, Protocol, RateGate, Shared, StateCell, UNIVERSE_BYTES};
+use super::{
+    OutputError, OutputHandle, PendingState, Protocol, RateGate, Shared, StateCell, UNIVERSE_BYTES,
+};
 use crate::clock::{monotonic_ns, ClockConfig, FrameSink, Schedule};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 
 /// Widget message delimiters and the label of "Output Only Send DMX Packet Request".
 pub const ENTTEC_START: u8 = 0x7E;
@@ -171,8 +173,7 @@ pub struct SerialOutput {
     gate: RateGate,
     shared: Arc<Shared>,
     /// A state change not yet published (the lock was held by a reader), and how many.
-    pending: Option<Option<String>>,
-    pending_changes: u64,
+    pending: PendingState,
 }
 
 impl std::fmt::Debug for SerialOutput {
@@ -224,8 +225,7 @@ impl SerialOutput {
             error: None,
             gate: RateGate::new(config.rate_hz, Schedule::new(clock.rate_hz)),
             shared: Arc::clone(&shared),
-            pending: None,
-            pending_changes: 0,
+            pending: PendingState::default(),
         };
         output.try_open(monotonic_ns());
         output.publish_state();
@@ -267,30 +267,14 @@ impl SerialOutput {
     fn set_state(&mut self, error: Option<(bool, i32)>) {
         if error != self.error {
             self.error = error;
-            self.pending = Some(error.map(|e| self.error_text(e)));
-            self.pending_changes += 1;
+            let text = error.map(|e| self.error_text(e));
+            self.pending.record(text);
         }
         self.publish_state();
     }
 
-    /// Publish a pending state change unless a reader holds the lock right now (then on a
-    /// later frame): the output thread never waits for a lock.
     fn publish_state(&mut self) {
-        if self.pending.is_none() {
-            return;
-        }
-        let mut cell = match self.shared.state.try_lock() {
-            Ok(cell) => cell,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        let pending = self.pending.take().expect("checked above");
-        cell.failing = pending.is_some();
-        if pending.is_some() {
-            cell.last_error = pending;
-        }
-        cell.state_changes += self.pending_changes;
-        self.pending_changes = 0;
+        self.pending.publish(&self.shared.state);
     }
 
     /// Write `msg[from..]`: Ok(bytes written) or Err(errno).
