@@ -83,6 +83,17 @@ class ArtNetDiscoveryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class InputMasterConfig:
+    """A console channel driving a master: while its input is live, it sets the level."""
+
+    target: str = setting("grand", '"grand" for the grand master, or a canvas name')
+    universe: int = setting(
+        1, "input universe (one of an [[inputs]] entry's)", minimum=1, maximum=63999
+    )
+    channel: int = setting(1, "slot in that universe, 1-based", minimum=1, maximum=512)
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """structlog output."""
 
@@ -118,6 +129,7 @@ class Config:
     show: ShowConfig = field(default_factory=ShowConfig)
     outputs: tuple[OutputConfig, ...] = field(default=())
     inputs: tuple[InputConfig, ...] = field(default=())
+    input_masters: tuple[InputMasterConfig, ...] = field(default=())
     artnet_discovery: ArtNetDiscoveryConfig = field(default_factory=ArtNetDiscoveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
@@ -127,4 +139,12 @@ class Config:
 
     def validate(self) -> list[str]:
         """Rules across inputs (two receivers on one port, one universe fed twice)."""
-        return validate_inputs(self.inputs)
+        problems = validate_inputs(self.inputs)
+        received = {u for i in self.inputs for u in i.universes}
+        for n, m in enumerate(self.input_masters):
+            if m.universe not in received:
+                problems.append(
+                    f"input_masters[{n}].universe: not received by any [[inputs]] "
+                    f"(got {m.universe})"
+                )
+        return problems

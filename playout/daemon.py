@@ -24,7 +24,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from trocadero import __version__
-from trocadero.config import Config
+from trocadero.config import Config, ConfigError
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
@@ -314,7 +314,19 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
     if config.inputs:
         # Our own sACN looping back (multicast loopback) must never merge into our input.
         rt.inputs = InputUniverses(config.inputs, ignore_cids=[o.cid for o in rt.outputs])
-        rt.overlay = InputOverlay(rt.inputs, show.patch)
+        unknown = [
+            m.target
+            for m in config.input_masters
+            if m.target != "grand" and m.target not in show.renderer.canvases
+        ]
+        if unknown:
+            raise ConfigError(
+                [
+                    f"config: input_masters: target {t!r} is not a canvas of the show"
+                    for t in unknown
+                ]
+            )
+        rt.overlay = InputOverlay(rt.inputs, show.patch, config.input_masters)
         if rt.overlay.ignored:
             log.warning(
                 "input universes the show does not output are received but unused",

@@ -18,6 +18,7 @@ import numpy as np
 import trio
 from numpy.typing import NDArray
 
+from trocadero.config.schema import InputMasterConfig
 from trocadero.core.patch import CompiledPatch
 from trocadero.native.clock import FrameClock
 
@@ -39,8 +40,14 @@ class InputOverlay:
     console is sending (an inactive input — no live source — changes nothing).
     """
 
-    def __init__(self, inputs: InputUniverses, patch: CompiledPatch) -> None:
+    def __init__(
+        self,
+        inputs: InputUniverses,
+        patch: CompiledPatch,
+        masters: Sequence[InputMasterConfig] = (),
+    ) -> None:
         self.inputs = inputs
+        self.masters = tuple(masters)
         modes = {u: cfg.mode for cfg in inputs.configs for u in cfg.universes}
         self.targets = [
             (u, patch.universe_index[u] * SLOTS, modes[u])
@@ -49,6 +56,18 @@ class InputOverlay:
         ]
         self.ignored = [u for u in inputs.universes if u not in patch.universe_index]
         self.active = 0  # universes overridden in the last frame
+
+    def apply_masters(self, renderer: Renderer) -> None:
+        """Before rendering: live master channels set their levels (8-bit → 16-bit)."""
+        for m in self.masters:
+            result = self.inputs.get(m.universe)
+            live = result.active
+            level = result.slots[m.channel - 1] * 257 if live else None
+            if m.target == "grand":
+                renderer.grand_master = renderer.show_grand_master if level is None else level
+            else:
+                canvas = renderer.canvases[m.target]
+                canvas.master = canvas.show_master if level is None else level
 
     def apply(self, frame: NDArray[np.uint8]) -> None:
         active = 0
@@ -126,6 +145,8 @@ async def serve_frame_producer(
         assert target is not None
         index, deadline = target
         frame_time = (deadline - epoch) / 1e9
+        if overlay is not None:
+            overlay.apply_masters(renderer)
         stats.record(renderer.render(frame_time))
         if overlay is not None:
             overlay.apply(renderer.universes)

@@ -85,9 +85,11 @@ class CanvasRenderer:
     rgbw: NDArray[np.uint16] | None
     intensity: NDArray[np.uint16] | None
     flat_rgb: NDArray[np.uint16] = field(init=False)
+    show_master: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.flat_rgb = self.rgb.reshape(-1)
+        self.show_master = self.master
 
     def render_sources(self, t: float) -> None:
         for layer in self.layers:
@@ -133,6 +135,7 @@ class Renderer:
         self.source = np.zeros(patch.source_length, dtype=np.uint16)
         self.universes = np.zeros(patch.frame_bytes, dtype=np.uint8)
         self.grand_master = level16(show.grand_master)
+        self.show_grand_master = self.grand_master  # what a released console returns to
         self.times = StageTimes()
         looks = {look.canvas: look.layers for look in show.looks}
         masters = {c.name: c.master for c in show.canvases}

@@ -271,3 +271,64 @@ def test_serial_outputs_carry_the_rendered_universe(tmp_path: Path) -> None:
     assert dmx_bytes[:1] == b"\x00"
     assert dmx_bytes[1:91] == bytes([255, 128, 0]) * 30
     assert not any(dmx_bytes[91:513])
+
+
+def test_console_channel_drives_the_grand_master(tmp_path: Path) -> None:
+    show = tmp_path / "show.toml"
+    show.write_text(SHOW)
+    console = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with udp_listener() as (out_sock, out_port), udp_listener() as (probe, in_port):
+        probe.close()
+        extra = (
+            f'[show]\npath = "{show}"\n'
+            f'[[outputs]]\nname = "s"\nprotocol = "sacn"\nuniverses = "300"\n'
+            f'destinations = ["127.0.0.1:{out_port}"]\n'
+            f'[[inputs]]\nprotocol = "sacn"\nuniverses = [7]\nbind_address = "127.0.0.1"\n'
+            f"port = {in_port}\n"
+            '[[input_masters]]\ntarget = "grand"\nuniverse = 7\nchannel = 1\n'
+        )
+        with running_daemon(tmp_path, extra) as d:
+            d.wait_healthy()
+            packet = DataPacket(
+                cid=bytes(range(16)),
+                source_name="console",
+                priority=100,
+                sequence=0,
+                universe=7,
+                data=bytes([128]),
+            )
+            end = time.monotonic() + 0.8
+            seq = 0
+            while time.monotonic() < end:
+                seq = (seq + 1) % 256
+                console.sendto(
+                    dataclasses.replace(packet, sequence=seq).to_bytes(), ("127.0.0.1", in_port)
+                )
+                time.sleep(0.02)
+            dimmed = [decode_sacn(p) for p in receive(out_sock, 0.2)]
+            time.sleep(3.0)  # the console's source times out: the show's own master returns
+            receive(out_sock, 0.1)
+            restored = [decode_sacn(p) for p in receive(out_sock, 0.3)]
+            assert d.stop()[0] == 0
+    console.close()
+    live = [p for p in dimmed if isinstance(p, DataPacket) and not p.stream_terminated]
+    # grand master 128/255: R 65535 → 32896 → 128, G 32896 → 16512 → 64 (gamma 1.0 LUT)
+    assert bytes(live[-1].data[:3]) == bytes([128, 64, 0])
+    back = [p for p in restored if isinstance(p, DataPacket) and not p.stream_terminated]
+    assert bytes(back[-1].data[:3]) == bytes([255, 128, 0])
+
+
+def test_input_master_for_an_unreceived_universe_is_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[input_masters]]\ntarget = "grand"\nuniverse = 9\nchannel = 1\n')
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "trocadero", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "input_masters[0].universe: not received by any [[inputs]] (got 9)" in result.stderr
