@@ -11,50 +11,17 @@ Behaviour only: timing windows are generous (shared, loaded machines).
 from __future__ import annotations
 
 import os
-import select
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trocadero_rt
 
+from tests.serial_pty import read_bytes
 from trocadero.protocols.enttec import EnttecDecoder, SendDmx
 
 RATE_HZ = 44.0
 MESSAGE = 518  # 0x7E, 6, len LSB, len MSB, start code, 512 slots, 0xE7
-
-
-@pytest.fixture
-def pty() -> Iterator[tuple[int, str]]:
-    """(master fd, slave path); the output opens the slave by its path."""
-    # The test keeps the slave open too: with no slave fd open, reading the master fails
-    # with EIO (e.g. before the output has opened the device).
-    master, slave = os.openpty()
-    path = os.ttyname(slave)
-    os.set_blocking(master, False)
-    try:
-        yield master, path
-    finally:
-        for fd in (master, slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def read_bytes(master: int, n: int, timeout: float = 3.0) -> bytes:
-    out = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out after {len(out)} of {n} bytes"
-        if select.select([master], [], [], left)[0]:
-            try:
-                out += os.read(master, n - len(out))
-            except BlockingIOError:
-                pass
-    return bytes(out)
 
 
 def wait_for(pred: object, timeout: float = 3.0) -> None:

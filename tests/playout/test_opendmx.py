@@ -9,12 +9,12 @@ itself is checked with a recording fake port.
 from __future__ import annotations
 
 import os
-import select
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
+from tests.serial_pty import read_bytes
 from trocadero.config.outputs import OutputConfig
 from trocadero.playout.opendmx import (
     LatestSlots,
@@ -25,37 +25,6 @@ from trocadero.playout.opendmx import (
 from trocadero.protocols.enttec import OpenDmxTiming
 
 FRAME = 513
-
-
-@pytest.fixture
-def pty() -> Iterator[tuple[int, str]]:
-    # The test keeps the slave open too: with no slave fd open, reading the master fails
-    # with EIO (e.g. before the output has opened the device).
-    master, slave = os.openpty()
-    path = os.ttyname(slave)
-    os.set_blocking(master, False)
-    try:
-        yield master, path
-    finally:
-        for fd in (master, slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def read_bytes(master: int, n: int, timeout: float = 3.0) -> bytes:
-    out = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out after {len(out)} of {n} bytes"
-        if select.select([master], [], [], left)[0]:
-            try:
-                out += os.read(master, n - len(out))
-            except BlockingIOError:
-                pass
-    return bytes(out)
 
 
 def wait_for(pred: Callable[[], bool], timeout: float = 3.0) -> None:
