@@ -128,6 +128,28 @@ struct Shared {
     state: Mutex<StateCell>,
 }
 
+impl Shared {
+    /// Zeroed counters, healthy state.
+    fn new(protocol: Protocol, universes: usize, packets_per_frame: usize) -> Self {
+        Self {
+            protocol,
+            universes,
+            packets_per_frame,
+            packets_sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            frames_sent: AtomicU64::new(0),
+            frames_skipped_by_rate: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+            state: Mutex::new(StateCell {
+                failing: false,
+                last_error: None,
+                state_changes: 0,
+            }),
+        }
+    }
+}
+
 /// Reads an output's statistics from any thread while the clock runs.
 #[derive(Clone)]
 pub struct OutputHandle {
@@ -636,22 +658,11 @@ impl UdpOutput {
         let packets_len = packets.len();
         let schedule = Schedule::new(clock.rate_hz);
         let gate = RateGate::new(config.rate_hz, schedule);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Shared::new(
             protocol,
-            universes: config.universes.len(),
+            config.universes.len(),
             packets_per_frame,
-            packets_sent: AtomicU64::new(0),
-            bytes_sent: AtomicU64::new(0),
-            frames_sent: AtomicU64::new(0),
-            frames_skipped_by_rate: AtomicU64::new(0),
-            send_errors: AtomicU64::new(0),
-            drops: AtomicU64::new(0),
-            state: Mutex::new(StateCell {
-                failing: false,
-                last_error: None,
-                state_changes: 0,
-            }),
-        });
+        ));
         let names: Box<[libc::sockaddr_in]> = addrs.iter().map(|&a| socket::sockaddr(a)).collect();
         let output = UdpOutput {
             protocol,

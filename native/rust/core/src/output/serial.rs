@@ -12,14 +12,12 @@
 //! error text and opens it again once a second; the first frame written after that makes it
 //! healthy again. Nothing here can stop the clock or the other outputs.
 
-use super::{
-    OutputError, OutputHandle, PendingState, Protocol, RateGate, Shared, StateCell, UNIVERSE_BYTES,
-};
+use super::{OutputError, OutputHandle, PendingState, Protocol, RateGate, Shared, UNIVERSE_BYTES};
 use crate::clock::{monotonic_ns, ClockConfig, FrameSink, Schedule};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Widget message delimiters and the label of "Output Only Send DMX Packet Request".
 pub const ENTTEC_START: u8 = 0x7E;
@@ -197,22 +195,7 @@ impl SerialOutput {
         let path = CString::new(config.device.as_bytes()).map_err(|_| {
             OutputError::invalid("device", "device must not contain NUL bytes".into())
         })?;
-        let shared = Arc::new(Shared {
-            protocol: Protocol::EnttecPro,
-            universes: 1,
-            packets_per_frame: 1,
-            packets_sent: AtomicU64::new(0),
-            bytes_sent: AtomicU64::new(0),
-            frames_sent: AtomicU64::new(0),
-            frames_skipped_by_rate: AtomicU64::new(0),
-            send_errors: AtomicU64::new(0),
-            drops: AtomicU64::new(0),
-            state: Mutex::new(StateCell {
-                failing: false,
-                last_error: None,
-                state_changes: 0,
-            }),
-        });
+        let shared = Arc::new(Shared::new(Protocol::EnttecPro, 1, 1));
         let mut output = Self {
             device: config.device.clone(),
             path,
