@@ -27,6 +27,7 @@ from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
+from trocadero.protocols.artnet import ARTNET_PORT
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
 
 from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discovery
@@ -278,7 +279,9 @@ async def _start_inputs_and_discovery(nursery: trio.Nursery, rt: Runtime) -> Non
     if dcfg.enabled:
         rt.discovery = ArtNetDiscovery(bind_address=dcfg.bind_address)
     shared = any(
-        i.protocol == "artnet" and i.bind_address == "0.0.0.0" and (i.port or 6454) == dcfg.port
+        i.protocol == "artnet"
+        and i.bind_address == "0.0.0.0"
+        and (i.port or ARTNET_PORT) == dcfg.port
         for i in rt.config.inputs
     )
     if rt.inputs is not None:

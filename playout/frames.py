@@ -19,7 +19,7 @@ import trio
 from numpy.typing import NDArray
 
 from trocadero.config.schema import InputMasterConfig
-from trocadero.core.patch import CompiledPatch
+from trocadero.core.patch import UNIVERSE_BYTES, CompiledPatch
 from trocadero.native.clock import FrameClock
 
 from .inputs import InputUniverses
@@ -29,7 +29,6 @@ from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
 
 WINDOW = 1024  # render-time samples kept for percentiles
-SLOTS = 512
 
 
 class InputOverlay:
@@ -50,7 +49,7 @@ class InputOverlay:
         self.masters = tuple(masters)
         modes = {u: cfg.mode for cfg in inputs.configs for u in cfg.universes}
         self.targets = [
-            (u, patch.universe_index[u] * SLOTS, modes[u])
+            (u, patch.universe_index[u] * UNIVERSE_BYTES, modes[u])
             for u in inputs.universes
             if u in patch.universe_index
         ]
@@ -77,7 +76,7 @@ class InputOverlay:
                 continue
             active += 1
             live = np.frombuffer(result.slots, dtype=np.uint8)
-            target = frame[offset : offset + SLOTS]
+            target = frame[offset : offset + UNIVERSE_BYTES]
             if mode == "takeover":
                 target[:] = live
             else:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import serial
 
 from trocadero.config.outputs import OPEN_DMX_MAX_RATE_HZ, OutputConfig
-from trocadero.core.patch import CompiledPatch
+from trocadero.core.patch import UNIVERSE_BYTES, CompiledPatch
 from trocadero.protocols.enttec import (
     OPEN_DMX_BAUDRATE,
     OpenDmxTiming,
@@ -41,7 +41,6 @@ from .logs import get_logger
 
 log = get_logger("outputs")
 
-UNIVERSE_BYTES = 512
 DEFAULT_RATE_HZ = 40.0
 RETRY_S = 1.0
 # pyserial raises SerialException, OSError, or (from tcdrain/tcsetattr) termios.error.

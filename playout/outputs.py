@@ -20,13 +20,18 @@ from trocadero.config import ConfigError
 from trocadero.config.outputs import OutputConfig
 from trocadero.core.patch import CompiledPatch
 from trocadero.native.clock import FrameClock
-from trocadero.protocols.sacn import DISCOVERY_UNIVERSE, discovery_packets, multicast_address
+from trocadero.protocols.sacn import (
+    DISCOVERY_UNIVERSE,
+    SACN_PORT,
+    discovery_packets,
+    multicast_address,
+)
 
 from .logs import get_logger
+from .statefile import write_atomic
 
 log = get_logger("outputs")
 
-SACN_PORT = 5568
 DDP_SLOTS = 510  # DDP carries pixel bytes back to back: whole RGB pixels per universe
 
 
@@ -49,9 +54,7 @@ def persistent_cid(state_dir: Path, name: str) -> bytes:
         pass
     directory.mkdir(parents=True, exist_ok=True)
     cid = uuid.uuid4()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(str(cid) + "\n", "ascii")
-    tmp.replace(path)
+    write_atomic(path, str(cid) + "\n")
     return cid.bytes
 
 

@@ -56,15 +56,20 @@ class StateFile:
         self._write(record)
 
     def _write(self, record: Mapping[str, Any]) -> None:
-        # write-to-temp + fsync + rename: a power cut leaves the old or the new record.
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(record, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.path)
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(self.path, json.dumps(record, indent=2, sort_keys=True))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write-to-temp + fsync + rename (+ fsync of the folder): a power cut leaves the old
+    or the new file, never a torn one."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
