@@ -8,7 +8,6 @@ by hand.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -550,10 +549,7 @@ def test_patch_error_is_a_value_error_with_all_lines() -> None:
 
 def test_default_show() -> None:
     show = load_default_show()
-    start = time.perf_counter()
     patch = compile_patch(show)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0  # ~0.06 s here; a generous bound so a loaded CI box does not flake
     assert len(patch.universes) == 860
     assert patch.frame_bytes == 860 * 512
     # Every canvas pixel is sampled by exactly one fixture.
