@@ -136,7 +136,7 @@ def default_show() -> tuple[
         look["canvas"]: [
             (layer["source"], dict(layer.get("params", {}))) for layer in look["layers"]
         ]
-        for look in show["looks"]
+        for look in show["idle"]
     }
     return sizes, looks
 

@@ -12,6 +12,7 @@ import tomllib
 import types
 from collections.abc import Mapping
 from dataclasses import MISSING, fields, is_dataclass
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -223,6 +224,8 @@ def _convert(tp: Any, value: Any, path: tuple[str, ...], problems: list[str]) ->
             return _INVALID
         problems.append(f"{where}: expected a number (got {_show(value)})")
         return _INVALID
+    if tp is Decimal:
+        return _decimal(value, where, problems)
     if tp is str:
         if isinstance(value, str):
             return value
@@ -231,7 +234,36 @@ def _convert(tp: Any, value: Any, path: tuple[str, ...], problems: list[str]) ->
     raise TypeError(f"unsupported type in schema at {where}: {tp}")
 
 
+DECIMAL_STEP = Decimal("0.001")
+
+
+def _decimal(value: Any, where: str, problems: list[str]) -> Any:
+    """Cue numbers: "12.5", 12.5 or 12 → Decimal with at most three decimals, exactly.
+
+    A float goes through its shortest repr (12.3 stays 12.3, not 12.2999…); more than three
+    decimals is an error rather than a silent rounding (cue 1.0005 is not cue 1.001).
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        problems.append(f"{where}: expected a number or a numeric string (got {_show(value)})")
+        return _INVALID
+    try:
+        d = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        problems.append(f"{where}: not a number (got {_show(value)})")
+        return _INVALID
+    if not d.is_finite():
+        problems.append(f"{where}: must be a finite number (got {_show(value)})")
+        return _INVALID
+    q = d.quantize(DECIMAL_STEP)
+    if q != d:
+        problems.append(f"{where}: at most three decimals (got {_show(value)})")
+        return _INVALID
+    return q.to_integral_value() if q == q.to_integral_value() else q.normalize()
+
+
 def _item_label(key: str, index: int, item: Any) -> str:
     """`fixtures[3 "facade-2"]`: array items that have a name are named in errors."""
     name = item.get("name") if isinstance(item, dict) else None
+    if name is None and isinstance(item, dict) and "number" in item:
+        return f"{key}[{index} cue {item['number']}]"
     return f'{key}[{index} "{name}"]' if isinstance(name, str) and name else f"{key}[{index}]"

@@ -112,6 +112,69 @@ class StateConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """Where the show model, users, audit log and playback state are stored."""
+
+    backend: Literal["sqlite", "postgres"] = setting(
+        "sqlite", "sqlite (embedded, in the state directory) or postgres (asyncpg)"
+    )
+    sqlite_path: str = setting(
+        "", "SQLite database file; empty = trocadero.db in the state directory"
+    )
+    postgres_dsn: str = setting(
+        "", "PostgreSQL DSN, e.g. postgresql://trocadero@db.example/trocadero (backend postgres)"
+    )
+    pool_min: int = setting(1, "PostgreSQL pool: connections kept open", minimum=1, maximum=64)
+    pool_max: int = setting(8, "PostgreSQL pool: most connections", minimum=1, maximum=256)
+    command_timeout_s: float = setting(
+        10.0, "PostgreSQL: longest a statement may run", minimum=0.1, maximum=600.0
+    )
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if self.backend == "postgres" and not self.postgres_dsn:
+            problems.append("postgres_dsn: required when backend is postgres (got '')")
+        if self.pool_min > self.pool_max:
+            problems.append(
+                f"pool_min: must not exceed pool_max (got {self.pool_min} > {self.pool_max})"
+            )
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackConfig:
+    """Cue-list playback behaviour."""
+
+    go_debounce_s: float = setting(
+        0.3, "a second GO on the same list within this window is ignored", minimum=0.0, maximum=5.0
+    )
+    panic_fade_s: float = setting(
+        3.0, "default fade of PANIC (everything fades to the idle look)", minimum=0.0, maximum=600.0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyConfig:
+    """Life-safety override inputs (the looks are in the show's [[emergency]])."""
+
+    input_path: str = setting(
+        "",
+        "file or sysfs GPIO value the output thread reads every frame; '1' engages (latched)",
+    )
+    active_low: bool = setting(False, "the input engages on '0' instead of '1'")
+    input_universe: int = setting(
+        0,
+        "sACN/Art-Net input universe whose channel engages it; 0 = none",
+        minimum=0,
+        maximum=63999,
+    )
+    input_channel: int = setting(1, "slot in that universe, 1-based", minimum=1, maximum=512)
+    input_threshold: int = setting(
+        128, "slot value at or above which the input engages", minimum=1, maximum=255
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DebugConfig:
     """Switches for tests and diagnosis; never on in production."""
 
@@ -135,6 +198,9 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    playback: PlaybackConfig = field(default_factory=PlaybackConfig)
+    emergency: EmergencyConfig = field(default_factory=EmergencyConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     def validate(self) -> list[str]:
@@ -147,4 +213,9 @@ class Config:
                     f"input_masters[{n}].universe: not received by any [[inputs]] "
                     f"(got {m.universe})"
                 )
+        e = self.emergency
+        if e.input_universe and e.input_universe not in received:
+            problems.append(
+                f"emergency.input_universe: not received by any [[inputs]] (got {e.input_universe})"
+            )
         return problems

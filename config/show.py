@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -21,6 +22,9 @@ Direction = Literal["right", "left", "down", "up"]
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 BlendName = Literal["normal", "add", "multiply", "screen", "max"]
 DimmerCurve = Literal["linear", "square", "s-curve"]
+FadeCurve = Literal["linear", "s-curve", "ease-in", "ease-out", "snap"]
+ListMode = Literal["ltp", "htp"]
+SafeState = Literal["black", "hold"]
 
 MAX_UNIVERSE = 63999  # E1.31 universe range (Art-Net maps onto the same numbers)
 
@@ -101,6 +105,123 @@ class CanvasLayersDef:
 
 
 @dataclass(frozen=True, slots=True)
+class LookDef:
+    """A named look: a layer stack for each canvas it covers (canvases it omits are untouched
+    by whatever plays it)."""
+
+    name: str = setting("", "unique look name")
+    label: str = setting("", "what technicians call it")
+    canvases: tuple[CanvasLayersDef, ...] = setting((), "one layer stack per canvas")
+
+    def validate(self) -> list[str]:
+        problems = [] if self.name else ["name: must not be empty (got '')"]
+        seen: set[str] = set()
+        for c in self.canvases:
+            if c.canvas in seen:
+                problems.append(f'canvases: canvas "{c.canvas}" is listed twice')
+            seen.add(c.canvas)
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class CuePartDef:
+    """Part of a cue (Eos part cues): some canvases fade with their own times."""
+
+    canvases: tuple[str, ...] = setting((), "canvases this part times")
+    up_fade: float = setting(3.0, "seconds for rising levels", minimum=0.0, maximum=3600.0)
+    down_fade: float = setting(3.0, "seconds for falling levels", minimum=0.0, maximum=3600.0)
+    delay: float = setting(
+        0.0, "seconds from GO before the part starts", minimum=0.0, maximum=3600.0
+    )
+    curve: FadeCurve = setting("linear", "fade curve")
+
+    def validate(self) -> list[str]:
+        return [] if self.canvases else ["canvases: a part needs at least one canvas (got [])"]
+
+
+CUE_NUMBER_MIN = Decimal("0.001")
+CUE_NUMBER_MAX = Decimal("9999.999")
+
+
+@dataclass(frozen=True, slots=True)
+class CueDef:
+    """A cue (cue-only state): its look, its times, and what happens after it.
+
+    `follow` auto-GOes the next cue N s after this cue's GO; `hang` N s after this cue's fade
+    ends (Eos semantics; one or the other). `link` names the cue that comes next instead of
+    the following number; `loop` is how many times the link is taken (0 = every time).
+    """
+
+    number: Decimal = setting(Decimal(1), 'cue number, 0.001..9999.999 (e.g. "12.5")')
+    look: str = setting("", "look played; empty = the list releases its canvases")
+    label: str = setting("", "short label")
+    notes: str = setting("", "notes for the operator")
+    up_fade: float = setting(3.0, "seconds for rising levels", minimum=0.0, maximum=3600.0)
+    down_fade: float = setting(3.0, "seconds for falling levels", minimum=0.0, maximum=3600.0)
+    delay: float = setting(
+        0.0, "seconds from GO before the fade starts", minimum=0.0, maximum=3600.0
+    )
+    curve: FadeCurve = setting("linear", "fade curve")
+    follow: float | None = setting(None, "auto-GO N s after GO", minimum=0.0, maximum=86400.0)
+    hang: float | None = setting(
+        None, "auto-GO N s after the fade ends", minimum=0.0, maximum=86400.0
+    )
+    link: Decimal | None = setting(None, "cue number that comes next instead of the following one")
+    loop: int = setting(0, "times the link is taken; 0 = every time", minimum=0, maximum=100000)
+    parts: tuple[CuePartDef, ...] = setting((), "canvases with their own times")
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if not CUE_NUMBER_MIN <= self.number <= CUE_NUMBER_MAX:
+            problems.append(f"number: must be between 0.001 and 9999.999 (got {self.number})")
+        if self.follow is not None and self.hang is not None:
+            problems.append(
+                f"follow: a cue has follow or hang, not both (got follow {self.follow:g}, "
+                f"hang {self.hang:g})"
+            )
+        seen: set[str] = set()
+        for i, part in enumerate(self.parts):
+            for canvas in part.canvases:
+                if canvas in seen:
+                    problems.append(f'parts[{i}].canvases: canvas "{canvas}" is in two parts')
+                seen.add(canvas)
+        return problems
+
+    @property
+    def fade_end(self) -> float:
+        """Seconds from GO until every part has finished fading."""
+        ends = [self.delay + max(self.up_fade, self.down_fade)]
+        ends += [p.delay + max(p.up_fade, p.down_fade) for p in self.parts]
+        return max(ends)
+
+
+@dataclass(frozen=True, slots=True)
+class CueListDef:
+    """A cue list: cues in number order, played at its priority on the ladder."""
+
+    name: str = setting("", "unique cue list name")
+    label: str = setting("", "what technicians call it")
+    priority: int = setting(100, "higher wins among cue lists", minimum=0, maximum=1000)
+    mode: ListMode = setting(
+        "ltp", "with other lists at the same priority: ltp (latest wins) or htp (highest wins)"
+    )
+    back_fade: float = setting(1.0, "seconds for BACK", minimum=0.0, maximum=3600.0)
+    cues: tuple[CueDef, ...] = setting((), "the cues (kept in number order)")
+
+    def validate(self) -> list[str]:
+        problems = [] if self.name else ["name: must not be empty (got '')"]
+        numbers = [c.number for c in self.cues]
+        dupes = sorted({n for n in numbers if numbers.count(n) > 1})
+        for n in dupes:
+            problems.append(f"cues: cue {n} is defined twice")
+        known = set(numbers)
+        for c in self.cues:
+            if c.link is not None and c.link not in known:
+                problems.append(f"cues[{c.number}].link: no cue {c.link} in this list")
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
 class ShowDef:
     name: str = setting("Untitled show", "show name")
     grand_master: float = setting(1.0, "grand master level, 0..1", minimum=0.0, maximum=1.0)
@@ -110,4 +231,16 @@ class ShowDef:
     fixtures_csv: str = setting(
         "", "CSV patch file (docs/patch-csv.md) added to `fixtures`; relative to the show file"
     )
-    looks: tuple[CanvasLayersDef, ...] = field(default=())
+    idle: tuple[CanvasLayersDef, ...] = setting(
+        (), "idle look: what each canvas shows when nothing above it on the ladder plays"
+    )
+    looks: tuple[LookDef, ...] = setting((), "named looks that cues play")
+    cue_lists: tuple[CueListDef, ...] = setting((), "cue lists")
+    emergency: tuple[CanvasLayersDef, ...] = setting(
+        (),
+        "emergency look per canvas (static: rendered once, sent by the output thread itself);"
+        " canvases without one keep playing",
+    )
+    safe_state: SafeState = setting(
+        "black", "a canvas with nothing to show (no idle look): black, or hold its last frame"
+    )

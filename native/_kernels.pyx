@@ -252,6 +252,44 @@ cdef void _scale(uint16_t* d, Py_ssize_t n, uint16_t level) noexcept nogil:
 cdef _scale_loop _SCALE_LOOP = _scale
 
 
+cdef void _crossfade_split(
+    uint16_t* o, const uint16_t* a, const uint16_t* b, Py_ssize_t n, uint16_t up, uint16_t down
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef uint16_t inv_up = _FULL - up
+    cdef uint16_t inv_down = _FULL - down
+    for i in range(n):
+        if b[i] > a[i]:
+            o[i] = _lerp(a[i], b[i], up, inv_up)
+        else:
+            o[i] = _lerp(a[i], b[i], down, inv_down)
+
+
+ctypedef void (*_split_loop)(
+    uint16_t*, const uint16_t*, const uint16_t*, Py_ssize_t, uint16_t, uint16_t
+) noexcept nogil
+cdef _split_loop _CROSSFADE_SPLIT_LOOP = _crossfade_split
+
+
+def crossfade_split(
+    uint16_t[::1] out not None,
+    const uint16_t[::1] a not None,
+    const uint16_t[::1] b not None,
+    int up,
+    int down,
+):
+    """out = lerp(a, b, up) where b > a, else lerp(a, b, down); out may be a or b."""
+    cdef Py_ssize_t n = out.shape[0]
+    _check_same_length(n, a.shape[0], "a", "out")
+    _check_same_length(n, b.shape[0], "b", "out")
+    _check_level(up, "up")
+    _check_level(down, "down")
+    if n == 0:
+        return
+    with nogil:
+        _CROSSFADE_SPLIT_LOOP(&out[0], &a[0], &b[0], n, <uint16_t>up, <uint16_t>down)
+
+
 def scale(uint16_t[::1] buf not None, int level):
     """buf = buf * level / 65535 in place, rounded to nearest."""
     _check_level(level, "level")

@@ -28,6 +28,10 @@ never dips):
   65535); MULTIPLY: mul(dst, src); SCREEN: 65535 - mul(65535 - dst, 65535 - src); MAX (HTP):
   max(dst, src).
 * ``crossfade``: out = lerp(a, b, t).
+* ``crossfade_split``: out = lerp(a, b, up) where b > a, else lerp(a, b, down): each value
+  moves from a to b on its own course, rising ones with the up-fade's progress and falling
+  ones with the down-fade's (Eos up/down fade times). Every value stays between a and b, so a
+  cue never dips or overshoots, whatever the two progresses are.
 * ``scale``: buf = mul(buf, level); ``combine_levels(a, b)`` = mul(a, b).
 * ``lut_gather_u8``: out[i] = luts[lut_id[i]][src[src_index[i]]], or 0 where src_index[i] < 0.
   ``lut_gather_u16``: the same with 16-bit tables; value v goes out as the slot pair
@@ -73,6 +77,7 @@ __all__ = [
     "build_lut_u16",
     "combine_levels",
     "crossfade",
+    "crossfade_split",
     "downscale_preview",
     "lut_gather_u8",
     "lut_gather_u16",
@@ -94,6 +99,15 @@ class _Backend(Protocol):
     ) -> None: ...
     def crossfade(
         self, out: NDArray[np.uint16], a: NDArray[np.uint16], b: NDArray[np.uint16], t: int, /
+    ) -> None: ...
+    def crossfade_split(
+        self,
+        out: NDArray[np.uint16],
+        a: NDArray[np.uint16],
+        b: NDArray[np.uint16],
+        up: int,
+        down: int,
+        /,
     ) -> None: ...
     def scale(self, buf: NDArray[np.uint16], level: int, /) -> None: ...
     def combine_levels(self, a: int, b: int, /) -> int: ...
@@ -246,6 +260,21 @@ def crossfade(
     if out is not b:
         _no_partial_overlap(o, "out", fb, "b")
     _impl.crossfade(o, fa, fb, _int(t, "t"))
+
+
+def crossfade_split(
+    out: NDArray[np.uint16], a: NDArray[np.uint16], b: NDArray[np.uint16], up: int, down: int
+) -> None:
+    """Per value, a → b with progress ``up`` where b > a, else ``down`` (0..65535 each)."""
+    o = _flat(out, "out", np.uint16, writeable=True)
+    fa, fb = _flat(a, "a", np.uint16), _flat(b, "b", np.uint16)
+    _same_length(o.shape[0], fa, "a", "out")
+    _same_length(o.shape[0], fb, "b", "out")
+    if out is not a:
+        _no_partial_overlap(o, "out", fa, "a")
+    if out is not b:
+        _no_partial_overlap(o, "out", fb, "b")
+    _impl.crossfade_split(o, fa, fb, _int(up, "up"), _int(down, "down"))
 
 
 def scale(buf: NDArray[np.uint16], level: int) -> None:

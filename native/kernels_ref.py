@@ -98,6 +98,17 @@ def crossfade(out: U16, a: U16, b: U16, t: int) -> None:
     out[...] = _lerp(a.astype(np.uint32), b.astype(np.uint32), t)
 
 
+def crossfade_split(out: U16, a: U16, b: U16, up: int, down: int) -> None:
+    """Per value: lerp(a, b, up) where b > a (a rising level), else lerp(a, b, down)."""
+    n = out.shape[0]
+    _check_same_length(n, a.shape[0], "a", "out")
+    _check_same_length(n, b.shape[0], "b", "out")
+    _check_level(up, "up")
+    _check_level(down, "down")
+    a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
+    out[...] = np.where(b32 > a32, _lerp(a32, b32, up), _lerp(a32, b32, down))
+
+
 def scale(buf: U16, level: int) -> None:
     """buf = buf * level / 65535 in place, rounded to nearest."""
     _check_level(level, "level")

@@ -561,6 +561,43 @@ def test_crossfade_same_colour_never_dips(colour: NDArray[np.uint16], t: int) ->
         assert np.array_equal(out, a)
 
 
+@given(arrays=u16_arrays(2), up=LEVEL, down=LEVEL)
+def test_crossfade_split_cython_matches_numpy(
+    arrays: list[NDArray[np.uint16]], up: int, down: int
+) -> None:
+    a, b = arrays
+    out_c, out_n = np.empty_like(a), np.empty_like(a)
+    _kernels.crossfade_split(out_c, a, b, up, down)
+    kernels_ref.crossfade_split(out_n, a, b, up, down)
+    assert np.array_equal(out_c, out_n)
+
+
+@given(arrays=u16_arrays(2), up=LEVEL, down=LEVEL)
+def test_crossfade_split_stays_between_its_ends(
+    arrays: list[NDArray[np.uint16]], up: int, down: int
+) -> None:
+    a, b = arrays
+    for impl in IMPLS.values():
+        out = np.empty_like(a)
+        impl.crossfade_split(out, a, b, up, down)
+        assert np.all(out >= np.minimum(a, b))
+        assert np.all(out <= np.maximum(a, b))
+        # Equal up and down progress is the plain crossfade.
+        impl.crossfade_split(out, a, b, up, up)
+        plain = np.empty_like(a)
+        impl.crossfade(plain, a, b, up)
+        assert np.array_equal(out, plain)
+
+
+def test_crossfade_split_uses_up_for_rising_and_down_for_falling(impl: ModuleType) -> None:
+    a, b = u16(0, FULL, 500), u16(FULL, 0, 500)
+    out = np.empty_like(a)
+    impl.crossfade_split(out, a, b, FULL, 0)  # rising done, falling not started
+    assert out.tolist() == [FULL, FULL, 500]
+    impl.crossfade_split(out, a, b, 0, FULL)
+    assert out.tolist() == [0, 0, 500]
+
+
 @given(arrays=u16_arrays(1), level=LEVEL)
 def test_scale_cython_matches_numpy(arrays: list[NDArray[np.uint16]], level: int) -> None:
     (buf,) = arrays

@@ -31,9 +31,9 @@ canvas = "c"
 type = "linear"
 pixels = 200
 universe = 300
-[[looks]]
+[[idle]]
 canvas = "c"
-[[looks.layers]]
+[[idle.layers]]
 source = "solid"
 params = { colour = "#ff8000" }
 """

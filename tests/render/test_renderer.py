@@ -55,7 +55,7 @@ def tiny_show(
                 colour_order=colour_order,
             ),
         ),
-        looks=(CanvasLayersDef(canvas="c", layers=layers),),
+        idle=(CanvasLayersDef(canvas="c", layers=layers),),
     )
 
 
@@ -125,18 +125,18 @@ def test_bad_layer_parameters_name_canvas_and_layer() -> None:
     with pytest.raises(ShowError) as info:
         Renderer(show, compile_patch(show))
     assert any(
-        p.startswith('looks["c"].layers[1] (chase): ') and "speed" in p for p in info.value.problems
+        p.startswith('idle["c"].layers[1] (chase): ') and "speed" in p for p in info.value.problems
     ), info.value.problems
 
 
 def test_unknown_source_kind() -> None:
     show = tiny_show((LayerDef(source="fireworks"),))
-    with pytest.raises(ShowError, match=r'looks\["c"\]\.layers\[0\] \(fireworks\)'):
+    with pytest.raises(ShowError, match=r'idle\["c"\]\.layers\[0\] \(fireworks\)'):
         Renderer(show, compile_patch(show))
 
 
 def test_look_for_undefined_canvas() -> None:
-    show = replace(tiny_show(()), looks=(CanvasLayersDef(canvas="nowhere"),))
+    show = replace(tiny_show(()), idle=(CanvasLayersDef(canvas="nowhere"),))
     with pytest.raises(ShowError, match='canvas "nowhere" is not defined'):
         Renderer(show, compile_patch(show))
 
@@ -148,7 +148,7 @@ def test_default_show_renders_every_universe() -> None:
     times = renderer.render(12.5)
     assert len(patch.universes) == 860
     frame = renderer.universes.reshape(-1, 512)
-    # Every universe carries light in the default looks (none of them is all black).
+    # Every universe carries light in the default idle looks (none of them is all black).
     assert (frame.max(axis=1) > 0).all()
     assert times.total > 0
     first = renderer.universes.copy()
