@@ -1,0 +1,167 @@
+"""Domain objects that the show file (`config/show.py`) does not cover: users, the audit log,
+content assets, schedules, and the show-level settings and patch as the store hands them out.
+
+Plain frozen dataclasses. Fields the store assigns (`id`, `created_at`, an asset's `version`)
+have defaults, so an object read from a request (`core.codec.from_plain`) can be built without
+them; the store ignores what the caller put there. Datetimes are timezone-aware, in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Literal
+
+from trocadero.config.fields import setting
+from trocadero.config.show import (
+    CanvasDef,
+    CanvasLayersDef,
+    FixtureDef,
+    FixtureTypeDef,
+    SafeState,
+)
+
+Role = Literal["admin", "operator", "marketing", "viewer"]
+Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
+AssetStatus = Literal["pending", "approved", "rejected"]
+ScheduleTarget = Literal["cue_list", "look", "cue"]
+
+ROLES: tuple[Role, ...] = ("admin", "operator", "marketing", "viewer")
+ORIGINS: tuple[Origin, ...] = ("ui", "api", "socket", "schedule", "input", "system")
+ASSET_STATUSES: tuple[AssetStatus, ...] = ("pending", "approved", "rejected")
+SCHEDULE_TARGETS: tuple[ScheduleTarget, ...] = ("cue_list", "look", "cue")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Placeholder for a timestamp the store fills in (an object not stored yet)."""
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account. `password_hash` is opaque here (the auth layer makes and checks it)."""
+
+    id: int = setting(0, "assigned by the store")
+    username: str = setting("", "unique login name")
+    email: str = setting("", "contact address; unique when not empty")
+    role: Role = setting("viewer", "admin, operator, marketing or viewer")
+    password_hash: str = setting("", "opaque hash made by the auth layer")
+    disabled: bool = setting(False, "a disabled account cannot log in")
+    created_at: datetime = setting(EPOCH, "when the account was made")
+    last_login: datetime | None = setting(None, "last successful login")
+
+    def validate(self) -> list[str]:
+        return [] if self.username.strip() else ["username: must not be empty (got '')"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One state-changing command: who, in what role, through what, did what to what."""
+
+    id: int = setting(0, "assigned by the store; increases with every entry")
+    at: datetime = setting(EPOCH, "when (UTC)")
+    actor: str = setting("system", 'username, or "system"')
+    role: str = setting("", "the actor's role at the time")
+    origin: Origin = setting("system", "the interface the command came through")
+    action: str = setting("", 'what was done, e.g. "cue.go"')
+    target: str = setting("", 'what it was done to, e.g. "main/12.5"')
+    detail: Mapping[str, Any] = field(
+        default_factory=_empty, metadata={"doc": "command arguments and outcome"}
+    )
+    address: str = setting("", 'client address, or ""')
+
+
+@dataclass(frozen=True, slots=True)
+class ContentAsset:
+    """An uploaded media file's catalogue entry (the file itself lives outside the database)."""
+
+    id: int = setting(0, "assigned by the store")
+    name: str = setting("", "display name")
+    filename: str = setting("", "file name of the current version")
+    content_type: str = setting("", "MIME type")
+    size: int = setting(0, "bytes", minimum=0)
+    sha256: str = setting("", "hex digest of the current version")
+    status: AssetStatus = setting("pending", "approval state of the current version")
+    version: int = setting(1, "current version, from 1", minimum=1)
+    metadata: Mapping[str, Any] = field(
+        default_factory=_empty, metadata={"doc": "free-form (duration, resolution, tags, …)"}
+    )
+    created_at: datetime = setting(EPOCH, "when the asset was first uploaded")
+    created_by: str = setting("", "username")
+
+
+@dataclass(frozen=True, slots=True)
+class AssetVersion:
+    """One uploaded version of a content asset."""
+
+    asset_id: int = setting(0, "the asset")
+    version: int = setting(1, "from 1", minimum=1)
+    filename: str = setting("", "file name")
+    content_type: str = setting("", "MIME type")
+    size: int = setting(0, "bytes", minimum=0)
+    sha256: str = setting("", "hex digest")
+    created_at: datetime = setting(EPOCH, "when uploaded")
+    created_by: str = setting("", "username")
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """Something the building plays by itself at set times (RFC 5545 recurrence).
+
+    The target is a cue list (played from its first cue), a look, or one cue of a cue list
+    (`target` = the list, `cue` = its number). `detail` holds what the schedule issue adds
+    (time zone, sunrise/sunset offsets, exceptions) until it gets its own fields.
+    """
+
+    id: int = setting(0, "assigned by the store")
+    name: str = setting("", "unique schedule name")
+    enabled: bool = setting(True, "disabled entries never fire")
+    target_kind: ScheduleTarget = setting("cue_list", "cue_list, look or cue")
+    target: str = setting("", "cue list name (cue_list, cue) or look name (look)")
+    cue: Decimal | None = setting(None, "cue number when target_kind is cue")
+    canvases: tuple[str, ...] = setting((), "canvases it may drive; empty = all the target uses")
+    rrule: str = setting("", 'RFC 5545 RRULE, e.g. "FREQ=DAILY;BYHOUR=20"; "" = once')
+    dtstart: datetime = setting(EPOCH, "first occurrence")
+    duration_s: float | None = setting(
+        None, "seconds each occurrence lasts; none = until something replaces it", minimum=0.0
+    )
+    priority: int = setting(0, "higher wins between overlapping entries", minimum=0, maximum=1000)
+    created_by: str = setting("", "username")
+    detail: Mapping[str, Any] = field(
+        default_factory=_empty, metadata={"doc": "fields the schedule runtime adds"}
+    )
+
+    def validate(self) -> list[str]:
+        problems = [] if self.name else ["name: must not be empty (got '')"]
+        if not self.target:
+            problems.append("target: must not be empty (got '')")
+        if self.target_kind == "cue" and self.cue is None:
+            problems.append("cue: required when target_kind is cue")
+        if self.target_kind != "cue" and self.cue is not None:
+            problems.append(f"cue: only for target_kind cue (got {self.cue})")
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSettings:
+    """The show-wide settings of a `ShowDef` (everything but the patch, looks and cue lists)."""
+
+    name: str = setting("Untitled show", "show name")
+    grand_master: float = setting(1.0, "grand master level, 0..1", minimum=0.0, maximum=1.0)
+    safe_state: SafeState = setting("black", "black, or hold the last frame")
+    idle: tuple[CanvasLayersDef, ...] = setting((), "idle look per canvas")
+    emergency: tuple[CanvasLayersDef, ...] = setting((), "emergency look per canvas")
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """Canvases, fixture types and fixtures, in their stored order."""
+
+    canvases: tuple[CanvasDef, ...] = ()
+    fixture_types: tuple[FixtureTypeDef, ...] = ()
+    fixtures: tuple[FixtureDef, ...] = ()

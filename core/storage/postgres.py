@@ -1,0 +1,178 @@
+"""The PostgreSQL backend: asyncpg, driven from Trio through one `trio_asyncio` loop.
+
+asyncpg is asyncio-only (the product owner's choice, DESIGN.md), so the daemon opens one
+`trio_asyncio.open_loop()` at start-up and every call crosses into it with `aio_as_trio`. The
+store keeps a reference to that loop, so it can be used from any Trio task, including tasks
+started outside the `open_loop()` block. A pool holds `pool_min`..`pool_max` connections; each
+transaction takes one. Fetches are keyset pages with LIMIT, never one unbounded result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+import trio
+import trio_asyncio
+
+from .base import Conflict, StorageError
+from .driver import Driver, PostgresDialect, Row, Tx, require_limit
+from .sql import SqlStorage
+
+CONNECT_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 5.0
+
+
+@lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """`?` placeholders → `$1, $2, …` (the shared SQL has no `?` inside string literals)."""
+    counter = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
+
+
+def _status_count(status: Any) -> int:
+    """Rows changed, from asyncpg's command status ("UPDATE 3", "INSERT 0 1")."""
+    last = str(status or "").rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class _PgTx(Tx):
+    def __init__(self, driver: PostgresDriver, conn: Any) -> None:
+        self.dialect = driver.dialect
+        self._call = driver.call
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _status_count(await self._call(self._conn.execute, _numbered(sql), *args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self._call(self._conn.executemany, _numbered(sql), list(rows))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        require_limit(sql)
+        records = await self._call(self._conn.fetch, _numbered(sql), *args)
+        return [dict(r.items()) for r in records]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        record = await self._call(self._conn.fetchrow, _numbered(sql), *args)
+        return None if record is None else dict(record.items())
+
+    async def lock(self, key: int) -> None:
+        await self._call(self._conn.execute, "SELECT pg_advisory_xact_lock($1)", key)
+
+
+class PostgresDriver(Driver):
+    def __init__(self, pool: Any, loop: Any) -> None:
+        self.dialect = PostgresDialect()
+        self._pool = pool
+        self._loop = loop
+        self._closed = False
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Await asyncio function `fn(*args)` on the store's loop; errors mapped."""
+        if self._closed:
+            raise StorageError("the store is closed")
+        try:
+            return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise Conflict(str(exc)) from exc
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StorageError(f"PostgreSQL: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"PostgreSQL: {exc.strerror or exc}") from exc
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
+        conn = await self.call(self._pool.acquire)
+        try:
+            # Reads that span several pages need one snapshot: REPEATABLE READ, read only.
+            # Writes use READ COMMITTED and serialise where needed with advisory locks.
+            tr = conn.transaction(
+                isolation="read_committed" if write else "repeatable_read", readonly=not write
+            )
+            await self.call(tr.start)
+            try:
+                if durable:  # whatever the server's default, this commit waits for the disk
+                    await self.call(conn.execute, "SET LOCAL synchronous_commit TO on")
+                yield _PgTx(self, conn)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._rollback(conn, tr)
+                raise
+            try:
+                with trio.CancelScope(shield=True):  # a started commit finishes
+                    await self.call(tr.commit)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._rollback(conn, tr)
+                raise
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._release(conn)
+
+    async def _rollback(self, conn: Any, tr: Any) -> None:
+        try:
+            await self.call(tr.rollback)
+        except Exception:  # e.g. the query was cancelled mid-flight: drop the connection
+            conn.terminate()
+
+    async def _release(self, conn: Any) -> None:
+        try:
+            await self.call(self._pool.release, conn)
+        except StorageError:
+            conn.terminate()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            with trio.move_on_after(CLOSE_TIMEOUT_S) as scope:
+                await self.call(self._pool.close)
+            if scope.cancelled_caught:
+                self._pool.terminate()
+        finally:
+            self._closed = True
+
+
+class PostgresStorage(SqlStorage):
+    backend = "postgres"
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        loop: Any,
+        pool_min: int = 1,
+        pool_max: int = 8,
+        command_timeout_s: float = 10.0,
+    ) -> PostgresStorage:
+        """Connect a pool on `loop` (a running trio_asyncio loop) and apply migrations."""
+
+        async def create() -> Any:
+            return await asyncpg.create_pool(
+                dsn,
+                min_size=pool_min,
+                max_size=pool_max,
+                command_timeout=command_timeout_s,
+                timeout=CONNECT_TIMEOUT_S,
+                server_settings={"application_name": "trocadero"},
+            )
+
+        try:
+            pool = await trio_asyncio.aio_as_trio(create, loop=loop)()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError) as exc:
+            raise StorageError(f"PostgreSQL: cannot connect: {exc}") from exc
+        store = cls(PostgresDriver(pool, loop))
+        try:
+            await store._migrate()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await store.close()
+            raise
+        return store

@@ -1,0 +1,243 @@
+"""The schema, as versioned forward-only migrations applied at start-up.
+
+Each migration runs in its own transaction and is recorded in `schema_migrations` (version,
+name, applied_at). A database whose latest version is newer than `LATEST` (written by a newer
+trocadero) is refused rather than guessed at. Never edit a released migration: add the next.
+
+DDL is written once with `{…}` type slots filled per dialect (`driver.Dialect.ddl`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .base import SchemaError
+from .driver import Driver
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_SHOW = (
+    # A single row (id = 1); the defaults are ShowDef's when the row is missing.
+    """CREATE TABLE show_settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL,
+        grand_master {real} NOT NULL CHECK (grand_master BETWEEN 0 AND 1),
+        safe_state TEXT NOT NULL CHECK (safe_state IN ('black', 'hold')),
+        idle {json} NOT NULL,
+        emergency {json} NOT NULL
+    )""",
+    """CREATE TABLE canvases (
+        name {key} PRIMARY KEY,
+        position INTEGER NOT NULL,
+        width INTEGER NOT NULL CHECK (width BETWEEN 1 AND 8192),
+        height INTEGER NOT NULL CHECK (height BETWEEN 1 AND 8192),
+        master {real} NOT NULL,
+        description TEXT NOT NULL
+    )""",
+    """CREATE TABLE fixture_types (
+        name {key} PRIMARY KEY,
+        position INTEGER NOT NULL,
+        gamma {real} NOT NULL,
+        curve TEXT NOT NULL,
+        white_balance {json} NOT NULL
+    )""",
+    # "order" is quoted everywhere: it is a keyword in both dialects.
+    """CREATE TABLE fixtures (
+        name {key} PRIMARY KEY,
+        position INTEGER NOT NULL,
+        canvas {key} NOT NULL REFERENCES canvases (name),
+        type {key} REFERENCES fixture_types (name),
+        shape TEXT NOT NULL,
+        x INTEGER NOT NULL,
+        y INTEGER NOT NULL,
+        pixels INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        start_corner TEXT NOT NULL,
+        "order" TEXT NOT NULL,
+        serpentine {bool} NOT NULL,
+        colour_order TEXT NOT NULL,
+        universe INTEGER NOT NULL CHECK (universe BETWEEN 1 AND 63999),
+        channel INTEGER NOT NULL CHECK (channel BETWEEN 1 AND 512),
+        universe_size INTEGER NOT NULL CHECK (universe_size IN (510, 512))
+    )""",
+    "CREATE INDEX fixtures_canvas ON fixtures (canvas)",
+    "CREATE INDEX fixtures_type ON fixtures (type)",
+    """CREATE TABLE looks (
+        name {key} PRIMARY KEY,
+        label TEXT NOT NULL,
+        canvases {json} NOT NULL
+    )""",
+    """CREATE TABLE cue_lists (
+        name {key} PRIMARY KEY,
+        label TEXT NOT NULL,
+        priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 1000),
+        mode TEXT NOT NULL CHECK (mode IN ('ltp', 'htp')),
+        back_fade {real} NOT NULL
+    )""",
+    # look NULL = the cue releases the list's canvases; a look in use cannot be deleted.
+    """CREATE TABLE cues (
+        cue_list {key} NOT NULL REFERENCES cue_lists (name) ON DELETE CASCADE,
+        number {cue} NOT NULL,
+        look {key} REFERENCES looks (name),
+        label TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        up_fade {real} NOT NULL,
+        down_fade {real} NOT NULL,
+        delay {real} NOT NULL,
+        curve TEXT NOT NULL,
+        follow {real},
+        hang {real},
+        link {cue},
+        loop INTEGER NOT NULL,
+        parts {json} NOT NULL,
+        PRIMARY KEY (cue_list, number)
+    )""",
+    "CREATE INDEX cues_look ON cues (look)",
+    """CREATE TABLE schedules (
+        id {pk},
+        name {key} NOT NULL UNIQUE,
+        enabled {bool} NOT NULL,
+        target_kind TEXT NOT NULL CHECK (target_kind IN ('cue_list', 'look', 'cue')),
+        target {key} NOT NULL,
+        cue {cue},
+        canvases {json} NOT NULL,
+        rrule TEXT NOT NULL,
+        dtstart {ts} NOT NULL,
+        duration_s {real},
+        priority INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        detail {json} NOT NULL
+    )""",
+    "CREATE INDEX schedules_target ON schedules (target_kind, target)",
+)
+
+_CONTENT_USERS_AUDIT = (
+    """CREATE TABLE content_assets (
+        id {pk},
+        name TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size {bigint} NOT NULL CHECK (size >= 0),
+        sha256 TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+        version INTEGER NOT NULL,
+        metadata {json} NOT NULL,
+        created_at {ts} NOT NULL,
+        created_by TEXT NOT NULL
+    )""",
+    "CREATE INDEX content_assets_status ON content_assets (status, id)",
+    """CREATE TABLE content_asset_versions (
+        asset_id {ref} NOT NULL REFERENCES content_assets (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size {bigint} NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at {ts} NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (asset_id, version)
+    )""",
+    """CREATE TABLE users (
+        id {pk},
+        username {key} NOT NULL UNIQUE,
+        email TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'marketing', 'viewer')),
+        password_hash TEXT NOT NULL,
+        disabled {bool} NOT NULL DEFAULT {false},
+        created_at {ts} NOT NULL,
+        last_login {ts}
+    )""",
+    # Local accounts may have no email; the ones that have one are unique (case-insensitive).
+    "CREATE UNIQUE INDEX users_email ON users (lower(email)) WHERE email <> ''",
+    """CREATE TABLE audit_log (
+        id {pk},
+        at {ts} NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        origin TEXT NOT NULL
+            CHECK (origin IN ('ui', 'api', 'socket', 'schedule', 'input', 'system')),
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail {json} NOT NULL,
+        address TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_log_at ON audit_log (at)",
+    "CREATE INDEX audit_log_actor ON audit_log (actor, id)",
+    "CREATE INDEX audit_log_action ON audit_log (action, id)",
+    "CREATE INDEX audit_log_origin ON audit_log (origin, id)",
+    """CREATE TABLE runtime_state (
+        key {key} PRIMARY KEY,
+        doc {json} NOT NULL,
+        updated_at {ts} NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
+    Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
+)
+LATEST = MIGRATIONS[-1].version
+
+_MIGRATION_LOCK = 0x7472_6F63_0001  # advisory lock key: one migrator at a time ("troc")
+
+_CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at {ts} NOT NULL
+)"""
+
+
+def too_new(found: int) -> SchemaError:
+    return SchemaError(
+        f"the database is at schema version {found}, newer than this trocadero knows"
+        f" (up to {LATEST}): it was written by a newer release. Run that release, or restore"
+        " a backup taken before the upgrade; trocadero never migrates backwards."
+    )
+
+
+async def migrate(driver: Driver) -> list[int]:
+    """Apply every pending migration, each in its own transaction; returns those applied."""
+    d = driver.dialect
+    async with driver.transaction(write=True) as tx:
+        await tx.lock(_MIGRATION_LOCK)
+        await tx.execute(d.render(_CREATE_LEDGER))
+        found = await tx.fetchval("SELECT MAX(version) AS v FROM schema_migrations")
+    if found is not None and int(found) > LATEST:
+        raise too_new(int(found))
+    applied: list[int] = []
+    for m in MIGRATIONS:
+        async with driver.transaction(write=True) as tx:
+            await tx.lock(_MIGRATION_LOCK)  # another process may be migrating the same database
+            found = await tx.fetchval("SELECT MAX(version) AS v FROM schema_migrations")
+            if found is not None and int(found) > LATEST:
+                raise too_new(int(found))
+            done = await tx.fetchval(
+                "SELECT version FROM schema_migrations WHERE version = ?", m.version
+            )
+            if done is not None:
+                continue
+            for statement in m.statements:
+                await tx.execute(d.render(statement))
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                m.version,
+                m.name,
+                d.enc_ts(datetime.now(UTC)),
+            )
+        applied.append(m.version)
+    return applied
+
+
+async def current_version(driver: Driver) -> int:
+    async with driver.transaction(write=False) as tx:
+        found = await tx.fetchval("SELECT MAX(version) AS v FROM schema_migrations")
+    return 0 if found is None else int(found)

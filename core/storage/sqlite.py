@@ -1,0 +1,171 @@
+"""The embedded backend: one SQLite file in the state directory (stdlib `sqlite3`).
+
+One connection, used from worker threads one call at a time (`CapacityLimiter(1)`), so the
+Trio thread never blocks on disk; a `trio.Lock` makes each transaction exclusive, which also
+makes concurrent Trio writers safe. WAL journal with `synchronous=FULL`: a commit is on disk
+when it returns, which is what `save_state` promises (restart after kill -9 or power loss).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from .base import Conflict, StorageError
+from .driver import Driver, Row, SQLiteDialect, Tx, require_limit
+from .sql import SqlStorage
+
+R = TypeVar("R")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class _SQLiteTx(Tx):
+    def __init__(self, driver: SQLiteDriver) -> None:
+        self.dialect = driver.dialect
+        self._run = driver.run
+        self._conn = driver.conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        def work() -> int:
+            cur = self._conn.execute(sql, args)
+            try:
+                return max(cur.rowcount, 0)
+            finally:
+                cur.close()
+
+        return await self._run(work)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self._run(lambda: self._conn.executemany(sql, rows).close())
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        require_limit(sql)
+
+        def work() -> list[Row]:
+            cur = self._conn.execute(sql, args)
+            try:
+                names = [c[0] for c in cur.description]
+                return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            finally:
+                cur.close()
+
+        return await self._run(work)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        def work() -> Row | None:
+            cur = self._conn.execute(sql, args)
+            try:
+                row = cur.fetchone()
+                if row is None:
+                    return None
+                return dict(zip([c[0] for c in cur.description], row, strict=True))
+            finally:
+                cur.close()  # resets the statement (finishes an UPDATE … RETURNING)
+
+        return await self._run(work)
+
+    async def lock(self, key: int) -> None:
+        return None  # transactions on the one connection are already serial
+
+
+class SQLiteDriver(Driver):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.dialect = SQLiteDialect()
+        self.conn = conn
+        self._limiter = trio.CapacityLimiter(1)
+        self._lock = trio.Lock()
+        self._closed = False
+
+    async def run(self, fn: Callable[[], R]) -> R:
+        """Run `fn` on a worker thread; database errors become StorageError / Conflict."""
+        if self._closed:
+            raise StorageError("the store is closed")
+        try:
+            return await trio.to_thread.run_sync(fn, limiter=self._limiter)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite: {exc}") from exc
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
+        # durable: every commit is (synchronous=FULL); IMMEDIATE takes the write lock up front
+        # so a read-then-write transaction cannot fail half-way with SQLITE_BUSY.
+        async with self._lock:
+            await self.run(lambda: self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN"))
+            try:
+                yield _SQLiteTx(self)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._rollback()
+                raise
+            try:
+                with trio.CancelScope(shield=True):  # a started commit finishes
+                    await self.run(lambda: self.conn.execute("COMMIT"))
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._rollback()
+                raise
+
+    async def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                await self.run(lambda: self.conn.execute("ROLLBACK"))
+            except StorageError:
+                pass  # the error that got us here is the one worth reporting
+
+    async def close(self) -> None:
+        async with self._lock:
+            if not self._closed:
+                await self.run(self.conn.close)
+                self._closed = True
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    # isolation_level=None: no implicit transactions, the driver issues BEGIN/COMMIT itself.
+    # check_same_thread=False: calls come from Trio's worker threads, one at a time.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StorageError(f"{path}: cannot use WAL journaling here (got {mode!r})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if created:
+            path.chmod(0o600)  # it holds password hashes
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SQLiteStorage(SqlStorage):
+    backend = "sqlite"
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteStorage:
+        """Open (creating if needed) the database at `path` and apply pending migrations."""
+        try:
+            conn = await trio.to_thread.run_sync(_connect, path)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot open the database: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"{path}: {exc.strerror or exc}") from exc
+        store = cls(SQLiteDriver(conn))
+        try:
+            await store._migrate()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await store.close()
+            raise
+        return store

@@ -1,0 +1,84 @@
+"""Schema migrations: applied on a fresh database, idempotent on reopen, a newer database
+refused; the SQLite file's pragmas and the unbounded-fetch guard."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from trocadero.config.schema import StorageConfig
+from trocadero.core.storage import SchemaError, Storage, open_storage, sqlite_path
+from trocadero.core.storage.driver import require_limit
+from trocadero.core.storage.schema import LATEST, MIGRATIONS
+from trocadero.core.storage.sql import SqlStorage
+
+from .conftest import StoreFactory
+
+
+async def ledger(store: Storage) -> list[tuple[int, str]]:
+    db = cast(SqlStorage, store)._db
+    async with db.transaction(write=False) as tx:
+        rows = await tx.fetch(
+            "SELECT version, name FROM schema_migrations ORDER BY version LIMIT 100"
+        )
+    return [(int(r["version"]), r["name"]) for r in rows]
+
+
+async def test_fresh_database_gets_every_migration(store: Storage) -> None:
+    assert await store.schema_version() == LATEST
+    assert await ledger(store) == [(m.version, m.name) for m in MIGRATIONS]
+
+
+async def test_reopen_applies_nothing_and_keeps_data(open_store: StoreFactory) -> None:
+    async with open_store() as store:
+        await store.save_state("k", {"v": 1})
+        before = await ledger(store)
+    async with open_store() as store:
+        assert await ledger(store) == before
+        assert await store.load_state("k") == {"v": 1}
+
+
+async def test_newer_database_is_refused(open_store: StoreFactory) -> None:
+    async with open_store() as store:
+        d = cast(SqlStorage, store)._db
+        async with d.transaction(write=True) as tx:
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                LATEST + 1,
+                "from the future",
+                d.dialect.enc_ts(datetime.now(UTC)),
+            )
+    with pytest.raises(SchemaError, match=rf"schema version {LATEST + 1}, newer than"):
+        async with open_store():
+            pass  # pragma: no cover
+
+
+async def test_sqlite_file_is_wal_full_sync_private(tmp_path: Path) -> None:
+    config = StorageConfig()
+    async with open_storage(config, tmp_path) as store:
+        await store.save_state("k", {})
+    path = sqlite_path(config, tmp_path)
+    assert path == tmp_path / "trocadero.db"
+    assert path.stat().st_mode & 0o777 == 0o600
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+async def test_absolute_sqlite_path(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "show.db"
+    async with open_storage(StorageConfig(sqlite_path=str(target)), tmp_path / "state"):
+        pass
+    assert target.exists()
+
+
+def test_fetch_without_limit_is_refused() -> None:
+    require_limit("SELECT name FROM looks ORDER BY name LIMIT ?")
+    with pytest.raises(AssertionError, match="unbounded"):
+        require_limit("SELECT name FROM looks")
