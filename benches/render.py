@@ -49,13 +49,16 @@ def scaled_show(universes: int) -> ShowDef:
         )
         for u in range(universes)
     )
-    look = next(lk for lk in base.looks if lk.canvas == "facade")
+    look = next(lk for lk in base.idle if lk.canvas == "facade")
     layers = tuple(replace(layer) for layer in look.layers)
     return replace(
         base,
         canvases=(CanvasDef(name="wall", width=width, height=universes),),
         fixtures=fixtures,
-        looks=(CanvasLayersDef(canvas="wall", layers=layers),),
+        idle=(CanvasLayersDef(canvas="wall", layers=layers),),
+        looks=(),
+        cue_lists=(),
+        emergency=(),
     )
 
 

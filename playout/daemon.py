@@ -15,16 +15,22 @@ import os
 import signal
 import time
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import trio
+import trio_asyncio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from trocadero import __version__
 from trocadero.config import Config, ConfigError
+from trocadero.config.show import ShowDef
+from trocadero.core.commands import Controller
+from trocadero.core.playback.persist import STATE_KEY
+from trocadero.core.storage import Storage, StorageError, open_storage
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.artnet import ARTNET_PORT
@@ -33,6 +39,7 @@ from trocadero.web.app import ControlPlane, FaultHooks, create_app
 from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discovery
 from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
+from .library import reconcile_show
 from .logs import get_logger
 from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
 from .outputs import (
@@ -42,6 +49,15 @@ from .outputs import (
     output_metrics,
     serve_output_monitor,
     serve_sacn_discovery,
+)
+from .playback import (
+    PlaybackDriver,
+    build_engine,
+    console_asserted,
+    install_emergency,
+    restore_state,
+    serve_emergency_watch,
+    serve_persistence,
 )
 from .render import fields
 from .showload import LoadedShow
@@ -54,6 +70,14 @@ log = get_logger("daemon")
 
 class InjectedFault(RuntimeError):
     """Raised on purpose by /debug/fault/crash-web."""
+
+
+def block_python(seconds: float) -> None:
+    """Wedge the Python side on purpose: the Trio thread spins holding the GIL."""
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        x += 1
 
 
 @dataclass
@@ -70,6 +94,7 @@ class Runtime:
     discovery: ArtNetDiscovery | None = None
     open_dmx: list[OpenDmxOutput] = field(default_factory=list)
     overlay: InputOverlay | None = None
+    controller: Controller | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -167,7 +192,9 @@ class Runtime:
         faults = None
         if self.config.debug.fault_injection:
             faults = FaultHooks(
-                crash_web=self.crash_web_requested.set, stall_clock=self.clock.set_stalled
+                crash_web=self.crash_web_requested.set,
+                stall_clock=self.clock.set_stalled,
+                block_python=block_python,
             )
         return ControlPlane(
             health=self.health,
@@ -176,6 +203,7 @@ class Runtime:
             preview=self.show.previews.latest,
             artnet_nodes=self.artnet_nodes,
             faults=faults,
+            playback=self.controller,
         )
 
     def artnet_nodes(self) -> list[Mapping[str, Any]] | None:
@@ -306,12 +334,46 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
     previous = state.begin_run()
     if previous is not None and not previous.get("clean_shutdown", True):
         log.warning("previous run did not shut down cleanly", previous=previous)
+    async with AsyncExitStack() as stack:
+        if config.storage.backend == "postgres":
+            # asyncpg is asyncio-only: one trio_asyncio loop for the daemon's lifetime.
+            await stack.enter_async_context(trio_asyncio.open_loop())
+        try:
+            store = await stack.enter_async_context(open_storage(config.storage, state.directory))
+            playing = await reconcile_show(store, show.show)
+        except (StorageError, OSError) as exc:
+            raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
+        await _run(config, show, state, store, playing)
+
+
+async def _run(
+    config: Config, show: LoadedShow, state: StateFile, store: Storage, playing: ShowDef
+) -> None:
+    for look in playing.looks:
+        show.renderer.set_look(look)
     clock = FrameClock(
         config.clock.rate_hz,
         show.patch.frame_bytes,
         realtime_priority=config.clock.realtime_priority,
     )
     rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier())
+    engine = build_engine(playing, show.renderer, config)
+    driver = PlaybackDriver(engine, show.renderer, clock)
+    rt.controller = Controller(
+        engine,
+        now=driver.now,
+        latch=clock,
+        changed=driver.changed,
+        check_look=show.renderer.check_look,
+        look_stored=show.renderer.set_look,
+        panic_fade=config.playback.panic_fade_s,
+        input_asserted=lambda: console_asserted(rt.inputs, config),
+        audit=store,
+        state=store,
+        library=store,
+    )
+    covered = install_emergency(clock, show.renderer, config)
+    log.info("emergency override armed", bytes_covered=covered, input=config.emergency.input_path)
     # Before start(): afterwards the output thread owns its sinks.
     rt.outputs = attach_outputs(clock, config.outputs, show.patch, state.directory)
     if config.inputs:
@@ -339,6 +401,10 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
+                # Before the first frame: the output resumes where it should be.
+                restore_state(engine, await store.load_state(STATE_KEY), driver.now(), time.time())
+                if engine.emergency:
+                    clock.engage_emergency()
                 await _start_inputs_and_discovery(nursery, rt)
                 rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
                 await nursery.start(
@@ -349,7 +415,10 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
                     rt.render,
                     rt.overlay,
                     rt.open_dmx,
+                    driver,
                 )
+                await nursery.start(serve_emergency_watch, rt.controller, clock, rt.inputs, config)
+                await nursery.start(serve_persistence, rt.controller)
                 await nursery.start(
                     partial(
                         supervise,

@@ -25,10 +25,12 @@ from trocadero.native.clock import FrameClock
 from .inputs import InputUniverses
 from .logs import get_logger
 from .opendmx import OpenDmxOutput
+from .playback import PlaybackDriver
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
 
 WINDOW = 1024  # render-time samples kept for percentiles
+NUDGE_MIN_NS = 700_000  # an urgent render never aims at a deadline closer than this
 
 
 class InputOverlay:
@@ -115,6 +117,12 @@ class RenderStats:
         }
 
 
+def urgent_margin(stats: RenderStats, margin: int) -> int:
+    """Lead an urgent render needs: this show's p99 render time plus a little slack."""
+    p99_ns = int(stats.render_ms()["p99"] * 1e6)
+    return max(NUDGE_MIN_NS, min(margin, p99_ns * 5 // 4 + 300_000))
+
+
 async def serve_frame_producer(
     clock: FrameClock,
     renderer: Renderer,
@@ -122,6 +130,7 @@ async def serve_frame_producer(
     stats: RenderStats,
     overlay: InputOverlay | None = None,
     serial_threads: Sequence[OpenDmxOutput] = (),
+    driver: PlaybackDriver | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -131,6 +140,10 @@ async def serve_frame_producer(
     if epoch is None:
         raise RuntimeError("the frame clock must be started before the frame producer")
     margin = period // 4  # never render for a deadline closer than this
+    # After a command (GO…) the next frame is re-rendered at once, for the very next deadline
+    # if a render still fits before it (the margin follows the measured render time): GO
+    # reaches the wire within about a period, not 1.5.
+    urgent = False
     last_index: int | None = None
     log.info(
         "frame producer started",
@@ -140,10 +153,13 @@ async def serve_frame_producer(
     )
     started = False
     while True:
-        target = clock.deadline_after(time.monotonic_ns() + margin)
+        lead = urgent_margin(stats, margin) if urgent else margin
+        target = clock.deadline_after(time.monotonic_ns() + lead)
         assert target is not None
         index, deadline = target
         frame_time = (deadline - epoch) / 1e9
+        if driver is not None:
+            driver.before_render(frame_time)
         if overlay is not None:
             overlay.apply_masters(renderer)
         stats.record(renderer.render(frame_time))
@@ -155,9 +171,16 @@ async def serve_frame_producer(
         previews.maybe_update(time.monotonic(), frame_time)
         if last_index is not None and index > last_index + 1:
             stats.deadlines_skipped += index - last_index - 1
-        last_index = index
+        last_index = max(index, last_index or 0)
         if not started:
             started = True
             task_status.started()
         wake = deadline + period // 2
-        await trio.sleep(max(0, wake - time.monotonic_ns()) / 1e9)
+        urgent = False
+        if driver is None:
+            await trio.sleep(max(0, wake - time.monotonic_ns()) / 1e9)
+            continue
+        with trio.move_on_after(max(0, wake - time.monotonic_ns()) / 1e9):
+            await driver.nudge.wait()
+            urgent = True
+        driver.nudge = trio.Event()

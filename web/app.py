@@ -15,7 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from trocadero.core.commands import Actor, Controller
 from trocadero.core.metrics import render_prometheus
+
+from .playback_api import playback_routes
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class FaultHooks:
 
     crash_web: Callable[[], None]
     stall_clock: Callable[[bool], None]
+    block_python: Callable[[float], None] = lambda _s: None
 
 
 class PreviewSnapshot(Protocol):
@@ -45,6 +49,12 @@ class ControlPlane:
     preview: Callable[[str], PreviewSnapshot | None] = lambda _name: None
     artnet_nodes: Callable[[], Sequence[Mapping[str, Any]] | None] = lambda: None
     faults: FaultHooks | None = None
+    playback: Controller | None = None
+    # Until logins exist (the control-plane issue), the web binds loopback and every caller
+    # acts as the local operator.
+    actor_of: Callable[[Request], Actor] = lambda request: Actor(
+        "local", "operator", "api", request.client.host if request.client else ""
+    )
 
 
 def create_app(control: ControlPlane) -> Starlette:
@@ -99,6 +109,8 @@ def create_app(control: ControlPlane) -> Starlette:
         Route("/api/artnet/nodes", artnet_nodes, methods=["GET"]),
         Route("/api/canvases/{name}/preview", preview, methods=["GET"]),
     ]
+    if control.playback is not None:
+        routes += playback_routes(control.playback, control.actor_of)
     if control.faults is not None:
         faults = control.faults
 
@@ -116,7 +128,15 @@ def create_app(control: ControlPlane) -> Starlette:
             faults.stall_clock(stalled)
             return JSONResponse({"fault": "stall-clock", "stalled": stalled})
 
+        async def block_python(request: Request) -> Response:
+            # Blocks the Trio thread itself (a wedged Python side), holding the GIL in a
+            # busy loop, to show what the native output thread does meanwhile.
+            seconds = min(30.0, float(request.query_params.get("seconds", "2")))
+            faults.block_python(seconds)
+            return JSONResponse({"fault": "block-python", "seconds": seconds})
+
         routes += [
+            Route("/debug/fault/block-python", block_python, methods=["POST"]),
             Route("/debug/fault/crash-web", crash_web, methods=["POST"]),
             Route("/debug/fault/stall-clock", stall_clock, methods=["POST"]),
         ]

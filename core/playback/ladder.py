@@ -294,8 +294,12 @@ class Engine:
                 self.lists[key].fire_auto()
             else:
                 ov = self.overrides[key]
-                out = even(ov.fade_out)
-                ov.track.retarget(when, {}, lambda c, out=out: out, release_others=True)
+                fade_out = even(ov.fade_out)
+
+                def timing(_canvas: str, fade_out: Timing = fade_out) -> Timing:
+                    return fade_out
+
+                ov.track.retarget(when, {}, timing, release_others=True)
                 ov.expires = None
             done += 1
             self._changed()
@@ -314,9 +318,11 @@ class Engine:
         """Contributors bottom to top (below the parks and the emergency)."""
         sched = [pb for n, pb in self.lists.items() if self.levels.get(n) == "schedule"]
         cues = [pb for n, pb in self.lists.items() if self.levels.get(n) != "schedule"]
-        out: list[Track | ListPlayback] = []
-        out += sorted(sched, key=lambda pb: (pb.defn.priority, pb.activity))
-        out += sorted(cues, key=lambda pb: (pb.defn.priority, pb.activity))
+
+        def order(pb: ListPlayback) -> tuple[int, float]:
+            return (pb.defn.priority, pb.activity)
+
+        out: list[Track | ListPlayback] = [*sorted(sched, key=order), *sorted(cues, key=order)]
         out += [
             ov.track
             for ov in sorted(self.overrides.values(), key=lambda o: (o.priority, o.created))

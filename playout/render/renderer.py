@@ -259,8 +259,9 @@ class Renderer:
                     self._build(canvas, look_name, problems)
         if problems:
             raise ShowError(problems)
-        for name, c in self.canvases.items():
-            c.plan = LookRef(IDLE_LOOK) if name in self.looks[IDLE_LOOK] else BLACK
+        for name, canvas_renderer in self.canvases.items():
+            idle = name in self.looks[IDLE_LOOK]
+            canvas_renderer.plan = LookRef(IDLE_LOOK) if idle else BLACK
 
     def _canvas(self, cmap: CanvasMap, master: float) -> CanvasRenderer:
         h, w = cmap.height, cmap.width

@@ -53,6 +53,18 @@ class FrameClock:
     def set_stalled(self, stalled: bool) -> None:
         """Fault injection: while stalled the clock keeps time but sends nothing."""
 
+    def set_emergency_overlay(
+        self, frame: bytes | bytearray | memoryview, ranges: list[tuple[int, int]]
+    ) -> None:
+        """While latched, `frame` replaces the published frame in the (start, end) ranges."""
+
+    def set_emergency_input(self, path: str | None, active_low: bool = False) -> None:
+        """File or sysfs GPIO value read by the output thread at every deadline."""
+
+    def engage_emergency(self) -> None: ...
+    def release_emergency(self) -> bool:
+        """False (still latched) while the input asserts."""
+
     @property
     def rate_hz(self) -> float: ...
     @property
@@ -178,6 +190,24 @@ class ClockStats:
     def rate_hz(self) -> float: ...
     @property
     def frame_bytes(self) -> int: ...
+    @property
+    def emergency_latched(self) -> bool: ...
+    @property
+    def emergency_input_asserted(self) -> bool: ...
+    @property
+    def emergency_engagements(self) -> int: ...
+    @property
+    def emergency_frames_sent(self) -> int: ...
+    @property
+    def emergency_latched_at_ns(self) -> int:
+        """CLOCK_MONOTONIC of the last engagement, 0 if never."""
+
+    @property
+    def emergency_input_errors(self) -> int: ...
+    @property
+    def emergency_input_error(self) -> str | None: ...
+    @property
+    def emergency_covered_bytes(self) -> int: ...
 
 @final
 class OutputStats:

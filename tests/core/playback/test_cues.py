@@ -291,7 +291,7 @@ def test_red_to_red_at_full_never_flickers() -> None:
     e = engine(cl)
     e.go("m", 0.0)
     e.go("m", 5.0)
-    for i in range(0, 400):
+    for i in range(400):
         assert seen(e, 5.0 + i * 0.01) == RED
 
 
@@ -300,7 +300,7 @@ def test_up_and_down_times_move_rising_and_falling_values_separately() -> None:
     e = engine(cl)
     e.go("m", 0.0)
     e.go("m", 10.0)
-    r, g, b = seen(e, 12.0)
+    r, _g, b = seen(e, 12.0)
     assert b == FULL  # blue rose in 2 s
     assert abs(r - round(FULL * 0.75)) <= 1  # red falls over 8 s
 

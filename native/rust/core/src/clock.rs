@@ -28,6 +28,7 @@
 //! sleeps longer than [`STOP_POLL_NS`] are cut into absolute slices so that even a 1 Hz clock
 //! stops promptly. On the way out the thread calls every sink's `terminate()` once.
 
+use crate::emergency::{Emergency, EmergencyStats, EmergencyWorker, Overlay};
 use crate::histogram::Histogram;
 use crate::output::{OutputConfig, OutputError, OutputHandle, OutputStats, UdpOutput};
 use crate::output::{SerialConfig, SerialOutput};
@@ -128,6 +129,7 @@ pub struct Stats {
     pub running: bool,
     pub rate_hz: f64,
     pub frame_bytes: usize,
+    pub emergency: EmergencyStats,
 }
 
 /// CLOCK_MONOTONIC in nanoseconds (same clock as Python's `time.monotonic_ns()` on Linux).
@@ -228,6 +230,8 @@ struct Shared {
     lateness: Histogram,
     /// Outcome of the SCHED_FIFO request: Ok(true) granted, Ok(false) not requested.
     realtime: OnceLock<Result<bool, String>>,
+    /// The emergency latch, overlay and input (see [`crate::emergency`]).
+    emergency: Emergency,
 }
 
 /// Everything the output thread takes ownership of at `start()`.
@@ -287,6 +291,7 @@ impl FrameClock {
                 epoch_ns: AtomicU64::new(0),
                 lateness: Histogram::new(),
                 realtime: OnceLock::new(),
+                emergency: Emergency::default(),
             }),
             producer: Mutex::new(producer),
             idle: Mutex::new(Some(Idle {
@@ -494,7 +499,41 @@ impl FrameClock {
             running: s.running.load(Ordering::Acquire),
             rate_hz: self.config.rate_hz,
             frame_bytes: self.config.frame_bytes,
+            emergency: s.emergency.stats(),
         }
+    }
+
+    /// Install the emergency frame: `frame` (`frame_bytes` long) replaces the published
+    /// frame in `ranges` (start, end byte offsets) while the latch is set. Before or after
+    /// `start()`; the output thread picks it up without waiting on this call.
+    pub fn set_emergency_overlay(
+        &self,
+        frame: &[u8],
+        ranges: &[(usize, usize)],
+    ) -> Result<(), String> {
+        let overlay = Overlay::new(frame, ranges, self.config.frame_bytes)?;
+        self.shared.emergency.set_overlay(overlay);
+        Ok(())
+    }
+
+    /// The file (or sysfs GPIO `value`) the output thread reads at every deadline; `1`
+    /// (`0` with `active_low`) latches the emergency. None: no input.
+    pub fn set_emergency_input(
+        &self,
+        path: Option<&std::path::Path>,
+        active_low: bool,
+    ) -> Result<(), String> {
+        self.shared.emergency.set_input(path, active_low)
+    }
+
+    /// Latch the emergency: the next deadline sends the overlay.
+    pub fn engage_emergency(&self) {
+        self.shared.emergency.engage();
+    }
+
+    /// Clear the latch; false (still latched) while the input asserts.
+    pub fn release_emergency(&self) -> bool {
+        self.shared.emergency.release()
     }
 }
 
@@ -575,6 +614,7 @@ fn output_thread(
 
     let mut n: u64 = 0;
     let mut have_frame = false;
+    let mut emergency = EmergencyWorker::new(consumer.front().len());
     loop {
         let deadline = epoch + schedule.offset_ns(n);
         if !sleep_until_or_stop(deadline, &shared.stop) {
@@ -592,13 +632,14 @@ fn output_thread(
                 .fetch_add(current - n, Ordering::Relaxed);
         }
 
+        emergency.poll(&shared.emergency);
         if !shared.stalled.load(Ordering::Relaxed) {
             if consumer.take() {
                 have_frame = true;
             } else if have_frame {
                 shared.late_renders.fetch_add(1, Ordering::Relaxed);
             }
-            let frame = consumer.front();
+            let frame = emergency.apply(consumer.front(), &shared.emergency);
             for sink in sinks.iter_mut() {
                 sink.send(frame, current);
             }
@@ -613,7 +654,7 @@ fn output_thread(
         n = current + 1;
     }
 
-    let frame = consumer.front();
+    let frame = emergency.apply(consumer.front(), &shared.emergency);
     for sink in sinks.iter_mut() {
         sink.terminate(frame);
     }

@@ -4,11 +4,13 @@
 //! lateness histogram the control plane reads. `trocadero-py` wraps this crate.
 
 pub mod clock;
+pub mod emergency;
 pub mod histogram;
 pub mod output;
 pub mod triple_buffer;
 
 pub use clock::{ClockConfig, FrameClock, FrameSink, Stats};
+pub use emergency::EmergencyStats;
 pub use histogram::Histogram;
 pub use output::{
     OutputConfig, OutputError, OutputHandle, OutputState, OutputStats, Protocol, UdpOutput,

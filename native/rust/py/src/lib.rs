@@ -138,6 +138,40 @@ impl FrameClock {
         self.inner.set_stalled(stalled);
     }
 
+    /// Install the emergency frame: `frame` (bytes-like, `frame_bytes` long) replaces the
+    /// published frame in `ranges` ((start, end) byte offsets) while the latch is set.
+    fn set_emergency_overlay(
+        &self,
+        py: Python<'_>,
+        frame: &[u8],
+        ranges: Vec<(usize, usize)>,
+    ) -> PyResult<()> {
+        py.detach(|| self.inner.set_emergency_overlay(frame, &ranges))
+            .map_err(PyValueError::new_err)
+    }
+
+    /// The file or sysfs GPIO value the output thread reads at every deadline (None: none).
+    #[pyo3(signature = (path, active_low = false))]
+    fn set_emergency_input(
+        &self,
+        path: Option<std::path::PathBuf>,
+        active_low: bool,
+    ) -> PyResult<()> {
+        self.inner
+            .set_emergency_input(path.as_deref(), active_low)
+            .map_err(PyValueError::new_err)
+    }
+
+    /// Latch the emergency: the output thread sends the overlay from its next deadline.
+    fn engage_emergency(&self) {
+        self.inner.engage_emergency();
+    }
+
+    /// Clear the latch; False (and still latched) while the input asserts.
+    fn release_emergency(&self) -> bool {
+        self.inner.release_emergency()
+    }
+
     #[getter]
     fn rate_hz(&self) -> f64 {
         self.inner.rate_hz()
@@ -347,6 +381,14 @@ struct ClockStats {
     running: bool,
     rate_hz: f64,
     frame_bytes: usize,
+    emergency_latched: bool,
+    emergency_input_asserted: bool,
+    emergency_engagements: u64,
+    emergency_frames_sent: u64,
+    emergency_latched_at_ns: u64,
+    emergency_input_errors: u64,
+    emergency_input_error: Option<String>,
+    emergency_covered_bytes: usize,
 }
 
 impl From<Stats> for ClockStats {
@@ -367,6 +409,14 @@ impl From<Stats> for ClockStats {
             running: s.running,
             rate_hz: s.rate_hz,
             frame_bytes: s.frame_bytes,
+            emergency_latched: s.emergency.latched,
+            emergency_input_asserted: s.emergency.input_asserted,
+            emergency_engagements: s.emergency.engagements,
+            emergency_frames_sent: s.emergency.frames_sent,
+            emergency_latched_at_ns: s.emergency.latched_at_ns,
+            emergency_input_errors: s.emergency.input_errors,
+            emergency_input_error: s.emergency.input_error,
+            emergency_covered_bytes: s.emergency.covered_bytes,
         }
     }
 }
@@ -380,7 +430,8 @@ impl ClockStats {
              missed_deadlines={}, last_frame_ns={}, thread_cpu_ns={}, lateness_p50_ns={}, \
              lateness_p99_ns={}, lateness_max_ns={}, lateness_samples={}, realtime={}, \
              realtime_error={}, \
-             running={}, rate_hz={:?}, frame_bytes={})",
+             running={}, rate_hz={:?}, frame_bytes={}, emergency_latched={}, \
+             emergency_engagements={})",
             self.frames_sent,
             self.frames_published,
             self.late_renders,
@@ -399,6 +450,8 @@ impl ClockStats {
             py_bool(self.running),
             self.rate_hz,
             self.frame_bytes,
+            py_bool(self.emergency_latched),
+            self.emergency_engagements,
         )
     }
 }

@@ -1,0 +1,410 @@
+"""The one command layer: every interface (REST, WebSocket, socket API, schedule, console
+input) changes playback through `Controller`, so a verb behaves the same wherever it comes
+from, is checked against the caller's role, audit-logged and persisted the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from trocadero.config.show import CueListDef, LookDef
+
+from .playback.cuelist import Outcome, PlaybackError
+from .playback.ladder import Engine
+from .playback.persist import STATE_KEY, snapshot
+from .playback.plan import LookRef, Node, Solid
+
+Role = Literal["admin", "operator", "marketing", "viewer"]
+Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
+
+# Which roles may run which group of commands (the seeds' roles; admin may do everything).
+PERMISSIONS: Mapping[str, frozenset[str]] = {
+    "playback": frozenset({"admin", "operator"}),
+    "override": frozenset({"admin", "operator"}),
+    "emergency.engage": frozenset({"admin", "operator"}),
+    "emergency.release": frozenset({"admin", "operator"}),
+    "masters": frozenset({"admin", "operator"}),
+    "show.edit": frozenset({"admin", "operator"}),
+    "read": frozenset({"admin", "operator", "marketing", "viewer"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks, in what role, through which interface, from where."""
+
+    name: str
+    role: Role
+    origin: Origin
+    address: str = ""
+
+
+SYSTEM = Actor("system", "admin", "system")
+
+
+class Forbidden(PermissionError):
+    def __init__(self, actor: Actor, action: str) -> None:
+        super().__init__(f'role "{actor.role}" may not {action}')
+        self.action = action
+
+
+class AuditSink(Protocol):
+    async def append_audit(
+        self,
+        *,
+        actor: str,
+        role: str,
+        origin: str,
+        action: str,
+        target: str,
+        detail: Mapping[str, Any],
+        address: str,
+    ) -> None: ...
+
+
+class StateStore(Protocol):
+    async def save_state(self, key: str, doc: Mapping[str, Any]) -> None: ...
+
+
+class Library(Protocol):
+    """Where looks and cue lists are stored (the storage backend)."""
+
+    async def put_look(self, look: LookDef) -> bool: ...
+    async def put_cue_list(self, cue_list: CueListDef) -> bool: ...
+
+
+class EmergencyLatch(Protocol):
+    """The output thread's latch (the native frame clock in the daemon)."""
+
+    def engage_emergency(self) -> None: ...
+    def release_emergency(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Controller:
+    """Commands and queries over the playback engine.
+
+    `now()` gives the current frame time (seconds on the frame clock) and `wall()` the wall
+    clock, so a command takes effect at the instant it arrives, not at the next frame.
+    `changed()` is called after every accepted command (the daemon re-renders at once).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        now: Callable[[], float],
+        wall: Callable[[], float] = time.time,
+        audit: AuditSink | None = None,
+        state: StateStore | None = None,
+        latch: EmergencyLatch | None = None,
+        changed: Callable[[], None] = lambda: None,
+        check_look: Callable[[LookDef], list[str]] | None = None,
+        on_event: Callable[[str, Mapping[str, Any]], Awaitable[None] | None] | None = None,
+        panic_fade: float = 3.0,
+        input_asserted: Callable[[], bool] = lambda: False,
+        look_stored: Callable[[LookDef], None] = lambda _look: None,
+        library: Library | None = None,
+    ) -> None:
+        self.library = library
+        self.look_stored = look_stored
+        self.panic_fade = panic_fade
+        self.input_asserted = input_asserted
+        self.engine = engine
+        self.now = now
+        self.wall = wall
+        self.audit = audit
+        self.store = state
+        self.latch = latch
+        self.changed = changed
+        self.check_look = check_look
+        self.on_event = on_event
+        self.saved_revision = -1
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _allow(self, actor: Actor, group: str, action: str) -> None:
+        if actor.role not in PERMISSIONS[group]:
+            raise Forbidden(actor, action)
+
+    async def _record(
+        self, actor: Actor, action: str, target: str, detail: Mapping[str, Any]
+    ) -> None:
+        if self.audit is not None:
+            await self.audit.append_audit(
+                actor=actor.name,
+                role=actor.role,
+                origin=actor.origin,
+                action=action,
+                target=target,
+                detail=dict(detail),
+                address=actor.address,
+            )
+
+    async def persist(self) -> None:
+        """Save the playback state if it changed since the last save (durable on return)."""
+        revision = self.engine.revision
+        if self.store is None or revision == self.saved_revision:
+            return
+        t = self.now()
+        await self.store.save_state(STATE_KEY, snapshot(self.engine, t, self.wall()))
+        self.saved_revision = revision
+
+    async def _done(
+        self, actor: Actor, action: str, target: str, outcome: Outcome | str, **detail: Any
+    ) -> Result:
+        value = outcome.value if isinstance(outcome, Outcome) else outcome
+        if value not in (Outcome.DEBOUNCED.value, Outcome.UNCHANGED.value):
+            self.changed()
+            await self._record(actor, action, target, {"outcome": value, **detail})
+            await self.persist()
+        return Result(value, detail)
+
+    # --- cue-list verbs -----------------------------------------------------------------
+
+    async def go(self, actor: Actor, cue_list: str) -> Result:
+        self._allow(actor, "playback", "cue.go")
+        out = self.engine.go(
+            cue_list, self.now(), level="schedule" if actor.origin == "schedule" else "cues"
+        )
+        pb = self.engine.playback(cue_list)
+        return await self._done(actor, "cue.go", cue_list, out, cue=_s(pb.current))
+
+    async def back(self, actor: Actor, cue_list: str, fade: float | None = None) -> Result:
+        self._allow(actor, "playback", "cue.back")
+        out = self.engine.back(cue_list, self.now(), fade)
+        pb = self.engine.playback(cue_list)
+        return await self._done(actor, "cue.back", cue_list, out, cue=_s(pb.current), fade=fade)
+
+    async def goto(
+        self, actor: Actor, cue_list: str, number: Decimal, fade: float | None = None
+    ) -> Result:
+        self._allow(actor, "playback", "cue.goto")
+        out = self.engine.goto(cue_list, self.now(), number, fade)
+        return await self._done(actor, "cue.goto", cue_list, out, cue=str(number), fade=fade)
+
+    async def fire(
+        self, actor: Actor, cue_list: str, number: Decimal, fade: float | None = None
+    ) -> Result:
+        self._allow(actor, "playback", "cue.fire")
+        out = self.engine.fire(cue_list, self.now(), number, fade)
+        return await self._done(actor, "cue.fire", cue_list, out, cue=str(number), fade=fade)
+
+    async def load(self, actor: Actor, cue_list: str, number: Decimal) -> Result:
+        self._allow(actor, "playback", "cue.load")
+        out = self.engine.load(cue_list, number)
+        return await self._done(actor, "cue.load", cue_list, out, cue=str(number))
+
+    async def release(self, actor: Actor, cue_list: str, fade: float | None = None) -> Result:
+        self._allow(actor, "playback", "cue.release")
+        out = self.engine.release(cue_list, self.now(), fade)
+        return await self._done(actor, "cue.release", cue_list, out, fade=fade)
+
+    async def top(self, actor: Actor, cue_list: str, fade: float | None = None) -> Result:
+        self._allow(actor, "playback", "cue.top")
+        out = self.engine.top(cue_list, self.now(), fade)
+        return await self._done(actor, "cue.top", cue_list, out, fade=fade)
+
+    async def pause(self, actor: Actor, cue_list: str) -> Result:
+        self._allow(actor, "playback", "cue.pause")
+        return await self._done(
+            actor, "cue.pause", cue_list, self.engine.pause(cue_list, self.now())
+        )
+
+    async def resume(self, actor: Actor, cue_list: str) -> Result:
+        self._allow(actor, "playback", "cue.resume")
+        return await self._done(
+            actor, "cue.resume", cue_list, self.engine.resume(cue_list, self.now())
+        )
+
+    # --- ladder -------------------------------------------------------------------------
+
+    async def park(
+        self,
+        actor: Actor,
+        canvas: str,
+        *,
+        look: str | None = None,
+        rgb: tuple[int, int, int] | None = None,
+        fade: float = 0.0,
+    ) -> Result:
+        self._allow(actor, "override", "park")
+        target = _target(look, rgb)
+        self.engine.park(canvas, self.now(), target, fade)
+        return await self._done(actor, "park.set", canvas, "done", look=look, rgb=rgb, fade=fade)
+
+    async def unpark(self, actor: Actor, canvas: str, fade: float = 0.0) -> Result:
+        self._allow(actor, "override", "unpark")
+        ok = self.engine.unpark(canvas, self.now(), fade)
+        return await self._done(actor, "park.clear", canvas, "done" if ok else "unchanged")
+
+    async def add_override(
+        self,
+        actor: Actor,
+        canvases: Mapping[str, tuple[str | None, tuple[int, int, int] | None]],
+        *,
+        ttl: float,
+        priority: int = 0,
+        fade_in: float = 0.0,
+        fade_out: float = 0.0,
+    ) -> Result:
+        self._allow(actor, "override", "override")
+        targets = {c: _target(look, rgb) for c, (look, rgb) in canvases.items()}
+        oid = self.engine.add_override(
+            self.now(),
+            targets,
+            ttl=ttl,
+            priority=priority,
+            fade_in=fade_in,
+            fade_out=fade_out,
+            owner=actor.name,
+        )
+        return await self._done(
+            actor, "override.add", oid, "done", id=oid, canvases=sorted(canvases), ttl=ttl
+        )
+
+    async def refresh_override(self, actor: Actor, oid: str, ttl: float) -> Result:
+        self._allow(actor, "override", "override")
+        self.engine.refresh_override(oid, self.now(), ttl)
+        return Result("done", {"id": oid, "ttl": ttl})  # a keep-alive is not an audit event
+
+    async def release_override(self, actor: Actor, oid: str, fade: float | None = None) -> Result:
+        self._allow(actor, "override", "override")
+        self.engine.release_override(oid, self.now(), fade)
+        return await self._done(actor, "override.release", oid, "done", fade=fade)
+
+    async def set_master(self, actor: Actor, target: str, level: float) -> Result:
+        self._allow(actor, "masters", "set a master")
+        if not 0.0 <= level <= 1.0:
+            raise PlaybackError(f"level must be between 0 and 1 (got {level})")
+        if target == "grand":
+            self.engine.set_grand_master(level)
+        else:
+            self.engine.set_canvas_master(target, level)
+        return await self._done(actor, "master.set", target, "done", level=level)
+
+    async def blackout(self, actor: Actor, on: bool) -> Result:
+        self._allow(actor, "masters", "blackout")
+        self.engine.set_blackout(on)
+        return await self._done(actor, "blackout.on" if on else "blackout.off", "grand", "done")
+
+    async def panic(self, actor: Actor, fade: float) -> Result:
+        self._allow(actor, "playback", "panic")
+        self.engine.panic(self.now(), fade)
+        return await self._done(actor, "panic", "all", "done", fade=fade)
+
+    async def engage_emergency(self, actor: Actor) -> Result:
+        self._allow(actor, "emergency.engage", "engage the emergency override")
+        if self.latch is not None:
+            self.latch.engage_emergency()  # first: the output thread acts on its next frame
+        already = self.engine.emergency
+        self.engine.set_emergency(True)
+        return await self._done(
+            actor, "emergency.engage", "all", "unchanged" if already else "done"
+        )
+
+    async def release_emergency(self, actor: Actor) -> Result:
+        self._allow(actor, "emergency.release", "release the emergency override")
+        if self.input_asserted() or (self.latch is not None and not self.latch.release_emergency()):
+            await self._record(
+                actor, "emergency.release", "all", {"outcome": "refused-input-active"}
+            )
+            return Result("refused", {"reason": "the emergency input is still asserted"})
+        if not self.engine.emergency:
+            return Result("unchanged")
+        self.engine.set_emergency(False)
+        return await self._done(actor, "emergency.release", "all", "done")
+
+    # --- show edits (playback side) -----------------------------------------------------
+
+    async def put_look(self, actor: Actor, look: LookDef) -> Result:
+        self._allow(actor, "show.edit", "edit looks")
+        if self.check_look is not None:
+            problems = self.check_look(look)
+            if problems:
+                raise PlaybackError("\n".join(problems))
+        if self.library is not None:
+            await self.library.put_look(look)  # stored first: a refusal there changes nothing
+        self.engine.set_look(look)
+        self.look_stored(look)  # the renderer rebuilds it on its next use
+        return await self._done(actor, "look.put", look.name, "done")
+
+    async def put_cue_list(self, actor: Actor, cue_list: CueListDef) -> Result:
+        self._allow(actor, "show.edit", "edit cue lists")
+        missing = sorted(
+            {c.look for c in cue_list.cues if c.look and c.look not in self.engine.looks}
+        )
+        if missing:
+            raise PlaybackError("\n".join(f'cues: look "{m}" does not exist' for m in missing))
+        if self.library is not None:
+            await self.library.put_cue_list(cue_list)
+        self.engine.set_cue_list(cue_list)
+        return await self._done(actor, "cuelist.put", cue_list.name, "done")
+
+    # --- queries ------------------------------------------------------------------------
+
+    def state(self, actor: Actor) -> dict[str, Any]:
+        self._allow(actor, "read", "read the playback state")
+        e, t = self.engine, self.now()
+        lists = []
+        for name, pb in e.lists.items():
+            lists.append(
+                {
+                    "name": name,
+                    "label": pb.defn.label,
+                    "priority": pb.defn.priority,
+                    "mode": pb.defn.mode,
+                    "level": e.levels.get(name, "cues"),
+                    "current": _s(pb.current),
+                    "pending": _s(pb.pending),
+                    "paused": pb.track.paused,
+                    "fading": pb.track.fading(t),
+                    "progress": round(pb.progress(t), 4),
+                    "canvases": sorted(pb.track.lanes),
+                }
+            )
+        return {
+            "revision": e.revision,
+            "lists": lists,
+            "parks": {c: repr(n) for c, n in e.park_targets.items()},
+            "overrides": [
+                {
+                    "id": o.id,
+                    "priority": o.priority,
+                    "owner": o.owner,
+                    "canvases": sorted(o.track.lanes),
+                    "expires_in": None if o.expires is None else round(o.expires - t, 3),
+                }
+                for o in e.overrides.values()
+            ],
+            "masters": {
+                "grand": e.grand_master,
+                "canvases": dict(e.canvas_masters),
+                "blackout": e.blackout,
+            },
+            "emergency": {"engaged": e.emergency, "canvases": sorted(e.emergency_canvases)},
+        }
+
+
+def _s(n: Decimal | None) -> str | None:
+    return None if n is None else str(n)
+
+
+def _target(look: str | None, rgb: tuple[int, int, int] | None) -> Node:
+    if (look is None) == (rgb is None):
+        raise PlaybackError("give either a look or an rgb colour")
+    if look is not None:
+        return LookRef(look)
+    assert rgb is not None
+    if len(rgb) != 3 or not all(0 <= v <= 65535 for v in rgb):
+        raise PlaybackError(f"rgb must be three 0..65535 values (got {list(rgb)})")
+    return Solid(*rgb)

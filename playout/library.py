@@ -1,0 +1,47 @@
+"""Start-up: the stored show meets the show file.
+
+The show file (or the embedded default) is the source of the patch and the show settings
+(canvases, fixtures, idle and emergency looks): the store is brought in line with it on every
+start. Looks and cue lists are edited live and live in the store; a fresh store is seeded
+with the show file's. So an export always describes what is playing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from trocadero.config.show import ShowDef
+from trocadero.core.model import Patch, ShowSettings
+from trocadero.core.storage import Storage
+
+from .logs import get_logger
+
+log = get_logger("storage")
+
+
+async def reconcile_show(store: Storage, show: ShowDef) -> ShowDef:
+    """Bring the store in line with the show file; return the show to play (its looks and
+    cue lists from the store)."""
+    stored = await store.get_show()
+    file_patch = Patch(show.canvases, show.fixture_types, show.fixtures)
+    if not stored.canvases and not stored.looks and not stored.cue_lists:
+        await store.replace_show(replace(show, fixtures_csv=""))
+        log.info(
+            "store seeded from the show file",
+            looks=len(show.looks),
+            cue_lists=len(show.cue_lists),
+        )
+        return show
+    if Patch(stored.canvases, stored.fixture_types, stored.fixtures) != file_patch:
+        await store.put_patch(show.canvases, show.fixture_types, show.fixtures)
+        log.info("stored patch updated from the show file", fixtures=len(show.fixtures))
+    settings = ShowSettings(
+        name=show.name,
+        grand_master=show.grand_master,
+        safe_state=show.safe_state,
+        idle=show.idle,
+        emergency=show.emergency,
+    )
+    if await store.get_settings() != settings:
+        await store.put_settings(settings)
+    return replace(show, looks=stored.looks, cue_lists=stored.cue_lists)
