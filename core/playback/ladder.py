@@ -87,6 +87,8 @@ class Engine:
         self.debounce = debounce
         self.parks = Track()
         self.park_targets: dict[str, Node] = {}
+        self.schedule = Track()  # looks the schedule plays (its cue lists run at that level too)
+        self.schedule_targets: dict[str, Node] = {}
         self.overrides: dict[str, Override] = {}
         self._override_ids = itertools.count(1)
         self.emergency = False
@@ -199,6 +201,18 @@ class Engine:
         self._changed()
         return True
 
+    def set_schedule_looks(self, t: float, targets: Mapping[str, Node], fade: float) -> None:
+        """What the schedule shows on each canvas by looks (canvases left out are let go),
+        fading in `fade` seconds. Cue lists the schedule runs are started with level="schedule"."""
+        for canvas, target in targets.items():
+            self._canvas(canvas)
+            self._check_target(target)
+        if dict(targets) == self.schedule_targets:
+            return
+        self.schedule_targets = dict(targets)
+        self.schedule.retarget(t, targets, lambda c: even(fade), release_others=True)
+        self._changed()
+
     def _check_target(self, target: Node) -> None:
         if isinstance(target, LookRef) and target.look not in self.looks:
             raise PlaybackError(f'no look "{target.look}"')
@@ -306,6 +320,7 @@ class Engine:
         for pb in self.lists.values():
             pb.track.settle(t)
         self.parks.settle(t)
+        self.schedule.settle(t)
         for oid, ov in list(self.overrides.items()):
             ov.track.settle(t)
             if ov.expires is None and not ov.track.lanes:
@@ -322,7 +337,11 @@ class Engine:
         def order(pb: ListPlayback) -> tuple[int, float]:
             return (pb.defn.priority, pb.activity)
 
-        out: list[Track | ListPlayback] = [*sorted(sched, key=order), *sorted(cues, key=order)]
+        out: list[Track | ListPlayback] = [
+            self.schedule,
+            *sorted(sched, key=order),
+            *sorted(cues, key=order),
+        ]
         out += [
             ov.track
             for ov in sorted(self.overrides.values(), key=lambda o: (o.priority, o.created))

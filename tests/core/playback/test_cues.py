@@ -555,3 +555,15 @@ def test_restore_reports_what_no_longer_exists() -> None:
     doc["lists"]["gone"] = {"current": "1", "started_wall": 0.0}
     notes = restore(engine(), doc, 0.0, 1.0)
     assert notes == ['cue list "gone" no longer exists']
+
+
+def test_schedule_looks_sit_under_the_cue_lists() -> None:
+    e = engine(CueListDef(name="m", cues=(cue("1", "red"),)))
+    e.set_schedule_looks(0.0, {"a": LookRef("blue")}, fade=2.0)
+    assert close(seen(e, 1.0), lerp(GREY, BLUE, 0.5))
+    e.go("m", 3.0)
+    assert seen(e, 3.0) == RED
+    e.release("m", 4.0, fade=0.0)
+    assert seen(e, 4.0) == BLUE  # the schedule shows again when the list lets go
+    e.set_schedule_looks(5.0, {}, fade=0.0)
+    assert seen(e, 5.0) == GREY
