@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.daemon_harness import Daemon, free_port, write_config
+from tests.postgres_server import PostgresServer
 from tests.sacn_capture import Capture, Received
 
 # Two 170-pixel canvases, one universe each, linear fixtures (gamma 1) so that a slot is
@@ -183,3 +184,30 @@ def test_emergency_reaches_the_wire_while_python_is_blocked(tmp_path: Path) -> N
             assert packets(capture, 1, t_released)[-1].slots[:3] == b"\x00\x00\x00"
         finally:
             assert daemon.stop()[0] == 0
+
+
+def test_on_postgresql_commands_are_audited_and_state_survives_a_restart(
+    tmp_path: Path, postgres_dsn: str, postgres_server: PostgresServer
+) -> None:
+    port = free_port()
+    database = postgres_dsn.rsplit("/", 1)[-1].split("?")[0]
+    extra = f'[storage]\nbackend = "postgres"\npostgres_dsn = "{postgres_dsn}"\n'
+    with Capture() as capture:
+        first = start(tmp_path, port, capture, extra)
+        try:
+            assert httpx.post(first.base + "/api/cue-lists/main/go", timeout=5).status_code == 200
+            r = httpx.put(first.base + "/api/masters/grand", json={"level": 0.5}, timeout=5)
+            assert r.status_code == 200
+        finally:
+            assert first.stop()[0] == 0
+        second = start(tmp_path, port, capture, extra)
+        try:
+            state = httpx.get(second.base + "/api/playback", timeout=5).json()
+        finally:
+            assert second.stop()[0] == 0
+    assert state["lists"][0]["current"] == "1"
+    assert state["masters"]["grand"] == 0.5
+    rows = postgres_server.psql(
+        "SELECT actor || ' ' || origin || ' ' || action FROM audit_log ORDER BY id", database
+    )
+    assert rows.split() == ["local", "api", "cue.go", "local", "api", "master.set"]
