@@ -19,6 +19,29 @@ from .render.preview import Previews
 from .render.renderer import Renderer, ShowError
 
 
+def cue_problems(show: ShowDef) -> list[str]:
+    """Cross-references the schema cannot see: cues naming looks and canvases that exist."""
+    looks = {look.name for look in show.looks}
+    canvases = {c.name for c in show.canvases}
+    problems: list[str] = []
+    names = [look.name for look in show.looks]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f'looks: look "{name}" is defined twice')
+    lists = [cl.name for cl in show.cue_lists]
+    for name in sorted({n for n in lists if lists.count(n) > 1}):
+        problems.append(f'cue_lists: cue list "{name}" is defined twice')
+    for cl in show.cue_lists:
+        for cue in cl.cues:
+            where = f'cue_lists["{cl.name}"].cues[{cue.number}]'
+            if cue.look and cue.look not in looks:
+                problems.append(f'{where}.look: no look "{cue.look}"')
+            for i, part in enumerate(cue.parts):
+                for canvas in part.canvases:
+                    if canvas not in canvases:
+                        problems.append(f'{where}.parts[{i}]: no canvas "{canvas}"')
+    return problems
+
+
 @dataclass
 class LoadedShow:
     show: ShowDef
@@ -41,6 +64,9 @@ def load_configured_show(config: Config) -> LoadedShow:
         renderer = Renderer(show, patch, base_dir=Path(path).parent if path else None)
     except (PatchError, ShowError) as exc:
         raise ConfigError([f"{source}: {p}" for p in exc.problems]) from exc
+    problems = cue_problems(show)
+    if problems:
+        raise ConfigError([f"{source}: {p}" for p in problems])
     previews = Previews(
         renderer,
         max_size=config.render.preview_max_size,

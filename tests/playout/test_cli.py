@@ -95,3 +95,26 @@ def test_version_reports_native_build_profiles() -> None:
     assert lines[0].startswith("trocadero ")
     assert any(ln.startswith("trocadero.native._kernels: release build") for ln in lines)
     assert any(ln.startswith("trocadero_rt: release build") for ln in lines)
+
+
+def test_check_config_names_cues_that_point_at_nothing(tmp_path: Path) -> None:
+    show = tmp_path / "show.toml"
+    show.write_text(
+        'name = "bad"\n[[canvases]]\nname = "c"\nwidth = 4\nheight = 1\n'
+        '[[looks]]\nname = "a"\n[[looks]]\nname = "a"\n'
+        '[[cue_lists]]\nname = "m"\n'
+        'cues = [{ number = "1", look = "nope", parts = [{ canvases = ["zz"] }] }]\n'
+    )
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(f'[show]\npath = "{show}"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "trocadero", "check-config", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-3:] == [
+        f'{show}: looks: look "a" is defined twice',
+        f'{show}: cue_lists["m"].cues[1].look: no look "nope"',
+        f'{show}: cue_lists["m"].cues[1].parts[0]: no canvas "zz"',
+    ]
