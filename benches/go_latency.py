@@ -120,7 +120,10 @@ def main() -> None:
     )
     print(f"  p99 - period = {p99 - period:+.2f} ms   (target: p99 <= period + 2 ms)")
     hist = np.histogram(lat, bins=[0, 5, 10, 15, 20, 22.7, 25, 30, 50])
-    print("  histogram (ms):", list(zip(hist[1][:-1].round(1).tolist(), hist[0].tolist(), strict=False)))
+    print(
+        "  histogram (ms):",
+        list(zip(hist[1][:-1].round(1).tolist(), hist[0].tolist(), strict=False)),
+    )
     print(f"  {'MET' if p99 <= period + 2.0 else 'MISSED'}")
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+import trio
+
 from trocadero.config.show import CueListDef, LookDef
 
 from .playback.cuelist import Outcome, PlaybackError
@@ -165,6 +167,9 @@ class Controller:
         value = outcome.value if isinstance(outcome, Outcome) else outcome
         if value not in (Outcome.DEBOUNCED.value, Outcome.UNCHANGED.value):
             self.changed()
+            # Let the (just woken) frame producer render the change before the audit and
+            # state writes run: the wire first, the bookkeeping after.
+            await trio.lowlevel.checkpoint()
             await self._record(actor, action, target, {"outcome": value, **detail})
             await self.persist()
         return Result(value, detail)

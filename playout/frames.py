@@ -30,7 +30,7 @@ from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
 
 WINDOW = 1024  # render-time samples kept for percentiles
-NUDGE_MIN_NS = 700_000  # an urgent render never aims at a deadline closer than this
+NUDGE_MIN_NS = 300_000  # an urgent render never aims at a deadline closer than this
 
 
 class InputOverlay:
@@ -120,7 +120,7 @@ class RenderStats:
 def urgent_margin(stats: RenderStats, margin: int) -> int:
     """Lead an urgent render needs: this show's p99 render time plus a little slack."""
     p99_ns = int(stats.render_ms()["p99"] * 1e6)
-    return max(NUDGE_MIN_NS, min(margin, p99_ns * 5 // 4 + 300_000))
+    return max(NUDGE_MIN_NS, min(margin, p99_ns * 5 // 4 + 150_000))
 
 
 async def serve_frame_producer(
@@ -144,6 +144,7 @@ async def serve_frame_producer(
     # if a render still fits before it (the margin follows the measured render time): GO
     # reaches the wire within about a period, not 1.5.
     urgent = False
+    urgent_lead = margin  # refreshed once a second from the measured render times
     last_index: int | None = None
     log.info(
         "frame producer started",
@@ -153,7 +154,9 @@ async def serve_frame_producer(
     )
     started = False
     while True:
-        lead = urgent_margin(stats, margin) if urgent else margin
+        if stats.frames_rendered % 64 == 0:
+            urgent_lead = urgent_margin(stats, margin)
+        lead = urgent_lead if urgent else margin
         target = clock.deadline_after(time.monotonic_ns() + lead)
         assert target is not None
         index, deadline = target
