@@ -15,6 +15,27 @@ __all__ = [
     "FrameClock",
     "OutputStats",
     "__version__",
+    # MDVR protocol (section at the end)
+    "MDVR_DEFAULT_MAX_PAYLOAD",
+    "MDVR_MAX_PAYLOAD_LIMIT",
+    "MDVR_SCHEMA",
+    "MdvrMediaDecoder",
+    "MdvrSchema",
+    "MdvrSignalingDecoder",
+    "mdvr_build_bare",
+    "mdvr_build_c100",
+    "mdvr_build_c100_alarm",
+    "mdvr_build_c100_no_file",
+    "mdvr_build_c100_registration",
+    "mdvr_build_c100_status",
+    "mdvr_build_c150",
+    "mdvr_build_c505",
+    "mdvr_build_c508",
+    "mdvr_build_c517",
+    "mdvr_build_c702",
+    "mdvr_build_frame",
+    "mdvr_build_media_feedback",
+    "mdvr_build_media_packet",
 ]
 
 __version__: str
@@ -54,16 +75,29 @@ class FrameClock:
         """Fault injection: while stalled the clock keeps time but sends nothing."""
 
     def set_emergency_overlay(
-        self, frame: bytes | bytearray | memoryview, ranges: list[tuple[int, int]]
+        self, frame: Buffer | NDArray[np.uint8], ranges: Sequence[tuple[int, int]]
     ) -> None:
-        """While latched, `frame` replaces the published frame in the (start, end) ranges."""
+        """Install (or replace) the emergency frame, before or after start().
+
+        While latched, every frame sent is the published frame with ``frame`` (exactly
+        ``frame_bytes`` bytes, C-contiguous) copied over the ``(start, end)`` byte ranges (any
+        order, overlaps merged); outside them the published frame keeps going out. ValueError
+        on a wrong length or a range that is not ``0 <= start < end <= frame_bytes``.
+        """
 
     def set_emergency_input(self, path: str | None, active_low: bool = False) -> None:
-        """File or sysfs GPIO value read by the output thread at every deadline."""
+        """File or sysfs GPIO ``value`` the output thread reads at every deadline (None: none).
 
-    def engage_emergency(self) -> None: ...
+        Asserted when its first non-whitespace byte is ``1`` (inverted by ``active_low``);
+        asserted latches the emergency. A missing or unreadable file is not asserted (counted
+        in ``emergency_input_errors``).
+        """
+
+    def engage_emergency(self) -> None:
+        """Latch the emergency (idempotent); the output thread applies it on its next frame."""
+
     def release_emergency(self) -> bool:
-        """False (still latched) while the input asserts."""
+        """Clear the latch; False (still latched) if the input asserts (read by this call)."""
 
     @property
     def rate_hz(self) -> float: ...
@@ -193,21 +227,32 @@ class ClockStats:
     @property
     def emergency_latched(self) -> bool: ...
     @property
-    def emergency_input_asserted(self) -> bool: ...
+    def emergency_input_asserted(self) -> bool:
+        """The input read asserted at the output thread's last deadline."""
+
     @property
-    def emergency_engagements(self) -> int: ...
+    def emergency_engagements(self) -> int:
+        """Transitions to latched."""
+
     @property
-    def emergency_frames_sent(self) -> int: ...
+    def emergency_frames_sent(self) -> int:
+        """Frames sent with the overlay applied."""
+
     @property
     def emergency_latched_at_ns(self) -> int:
         """CLOCK_MONOTONIC of the last engagement, 0 if never."""
 
     @property
-    def emergency_input_errors(self) -> int: ...
+    def emergency_input_errors(self) -> int:
+        """Reads of the input that failed (missing or unreadable file: not asserted)."""
+
     @property
-    def emergency_input_error(self) -> str | None: ...
+    def emergency_input_error(self) -> str | None:
+        """The most recent such failure (kept after the input reads again)."""
+
     @property
-    def emergency_covered_bytes(self) -> int: ...
+    def emergency_covered_bytes(self) -> int:
+        """Bytes the installed overlay replaces (0: none installed)."""
 
 @final
 class OutputStats:
@@ -254,3 +299,159 @@ class OutputStats:
     @property
     def state_changes(self) -> int:
         """Incremented on every change of state or of the error: log once per change."""
+
+# ---------------------------------------------------------------------------------------------
+# MDVR protocol ("$$dc" / CMSV6; native/rust/core/src/mdvr). Use it through
+# trocadero.protocols.mdvr, which supplies the message dataclasses and checks them here.
+
+MDVR_SCHEMA: dict[str, tuple[str, ...]]
+"""Message class name -> the dataclass fields the decoders fill, in MdvrSchema order."""
+MDVR_DEFAULT_MAX_PAYLOAD: int
+"""Default cap on a media packet's payload (8 MiB)."""
+MDVR_MAX_PAYLOAD_LIMIT: int
+"""Largest accepted ``max_payload`` (256 MiB)."""
+
+@final
+class MdvrSchema:
+    """The message dataclasses the decoders instantiate, one per ``MDVR_SCHEMA`` entry and in
+    its order; ValueError if a class's name or dataclass fields differ from the entry."""
+
+    def __new__(cls, types: Sequence[type[object]]) -> MdvrSchema: ...
+
+@final
+class MdvrSignalingDecoder:
+    """Decoder of one signaling connection; see trocadero.protocols.mdvr.SignalingDecoder."""
+
+    def __new__(cls, schema: MdvrSchema) -> MdvrSignalingDecoder: ...
+    def feed(self, data: Buffer) -> list[object]:
+        """The messages completed by ``data`` (bytes are borrowed, other buffers copied)."""
+
+    @property
+    def frames(self) -> int: ...
+    @property
+    def frame_bytes(self) -> int: ...
+    @property
+    def skipped_bytes(self) -> int: ...
+    @property
+    def rejected_frames(self) -> int: ...
+    @property
+    def skipped_since_frame(self) -> int: ...
+    @property
+    def rejected_since_frame(self) -> int: ...
+    @property
+    def buffered_bytes(self) -> int: ...
+
+@final
+class MdvrMediaDecoder:
+    """Decoder of one media connection; see trocadero.protocols.mdvr.MediaDecoder. Reads of
+    64 KiB or more are framed, and payloads copied, with the GIL released."""
+
+    def __new__(cls, schema: MdvrSchema, *, max_payload: int = ...) -> MdvrMediaDecoder: ...
+    def feed(self, data: Buffer) -> list[object]: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def frame_bytes(self) -> int: ...
+    @property
+    def skipped_bytes(self) -> int: ...
+    @property
+    def rejected_frames(self) -> int: ...
+    @property
+    def skipped_since_frame(self) -> int: ...
+    @property
+    def rejected_since_frame(self) -> int: ...
+    @property
+    def buffered_bytes(self) -> int: ...
+    @property
+    def envelope(self) -> str | None:
+        """Envelope of the last binary packet ("M1" / "M2"), None before the first."""
+
+    @property
+    def text_prefixed(self) -> bool | None:
+        """Whether the last text frame had the ``@@`` prefix, None before the first."""
+
+    @property
+    def max_payload(self) -> int: ...
+
+# Builders: ValueError naming the argument for anything the frame cannot carry. Times are
+# "yymmdd hhmmss" (UTC); serials and ids are opaque text without "," or "#".
+
+def mdvr_build_frame(
+    *,
+    serial: str,
+    keyword: str,
+    device_id: str,
+    time: str,
+    fields: Sequence[str | Buffer],
+    workstation: str = "",
+    raw: bytes | None = None,
+) -> bytes: ...
+def mdvr_build_c100(
+    *,
+    serial: str,
+    device_id: str,
+    time: str,
+    src_keyword: str,
+    src_time: str,
+    answer_mode: int,
+    content: Sequence[str],
+) -> bytes: ...
+def mdvr_build_c100_registration(
+    *, serial: str, device_id: str, time: str, src_time: str, reason: int | None = None
+) -> bytes: ...
+def mdvr_build_c100_status(*, serial: str, device_id: str, time: str, src_time: str) -> bytes: ...
+def mdvr_build_c100_no_file(*, serial: str, device_id: str, time: str, src_time: str) -> bytes: ...
+def mdvr_build_c100_alarm(
+    *, serial: str, device_id: str, time: str, src_keyword: str, src_time: str, alarm_uid: str
+) -> bytes: ...
+def mdvr_build_bare(
+    *, keyword: Literal["C500", "C501"], serial: str, device_id: str, time: str
+) -> bytes: ...
+def mdvr_build_c508(
+    *,
+    serial: str,
+    device_id: str,
+    time: str,
+    session_id: str,
+    start: bool,
+    channel: int,
+    stream_type: int,
+    connection_type: int,
+    media_ip: str,
+    media_port: int,
+) -> bytes: ...
+def mdvr_build_c702(
+    *,
+    serial: str,
+    device_id: str,
+    time: str,
+    session_id: str,
+    offset_mode: int,
+    start_offset: int,
+    end_offset: int,
+    media_ip: str,
+    media_port: int,
+    file_name: str,
+) -> bytes: ...
+def mdvr_build_c505(
+    *,
+    serial: str,
+    device_id: str,
+    time: str,
+    enable: int,
+    distance: int,
+    interval_s: int,
+    combo_mask: int,
+) -> bytes: ...
+def mdvr_build_c150(
+    *, serial: str, device_id: str, time: str, control: int, user: str, password: str
+) -> bytes: ...
+def mdvr_build_c517(
+    *, serial: str, device_id: str, time: str, param_type: int, data: Buffer | str
+) -> bytes: ...
+def mdvr_build_media_packet(
+    *, envelope: Literal["M1", "M2"], opcode: int, serial: int, time: int, payload: Buffer
+) -> bytes: ...
+def mdvr_build_media_feedback(
+    *, envelope: Literal["M1", "M2"], serial: int, time: int, ok: bool, reason: int
+) -> bytes: ...

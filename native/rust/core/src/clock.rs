@@ -21,6 +21,10 @@
 //! 5. hand the frame to each sink, bump `frames_sent`, store `last_frame_ns` and the thread's
 //!    CPU time so far (`thread_cpu_ns`, CLOCK_THREAD_CPUTIME_ID).
 //!
+//! Between 3 and 4 it reads the emergency input file, if one is set, and while the emergency
+//! is latched step 5 sends the frame with the emergency overlay's ranges overwritten (in a
+//! scratch buffer allocated once): see [`crate::emergency`].
+//!
 //! The output thread takes no lock on this path: the triple buffer and all counters are
 //! atomics, so a Python thread holding the GIL or the producer mutex can never delay it.
 //! While `stalled` is set (fault injection for the systemd watchdog test) it keeps waking on
@@ -129,6 +133,8 @@ pub struct Stats {
     pub running: bool,
     pub rate_hz: f64,
     pub frame_bytes: usize,
+    /// The emergency latch, its input and overlay (the binding flattens these into
+    /// `emergency_*` fields).
     pub emergency: EmergencyStats,
 }
 
@@ -503,35 +509,40 @@ impl FrameClock {
         }
     }
 
-    /// Install the emergency frame: `frame` (`frame_bytes` long) replaces the published
-    /// frame in `ranges` (start, end byte offsets) while the latch is set. Before or after
-    /// `start()`; the output thread picks it up without waiting on this call.
+    /// Install (or replace) the emergency frame: `frame` (`frame_bytes` long) replaces the
+    /// published frame in `ranges` ((start, end) byte offsets, any order, overlaps allowed)
+    /// while the latch is set; outside them the published frame goes out. Before or after
+    /// `start()`; the output thread picks it up at a following deadline without ever waiting
+    /// on this call.
     pub fn set_emergency_overlay(
         &self,
         frame: &[u8],
         ranges: &[(usize, usize)],
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let overlay = Overlay::new(frame, ranges, self.config.frame_bytes)?;
         self.shared.emergency.set_overlay(overlay);
         Ok(())
     }
 
-    /// The file (or sysfs GPIO `value`) the output thread reads at every deadline; `1`
-    /// (`0` with `active_low`) latches the emergency. None: no input.
+    /// The file (or sysfs GPIO `value`) the output thread reads at every deadline (open,
+    /// read, close): a first non-whitespace byte `1` (anything else with `active_low`)
+    /// latches the emergency; a missing or unreadable file does not (it is counted in the
+    /// stats). None: no input. Errors only for a path with a NUL byte.
     pub fn set_emergency_input(
         &self,
         path: Option<&std::path::Path>,
         active_low: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.shared.emergency.set_input(path, active_low)
     }
 
-    /// Latch the emergency: the next deadline sends the overlay.
+    /// Latch the emergency (idempotent): the next deadline sends the overlay.
     pub fn engage_emergency(&self) {
         self.shared.emergency.engage();
     }
 
-    /// Clear the latch; false (still latched) while the input asserts.
+    /// Clear the latch, unless the input asserts right now (read by this call): then false,
+    /// still latched.
     pub fn release_emergency(&self) -> bool {
         self.shared.emergency.release()
     }
@@ -639,7 +650,14 @@ fn output_thread(
             } else if have_frame {
                 shared.late_renders.fetch_add(1, Ordering::Relaxed);
             }
-            let frame = emergency.apply(consumer.front(), &shared.emergency);
+            let front = consumer.front();
+            let frame = match emergency.compose(front, &shared.emergency) {
+                Some(composed) => {
+                    shared.emergency.count_frame_sent();
+                    composed
+                }
+                None => front,
+            };
             for sink in sinks.iter_mut() {
                 sink.send(frame, current);
             }
@@ -654,7 +672,9 @@ fn output_thread(
         n = current + 1;
     }
 
-    let frame = emergency.apply(consumer.front(), &shared.emergency);
+    // Termination packets carry what the last frame carried: the emergency if latched.
+    let front = consumer.front();
+    let frame = emergency.compose(front, &shared.emergency).unwrap_or(front);
     for sink in sinks.iter_mut() {
         sink.terminate(frame);
     }

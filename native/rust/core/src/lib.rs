@@ -2,10 +2,12 @@
 //! the wire at absolute deadlines, the network senders it drives (sACN, Art-Net, DDP; see
 //! [`output`]), the triple buffer the Python renderer publishes into, and the lock-free
 //! lateness histogram the control plane reads. `trocadero-py` wraps this crate.
+//! [`mdvr`] is the MDVR gateway's protocol core (framing, messages, builders).
 
 pub mod clock;
 pub mod emergency;
 pub mod histogram;
+pub mod mdvr;
 pub mod output;
 pub mod triple_buffer;
 
@@ -49,6 +51,18 @@ pub enum Error {
     SinkAfterStart,
     /// The OS refused to create the output thread.
     Spawn(std::io::Error),
+    /// An emergency overlay frame does not have the configured length.
+    EmergencyFrameLength { expected: usize, got: usize },
+    /// Emergency overlay range number `index` is not `0 <= start < end <= frame_bytes`
+    /// (i128: the binding reports negative Python ints with the same message).
+    EmergencyRange {
+        index: usize,
+        start: i128,
+        end: i128,
+        frame_bytes: usize,
+    },
+    /// An emergency input path containing a NUL byte (cannot be opened).
+    EmergencyInputPath(std::path::PathBuf),
 }
 
 impl Error {
@@ -61,6 +75,9 @@ impl Error {
                 | Error::InvalidFrameBytes(_)
                 | Error::InvalidPriority(_)
                 | Error::FrameLength { .. }
+                | Error::EmergencyFrameLength { .. }
+                | Error::EmergencyRange { .. }
+                | Error::EmergencyInputPath(_)
         )
     }
 }
@@ -91,6 +108,24 @@ impl fmt::Display for Error {
             }
             Error::SinkAfterStart => f.write_str("sinks must be added before start()"),
             Error::Spawn(e) => write!(f, "could not spawn the output thread: {e}"),
+            Error::EmergencyFrameLength { expected, got } => write!(
+                f,
+                "emergency frame has {got} bytes but the clock was configured for \
+                 frame_bytes={expected}"
+            ),
+            Error::EmergencyRange {
+                index,
+                start,
+                end,
+                frame_bytes,
+            } => write!(
+                f,
+                "emergency ranges[{index}] = ({start}, {end}) must satisfy \
+                 0 <= start < end <= frame_bytes ({frame_bytes})"
+            ),
+            Error::EmergencyInputPath(p) => {
+                write!(f, "emergency input path {p:?} contains a NUL byte")
+            }
         }
     }
 }

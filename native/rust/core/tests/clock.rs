@@ -517,3 +517,274 @@ fn outputs_send_frames_terminate_on_stop_and_report_stats() {
     assert_eq!(&last[0][126..], &frame[512..]);
     assert_eq!(&last[1][126..], &frame[..512]);
 }
+
+// --- Emergency override -------------------------------------------------------------------
+//
+// "The next frame" is checked by counting sends, not time: a frame the sink had not received
+// when a call returned may already have been composed, but the one after it must reflect the
+// call (the thread reads the latch, the overlay and the input after handing over a frame).
+
+/// A private directory for an input file, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("trocadero-emergency-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// Replace `name` by rename, as a watchdog script would (readers see old or new).
+    fn replace(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        let tmp = self.0.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const PUBLISHED: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+const OVERLAY: [u8; 8] = [0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7];
+/// Unsorted on purpose; bytes 0..2 and 5..7 are the "emergency canvases".
+const RANGES: [(usize, usize); 2] = [(5, 7), (0, 2)];
+const COMPOSED: [u8; 8] = [0xE0, 0xE1, 3, 4, 5, 0xE5, 0xE6, 8];
+
+fn emergency_clock() -> (FrameClock, Recorder) {
+    let (clock, rec) = clock_with_recorder(200.0, 8);
+    clock.set_emergency_overlay(&OVERLAY, &RANGES).unwrap();
+    clock.publish(&PUBLISHED).unwrap();
+    (clock, rec)
+}
+
+fn frames(rec: &Recorder) -> Vec<Vec<u8>> {
+    rec.sent().into_iter().map(|s| s.frame).collect()
+}
+
+/// Wait until the sink has received `more` frames beyond those it has now.
+fn wait_frames(rec: &Recorder, more: usize) {
+    let target = rec.sent().len() + more;
+    assert!(
+        wait_for(Duration::from_secs(10), || rec.sent().len() >= target),
+        "the clock stopped sending"
+    );
+}
+
+#[test]
+fn engaged_emergency_overwrites_only_its_ranges_from_the_next_frame_until_released() {
+    let (clock, rec) = emergency_clock();
+    clock.start().unwrap();
+    wait_frames(&rec, 3);
+    let before = rec.sent().len();
+    clock.engage_emergency();
+    clock.engage_emergency(); // idempotent
+    let after = rec.sent().len();
+    wait_frames(&rec, 5);
+    let s = clock.stats().emergency;
+    assert!(s.latched);
+    assert_eq!(s.engagements, 1);
+    assert!(s.latched_at_ns > 0 && s.latched_at_ns <= monotonic_ns());
+    assert_eq!(s.covered_bytes, 4);
+
+    let held = rec.sent().len();
+    assert!(
+        clock.release_emergency(),
+        "no input: release always succeeds"
+    );
+    let released = rec.sent().len();
+    wait_frames(&rec, 5);
+    clock.stop();
+
+    let sent = frames(&rec);
+    assert!(sent[..before].iter().all(|f| f == &PUBLISHED));
+    let first = sent.iter().position(|f| f == &COMPOSED).unwrap();
+    assert!(
+        (before..=after + 1).contains(&first),
+        "first emergency frame #{first}, engaged between #{before} and #{after}"
+    );
+    assert!(sent[first..held].iter().all(|f| f == &COMPOSED));
+    assert!(sent[released + 1..].iter().all(|f| f == &PUBLISHED));
+    let composed = sent.iter().filter(|f| *f == &COMPOSED).count() as u64;
+    let s = clock.stats().emergency;
+    assert!(!s.latched);
+    assert_eq!(s.frames_sent, composed);
+    // Released: the termination frame is the published one.
+    assert_eq!(rec.terminated(), vec![PUBLISHED.to_vec()]);
+}
+
+#[test]
+fn emergency_engaged_before_start_is_on_the_first_frame_and_in_termination() {
+    let (clock, rec) = emergency_clock();
+    clock.engage_emergency();
+    clock.start().unwrap();
+    wait_frames(&rec, 3);
+    clock.stop();
+    assert!(frames(&rec).iter().all(|f| f == &COMPOSED));
+    assert_eq!(rec.terminated(), vec![COMPOSED.to_vec()]);
+}
+
+#[test]
+fn asserted_input_latches_within_one_deadline_and_holds_until_released() {
+    let dir = TempDir::new("latch");
+    let path = dir.replace("value", "0\n");
+    let (clock, rec) = emergency_clock();
+    clock.set_emergency_input(Some(&path), false).unwrap();
+    clock.start().unwrap();
+    wait_frames(&rec, 3);
+    assert!(!clock.stats().emergency.latched);
+
+    let before = rec.sent().len();
+    let t_write = monotonic_ns();
+    dir.replace("value", " 1\n");
+    let after = rec.sent().len();
+    wait_frames(&rec, 3);
+    let s = clock.stats().emergency;
+    assert!(s.latched && s.input_asserted);
+    assert_eq!(s.engagements, 1);
+    assert!(s.latched_at_ns >= t_write);
+    assert_eq!(s.input_errors, 0);
+    let sent = frames(&rec);
+    assert!(sent[..before].iter().all(|f| f == &PUBLISHED));
+    assert!(
+        sent[after + 1..].iter().all(|f| f == &COMPOSED),
+        "not composed from the deadline after the input asserted"
+    );
+
+    assert!(
+        !clock.release_emergency(),
+        "released while the input asserts"
+    );
+    assert!(clock.stats().emergency.latched);
+
+    // The input clears: still latched (the emergency is latched, not momentary).
+    dir.replace("value", "0\n");
+    wait_frames(&rec, 3);
+    let s = clock.stats().emergency;
+    assert!(s.latched && !s.input_asserted);
+    assert!(frames(&rec).last().unwrap() == &COMPOSED);
+
+    assert!(clock.release_emergency());
+    let released = rec.sent().len();
+    wait_frames(&rec, 3);
+    clock.stop();
+    assert!(frames(&rec)[released + 1..].iter().all(|f| f == &PUBLISHED));
+    assert_eq!(clock.stats().emergency.engagements, 1);
+}
+
+#[test]
+fn release_reads_the_input_itself_even_before_start() {
+    let dir = TempDir::new("release");
+    let path = dir.replace("value", "1");
+    let (clock, _rec) = emergency_clock();
+    clock.engage_emergency();
+    clock.set_emergency_input(Some(&path), false).unwrap();
+    assert!(!clock.release_emergency());
+    dir.replace("value", "0");
+    assert!(clock.release_emergency());
+    assert!(!clock.stats().emergency.latched);
+}
+
+#[test]
+fn active_low_input_asserts_on_zero_and_a_missing_file_never_asserts() {
+    let dir = TempDir::new("active-low");
+    let path = dir.replace("value", "1\n");
+    let (clock, rec) = emergency_clock();
+    clock.set_emergency_input(Some(&path), true).unwrap();
+    clock.start().unwrap();
+    wait_frames(&rec, 3);
+    assert!(
+        !clock.stats().emergency.latched,
+        "'1' is idle when active low"
+    );
+    dir.replace("value", "0\n");
+    let after = rec.sent().len();
+    wait_frames(&rec, 2);
+    assert!(frames(&rec)[after + 1..].iter().all(|f| f == &COMPOSED));
+    assert!(!clock.release_emergency());
+
+    // A missing file is not asserted (not even active low): counted, the reason kept.
+    std::fs::remove_file(&path).unwrap();
+    wait_frames(&rec, 2);
+    let s = clock.stats().emergency;
+    assert!(!s.input_asserted && s.latched);
+    assert!(s.input_errors >= 1);
+    let error = s.input_error.expect("the error text is kept");
+    assert!(
+        error.contains("No such file") && error.contains("value"),
+        "{error}"
+    );
+    assert!(clock.release_emergency());
+    let released = rec.sent().len();
+    wait_frames(&rec, 2);
+    clock.stop();
+    assert!(frames(&rec)[released + 1..].iter().all(|f| f == &PUBLISHED));
+}
+
+#[test]
+fn emergency_overlay_can_be_replaced_while_running() {
+    let (clock, rec) = emergency_clock();
+    clock.engage_emergency();
+    clock.start().unwrap();
+    wait_frames(&rec, 2);
+    let other = [0x55u8; 8];
+    clock.set_emergency_overlay(&other, &[(3, 4)]).unwrap();
+    let after = rec.sent().len();
+    wait_frames(&rec, 3);
+    clock.stop();
+    let sent = frames(&rec);
+    let replaced = [1u8, 2, 3, 0x55, 5, 6, 7, 8];
+    assert!(sent[..2].iter().all(|f| f == &COMPOSED));
+    assert!(sent[after + 1..].iter().all(|f| f == &replaced));
+    assert_eq!(clock.stats().emergency.covered_bytes, 1);
+    assert_eq!(rec.terminated(), vec![replaced.to_vec()]);
+}
+
+#[test]
+fn invalid_emergency_overlays_and_inputs_are_rejected() {
+    let clock = FrameClock::new(ClockConfig::new(44.0, 8)).unwrap();
+    let err = clock.set_emergency_overlay(&[0; 7], &[(0, 1)]).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::EmergencyFrameLength {
+            expected: 8,
+            got: 7
+        }
+    ));
+    assert!(err.is_invalid_argument());
+    for bad in [(0, 9), (3, 3), (5, 2), (8, 9)] {
+        let err = clock
+            .set_emergency_overlay(&[0; 8], &[(0, 1), bad])
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::EmergencyRange { index: 1, .. }),
+            "{bad:?}: {err}"
+        );
+        assert!(
+            err.to_string().starts_with("emergency ranges[1] = "),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        clock.stats().emergency.covered_bytes,
+        0,
+        "nothing installed"
+    );
+    // Overlapping ranges and the whole frame are fine.
+    clock
+        .set_emergency_overlay(&[0; 8], &[(0, 8), (2, 4)])
+        .unwrap();
+    assert_eq!(clock.stats().emergency.covered_bytes, 8);
+    let nul = std::path::Path::new("/tmp/a\0b");
+    assert!(matches!(
+        clock.set_emergency_input(Some(nul), false),
+        Err(Error::EmergencyInputPath(_))
+    ));
+    clock.set_emergency_input(None, false).unwrap();
+}

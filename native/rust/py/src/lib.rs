@@ -4,6 +4,8 @@
 //! Python exceptions, and releases the GIL around anything that can wait (joining the output
 //! thread, copying a frame). The output thread itself never touches Python.
 
+mod mdvr;
+
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -123,9 +125,10 @@ impl FrameClock {
         Ok(())
     }
 
-    /// Snapshot of the counters and lateness percentiles.
-    fn stats(&self) -> ClockStats {
-        ClockStats::from(self.inner.stats())
+    /// Snapshot of the counters and lateness percentiles. Without the GIL: it takes the
+    /// (briefly held) mutex of the emergency input's error text.
+    fn stats(&self, py: Python<'_>) -> ClockStats {
+        ClockStats::from(py.detach(|| self.inner.stats()))
     }
 
     /// Start a fresh lateness measurement window.
@@ -138,38 +141,80 @@ impl FrameClock {
         self.inner.set_stalled(stalled);
     }
 
-    /// Install the emergency frame: `frame` (bytes-like, `frame_bytes` long) replaces the
-    /// published frame in `ranges` ((start, end) byte offsets) while the latch is set.
+    /// Install the emergency frame: `frame` (C-contiguous bytes-like, `frame_bytes` long)
+    /// replaces the published frame in `ranges` ((start, end) byte offsets) while the latch is
+    /// set. ValueError naming the bad length or range; the copy runs without the GIL.
     fn set_emergency_overlay(
         &self,
         py: Python<'_>,
-        frame: &[u8],
-        ranges: Vec<(usize, usize)>,
+        frame: &Bound<'_, PyAny>,
+        ranges: Vec<(i64, i64)>,
     ) -> PyResult<()> {
-        py.detach(|| self.inner.set_emergency_overlay(frame, &ranges))
-            .map_err(PyValueError::new_err)
+        let buffer = PyUntypedBuffer::get(frame)?;
+        if !buffer.is_c_contiguous() {
+            return Err(PyBufferError::new_err(
+                "frame must be a C-contiguous buffer",
+            ));
+        }
+        let frame_bytes = self.inner.frame_bytes();
+        let mut checked = Vec::with_capacity(ranges.len());
+        for (index, &(start, end)) in ranges.iter().enumerate() {
+            match (usize::try_from(start), usize::try_from(end)) {
+                (Ok(s), Ok(e)) => checked.push((s, e)),
+                // Same error as the core's for any other bad range, not an OverflowError.
+                _ => {
+                    return Err(to_py_err(Error::EmergencyRange {
+                        index,
+                        start: start.into(),
+                        end: end.into(),
+                        frame_bytes,
+                    }))
+                }
+            }
+        }
+        let len = buffer.len_bytes();
+        let buffer = &buffer;
+        py.detach(|| {
+            // Copied with a raw memcpy, as in `publish`: a bytearray may be written by another
+            // Python thread meanwhile, so no `&[u8]` over Python's memory.
+            let mut copy = vec![0u8; len];
+            // SAFETY: `buf_ptr` points at `len` readable bytes (C contiguous), kept alive and
+            // in place by the export until `buffer` drops; `copy` is a new allocation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    buffer.buf_ptr() as *const u8,
+                    copy.as_mut_ptr(),
+                    len,
+                );
+            }
+            self.inner.set_emergency_overlay(&copy, &checked)
+        })
+        .map_err(to_py_err)
     }
 
-    /// The file or sysfs GPIO value the output thread reads at every deadline (None: none).
+    /// The file or sysfs GPIO `value` the output thread reads at every deadline: `1` (`0`
+    /// with `active_low`) latches the emergency. None: no input.
     #[pyo3(signature = (path, active_low = false))]
     fn set_emergency_input(
         &self,
+        py: Python<'_>,
         path: Option<std::path::PathBuf>,
         active_low: bool,
     ) -> PyResult<()> {
-        self.inner
-            .set_emergency_input(path.as_deref(), active_low)
-            .map_err(PyValueError::new_err)
+        py.detach(|| self.inner.set_emergency_input(path.as_deref(), active_low))
+            .map_err(to_py_err)
     }
 
-    /// Latch the emergency: the output thread sends the overlay from its next deadline.
+    /// Latch the emergency (idempotent): the output thread sends the overlay from its next
+    /// deadline. Atomics only: nothing to wait for.
     fn engage_emergency(&self) {
         self.inner.engage_emergency();
     }
 
-    /// Clear the latch; False (and still latched) while the input asserts.
-    fn release_emergency(&self) -> bool {
-        self.inner.release_emergency()
+    /// Clear the latch; False (and still latched) if the input asserts. Reads the input file,
+    /// so without the GIL.
+    fn release_emergency(&self, py: Python<'_>) -> bool {
+        py.detach(|| self.inner.release_emergency())
     }
 
     #[getter]
@@ -555,6 +600,7 @@ mod trocadero_rt {
                 env!("TROCADERO_BUILD_TARGET"),
             ),
         )?;
+        super::mdvr::register(m)?;
         Ok(())
     }
 }
