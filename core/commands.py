@@ -77,6 +77,8 @@ class Library(Protocol):
 
     async def put_look(self, look: LookDef) -> bool: ...
     async def put_cue_list(self, cue_list: CueListDef) -> bool: ...
+    async def delete_look(self, name: str) -> None: ...
+    async def delete_cue_list(self, name: str) -> None: ...
 
 
 class EmergencyLatch(Protocol):
@@ -115,10 +117,12 @@ class Controller:
         panic_fade: float = 3.0,
         input_asserted: Callable[[], bool] = lambda: False,
         look_stored: Callable[[LookDef], None] = lambda _look: None,
+        look_removed: Callable[[str], None] = lambda _name: None,
         library: Library | None = None,
     ) -> None:
         self.library = library
         self.look_stored = look_stored
+        self.look_removed = look_removed
         self.panic_fade = panic_fade
         self.input_asserted = input_asserted
         self.engine = engine
@@ -354,6 +358,27 @@ class Controller:
             await self.library.put_cue_list(cue_list)
         self.engine.set_cue_list(cue_list)
         return await self._done(actor, "cuelist.put", cue_list.name, "done")
+
+    async def delete_look(self, actor: Actor, name: str) -> Result:
+        """Refused by the store (Conflict) while a cue or schedule uses the look."""
+        self._allow(actor, "show.edit", "edit looks")
+        if name not in self.engine.looks:
+            raise PlaybackError(f'no look "{name}"')
+        if self.library is not None:
+            await self.library.delete_look(name)
+        self.engine.remove_look(name)
+        self.look_removed(name)
+        return await self._done(actor, "look.delete", name, "done")
+
+    async def delete_cue_list(self, actor: Actor, name: str) -> Result:
+        """A running list is let go at once (no fade) before it goes."""
+        self._allow(actor, "show.edit", "edit cue lists")
+        self.engine.playback(name)
+        if self.library is not None:
+            await self.library.delete_cue_list(name)
+        self.engine.release(name, self.now(), 0.0)
+        self.engine.remove_cue_list(name, self.now())
+        return await self._done(actor, "cuelist.delete", name, "done")
 
     # --- queries ------------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ class Runtime:
     open_dmx: list[OpenDmxOutput] = field(default_factory=list)
     overlay: InputOverlay | None = None
     controller: Controller | None = None
+    store: Storage | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -204,6 +205,7 @@ class Runtime:
             artnet_nodes=self.artnet_nodes,
             faults=faults,
             playback=self.controller,
+            store=self.store,
         )
 
     def artnet_nodes(self) -> list[Mapping[str, Any]] | None:
@@ -334,16 +336,37 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
     previous = state.begin_run()
     if previous is not None and not previous.get("clean_shutdown", True):
         log.warning("previous run did not shut down cleanly", previous=previous)
-    async with AsyncExitStack() as stack:
-        if config.storage.backend == "postgres":
-            # asyncpg is asyncio-only: one trio_asyncio loop for the daemon's lifetime.
-            await stack.enter_async_context(trio_asyncio.open_loop())
-        try:
-            store = await stack.enter_async_context(open_storage(config.storage, state.directory))
-            playing = await reconcile_show(store, show.show)
-        except (StorageError, OSError) as exc:
-            raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
-        await _run(config, show, state, store, playing)
+    try:
+        async with AsyncExitStack() as stack:
+            if config.storage.backend == "postgres":
+                # asyncpg is asyncio-only: one trio_asyncio loop for the daemon's lifetime.
+                await stack.enter_async_context(trio_asyncio.open_loop())
+            try:
+                store = await stack.enter_async_context(
+                    open_storage(config.storage, state.directory)
+                )
+                playing = await reconcile_show(store, show.show)
+            except (StorageError, OSError) as exc:
+                raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
+            await _run(config, show, state, store, playing)
+    except BaseExceptionGroup as group:
+        # trio_asyncio's loop nursery wraps a start-up ConfigError: unwrap it so the CLI
+        # reports it as a configuration problem (exit 2) rather than a crash.
+        matched, rest = group.split(ConfigError)
+        if matched is not None and rest is None:
+            leaves = list(_leaves(matched))
+            raise ConfigError([p for e in leaves for p in e.problems]) from group
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    for e in group.exceptions:
+        if isinstance(e, BaseExceptionGroup):
+            out += _leaves(e)
+        else:
+            out.append(e)
+    return out
 
 
 async def _run(
@@ -356,7 +379,7 @@ async def _run(
         show.patch.frame_bytes,
         realtime_priority=config.clock.realtime_priority,
     )
-    rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier())
+    rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier(), store=store)
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
     rt.controller = Controller(
@@ -366,6 +389,7 @@ async def _run(
         changed=driver.changed,
         check_look=show.renderer.check_look,
         look_stored=show.renderer.set_look,
+        look_removed=show.renderer.forget_look,
         panic_fade=config.playback.panic_fade_s,
         input_asserted=lambda: console_asserted(rt.inputs, config),
         audit=store,

@@ -17,8 +17,10 @@ from starlette.routing import Route
 
 from trocadero.core.commands import Actor, Controller
 from trocadero.core.metrics import render_prometheus
+from trocadero.core.storage import Storage
 
 from .playback_api import playback_routes
+from .show_api import show_routes
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ControlPlane:
     artnet_nodes: Callable[[], Sequence[Mapping[str, Any]] | None] = lambda: None
     faults: FaultHooks | None = None
     playback: Controller | None = None
+    store: Storage | None = None  # looks, cue lists and the audit log are read from it
     # Until logins exist (the control-plane issue), the web binds loopback and every caller
     # acts as the local operator.
     actor_of: Callable[[Request], Actor] = lambda request: Actor(
@@ -111,6 +114,8 @@ def create_app(control: ControlPlane) -> Starlette:
     ]
     if control.playback is not None:
         routes += playback_routes(control.playback, control.actor_of)
+        if control.store is not None:
+            routes += show_routes(control.playback, control.store, control.actor_of)
     if control.faults is not None:
         faults = control.faults
 

@@ -118,3 +118,19 @@ def test_check_config_names_cues_that_point_at_nothing(tmp_path: Path) -> None:
         f'{show}: cue_lists["m"].cues[1].look: no look "nope"',
         f'{show}: cue_lists["m"].cues[1].parts[0]: no canvas "zz"',
     ]
+
+
+def test_an_unreachable_database_is_a_configuration_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[state]\ndirectory = "{tmp_path}/state"\n[web]\nport = 1\n'
+        '[storage]\nbackend = "postgres"\npostgres_dsn = "postgresql://nobody@127.0.0.1:1/none"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "trocadero", "run", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "storage (postgres): PostgreSQL: cannot connect" in done.stderr

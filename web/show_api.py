@@ -1,0 +1,155 @@
+"""REST routes for the show model: looks and cue lists (read from the store, written through
+the command layer so the engine, the renderer, the audit log and the store stay in step), and
+the audit log. Bodies use the show-file format (`docs/show-file.md`); errors name the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from trocadero.config.show import CueListDef, LookDef
+from trocadero.core.codec import from_plain, parse_datetime, to_plain
+from trocadero.core.commands import Actor, Controller, Forbidden
+from trocadero.core.playback.cuelist import PlaybackError
+from trocadero.core.storage import MAX_LIMIT, Conflict, NotFound, Storage, StorageError
+from trocadero.core.storage import ValidationError as StoreValidationError
+
+from .playback_api import ActorOf, BadRequest, _body
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequest(f"limit: must be an integer 1..{MAX_LIMIT} (got {raw!r})")
+    return int(raw)
+
+
+def _page(items: Any, next_cursor: str | None) -> Response:
+    return JSONResponse({"items": [to_plain(i) for i in items], "next": next_cursor})
+
+
+def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> list[Route]:
+    def guarded(fn: Callable[[Request, Actor], Awaitable[Response]]) -> Handler:
+        async def handler(request: Request) -> Response:
+            try:
+                return await fn(request, actor_of(request))
+            except BadRequest as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            except StoreValidationError as exc:
+                return JSONResponse(
+                    {"error": "invalid", "problems": list(exc.problems)}, status_code=400
+                )
+            except Forbidden as exc:
+                return JSONResponse({"error": str(exc)}, status_code=403)
+            except NotFound as exc:
+                return JSONResponse({"error": str(exc)}, status_code=404)
+            except Conflict as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+            except PlaybackError as exc:
+                text = str(exc)
+                return JSONResponse(
+                    {"error": text}, status_code=404 if text.startswith("no ") else 400
+                )
+            except StorageError as exc:
+                return JSONResponse({"error": f"storage: {exc}"}, status_code=503)
+
+        return handler
+
+    def can_read(actor: Actor) -> None:
+        controller.state(actor)  # raises Forbidden for a role that may not read
+
+    async def list_looks(request: Request, actor: Actor) -> Response:
+        can_read(actor)
+        page = await store.list_looks(
+            limit=_limit(request), cursor=request.query_params.get("cursor")
+        )
+        return _page(page.items, page.next)
+
+    async def look(request: Request, actor: Actor) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            can_read(actor)
+            return JSONResponse(to_plain(await store.get_look(name)))
+        if request.method == "DELETE":
+            result = await controller.delete_look(actor, name)
+            return JSONResponse({"outcome": result.outcome})
+        doc = await _body(request)
+        doc.setdefault("name", name)
+        if doc["name"] != name:
+            raise BadRequest(f"name: must match the URL (got {doc['name']!r}, URL {name!r})")
+        parsed, problems = from_plain(LookDef, doc)
+        if parsed is None:
+            return JSONResponse({"error": "invalid", "problems": problems}, status_code=400)
+        try:
+            result = await controller.put_look(actor, parsed)
+        except PlaybackError as exc:  # the renderer could not build a layer
+            return JSONResponse(
+                {"error": "invalid", "problems": str(exc).splitlines()}, status_code=400
+            )
+        return JSONResponse({"outcome": result.outcome})
+
+    async def list_cue_lists(request: Request, actor: Actor) -> Response:
+        can_read(actor)
+        page = await store.list_cue_lists(
+            limit=_limit(request), cursor=request.query_params.get("cursor")
+        )
+        return _page(page.items, page.next)
+
+    async def cue_list(request: Request, actor: Actor) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            can_read(actor)
+            return JSONResponse(to_plain(await store.get_cue_list(name)))
+        if request.method == "DELETE":
+            result = await controller.delete_cue_list(actor, name)
+            return JSONResponse({"outcome": result.outcome})
+        doc = await _body(request)
+        doc.setdefault("name", name)
+        if doc["name"] != name:
+            raise BadRequest(f"name: must match the URL (got {doc['name']!r}, URL {name!r})")
+        parsed, problems = from_plain(CueListDef, doc)
+        if parsed is None:
+            return JSONResponse({"error": "invalid", "problems": problems}, status_code=400)
+        try:
+            result = await controller.put_cue_list(actor, parsed)
+        except PlaybackError as exc:
+            return JSONResponse(
+                {"error": "invalid", "problems": str(exc).splitlines()}, status_code=400
+            )
+        return JSONResponse({"outcome": result.outcome})
+
+    async def audit(request: Request, actor: Actor) -> Response:
+        can_read(actor)
+        q = request.query_params
+        problems: list[str] = []
+        bounds: dict[str, datetime | None] = {}
+        for key in ("since", "until"):
+            bounds[key] = parse_datetime(q[key], key, problems) if key in q else None
+        if problems:
+            raise BadRequest("; ".join(problems))
+        page = await store.list_audit(
+            limit=_limit(request),
+            cursor=q.get("cursor"),
+            actor=q.get("actor"),
+            action=q.get("action"),
+            origin=q.get("origin"),
+            since=bounds["since"],
+            until=bounds["until"],
+        )
+        return _page(page.items, page.next)
+
+    return [
+        Route("/api/looks", guarded(list_looks), methods=["GET"]),
+        Route("/api/looks/{name}", guarded(look), methods=["GET", "PUT", "DELETE"]),
+        Route("/api/cue-lists", guarded(list_cue_lists), methods=["GET"]),
+        Route("/api/cue-lists/{name}", guarded(cue_list), methods=["GET", "PUT", "DELETE"]),
+        Route("/api/audit", guarded(audit), methods=["GET"]),
+    ]
