@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .fields import setting
 from .inputs import InputConfig, validate_inputs
@@ -175,6 +176,136 @@ class EmergencyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """Where the building stands: its sun (sunrise, sunset, dawn, dusk) and its wall clock."""
+
+    latitude: float = setting(
+        48.8616, "degrees north (south is negative); the Trocadero", minimum=-90.0, maximum=90.0
+    )
+    longitude: float = setting(
+        2.2893, "degrees east (west is negative); the Trocadero", minimum=-180.0, maximum=180.0
+    )
+    timezone: str = setting(
+        "Europe/Paris", "IANA time zone of the site's wall clock (DST from the tz database)"
+    )
+
+    def validate(self) -> list[str]:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return [f"timezone: not a time zone of the tz database (got {self.timezone!r})"]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    """The building's schedule at run time (docs/schedule.md)."""
+
+    enabled: bool = setting(True, "play the schedule; false = edit and simulate only")
+    horizon_s: float = setting(
+        8 * 86400.0,
+        "look-back horizon: an occurrence that started longer ago than this is not played"
+        " (covers a weekly open-ended entry after a restart)",
+        minimum=3600.0,
+        maximum=366 * 86400.0,
+    )
+    interval_s: float = setting(
+        30.0,
+        "re-evaluate at least this often, besides at every transition",
+        minimum=1.0,
+        maximum=3600.0,
+    )
+    catch_up_s: float = setting(
+        86400.0,
+        "a cue list found running late is started as of its scheduled start, at most this far"
+        " back (its follow/hang timers are replayed)",
+        minimum=0.0,
+        maximum=366 * 86400.0,
+    )
+    default_fade_s: float = setting(
+        3.0, "fade of a scheduled look with no fade_s of its own", minimum=0.0, maximum=3600.0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MdvrConfig:
+    """The MDVR gateway (CMSV6 "$$dc" vehicle cameras, docs: shared/reference/mdvr-protocol.md).
+
+    Off by default: the default daemon opens no ports for it."""
+
+    enabled: bool = setting(False, "run the signaling and media servers")
+    bind_address: str = setting("0.0.0.0", "address the servers listen on")
+    signaling_port: int = setting(
+        6608,
+        "signaling TCP port (CMSV6 default 6608; 1087 is the seed's)",
+        minimum=1,
+        maximum=65535,
+    )
+    media_port: int = setting(
+        6602, "media TCP port (named in every C508/C702)", minimum=1, maximum=65535
+    )
+    media_host: str = setting(
+        "",
+        "address devices reach the media server on (sent in C508/C702); empty = the local"
+        " address of the device's signaling connection",
+    )
+    allowed_devices: tuple[str, ...] = setting(
+        (), "device ids allowed to register; any other id is refused (C100 reason 2)"
+    )
+    heartbeat_s: float = setting(
+        30.0,
+        "C501 to each device at least this often (devices drop the link after 90 s)",
+        minimum=0.01,
+        maximum=45.0,
+    )
+    offline_after_s: float = setting(
+        300.0,
+        "a device silent this long is offline and its link closed",
+        minimum=0.05,
+        maximum=3600.0,
+    )
+    session_timeout_s: float = setting(
+        15.0,
+        "a requested media session whose connection has not arrived by then is dropped",
+        minimum=0.05,
+        maximum=300.0,
+    )
+    media_idle_s: float = setting(
+        30.0,
+        "a media connection that sends nothing this long is closed",
+        minimum=0.05,
+        maximum=3600.0,
+    )
+    retention_days: int = setting(
+        90,
+        "positions older than this are deleted (PostgreSQL: whole monthly partitions)",
+        minimum=1,
+        maximum=3650,
+    )
+    file_dir: str = setting(
+        "", "where downloaded alarm files go; empty = mdvr-files in the state directory"
+    )
+    file_retries: int = setting(
+        3, "times an interrupted file download is asked for again", minimum=0, maximum=20
+    )
+    telemetry_batch: int = setting(
+        500, "positions written per batch (COPY on PostgreSQL)", minimum=1, maximum=50000
+    )
+    telemetry_flush_s: float = setting(
+        1.0,
+        "longest a received position waits before its batch is written",
+        minimum=0.01,
+        maximum=60.0,
+    )
+    unknown_log_interval_s: float = setting(
+        60.0,
+        "refused device ids are logged at most once per this interval each",
+        minimum=0.0,
+        maximum=86400.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DebugConfig:
     """Switches for tests and diagnosis; never on in production."""
 
@@ -201,6 +332,9 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     playback: PlaybackConfig = field(default_factory=PlaybackConfig)
     emergency: EmergencyConfig = field(default_factory=EmergencyConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    mdvr: MdvrConfig = field(default_factory=MdvrConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     def validate(self) -> list[str]:

@@ -380,6 +380,75 @@ class Controller:
         self.engine.remove_cue_list(name, self.now())
         return await self._done(actor, "cuelist.delete", name, "done")
 
+    # --- the schedule (playout/schedule.py applies what core.schedule decides) -----------
+
+    async def schedule_looks(self, actor: Actor, looks: Mapping[str, str], fade: float) -> Result:
+        """The looks the schedule shows, canvas → look (canvases left out are let go)."""
+        self._allow(actor, "playback", "run the schedule")
+        targets: dict[str, Node] = {canvas: LookRef(look) for canvas, look in looks.items()}
+        if targets == self.engine.schedule_targets:
+            return Result("unchanged")
+        self.engine.set_schedule_looks(self.now(), targets, fade)
+        shown = dict(sorted(looks.items()))
+        return await self._done(
+            actor, "schedule.looks", ",".join(shown) or "-", "done", looks=shown, fade=fade
+        )
+
+    async def schedule_start(
+        self,
+        actor: Actor,
+        cue_list: str,
+        number: Decimal | None,
+        *,
+        since: float | None = None,
+        fade: float | None = None,
+        fresh: bool = False,
+    ) -> Result:
+        """Run `cue_list` at the schedule level from cue `number` (None: its first cue).
+
+        `since` (a frame time in the past) starts an idle list as of then: follow and hang
+        timers that fell due since run at their exact times, so the list shows the cue it would
+        show had it started on time. `fresh` first drops whatever run the list had (a state
+        restored at start-up, which the schedule re-derives instead)."""
+        self._allow(actor, "playback", "run the schedule")
+        e = self.engine
+        pb = e.playback(cue_list)
+        if number is None:
+            if not pb.order:
+                raise PlaybackError(f'cue list "{cue_list}" has no cues')
+            number = pb.order[0]
+        pb.cue(number)
+        now = self.now()
+        if fresh:
+            e.remove_cue_list(cue_list, now)
+            e.set_cue_list(pb.defn)
+            pb = e.playback(cue_list)
+        e.tick(now)  # what the next frame does anyway: lanes released by now are let go
+        idle = pb.current is None and not pb.track.lanes
+        t = min(now, since) if since is not None and idle else now
+        out = e.goto(cue_list, t, number, fade, level="schedule")
+        if t < now:
+            e.tick(now)
+        return await self._done(
+            actor,
+            "schedule.start",
+            cue_list,
+            out,
+            cue=_s(pb.current),
+            late_s=round(now - t, 3),
+            fade=fade,
+        )
+
+    async def schedule_release(
+        self, actor: Actor, cue_list: str, fade: float | None = None
+    ) -> Result:
+        """Let go of a list the schedule runs (one an operator took over is left alone)."""
+        self._allow(actor, "playback", "run the schedule")
+        if self.engine.levels.get(cue_list) != "schedule":
+            return Result("unchanged")
+        out = self.engine.release(cue_list, self.now(), fade)
+        return await self._done(actor, "schedule.release", cue_list, out, fade=fade)
+
     # --- queries ------------------------------------------------------------------------
 
     def state(self, actor: Actor) -> dict[str, Any]:
@@ -406,6 +475,7 @@ class Controller:
             "revision": e.revision,
             "lists": lists,
             "parks": {c: repr(n) for c, n in e.park_targets.items()},
+            "schedule": {c: repr(n) for c, n in e.schedule_targets.items()},
             "overrides": [
                 {
                     "id": o.id,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from trocadero.config.fields import setting
 from trocadero.config.show import (
@@ -24,15 +24,51 @@ from trocadero.config.show import (
     SafeState,
 )
 
+from .schedule.rules import entry_problems
+
 Role = Literal["admin", "operator", "marketing", "viewer"]
 Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
 AssetStatus = Literal["pending", "approved", "rejected"]
 ScheduleTarget = Literal["cue_list", "look", "cue"]
+SunEvent = Literal[
+    "sunrise",
+    "sunset",
+    "civil_dawn",
+    "civil_dusk",
+    "nautical_dawn",
+    "nautical_dusk",
+    "astronomical_dawn",
+    "astronomical_dusk",
+]
+StartAnchor = Literal[
+    "clock",
+    "sunrise",
+    "sunset",
+    "civil_dawn",
+    "civil_dusk",
+    "nautical_dawn",
+    "nautical_dusk",
+    "astronomical_dawn",
+    "astronomical_dusk",
+]
+EndAnchor = Literal[
+    "duration",
+    "clock",
+    "sunrise",
+    "sunset",
+    "civil_dawn",
+    "civil_dusk",
+    "nautical_dawn",
+    "nautical_dusk",
+    "astronomical_dawn",
+    "astronomical_dusk",
+]
 
 ROLES: tuple[Role, ...] = ("admin", "operator", "marketing", "viewer")
 ORIGINS: tuple[Origin, ...] = ("ui", "api", "socket", "schedule", "input", "system")
 ASSET_STATUSES: tuple[AssetStatus, ...] = ("pending", "approved", "rejected")
 SCHEDULE_TARGETS: tuple[ScheduleTarget, ...] = ("cue_list", "look", "cue")
+SUN_EVENTS: tuple[SunEvent, ...] = get_args(SunEvent)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Placeholder for a timestamp the store fills in (an object not stored yet)."""
@@ -111,11 +147,12 @@ class AssetVersion:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleEntry:
-    """Something the building plays by itself at set times (RFC 5545 recurrence).
+    """Something the building plays by itself at set times (docs/schedule.md has the rules).
 
     The target is a cue list (played from its first cue), a look, or one cue of a cue list
-    (`target` = the list, `cue` = its number). `detail` holds what the schedule issue adds
-    (time zone, sunrise/sunset offsets, exceptions) until it gets its own fields.
+    (`target` = the list, `cue` = its number). Occurrences recur by `rrule` on the wall clock
+    of `timezone`, starting at `dtstart`'s wall-clock time or at a sun event of each
+    occurrence's date, and end after `duration_s`, at a wall-clock time or at a sun event.
     """
 
     id: int = setting(0, "assigned by the store")
@@ -124,16 +161,58 @@ class ScheduleEntry:
     target_kind: ScheduleTarget = setting("cue_list", "cue_list, look or cue")
     target: str = setting("", "cue list name (cue_list, cue) or look name (look)")
     cue: Decimal | None = setting(None, "cue number when target_kind is cue")
-    canvases: tuple[str, ...] = setting((), "canvases it may drive; empty = all the target uses")
-    rrule: str = setting("", 'RFC 5545 RRULE, e.g. "FREQ=DAILY;BYHOUR=20"; "" = once')
-    dtstart: datetime = setting(EPOCH, "first occurrence")
+    canvases: tuple[str, ...] = setting(
+        (), "canvases a look entry drives (empty = all the look covers); cue lists play whole"
+    )
+    rrule: str = setting("", 'RFC 5545 RRULE, e.g. "FREQ=DAILY;BYDAY=FR,SA"; "" = once')
+    dtstart: datetime = setting(
+        EPOCH, "first occurrence; its wall-clock time in `timezone` is the time of day"
+    )
     duration_s: float | None = setting(
-        None, "seconds each occurrence lasts; none = until something replaces it", minimum=0.0
+        None,
+        "seconds each occurrence lasts when end_anchor is duration; none = until its next"
+        " occurrence",
+        minimum=0.0,
     )
     priority: int = setting(0, "higher wins between overlapping entries", minimum=0, maximum=1000)
     created_by: str = setting("", "username")
     detail: Mapping[str, Any] = field(
-        default_factory=_empty, metadata={"doc": "fields the schedule runtime adds"}
+        default_factory=_empty, metadata={"doc": "free-form notes kept with the entry"}
+    )
+    timezone: str = setting("", "IANA zone of the recurrence's wall clock; \"\" = the site's")
+    anchor: StartAnchor = setting(
+        "clock", "clock = dtstart's time of day, or a sun event on each occurrence's date"
+    )
+    offset_s: float = setting(
+        0.0, "seconds after (negative: before) the sun event", minimum=-43200.0, maximum=43200.0
+    )
+    not_before: str = setting(
+        "", 'earliest start for a sun anchor, "HH:MM" ("25:30" = 01:30 the next night)'
+    )
+    not_after: str = setting("", 'latest start for a sun anchor, "HH:MM" (up to "47:59")')
+    end_anchor: EndAnchor = setting(
+        "duration", "duration (duration_s), clock (end_time) or the next such sun event"
+    )
+    end_time: str = setting("", 'wall-clock end "HH:MM", the first one after the start')
+    end_offset_s: float = setting(
+        0.0,
+        "seconds after (negative: before) the end's sun event",
+        minimum=-43200.0,
+        maximum=43200.0,
+    )
+    valid_from: str = setting("", 'first date occurrences may start on, "YYYY-MM-DD"; "" = any')
+    valid_until: str = setting("", 'last date occurrences may start on, "YYYY-MM-DD"; "" = any')
+    exdates: tuple[str, ...] = setting(
+        (), 'dates ("YYYY-MM-DD") or wall-clock starts ("YYYY-MM-DDTHH:MM") left out'
+    )
+    rdates: tuple[str, ...] = setting(
+        (), "extra occurrences: a date (at the usual time) or a wall-clock start"
+    )
+    fade_s: float | None = setting(
+        None,
+        "fade in and out; none = the cues' own times (cue lists) or the configured default",
+        minimum=0.0,
+        maximum=3600.0,
     )
 
     def validate(self) -> list[str]:
@@ -144,7 +223,7 @@ class ScheduleEntry:
             problems.append("cue: required when target_kind is cue")
         if self.target_kind != "cue" and self.cue is not None:
             problems.append(f"cue: only for target_kind cue (got {self.cue})")
-        return problems
+        return problems + entry_problems(self)
 
 
 @dataclass(frozen=True, slots=True)

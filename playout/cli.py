@@ -10,6 +10,7 @@ import importlib
 import platform
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 EXIT_OK = 0
@@ -48,6 +49,27 @@ def _parser() -> argparse.ArgumentParser:
             "profile."
         ),
     )
+    sim = sub.add_parser(
+        "mdvr-sim",
+        help="simulate MDVR devices",
+        description=(
+            "Run simulated MDVR vehicle cameras against a gateway: registration, positions, "
+            "alarms, live H.264 video on request (playout/mdvr/sim.py)."
+        ),
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="gateway address")
+    sim.add_argument("--port", type=int, default=6608, help="signaling port")
+    sim.add_argument("--devices", type=int, default=10, metavar="N", help="how many devices")
+    sim.add_argument("--first-id", type=int, default=1, help="first device id (00001, …)")
+    sim.add_argument("--interval", type=float, default=1.0, help="seconds between positions")
+    sim.add_argument(
+        "--clock-step",
+        type=float,
+        default=None,
+        help="compressed time: each position advances the devices' clock this many seconds",
+    )
+    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument("--no-video", action="store_true", help="no clip for live-video requests")
     return parser
 
 
@@ -57,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.path)
     if args.command == "version":
         return _version()
+    if args.command == "mdvr-sim":
+        return _mdvr_sim(args)
     return _run(args.config)
 
 
@@ -127,6 +151,31 @@ def _run(config_path: Path | None) -> int:
     except Exception as exc:
         get_logger("daemon").critical("daemon failed", exc_info=exc)
         return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def _mdvr_sim(args: argparse.Namespace) -> int:
+    import trio
+
+    from .mdvr.sim import main as simulate
+
+    try:
+        stats = trio.run(
+            partial(
+                simulate,
+                host=args.host,
+                port=args.port,
+                devices=args.devices,
+                interval_s=args.interval,
+                clock_step_s=args.clock_step,
+                duration_s=args.duration,
+                first_id=args.first_id,
+                video=not args.no_video,
+            )
+        )
+    except KeyboardInterrupt:
+        return EXIT_OK
+    print(" ".join(f"{k}={v}" for k, v in vars(stats).items()))
     return EXIT_OK
 
 

@@ -29,7 +29,10 @@ from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
 from trocadero.core.commands import Controller
+from trocadero.core.events import EventBus
 from trocadero.core.playback.persist import STATE_KEY
+from trocadero.core.schedule.resolve import ShowIndex
+from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.storage import Storage, StorageError, open_storage
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
@@ -41,6 +44,7 @@ from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .library import reconcile_show
 from .logs import get_logger
+from .mdvr.gateway import MdvrGateway
 from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
 from .outputs import (
     AttachedOutput,
@@ -60,6 +64,7 @@ from .playback import (
     serve_persistence,
 )
 from .render import fields
+from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
 from .statefile import StateFile, resolve_state_dir
 from .supervisor import SupervisorStats, supervise
@@ -96,6 +101,9 @@ class Runtime:
     overlay: InputOverlay | None = None
     controller: Controller | None = None
     store: Storage | None = None
+    schedules: ScheduleService | None = None
+    events: EventBus = field(default_factory=EventBus)  # device:* and later UI events
+    mdvr: MdvrGateway | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -206,6 +214,8 @@ class Runtime:
             faults=faults,
             playback=self.controller,
             store=self.store,
+            schedule=self.schedules,
+            mdvr=self.mdvr,
         )
 
     def artnet_nodes(self) -> list[Mapping[str, Any]] | None:
@@ -396,6 +406,15 @@ async def _run(
         state=store,
         library=store,
     )
+    # The building's schedule: entries in memory, the show as the engine has it now.
+    rt.schedules = ScheduleService(
+        store,
+        config.site,
+        horizon_s=config.schedule.horizon_s,
+        show=lambda: ShowIndex.of(engine.looks.values(), (pb.defn for pb in engine.lists.values())),
+        canvases=lambda: engine.canvas_names,
+    )
+    await rt.schedules.load()
     covered = install_emergency(clock, show.renderer, config)
     log.info("emergency override armed", bytes_covered=covered, input=config.emergency.input_path)
     # Before start(): afterwards the output thread owns its sinks.
@@ -429,7 +448,14 @@ async def _run(
                 restore_state(engine, await store.load_state(STATE_KEY), driver.now(), time.time())
                 if engine.emergency:
                     clock.engage_emergency()
+                if config.schedule.enabled:  # re-derived from the horizon, before any frame
+                    runner = ScheduleRunner(rt.controller, rt.schedules, config.schedule)
+                    await nursery.start(serve_schedule, runner)
                 await _start_inputs_and_discovery(nursery, rt)
+                if config.mdvr.enabled:  # off by default: no MDVR ports unless configured
+                    files = state.directory / (config.mdvr.file_dir or "mdvr-files")
+                    rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files)
+                    await nursery.start(rt.mdvr.serve)
                 rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
                 await nursery.start(
                     serve_frame_producer,

@@ -17,9 +17,12 @@ from starlette.routing import Route
 
 from trocadero.core.commands import Actor, Controller
 from trocadero.core.metrics import render_prometheus
+from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.storage import Storage
 
+from .mdvr_api import MdvrControl, mdvr_routes
 from .playback_api import playback_routes
+from .schedule_api import schedule_routes
 from .show_api import show_routes
 
 
@@ -53,6 +56,8 @@ class ControlPlane:
     faults: FaultHooks | None = None
     playback: Controller | None = None
     store: Storage | None = None  # looks, cue lists and the audit log are read from it
+    schedule: ScheduleService | None = None  # the building's schedule (docs/schedule.md)
+    mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (web/mdvr_api.py)
     # Until logins exist (the control-plane issue), the web binds loopback and every caller
     # acts as the local operator.
     actor_of: Callable[[Request], Actor] = lambda request: Actor(
@@ -116,6 +121,10 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += playback_routes(control.playback, control.actor_of)
         if control.store is not None:
             routes += show_routes(control.playback, control.store, control.actor_of)
+    if control.schedule is not None:
+        routes += schedule_routes(control.schedule, control.actor_of)
+    if control.mdvr is not None:
+        routes += mdvr_routes(control.mdvr, control.actor_of)
     if control.faults is not None:
         faults = control.faults
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from trocadero.config.show import (
     CanvasDef,
@@ -39,6 +39,9 @@ from ..model import (
     ShowSettings,
     User,
 )
+
+if TYPE_CHECKING:
+    from .devices import DeviceStore
 
 T = TypeVar("T")
 
@@ -372,6 +375,13 @@ class Storage(ABC):
 
     @abstractmethod
     async def delete_state(self, key: str) -> None: ...
+
+    # --- MDVR gateway ------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def devices(self) -> DeviceStore:
+        """Devices, positions, alarms and downloaded files of the MDVR gateway (devices.py)."""
 
     # --- housekeeping --------------------------------------------------------------------------
 

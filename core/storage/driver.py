@@ -66,6 +66,7 @@ class SQLiteDialect(Dialect):
         # SQLite has no exact decimal: cue numbers are fixed-width text ("0012.500"), so text
         # order is number order and equality is exact.
         "cue": "TEXT",
+        "by_month": "",  # one plain table; retention deletes rows
     }
 
     def enc_cue(self, number: Decimal) -> Any:
@@ -98,6 +99,8 @@ class PostgresDialect(Dialect):
         "true": "TRUE",
         "false": "FALSE",
         "cue": "NUMERIC(7,3)",
+        # Partitioned by month on the row's time: retention drops whole partitions.
+        "by_month": "PARTITION BY RANGE (at)",
     }
 
     def enc_cue(self, number: Decimal) -> Any:
@@ -138,6 +141,15 @@ class Tx(ABC):
     async def fetchval(self, sql: str, *args: Any) -> Any:
         row = await self.fetchrow(sql, *args)
         return None if row is None else next(iter(row.values()))
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        """Bulk-insert `records` (already encoded) into `table`: COPY on PostgreSQL, an
+        executemany INSERT elsewhere. No conflict handling: copy into a staging table."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        await self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", records)
 
     @abstractmethod
     async def lock(self, key: int) -> None:

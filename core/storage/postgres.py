@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import asyncpg
@@ -64,6 +64,19 @@ class _PgTx(Tx):
 
     async def lock(self, key: int) -> None:
         await self._call(self._conn.execute, "SELECT pg_advisory_xact_lock($1)", key)
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        if records:  # binary COPY: the telemetry ingest path (DESIGN.md)
+            await self._call(
+                partial(
+                    self._conn.copy_records_to_table,
+                    table,
+                    records=list(records),
+                    columns=list(columns),
+                )
+            )
 
 
 class PostgresDriver(Driver):

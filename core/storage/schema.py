@@ -181,9 +181,107 @@ _CONTENT_USERS_AUDIT = (
     )""",
 )
 
+# The schedule's own fields (docs/schedule.md): time zone, sun anchors and clamps, the end,
+# the date range, exceptions and the fade. Defaults keep existing rows what they were.
+_SCHEDULE_RULES = tuple(
+    f'ALTER TABLE schedules ADD COLUMN "{column}" {kind}'
+    for column, kind in (
+        ("timezone", "TEXT NOT NULL DEFAULT ''"),
+        ("anchor", "TEXT NOT NULL DEFAULT 'clock'"),
+        ("offset_s", "{real} NOT NULL DEFAULT 0"),
+        ("not_before", "TEXT NOT NULL DEFAULT ''"),
+        ("not_after", "TEXT NOT NULL DEFAULT ''"),
+        ("end_anchor", "TEXT NOT NULL DEFAULT 'duration'"),
+        ("end_time", "TEXT NOT NULL DEFAULT ''"),
+        ("end_offset_s", "{real} NOT NULL DEFAULT 0"),
+        ("valid_from", "TEXT NOT NULL DEFAULT ''"),
+        ("valid_until", "TEXT NOT NULL DEFAULT ''"),
+        ("exdates", "{json} NOT NULL DEFAULT '[]'"),
+        ("rdates", "{json} NOT NULL DEFAULT '[]'"),
+        ("fade_s", "{real}"),
+    )
+)
+
+# The MDVR gateway (core/storage/devices.py): devices, their positions, alarms and downloaded
+# files. Positions are the bulk: keyed by (device, time) so re-sent cached reports dedupe;
+# on PostgreSQL partitioned by month ({by_month}; partitions are made ahead and dropped by
+# retention at run time), on SQLite one table with an index on time for retention.
+_MDVR = (
+    """CREATE TABLE devices (
+        device_id {key} PRIMARY KEY,
+        plate TEXT NOT NULL,
+        device_type INTEGER,
+        protocol_version TEXT NOT NULL,
+        net_lib_version TEXT NOT NULL,
+        address TEXT NOT NULL,
+        online {bool} NOT NULL,
+        first_seen {ts} NOT NULL,
+        last_seen {ts} NOT NULL,
+        position_at {ts},
+        last_position {json}
+    )""",
+    """CREATE TABLE positions (
+        device_id {key} NOT NULL,
+        at {ts} NOT NULL,
+        received_at {ts} NOT NULL,
+        valid {bool} NOT NULL,
+        longitude {real} NOT NULL,
+        latitude {real} NOT NULL,
+        speed_kmh {real},
+        course_raw {bigint},
+        status TEXT NOT NULL,
+        mileage_m {bigint},
+        report_flag INTEGER,
+        PRIMARY KEY (device_id, at)
+    ) {by_month}""",
+    "CREATE INDEX positions_at ON positions (at)",
+    """CREATE TABLE alarms (
+        id {pk},
+        device_id {key} NOT NULL,
+        alarm_uid {key} NOT NULL,
+        keyword TEXT NOT NULL,
+        name TEXT NOT NULL,
+        is_end {bool} NOT NULL,
+        alarm_time {ts},
+        received_at {ts} NOT NULL,
+        channel_mask {bigint},
+        details {json} NOT NULL,
+        longitude {real},
+        latitude {real},
+        acknowledged_at {ts},
+        acknowledged_by TEXT NOT NULL DEFAULT '',
+        UNIQUE (device_id, alarm_uid)
+    )""",
+    "CREATE INDEX alarms_open ON alarms (acknowledged_at, id)",
+    """CREATE TABLE device_files (
+        id {pk},
+        device_id {key} NOT NULL,
+        alarm_uid TEXT NOT NULL,
+        device_path TEXT NOT NULL,
+        file_type INTEGER,
+        channel INTEGER,
+        size {bigint},
+        start_time TEXT NOT NULL,
+        duration_s INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'downloading', 'done', 'failed')),
+        received_bytes {bigint} NOT NULL,
+        attempts INTEGER NOT NULL,
+        stored_path TEXT NOT NULL,
+        video_path TEXT NOT NULL,
+        thumbnail_path TEXT NOT NULL,
+        error TEXT NOT NULL,
+        created_at {ts} NOT NULL,
+        updated_at {ts} NOT NULL,
+        UNIQUE (device_id, device_path)
+    )""",
+    "CREATE INDEX device_files_status ON device_files (status, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
+    Migration(3, "schedule rules: zone, sun anchors, end, date range, exceptions", _SCHEDULE_RULES),
+    Migration(4, "MDVR devices, positions (monthly partitions), alarms, files", _MDVR),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import (
+    TYPE_CHECKING,
     Any,
     Final,
     Generic,
@@ -74,6 +75,9 @@ from .base import (
     ValidationError,
 )
 from .driver import Dialect, Driver, Row, Tx
+
+if TYPE_CHECKING:
+    from .devices import DeviceStore
 from .schema import current_version, migrate
 
 T = TypeVar("T")
@@ -319,6 +323,12 @@ class SqlStorage(Storage):
 
     async def _migrate(self) -> None:
         await migrate(self._db)
+
+    @functools.cached_property
+    def devices(self) -> DeviceStore:
+        from .devices import SqlDeviceStore  # devices.py uses this module's paging helpers
+
+        return SqlDeviceStore(self._db)
 
     @asynccontextmanager
     async def _show_tx(self) -> AsyncIterator[Tx]:

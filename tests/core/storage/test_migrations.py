@@ -11,7 +11,8 @@ from typing import cast
 import pytest
 
 from trocadero.config.schema import StorageConfig
-from trocadero.core.storage import SchemaError, Storage, open_storage, sqlite_path
+from trocadero.core.model import ScheduleEntry
+from trocadero.core.storage import SchemaError, Storage, open_storage, schema, sqlite_path
 from trocadero.core.storage.driver import require_limit
 from trocadero.core.storage.schema import LATEST, MIGRATIONS
 from trocadero.core.storage.sql import SqlStorage
@@ -40,6 +41,41 @@ async def test_reopen_applies_nothing_and_keeps_data(open_store: StoreFactory) -
     async with open_store() as store:
         assert await ledger(store) == before
         assert await store.load_state("k") == {"v": 1}
+
+
+async def test_schedules_stored_before_the_timing_fields_read_with_their_defaults(
+    open_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A database at version 2 (no timing columns) with a schedule row in it...
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(schema, "LATEST", 2)
+    async with open_store() as store:
+        d = cast(SqlStorage, store)._db
+        async with d.transaction(write=True) as tx:
+            await tx.execute("INSERT INTO looks (name, label, canvases) VALUES ('red', '', '[]')")
+            await tx.execute(
+                "INSERT INTO schedules (name, enabled, target_kind, target, cue, canvases, rrule,"
+                " dtstart, duration_s, priority, created_by, detail)"
+                " VALUES ('old', ?, 'look', 'red', NULL, '[]', 'FREQ=DAILY', ?, 60, 1, 'a', '{}')",
+                True,
+                d.dialect.enc_ts(datetime(2026, 5, 20, 18, tzinfo=UTC)),
+            )
+    monkeypatch.undo()
+    # ... migrates forward, and the row reads as an entry with the new fields' defaults.
+    async with open_store() as store:
+        assert await store.schema_version() == LATEST
+        (old,) = (await store.list_schedules()).items
+    assert old == ScheduleEntry(
+        id=old.id,
+        name="old",
+        target_kind="look",
+        target="red",
+        rrule="FREQ=DAILY",
+        dtstart=datetime(2026, 5, 20, 18, tzinfo=UTC),
+        duration_s=60.0,
+        priority=1,
+        created_by="a",
+    )
 
 
 async def test_newer_database_is_refused(open_store: StoreFactory) -> None:

@@ -100,6 +100,36 @@ async def test_scheduled_objects_cannot_be_deleted(store: Storage) -> None:
     await store.delete_cue("main", Decimal(1))  # not scheduled
 
 
+async def test_schedule_timing_fields_round_trip(store: Storage) -> None:
+    await small_show(store)
+    entry = ScheduleEntry(
+        name="sunset",
+        target_kind="look",
+        target="red",
+        rrule="FREQ=DAILY",
+        dtstart=T0,
+        timezone="Europe/Paris",
+        anchor="civil_dusk",
+        offset_s=-900.0,
+        not_before="19:30",
+        not_after="25:00",
+        end_anchor="clock",
+        end_time="01:00",
+        valid_from="2026-06-01",
+        valid_until="2026-09-30",
+        exdates=("2026-07-14", "2026-08-15T21:00:00"),
+        rdates=("2026-10-31",),
+        fade_s=4.5,
+    )
+    made = await store.create_schedule(entry)
+    assert made == replace(entry, id=made.id)
+    assert await store.get_schedule(made.id) == made
+    sunrise = replace(made, end_anchor="sunrise", end_time="", end_offset_s=600.0, fade_s=None)
+    assert await store.update_schedule(sunrise) == sunrise
+    with pytest.raises(ValidationError, match="end_time: required with end_anchor clock"):
+        await store.update_schedule(replace(made, end_time=""))
+
+
 # --- content assets ----------------------------------------------------------------------------
 
 

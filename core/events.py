@@ -1,0 +1,165 @@
+"""The in-process event bus: topics such as ``device:position`` fanned out to subscribers.
+
+Publishing never blocks and never waits for a subscriber: each subscriber has a bounded queue,
+and one that falls behind (its queue is full) is dropped and told so, rather than slowing the
+publisher (the MDVR gateway publishes from its socket tasks) or growing without bound. A
+dropped subscriber's iteration ends with :class:`SubscriberDropped`; it may subscribe again
+and resynchronise from the store.
+
+    bus = EventBus()
+    with bus.subscribe("device:*") as sub:
+        async for event in sub:
+            ...
+    bus.publish("device:online", {"device_id": "00967"})
+
+Topic patterns: an exact topic, a prefix ending in ``*`` (``device:*``), or ``*`` for all.
+Payloads are JSON-able mappings (the WebSocket layer forwards them as they are).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final
+
+import trio
+
+__all__ = ["DEFAULT_QUEUE", "Event", "EventBus", "Subscriber", "SubscriberDropped"]
+
+DEFAULT_QUEUE: Final = 1000
+
+
+class SubscriberDropped(Exception):
+    """The subscriber's queue overflowed and it was removed from the bus."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One published event: ``seq`` is the bus-wide order, ``at`` the wall-clock time (s)."""
+
+    topic: str
+    payload: Mapping[str, Any]
+    seq: int
+    at: float
+
+
+def _matches(patterns: tuple[str, ...], topic: str) -> bool:
+    for p in patterns:
+        if p == "*" or p == topic or (p.endswith("*") and topic.startswith(p[:-1])):
+            return True
+    return False
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """A bounded queue of events matching ``patterns``. Use as a context manager (it
+    unsubscribes on exit) and iterate it, or call :meth:`receive`."""
+
+    bus: EventBus
+    patterns: tuple[str, ...]
+    capacity: int
+    _queue: deque[Event] = field(default_factory=deque)
+    _wakeup: trio.Event = field(default_factory=trio.Event)
+    dropped: bool = False
+    closed: bool = False
+
+    def _offer(self, event: Event) -> bool:
+        """Queue ``event``; False if the queue was full (the bus then drops us)."""
+        if len(self._queue) >= self.capacity:
+            self.dropped = True
+            self._wakeup.set()
+            return False
+        self._queue.append(event)
+        self._wakeup.set()
+        return True
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def get_nowait(self) -> Event | None:
+        """The next queued event, or None (raises SubscriberDropped once drained if dropped)."""
+        if self._queue:
+            return self._queue.popleft()
+        if self.dropped:
+            raise SubscriberDropped(f"subscriber to {', '.join(self.patterns)} fell behind")
+        return None
+
+    async def receive(self) -> Event:
+        while True:
+            event = self.get_nowait()
+            if event is not None:
+                return event
+            if self.closed:
+                raise trio.EndOfChannel
+            self._wakeup = trio.Event()
+            await self._wakeup.wait()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+        self.bus._remove(self)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            try:
+                yield await self.receive()
+            except trio.EndOfChannel:
+                return
+
+
+class EventBus:
+    """Topic fan-out to bounded subscriber queues (single Trio thread; no locking)."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._seq = itertools.count(1)
+        self.published = 0
+        self.dropped_subscribers = 0
+
+    def subscribe(
+        self, patterns: str | Iterable[str], *, capacity: int = DEFAULT_QUEUE
+    ) -> Subscriber:
+        pats = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        sub = Subscriber(self, pats, capacity)
+        self._subscribers.append(sub)
+        return sub
+
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> Event:
+        """Deliver to every matching subscriber now; a full subscriber is dropped."""
+        event = Event(topic, payload, next(self._seq), time.time())
+        self.published += 1
+        overflowed = [
+            s for s in self._subscribers if _matches(s.patterns, topic) and not s._offer(event)
+        ]
+        for s in overflowed:
+            self.dropped_subscribers += 1
+            self._remove(s)
+        return event
+
+    def _remove(self, sub: Subscriber) -> None:
+        if sub in self._subscribers:
+            self._subscribers.remove(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
