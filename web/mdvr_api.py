@@ -36,7 +36,7 @@ from trocadero.core.storage.devices import (
     PositionRow,
 )
 
-from .playback_api import ActorOf, BadRequest, _body
+from .guard import ActorOf, BadRequest, json_body
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -234,7 +234,7 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
         return JSONResponse({"items": gateway.live_sessions()})
 
     async def _live_args(request: Request) -> tuple[str, int, int]:
-        doc = await _body(request)
+        doc = await json_body(request)
         device = doc.get("device")
         if not isinstance(device, str) or not device:
             raise BadRequest(f"device: expected a device id (got {device!r})")

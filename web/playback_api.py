@@ -5,9 +5,8 @@ field), then calls the one command layer (`core.commands.Controller`).
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,28 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from trocadero.core.commands import Actor, Controller, Forbidden, Result
-from trocadero.core.playback.cuelist import PlaybackError
+from trocadero.core.commands import Actor, Controller, Result
 
-Handler = Callable[[Request], Awaitable[Response]]
-ActorOf = Callable[[Request], Actor]
-
-
-class BadRequest(ValueError):
-    """Input that names the field that is wrong."""
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body: not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise BadRequest(f"body: expected a JSON object (got {type(doc).__name__})")
-    return doc
+from .guard import ActorOf, BadRequest, guard, json_body
 
 
 def _seconds(doc: Mapping[str, Any], key: str, default: float | None = None) -> float | None:
@@ -93,29 +73,14 @@ def _reply(result: Result) -> Response:
 
 
 def playback_routes(controller: Controller, actor_of: ActorOf) -> list[Route]:
-    def guarded(fn: Callable[[Request, Actor], Awaitable[Response]]) -> Handler:
-        async def handler(request: Request) -> Response:
-            try:
-                return await fn(request, actor_of(request))
-            except BadRequest as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except Forbidden as exc:
-                return JSONResponse({"error": str(exc)}, status_code=403)
-            except PlaybackError as exc:
-                text = str(exc)
-                status = (
-                    404 if text.startswith(("no cue list", "no canvas", "no override")) else 400
-                )
-                return JSONResponse({"error": text}, status_code=status)
-
-        return handler
+    guarded = guard(actor_of)
 
     async def state(request: Request, actor: Actor) -> Response:
         return JSONResponse(controller.state(actor))
 
     async def verb(request: Request, actor: Actor) -> Response:
         name, action = request.path_params["name"], request.path_params["verb"]
-        doc = await _body(request)
+        doc = await json_body(request)
         c = controller
         if action == "go":
             return _reply(await c.go(actor, name))
@@ -141,15 +106,15 @@ def playback_routes(controller: Controller, actor_of: ActorOf) -> list[Route]:
     async def park(request: Request, actor: Actor) -> Response:
         canvas = request.path_params["canvas"]
         if request.method == "DELETE":
-            doc = await _body(request)
+            doc = await json_body(request)
             return _reply(await controller.unpark(actor, canvas, _seconds(doc, "fade", 0.0) or 0.0))
-        doc = await _body(request)
+        doc = await json_body(request)
         look, rgb = _target(doc, "body")
         fade = _seconds(doc, "fade", 0.0) or 0.0
         return _reply(await controller.park(actor, canvas, look=look, rgb=rgb, fade=fade))
 
     async def add_override(request: Request, actor: Actor) -> Response:
-        doc = await _body(request)
+        doc = await json_body(request)
         canvases = doc.get("canvases")
         if not isinstance(canvases, dict) or not canvases:
             raise BadRequest("canvases: expected an object of canvas -> {look | rgb}")
@@ -177,7 +142,7 @@ def playback_routes(controller: Controller, actor_of: ActorOf) -> list[Route]:
 
     async def override(request: Request, actor: Actor) -> Response:
         oid = request.path_params["id"]
-        doc = await _body(request)
+        doc = await json_body(request)
         if request.method == "DELETE":
             return _reply(await controller.release_override(actor, oid, _seconds(doc, "fade")))
         ttl = _seconds(doc, "ttl")
@@ -186,20 +151,20 @@ def playback_routes(controller: Controller, actor_of: ActorOf) -> list[Route]:
         return _reply(await controller.refresh_override(actor, oid, ttl))
 
     async def master(request: Request, actor: Actor) -> Response:
-        doc = await _body(request)
+        doc = await json_body(request)
         return _reply(
             await controller.set_master(actor, request.path_params["target"], _level(doc, "level"))
         )
 
     async def blackout(request: Request, actor: Actor) -> Response:
-        doc = await _body(request)
+        doc = await json_body(request)
         on = doc.get("on")
         if not isinstance(on, bool):
             raise BadRequest(f"on: expected true or false (got {on!r})")
         return _reply(await controller.blackout(actor, on))
 
     async def panic(request: Request, actor: Actor) -> Response:
-        doc = await _body(request)
+        doc = await json_body(request)
         fade = _seconds(doc, "fade", controller.panic_fade) or 0.0
         return _reply(await controller.panic(actor, fade))
 

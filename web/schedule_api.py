@@ -18,13 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trocadero.core.codec import to_plain
-from trocadero.core.commands import Actor, Forbidden
+from trocadero.core.commands import Actor
 from trocadero.core.schedule.clock import to_instant
 from trocadero.core.schedule_service import MAX_TIMELINE_HOURS, ScheduleService
-from trocadero.core.storage import Conflict, NotFound, StorageError
-from trocadero.core.storage import ValidationError as StoreValidationError
 
-from .playback_api import ActorOf, BadRequest, _body
+from .guard import ActorOf, BadRequest, guard, json_body
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_ICAL_BYTES = 2 << 20
@@ -65,27 +63,7 @@ def _hours(request: Request) -> float:
 
 
 def schedule_routes(service: ScheduleService, actor_of: ActorOf) -> list[Route]:
-    def guarded(fn: Callable[[Request, Actor], Awaitable[Response]]) -> Handler:
-        async def handler(request: Request) -> Response:
-            try:
-                return await fn(request, actor_of(request))
-            except BadRequest as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except StoreValidationError as exc:
-                return JSONResponse(
-                    {"error": "invalid schedule entry", "problems": list(exc.problems)},
-                    status_code=400,
-                )
-            except Forbidden as exc:
-                return JSONResponse({"error": str(exc)}, status_code=403)
-            except NotFound as exc:
-                return JSONResponse({"error": str(exc)}, status_code=404)
-            except Conflict as exc:
-                return JSONResponse({"error": str(exc)}, status_code=409)
-            except StorageError as exc:
-                return JSONResponse({"error": f"storage: {exc}"}, status_code=503)
-
-        return handler
+    guarded = guard(actor_of)
 
     def entry_id(request: Request) -> int:
         value: int = request.path_params["id"]
@@ -93,7 +71,7 @@ def schedule_routes(service: ScheduleService, actor_of: ActorOf) -> list[Route]:
 
     async def listing(request: Request, actor: Actor) -> Response:
         if request.method == "POST":
-            made = await service.create(actor, await _body(request))
+            made = await service.create(actor, await json_body(request))
             return JSONResponse({"entry": to_plain(made)}, status_code=201)
         return JSONResponse({"entries": [to_plain(e) for e in service.list(actor)]})
 
@@ -104,7 +82,7 @@ def schedule_routes(service: ScheduleService, actor_of: ActorOf) -> list[Route]:
         if request.method == "DELETE":
             await service.delete(actor, sid)
             return JSONResponse({"deleted": sid})
-        doc = await _body(request)
+        doc = await json_body(request)
         saved = await service.update(actor, sid, doc, partial=request.method == "PATCH")
         return JSONResponse({"entry": to_plain(saved)})
 
@@ -131,7 +109,7 @@ def schedule_routes(service: ScheduleService, actor_of: ActorOf) -> list[Route]:
             template = dict(_template_from_query(request.query_params))
             replace_existing = request.query_params.get("replace", "") in ("1", "true")
         else:
-            doc = await _body(request)
+            doc = await json_body(request)
             given = doc.get("ical")
             if not isinstance(given, str) or not given.strip():
                 raise BadRequest("ical: required, the calendar's text (or send text/calendar)")

@@ -15,12 +15,11 @@ from starlette.routing import Route
 
 from trocadero.config.show import CueListDef, LookDef
 from trocadero.core.codec import from_plain, parse_datetime, to_plain
-from trocadero.core.commands import Actor, Controller, Forbidden
+from trocadero.core.commands import Actor, Controller
 from trocadero.core.playback.cuelist import PlaybackError
-from trocadero.core.storage import MAX_LIMIT, Conflict, NotFound, Storage, StorageError
-from trocadero.core.storage import ValidationError as StoreValidationError
+from trocadero.core.storage import MAX_LIMIT, Storage
 
-from .playback_api import ActorOf, BadRequest, _body
+from .guard import ActorOf, BadRequest, guard, json_body
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -37,31 +36,7 @@ def _page(items: Any, next_cursor: str | None) -> Response:
 
 
 def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> list[Route]:
-    def guarded(fn: Callable[[Request, Actor], Awaitable[Response]]) -> Handler:
-        async def handler(request: Request) -> Response:
-            try:
-                return await fn(request, actor_of(request))
-            except BadRequest as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except StoreValidationError as exc:
-                return JSONResponse(
-                    {"error": "invalid", "problems": list(exc.problems)}, status_code=400
-                )
-            except Forbidden as exc:
-                return JSONResponse({"error": str(exc)}, status_code=403)
-            except NotFound as exc:
-                return JSONResponse({"error": str(exc)}, status_code=404)
-            except Conflict as exc:
-                return JSONResponse({"error": str(exc)}, status_code=409)
-            except PlaybackError as exc:
-                text = str(exc)
-                return JSONResponse(
-                    {"error": text}, status_code=404 if text.startswith("no ") else 400
-                )
-            except StorageError as exc:
-                return JSONResponse({"error": f"storage: {exc}"}, status_code=503)
-
-        return handler
+    guarded = guard(actor_of)
 
     def can_read(actor: Actor) -> None:
         controller.state(actor)  # raises Forbidden for a role that may not read
@@ -81,7 +56,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
         if request.method == "DELETE":
             result = await controller.delete_look(actor, name)
             return JSONResponse({"outcome": result.outcome})
-        doc = await _body(request)
+        doc = await json_body(request)
         doc.setdefault("name", name)
         if doc["name"] != name:
             raise BadRequest(f"name: must match the URL (got {doc['name']!r}, URL {name!r})")
@@ -111,7 +86,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
         if request.method == "DELETE":
             result = await controller.delete_cue_list(actor, name)
             return JSONResponse({"outcome": result.outcome})
-        doc = await _body(request)
+        doc = await json_body(request)
         doc.setdefault("name", name)
         if doc["name"] != name:
             raise BadRequest(f"name: must match the URL (got {doc['name']!r}, URL {name!r})")

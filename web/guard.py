@@ -1,0 +1,75 @@
+"""What every REST route shares: the request's actor, its JSON body, and one mapping from the
+domain's exceptions to 4xx/503 responses (errors name the field; never a 500 for bad input)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from trocadero.core.commands import Actor, Forbidden
+from trocadero.core.playback.cuelist import PlaybackError
+from trocadero.core.storage import Conflict, NotFound, StorageError
+from trocadero.core.storage import ValidationError as StoreValidationError
+
+Handler = Callable[[Request], Awaitable[Response]]
+ActorOf = Callable[[Request], Actor]
+Route_ = Callable[[Request, Actor], Awaitable[Response]]
+
+
+class BadRequest(ValueError):
+    """Input that names the field that is wrong."""
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body: not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise BadRequest(f"body: expected a JSON object (got {type(doc).__name__})")
+    return doc
+
+
+def error_response(exc: Exception) -> Response | None:
+    """The response for a domain error, or None for anything else (a real bug: re-raised)."""
+    if isinstance(exc, BadRequest):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    if isinstance(exc, StoreValidationError):
+        return JSONResponse({"error": "invalid", "problems": list(exc.problems)}, status_code=400)
+    if isinstance(exc, Forbidden):
+        return JSONResponse({"error": str(exc)}, status_code=403)
+    if isinstance(exc, NotFound):
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    if isinstance(exc, Conflict):
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    if isinstance(exc, PlaybackError):
+        text = str(exc)  # 'no cue list "x"' names a missing thing; the rest is bad input
+        return JSONResponse({"error": text}, status_code=404 if text.startswith("no ") else 400)
+    if isinstance(exc, StorageError):
+        return JSONResponse({"error": f"storage: {exc}"}, status_code=503)
+    return None
+
+
+def guard(actor_of: ActorOf) -> Callable[[Route_], Handler]:
+    """Wrap a route taking (request, actor) into a Starlette handler with the error mapping."""
+
+    def wrap(fn: Route_) -> Handler:
+        async def handler(request: Request) -> Response:
+            try:
+                return await fn(request, actor_of(request))
+            except Exception as exc:
+                response = error_response(exc)
+                if response is None:
+                    raise
+                return response
+
+        return handler
+
+    return wrap
