@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.daemon_harness import running_daemon
+from tests.daemon_harness import ADMIN_PASSWORD, running_daemon
 from tests.sacn_capture import Capture
 
 SHOW = """
@@ -80,6 +80,9 @@ def main() -> None:
         extra = (
             f'[show]\npath = "{tmp_path / "show.toml"}"\n[clock]\nrate_hz = {args.rate}\n'
             "[playback]\ngo_debounce_s = 0.0\n"
+            # 1,000 GOs from one account: the per-user rate limit would refuse most of them.
+            f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+            "login_attempts_per_minute = 1000\n"
             f'[[outputs]]\nname = "bench"\nprotocol = "sacn"\nuniverses = "1"\n'
             f'destinations = ["127.0.0.1:{rx.port}"]\n'
         )
@@ -92,7 +95,9 @@ def main() -> None:
             time.sleep(0.5)
             for _ in range(args.gos):
                 t0 = time.time_ns()
-                conn.request("POST", "/api/cue-lists/bench/go", body=b"{}")
+                conn.request(
+                    "POST", "/api/cue-lists/bench/go", body=b"{}", headers=daemon.headers()
+                )
                 resp = conn.getresponse()
                 body = json.loads(resp.read())
                 if resp.status != 200 or body.get("outcome") != "done":

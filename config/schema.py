@@ -71,6 +71,32 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Logins for the web UI and REST API (docs/auth.md)."""
+
+    admin_user: str = setting("admin", "account created on first start when there are no users")
+    admin_password: str = setting(
+        "",
+        "its password; empty = a one-time password printed to the log, to be changed at login",
+    )
+    access_ttl_s: float = setting(
+        900.0, "lifetime of an access token (JWT), seconds", minimum=30.0, maximum=86400.0
+    )
+    refresh_ttl_s: float = setting(
+        14 * 86400.0,
+        "lifetime of a refresh token, seconds (each use rotates it)",
+        minimum=300.0,
+        maximum=365 * 86400.0,
+    )
+    rate_limit_per_minute: int = setting(
+        100, "requests per minute per user (per address before login)", minimum=1, maximum=100_000
+    )
+    login_attempts_per_minute: int = setting(
+        10, "login attempts per minute per address and per user name", minimum=1, maximum=1000
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ArtNetDiscoveryConfig:
     """ArtPoll every few seconds; the nodes that answer are listed for the control plane."""
 
@@ -327,6 +353,7 @@ class Config:
     artnet_discovery: ArtNetDiscoveryConfig = field(default_factory=ArtNetDiscoveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     state: StateConfig = field(default_factory=StateConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)

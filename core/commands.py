@@ -31,6 +31,11 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "emergency.release": frozenset({"admin", "operator"}),
     "masters": frozenset({"admin", "operator"}),
     "show.edit": frozenset({"admin", "operator"}),
+    "schedule.edit": frozenset({"admin", "operator", "marketing"}),  # the seed: marketing too
+    "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
+    "audit.read": frozenset({"admin", "operator"}),
+    "users.manage": frozenset({"admin"}),
+    "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
     "read": frozenset({"admin", "operator", "marketing", "viewer"}),
 }
 

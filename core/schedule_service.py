@@ -17,7 +17,7 @@ import trio
 from trocadero.config.schema import SiteConfig
 
 from .codec import from_plain, to_plain
-from .commands import Actor, Forbidden
+from .commands import PERMISSIONS, Actor, Forbidden
 from .model import ScheduleEntry
 from .schedule.clock import zone
 from .schedule.ical import parse_ical
@@ -25,8 +25,8 @@ from .schedule.resolve import Schedule, ShowIndex, timeline_doc, verdict_doc
 from .storage import NotFound, Storage, ValidationError
 from .storage.base import MAX_LIMIT
 
-EDIT_ROLES: Final = frozenset({"admin", "operator", "marketing"})  # the seed: marketing schedules
-READ_ROLES: Final = frozenset({"admin", "operator", "marketing", "viewer"})
+EDIT_ROLES: Final = PERMISSIONS["schedule.edit"]  # the seed: marketing schedules too
+READ_ROLES: Final = PERMISSIONS["read"]
 MAX_TIMELINE_HOURS: Final = 24 * 7
 _ASSIGNED: Final = ("id", "created_by")  # the store and the caller's identity set these
 

@@ -28,6 +28,7 @@ from hypercorn.trio import serve
 from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
+from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
 from trocadero.core.events import EventBus
 from trocadero.core.playback.persist import STATE_KEY
@@ -66,6 +67,7 @@ from .playback import (
 from .render import fields
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
+from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir
 from .supervisor import SupervisorStats, supervise
 from .systemd import Notifier
@@ -104,6 +106,7 @@ class Runtime:
     schedules: ScheduleService | None = None
     events: EventBus = field(default_factory=EventBus)  # device:* and later UI events
     mdvr: MdvrGateway | None = None
+    auth: AuthService | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -216,7 +219,29 @@ class Runtime:
             store=self.store,
             schedule=self.schedules,
             mdvr=self.mdvr,
+            patch=self.canvas_patch,
+            auth=self.auth,
+            rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
+            login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
         )
+
+    def canvas_patch(self, name: str) -> list[Mapping[str, Any]] | None:
+        if name not in self.show.renderer.canvases:
+            return None
+        return [
+            {
+                "name": fx.name,
+                "type": fx.type,
+                "colour_order": fx.colour_order,
+                "pixels": fx.pixel_count,
+                "slots_per_pixel": fx.slots_per_pixel,
+                "ranges": [list(r) for r in fx.ranges],
+                "first_pixel": fx.pixels[0].tolist() if fx.pixel_count else None,
+                "last_pixel": fx.pixels[-1].tolist() if fx.pixel_count else None,
+            }
+            for fx in self.show.patch.fixtures.values()
+            if fx.canvas == name
+        ]
 
     def artnet_nodes(self) -> list[Mapping[str, Any]] | None:
         if self.discovery is None:
@@ -415,6 +440,16 @@ async def _run(
         canvases=lambda: engine.canvas_names,
     )
     await rt.schedules.load()
+    rt.auth = AuthService(store, load_signing_key(state.directory), config.auth)
+    one_time = await rt.auth.bootstrap()
+    if one_time is not None:
+        # Printed once, never stored: the account must choose its own at first login.
+        log.warning(
+            "created the first admin account with a one-time password",
+            user=config.auth.admin_user,
+            password=one_time,
+            next_step="log in and change it (POST /api/auth/password)",
+        )
     covered = install_emergency(clock, show.renderer, config)
     log.info("emergency override armed", bytes_covered=covered, input=config.emergency.input_path)
     # Before start(): afterwards the output thread owns its sinks.

@@ -23,24 +23,58 @@ def free_port() -> int:
         return port
 
 
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "trocadero-test"  # [auth] admin_password of every harness daemon
+
+
 class Daemon:
     def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
         self.proc = proc
         self.port = port
         self.log_path = log_path
         self.base = f"http://127.0.0.1:{port}"
+        self._token: str | None = None
 
     def log(self) -> str:
         return self.log_path.read_text("utf-8", errors="replace")
 
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.base + path, timeout=2.0)
+    def login(self, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> dict[str, Any]:
+        """Log in; the token is used by the request helpers from then on. The response body."""
+        r = httpx.post(
+            self.base + "/api/auth/login",
+            json={"username": username, "password": password},
+            timeout=10.0,
+        )
+        assert r.status_code == 200, f"login as {username} failed: {r.status_code} {r.text}"
+        body: dict[str, Any] = r.json()
+        self._token = body["access_token"]
+        return body
 
-    def post(self, path: str) -> httpx.Response:
-        return httpx.post(self.base + path, timeout=2.0)
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of the admin (logging in first if needed)."""
+        if self._token is None:
+            self.login()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def request(self, method: str, path: str, *, timeout: float = 5.0, **kw: Any) -> httpx.Response:
+        """An authenticated request (the admin unless `login` chose another account)."""
+        headers = {**self.headers(), **kw.pop("headers", {})}
+        return httpx.request(method, self.base + path, headers=headers, timeout=timeout, **kw)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kw)
 
     def health(self) -> dict[str, Any]:
-        body: dict[str, Any] = self.get("/healthz").json()
+        body: dict[str, Any] = httpx.get(self.base + "/healthz", timeout=2.0).json()
         return body
 
     def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
@@ -65,9 +99,10 @@ class Daemon:
 
 
 def write_config(path: Path, port: int, state: Path, extra: str = "") -> Path:
+    auth = "" if "[auth]" in extra else f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\n'
     path.write_text(
         f'[web]\nport = {port}\nrestart_delay_s = 0.1\n[state]\ndirectory = "{state}"\n'
-        f'[logging]\nformat = "json"\n{extra}'
+        f'[logging]\nformat = "json"\n{auth}{extra}'
     )
     return path
 

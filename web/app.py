@@ -13,14 +13,20 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from trocadero import __version__
+from trocadero.core.auth import AuthService
 from trocadero.core.commands import Actor, Controller
 from trocadero.core.metrics import render_prometheus
+from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.storage import Storage
 
+from .auth import AuthMiddleware, auth_routes
+from .guard import request_actor
 from .mdvr_api import MdvrControl, mdvr_routes
+from .openapi import openapi_document
 from .playback_api import playback_routes
 from .schedule_api import schedule_routes
 from .show_api import show_routes
@@ -58,11 +64,13 @@ class ControlPlane:
     store: Storage | None = None  # looks, cue lists and the audit log are read from it
     schedule: ScheduleService | None = None  # the building's schedule (docs/schedule.md)
     mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (web/mdvr_api.py)
-    # Until logins exist (the control-plane issue), the web binds loopback and every caller
-    # acts as the local operator.
-    actor_of: Callable[[Request], Actor] = lambda request: Actor(
-        "local", "operator", "api", request.client.host if request.client else ""
-    )
+    patch: Callable[[str], Sequence[Mapping[str, Any]] | None] = lambda _name: None
+    # Logins, tokens and users (docs/auth.md). The daemon always gives one; without it every
+    # /api route answers 401 unless a test injects its own `actor_of`.
+    auth: AuthService | None = None
+    rate_limit_per_minute: int = 100
+    login_attempts_per_minute: int = 10
+    actor_of: Callable[[Request], Actor] = request_actor
 
 
 def create_app(control: ControlPlane) -> Starlette:
@@ -88,6 +96,20 @@ def create_app(control: ControlPlane) -> Starlette:
     async def canvases(_: Request) -> Response:
         return JSONResponse({"canvases": list(control.canvases())})
 
+    async def canvas_patch(request: Request) -> Response:
+        name = request.path_params["name"]
+        fixtures = control.patch(name)
+        if fixtures is None:
+            known = [c["name"] for c in control.canvases()]
+            return JSONResponse(
+                {"error": f"unknown canvas {name!r}", "canvases": known}, status_code=404
+            )
+        return JSONResponse({"canvas": name, "fixtures": list(fixtures)})
+
+    async def outputs(_: Request) -> Response:
+        health = control.health()
+        return JSONResponse({"outputs": health.get("outputs", []), "inputs": health.get("inputs")})
+
     async def preview(request: Request) -> Response:
         name = request.path_params["name"]
         snap = control.preview(name)
@@ -110,13 +132,17 @@ def create_app(control: ControlPlane) -> Starlette:
             },
         )
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/canvases", canvases, methods=["GET"]),
         Route("/api/artnet/nodes", artnet_nodes, methods=["GET"]),
         Route("/api/canvases/{name}/preview", preview, methods=["GET"]),
+        Route("/api/canvases/{name}/patch", canvas_patch, methods=["GET"]),
+        Route("/api/outputs", outputs, methods=["GET"]),
     ]
+    if control.auth is not None:
+        routes += auth_routes(control.auth, control.actor_of)
     if control.playback is not None:
         routes += playback_routes(control.playback, control.actor_of)
         if control.store is not None:
@@ -154,4 +180,21 @@ def create_app(control: ControlPlane) -> Starlette:
             Route("/debug/fault/crash-web", crash_web, methods=["POST"]),
             Route("/debug/fault/stall-clock", stall_clock, methods=["POST"]),
         ]
-    return Starlette(routes=routes)
+    document: dict[str, Any] = {}
+
+    async def openapi(_: Request) -> Response:
+        if not document:  # built once, on first request: the routes are fixed by then
+            document.update(openapi_document(routes, version=__version__))
+        return JSONResponse(document)
+
+    routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+    app = Starlette(routes=routes)
+    if control.auth is not None:
+        app.add_middleware(
+            AuthMiddleware,
+            service=control.auth,
+            routes=routes,
+            limiter=RateLimiter(control.rate_limit_per_minute),
+            login_limiter=RateLimiter(control.login_attempts_per_minute),
+        )
+    return app

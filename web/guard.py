@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from trocadero.core.auth import AuthError
 from trocadero.core.commands import Actor, Forbidden
 from trocadero.core.playback.cuelist import PlaybackError
 from trocadero.core.storage import Conflict, NotFound, StorageError
@@ -39,6 +40,9 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def error_response(exc: Exception) -> Response | None:
     """The response for a domain error, or None for anything else (a real bug: re-raised)."""
+    if isinstance(exc, AuthError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
     if isinstance(exc, BadRequest):
         return JSONResponse({"error": str(exc)}, status_code=400)
     if isinstance(exc, StoreValidationError):
@@ -55,6 +59,14 @@ def error_response(exc: Exception) -> Response | None:
     if isinstance(exc, StorageError):
         return JSONResponse({"error": f"storage: {exc}"}, status_code=503)
     return None
+
+
+def request_actor(request: Request) -> Actor:
+    """The actor the auth middleware authenticated for this request."""
+    actor = request.scope.get("state", {}).get("actor")
+    if not isinstance(actor, Actor):
+        raise AuthError("an access token is required (Authorization: Bearer)")
+    return actor
 
 
 def guard(actor_of: ActorOf) -> Callable[[Route_], Handler]:

@@ -42,6 +42,7 @@ from ..model import (
 
 if TYPE_CHECKING:
     from .devices import DeviceStore
+    from .tokens import TokenStore
 
 T = TypeVar("T")
 
@@ -79,6 +80,17 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next: str | None = None
+
+
+MAX_ROW_ID = 2**63 - 1  # ids are 64-bit (SQLite INTEGER, PostgreSQL bigserial)
+
+
+def row_id(value: int, what: str) -> int:
+    """An id as the database can hold it; NotFound for one it never could (a fuzzer's
+    2^80 must be a 404, not an overflow deep in the driver)."""
+    if not 0 < int(value) <= MAX_ROW_ID:
+        raise NotFound(f"{what} {value} not found")
+    return int(value)
 
 
 class Storage(ABC):
@@ -382,6 +394,13 @@ class Storage(ABC):
     @abstractmethod
     def devices(self) -> DeviceStore:
         """Devices, positions, alarms and downloaded files of the MDVR gateway (devices.py)."""
+
+    # --- refresh tokens ----------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def tokens(self) -> TokenStore:
+        """Hashed, rotating refresh tokens of the auth layer (tokens.py)."""
 
     # --- housekeeping --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from .base import DEFAULT_LIMIT, NotFound, Page, ValidationError
+from .base import DEFAULT_LIMIT, NotFound, Page, ValidationError, row_id
 from .driver import Dialect, Driver, Row, Tx
 
 __all__ = [
@@ -34,7 +34,8 @@ __all__ = [
 FileStatus = Literal["pending", "downloading", "done", "failed"]
 
 _PARTITION_LOCK: Final = 0x7472_6F63_0004  # advisory lock: one partition creator at a time
-_RETENTION_CHUNK: Final = 5000  # SQLite deletes old rows this many per statement
+_RETENTION_CHUNK: Final = 5000
+# SQLite deletes old rows this many per statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,7 +664,7 @@ class SqlDeviceStore(DeviceStore):
 
     async def get_alarm(self, alarm_id: int) -> AlarmRecord:
         async with self._db.transaction(write=False) as tx:
-            row = await tx.fetchrow("SELECT * FROM alarms WHERE id = ?", alarm_id)
+            row = await tx.fetchrow("SELECT * FROM alarms WHERE id = ?", row_id(alarm_id, "alarm"))
         if row is None:
             raise NotFound(f"alarm {alarm_id} not found")
         return self._alarm(row)
@@ -678,7 +679,7 @@ class SqlDeviceStore(DeviceStore):
                 " WHERE id = ? AND acknowledged_at IS NULL",
                 when,
                 by,
-                alarm_id,
+                row_id(alarm_id, "alarm"),
             )
             row = await tx.fetchrow("SELECT * FROM alarms WHERE id = ?", alarm_id)
         if row is None:
@@ -786,14 +787,18 @@ class SqlDeviceStore(DeviceStore):
         args = [*changes.values(), self._d.enc_ts(datetime.now(UTC)), file_id]
         async with self._db.transaction(write=True) as tx:
             await tx.execute(f"UPDATE device_files SET {', '.join(sets)} WHERE id = ?", *args)
-            row = await tx.fetchrow("SELECT * FROM device_files WHERE id = ?", file_id)
+            row = await tx.fetchrow(
+                "SELECT * FROM device_files WHERE id = ?", row_id(file_id, "file")
+            )
         if row is None:
             raise NotFound(f"file {file_id} not found")
         return self._file(row)
 
     async def get_file(self, file_id: int) -> DeviceFile:
         async with self._db.transaction(write=False) as tx:
-            row = await tx.fetchrow("SELECT * FROM device_files WHERE id = ?", file_id)
+            row = await tx.fetchrow(
+                "SELECT * FROM device_files WHERE id = ?", row_id(file_id, "file")
+            )
         if row is None:
             raise NotFound(f"file {file_id} not found")
         return self._file(row)

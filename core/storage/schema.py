@@ -277,11 +277,30 @@ _MDVR = (
     "CREATE INDEX device_files_status ON device_files (status, id)",
 )
 
+_REFRESH_TOKENS = (
+    # Rotating refresh tokens, stored as SHA-256 of the token (the token itself never is).
+    # `family` ties every rotation of one login together: presenting a rotated-out token
+    # again (a stolen copy) revokes the whole family.
+    """CREATE TABLE refresh_tokens (
+        id {pk},
+        token_hash {key} NOT NULL UNIQUE,
+        family {key} NOT NULL,
+        username {key} NOT NULL,
+        issued_at {ts} NOT NULL,
+        expires_at {ts} NOT NULL,
+        revoked_at {ts},
+        revoked_reason TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens (family)",
+    "CREATE INDEX refresh_tokens_user ON refresh_tokens (username)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
     Migration(3, "schedule rules: zone, sun anchors, end, date range, exceptions", _SCHEDULE_RULES),
     Migration(4, "MDVR devices, positions (monthly partitions), alarms, files", _MDVR),
+    Migration(5, "refresh tokens (hashed, rotating, revocable)", _REFRESH_TOKENS),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -73,11 +73,13 @@ from .base import (
     Storage,
     StorageError,
     ValidationError,
+    row_id,
 )
 from .driver import Dialect, Driver, Row, Tx
 
 if TYPE_CHECKING:
     from .devices import DeviceStore
+    from .tokens import TokenStore
 from .schema import current_version, migrate
 
 T = TypeVar("T")
@@ -329,6 +331,12 @@ class SqlStorage(Storage):
         from .devices import SqlDeviceStore  # devices.py uses this module's paging helpers
 
         return SqlDeviceStore(self._db)
+
+    @functools.cached_property
+    def tokens(self) -> TokenStore:
+        from .tokens import SqlTokenStore
+
+        return SqlTokenStore(self._db)
 
     @asynccontextmanager
     async def _show_tx(self) -> AsyncIterator[Tx]:
@@ -947,7 +955,8 @@ class SqlStorage(Storage):
 
     async def _schedule(self, tx: Tx, schedule_id: int) -> ScheduleEntry:
         row = await tx.fetchrow(
-            f"SELECT {SCHEDULES.columns} FROM schedules WHERE id = ?", int(schedule_id)
+            f"SELECT {SCHEDULES.columns} FROM schedules WHERE id = ?",
+            row_id(schedule_id, "schedule"),
         )
         if row is None:
             raise NotFound(f"no schedule {schedule_id}")
@@ -1017,7 +1026,8 @@ class SqlStorage(Storage):
 
     async def _asset(self, tx: Tx, asset_id: int) -> ContentAsset:
         row = await tx.fetchrow(
-            f"SELECT {ASSETS.columns} FROM content_assets WHERE id = ?", int(asset_id)
+            f"SELECT {ASSETS.columns} FROM content_assets WHERE id = ?",
+            row_id(asset_id, "content asset"),
         )
         if row is None:
             raise NotFound(f"no content asset {asset_id}")
@@ -1224,7 +1234,7 @@ class SqlStorage(Storage):
 
     async def get_user_by_id(self, user_id: int) -> User:
         async with self._read() as tx:
-            return await self._user(tx, "id = ?", int(user_id), f"with id {user_id}")
+            return await self._user(tx, "id = ?", row_id(user_id, "user"), f"with id {user_id}")
 
     async def list_users(
         self, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None

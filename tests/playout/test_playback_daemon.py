@@ -11,8 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 from tests.daemon_harness import Daemon, free_port, write_config
 from tests.postgres_server import PostgresServer
 from tests.sacn_capture import Capture, Received
@@ -99,7 +97,7 @@ def test_go_reaches_the_wire_and_state_is_reported(tmp_path: Path) -> None:
             idle = wait_packets(capture, 1, 0)[-1]
             assert idle.slots[:3] == b"\x00\x00\x00"  # no idle look: safe state black
             t_go = time.time_ns()
-            r = httpx.post(daemon.base + "/api/cue-lists/main/go", timeout=5)
+            r = daemon.post("/api/cue-lists/main/go", timeout=5)
             assert r.json() == {"outcome": "done", "cue": "1"}
             time.sleep(1.0)
             after = packets(capture, 1, t_go)
@@ -108,7 +106,7 @@ def test_go_reaches_the_wire_and_state_is_reported(tmp_path: Path) -> None:
             assert 20 <= after[-1].slots[0] <= 35
             levels = [p.slots[0] for p in after]
             assert levels == sorted(levels)
-            state = httpx.get(daemon.base + "/api/playback", timeout=5).json()
+            state = daemon.get("/api/playback", timeout=5).json()
             assert state["lists"][0]["current"] == "1"
             assert state["lists"][0]["fading"] is True
         finally:
@@ -120,7 +118,7 @@ def test_kill_9_mid_fade_restarts_at_the_right_point_of_the_fade(tmp_path: Path)
     with Capture() as capture:
         first = start(tmp_path, port, capture)
         t_go = time.time_ns()
-        assert httpx.post(first.base + "/api/cue-lists/main/go", timeout=5).status_code == 200
+        assert first.post("/api/cue-lists/main/go", timeout=5).status_code == 200
         time.sleep(3.0)
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait()
@@ -150,7 +148,7 @@ def test_emergency_reaches_the_wire_while_python_is_blocked(tmp_path: Path) -> N
 
             def block() -> None:
                 blocked["start"] = time.time_ns()
-                httpx.post(daemon.base + "/debug/fault/block-python?seconds=3", timeout=10)
+                daemon.post("/debug/fault/block-python?seconds=3", timeout=10)
                 blocked["end"] = time.time_ns()
 
             blocker = threading.Thread(target=block)
@@ -169,15 +167,13 @@ def test_emergency_reaches_the_wire_while_python_is_blocked(tmp_path: Path) -> N
             assert packets(capture, 2, t_alarm)[-1].slots[:3] == b"\x00\x00\x00"
             # Python catches up: the engine mirrors the latch, the release needs the input off.
             deadline = time.monotonic() + 5
-            while not httpx.get(daemon.base + "/api/playback", timeout=5).json()["emergency"][
-                "engaged"
-            ]:
+            while not daemon.get("/api/playback", timeout=5).json()["emergency"]["engaged"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-            r = httpx.post(daemon.base + "/api/emergency/release", timeout=5)
+            r = daemon.post("/api/emergency/release", timeout=5)
             assert r.status_code == 409
             trigger.write_text("0\n")
-            r = httpx.post(daemon.base + "/api/emergency/release", timeout=5)
+            r = daemon.post("/api/emergency/release", timeout=5)
             assert r.json()["outcome"] == "done"
             t_released = time.time_ns()
             time.sleep(0.3)
@@ -195,14 +191,14 @@ def test_on_postgresql_commands_are_audited_and_state_survives_a_restart(
     with Capture() as capture:
         first = start(tmp_path, port, capture, extra)
         try:
-            assert httpx.post(first.base + "/api/cue-lists/main/go", timeout=5).status_code == 200
-            r = httpx.put(first.base + "/api/masters/grand", json={"level": 0.5}, timeout=5)
+            assert first.post("/api/cue-lists/main/go", timeout=5).status_code == 200
+            r = first.put("/api/masters/grand", json={"level": 0.5}, timeout=5)
             assert r.status_code == 200
         finally:
             assert first.stop()[0] == 0
         second = start(tmp_path, port, capture, extra)
         try:
-            state = httpx.get(second.base + "/api/playback", timeout=5).json()
+            state = second.get("/api/playback", timeout=5).json()
         finally:
             assert second.stop()[0] == 0
     assert state["lists"][0]["current"] == "1"
@@ -210,4 +206,4 @@ def test_on_postgresql_commands_are_audited_and_state_survives_a_restart(
     rows = postgres_server.psql(
         "SELECT actor || ' ' || origin || ' ' || action FROM audit_log ORDER BY id", database
     )
-    assert rows.split() == ["local", "api", "cue.go", "local", "api", "master.set"]
+    assert rows.split() == ["admin", "api", "cue.go", "admin", "api", "master.set"]

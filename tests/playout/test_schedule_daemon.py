@@ -10,8 +10,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
-
 from tests.daemon_harness import Daemon, free_port, write_config
 from tests.sacn_capture import Capture, Received
 
@@ -81,7 +79,7 @@ def packets_after(capture: Capture, after_ns: int, count: int) -> list[Received]
 
 
 def night_state(daemon: Daemon) -> dict[str, object]:
-    state = httpx.get(daemon.base + "/api/playback", timeout=5).json()
+    state = daemon.get("/api/playback", timeout=5).json()
     (night,) = [s for s in state["lists"] if s["name"] == "night"]
     return {k: night[k] for k in ("level", "current")}
 
@@ -92,8 +90,8 @@ def test_an_entry_due_37_minutes_ago_plays_at_once_and_after_a_restart(tmp_path:
     with Capture() as capture:
         first = start(tmp_path, port, capture)
         try:
-            r = httpx.post(
-                first.base + "/api/schedule",
+            r = first.post(
+                "/api/schedule",
                 json={
                     "name": "nightly",
                     "target_kind": "cue_list",
@@ -116,7 +114,7 @@ def test_an_entry_due_37_minutes_ago_plays_at_once_and_after_a_restart(tmp_path:
         try:
             resumed = packets_after(capture, stopped, 10)
             assert night_state(second) == {"level": "schedule", "current": "4"}
-            why = httpx.get(second.base + "/api/schedule/now", timeout=5).json()
+            why = second.get("/api/schedule/now", timeout=5).json()
             winner = why["canvases"]["c"]["winner"]
             assert winner["entry"]["name"] == "nightly"
             assert datetime.fromisoformat(winner["start"]) == due

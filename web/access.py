@@ -1,0 +1,93 @@
+"""Who may call which REST endpoint: (method, route path) → a permission group of
+`core.commands.PERMISSIONS`.
+
+The auth middleware checks this table before a handler runs, so a role that may not act is
+refused with 403 before its input is even parsed (no validation details leak to it). The
+command layer checks the same groups again for every interface (the socket API has no
+middleware). A route missing from this table is refused to everybody (deny by default), and
+a test checks that every route the app serves is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+# Reachable without an access token (login and token refresh check their own credentials).
+PUBLIC: Final = frozenset(
+    {
+        ("POST", "/api/auth/login"),
+        ("POST", "/api/auth/refresh"),
+        ("POST", "/api/auth/logout"),
+        ("POST", "/api/auth/password"),  # needs a token, possibly a password-change-only one
+    }
+)
+
+ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
+    # the account itself
+    ("GET", "/api/auth/me"): "read",
+    # users (admin)
+    ("GET", "/api/users"): "users.manage",
+    ("POST", "/api/users"): "users.manage",
+    ("GET", "/api/users/{name}"): "users.manage",
+    ("PATCH", "/api/users/{name}"): "users.manage",
+    # canvases, patch, outputs, nodes
+    ("GET", "/api/canvases"): "read",
+    ("GET", "/api/canvases/{name}/preview"): "read",
+    ("GET", "/api/canvases/{name}/patch"): "read",
+    ("GET", "/api/outputs"): "read",
+    ("GET", "/api/artnet/nodes"): "read",
+    # playback
+    ("GET", "/api/playback"): "read",
+    ("POST", "/api/cue-lists/{name}/{verb}"): "playback",
+    ("PUT", "/api/parks/{canvas}"): "override",
+    ("DELETE", "/api/parks/{canvas}"): "override",
+    ("POST", "/api/overrides"): "override",
+    ("POST", "/api/overrides/{id}"): "override",
+    ("DELETE", "/api/overrides/{id}"): "override",
+    ("PUT", "/api/masters/{target}"): "masters",
+    ("POST", "/api/blackout"): "masters",
+    ("POST", "/api/panic"): "playback",
+    ("POST", "/api/emergency/{action}"): "emergency.engage",
+    # show model
+    ("GET", "/api/looks"): "read",
+    ("GET", "/api/looks/{name}"): "read",
+    ("PUT", "/api/looks/{name}"): "show.edit",
+    ("DELETE", "/api/looks/{name}"): "show.edit",
+    ("GET", "/api/cue-lists"): "read",
+    ("GET", "/api/cue-lists/{name}"): "read",
+    ("PUT", "/api/cue-lists/{name}"): "show.edit",
+    ("DELETE", "/api/cue-lists/{name}"): "show.edit",
+    ("GET", "/api/audit"): "audit.read",
+    # schedule
+    ("GET", "/api/schedule"): "read",
+    ("POST", "/api/schedule"): "schedule.edit",
+    ("GET", "/api/schedule/now"): "read",
+    ("GET", "/api/schedule/timeline"): "read",
+    ("POST", "/api/schedule/import"): "schedule.edit",
+    ("GET", "/api/schedule/{id:int}"): "read",
+    ("PUT", "/api/schedule/{id:int}"): "schedule.edit",
+    ("PATCH", "/api/schedule/{id:int}"): "schedule.edit",
+    ("DELETE", "/api/schedule/{id:int}"): "schedule.edit",
+    ("POST", "/api/schedule/{id:int}/{action}"): "schedule.edit",
+    # MDVR gateway
+    ("GET", "/api/mdvr/devices"): "read",
+    ("GET", "/api/mdvr/devices/{device}/positions"): "read",
+    ("GET", "/api/mdvr/alarms"): "read",
+    ("POST", "/api/mdvr/alarms/{id}/acknowledge"): "mdvr.control",
+    ("GET", "/api/mdvr/live"): "read",
+    ("POST", "/api/mdvr/live"): "mdvr.control",
+    ("POST", "/api/mdvr/live/stop"): "mdvr.control",
+    ("GET", "/api/mdvr/files"): "read",
+    ("GET", "/api/mdvr/files/{id}/{which}"): "read",
+    ("POST", "/api/mdvr/files/{id}/retry"): "mdvr.control",
+    # fault injection (tests; only mounted when [debug] fault_injection = true)
+    ("POST", "/debug/fault/block-python"): "debug",
+    ("POST", "/debug/fault/crash-web"): "debug",
+    ("POST", "/debug/fault/stall-clock"): "debug",
+}
+
+
+def permission_for(method: str, path: str) -> str | None:
+    """The permission group of a route (HEAD is GET's), or None when it is not listed."""
+    return ROUTE_ACCESS.get(("GET" if method == "HEAD" else method, path))

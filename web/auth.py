@@ -1,0 +1,350 @@
+"""Authentication for the control plane: the login/refresh/logout and user routes, and the
+ASGI middleware that authenticates, rate-limits and authorises every API request and adds the
+security headers to every response.
+
+CSRF: the API never reads a cookie. The UI holds its tokens in memory (and sessionStorage)
+and sends ``Authorization: Bearer``, which a cross-site form or image cannot forge, so there
+is no ambient credential to ride on. Docs: docs/auth.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trocadero.core.auth import AuthError, AuthService
+from trocadero.core.commands import PERMISSIONS, Actor, Origin
+from trocadero.core.model import ROLES, Role
+from trocadero.core.ratelimit import RateLimiter, retry_after_header
+
+from .access import PUBLIC, permission_for
+from .guard import BadRequest, error_response, json_body
+
+__all__ = ["SECURITY_HEADERS", "AuthMiddleware", "auth_routes"]
+
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+_GUARDED_PREFIXES: Final = ("/api/", "/debug/")
+
+
+def _string(doc: dict[str, Any], key: str, *, limit: int = 200) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{key}: required, a non-empty string (got {value!r})")
+    if len(value) > limit:
+        raise BadRequest(f"{key}: at most {limit} characters")
+    return value
+
+
+def _role(doc: dict[str, Any], key: str = "role") -> Role:
+    value = doc.get(key)
+    if value not in ROLES:
+        raise BadRequest(f"{key}: one of {', '.join(ROLES)} (got {value!r})")
+    return value  # type: ignore[no-any-return]
+
+
+def _user_json(user: Any) -> dict[str, Any]:
+    return {
+        "name": user.username,
+        "role": user.role,
+        "email": user.email,
+        "disabled": user.disabled,
+        "created_at": user.created_at.isoformat(),
+        "last_login": None if user.last_login is None else user.last_login.isoformat(),
+    }
+
+
+def _auth_error(exc: AuthError) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+
+
+def _bearer(request: Request | Scope) -> str | None:
+    headers = request.headers if isinstance(request, Request) else Request(request).headers
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def auth_routes(service: AuthService, actor_of: Callable[[Request], Actor]) -> list[BaseRoute]:
+    def handle(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            try:
+                response: Response = await fn(request)
+                return response
+            except AuthError as exc:
+                return _auth_error(exc)
+            except Exception as exc:
+                mapped = error_response(exc)
+                if mapped is None:
+                    raise
+                return mapped
+
+        return handler
+
+    async def login(request: Request) -> Response:
+        doc = await json_body(request)
+        pair = await service.login(_string(doc, "username"), _string(doc, "password", limit=1000))
+        return JSONResponse(pair.as_json())
+
+    async def refresh(request: Request) -> Response:
+        doc = await json_body(request)
+        pair = await service.refresh(_string(doc, "refresh_token"))
+        return JSONResponse(pair.as_json())
+
+    async def logout(request: Request) -> Response:
+        doc = await json_body(request)
+        known = await service.logout(_string(doc, "refresh_token"))
+        return JSONResponse({"revoked": known})
+
+    async def password(request: Request) -> Response:
+        token = _bearer(request)
+        if token is None:
+            raise AuthError("an access token is required (Authorization: Bearer)")
+        user = service.password_change_token_user(token)
+        doc = await json_body(request)
+        await service.change_password(
+            user,
+            _string(doc, "current_password", limit=1000),
+            _string(doc, "new_password", limit=1000),
+        )
+        return JSONResponse({"changed": True, "user": user, "login_again": True})
+
+    async def me(request: Request) -> Response:
+        actor = actor_of(request)
+        return JSONResponse(
+            {"name": actor.name, "role": actor.role, "permissions": _permissions(actor.role)}
+        )
+
+    async def users(request: Request) -> Response:
+        if request.method == "GET":
+            page = await service.store.list_users(
+                limit=_limit(request), cursor=request.query_params.get("cursor")
+            )
+            return JSONResponse({"users": [_user_json(u) for u in page.items], "next": page.next})
+        doc = await json_body(request)
+        email = doc.get("email", "")
+        if not isinstance(email, str):
+            raise BadRequest(f"email: expected a string (got {email!r})")
+        user = await service.create_user(
+            _string(doc, "name", limit=64), _role(doc), _string(doc, "password", limit=1000), email
+        )
+        return JSONResponse(_user_json(user), status_code=201)
+
+    async def user(request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            return JSONResponse(_user_json(await service.store.get_user(name)))
+        doc = await json_body(request)
+        unknown = sorted(set(doc) - {"role", "disabled", "email", "password"})
+        if unknown:
+            raise BadRequest(f"{unknown[0]}: unknown field (role, disabled, email, password)")
+        disabled = doc.get("disabled")
+        if disabled is not None and not isinstance(disabled, bool):
+            raise BadRequest(f"disabled: expected true or false (got {disabled!r})")
+        email = doc.get("email")
+        if email is not None and not isinstance(email, str):
+            raise BadRequest(f"email: expected a string (got {email!r})")
+        updated = await service.update_user(
+            name,
+            role=_role(doc) if "role" in doc else None,
+            disabled=disabled,
+            email=email,
+            password=_string(doc, "password", limit=1000) if "password" in doc else None,
+        )
+        return JSONResponse(_user_json(updated))
+
+    return [
+        Route("/api/auth/login", handle(login), methods=["POST"]),
+        Route("/api/auth/refresh", handle(refresh), methods=["POST"]),
+        Route("/api/auth/logout", handle(logout), methods=["POST"]),
+        Route("/api/auth/password", handle(password), methods=["POST"]),
+        Route("/api/auth/me", handle(me), methods=["GET"]),
+        Route("/api/users", handle(users), methods=["GET", "POST"]),
+        Route("/api/users/{name}", handle(user), methods=["GET", "PATCH"]),
+    ]
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise BadRequest(f"limit: a whole number from 1 to 1000 (got {raw!r})")
+    return int(raw)
+
+
+def _permissions(role: str) -> list[str]:
+    return sorted(group for group, roles in PERMISSIONS.items() if role in roles)
+
+
+class AuthMiddleware:
+    """Authenticate (Bearer JWT), rate-limit, authorise by `access.ROUTE_ACCESS`, and add the
+    security headers. The actor is left in ``scope["state"]["actor"]`` for the handlers."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: AuthService,
+        routes: Sequence[BaseRoute],
+        limiter: RateLimiter,
+        login_limiter: RateLimiter,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.routes = routes
+        self.limiter = limiter
+        self.login_limiter = login_limiter
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if api and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        refusal = await self._check(scope, receive)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_headers)
+            return
+        await self.app(scope, body_replay(scope, receive), send_with_headers)
+
+    def _template(self, scope: Scope) -> str | None:
+        # The route the router will run (a full match: path and method); else a path-only
+        # match, which the router answers with 405.
+        partial = None
+        for route in self.routes:
+            if not isinstance(route, Route):
+                continue
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return route.path
+            if match == Match.PARTIAL and partial is None:
+                partial = route.path
+        return partial
+
+    async def _check(self, scope: Scope, receive: Receive) -> Response | None:
+        path: str = scope["path"]
+        if not path.startswith(_GUARDED_PREFIXES):
+            return None  # static UI, /healthz, /metrics, /openapi.json; /ws checks its own
+        method: str = scope["method"]
+        address = scope["client"][0] if scope.get("client") else ""
+        now = self.clock()
+        template = self._template(scope)
+        if template is None:
+            return None  # the router answers 404 (nothing to protect)
+        if (method, template) in PUBLIC:
+            wait = self.login_limiter.check(f"addr:{address}", now)
+            if wait is None and template == "/api/auth/login":
+                wait = await self._login_name_limit(scope, receive, now)
+            return None if wait is None else _too_many(wait)
+        token = _bearer(scope)
+        if token is None:
+            wait = self.limiter.check(f"addr:{address}", now)
+            if wait is not None:
+                return _too_many(wait)
+            return _auth_error(AuthError("an access token is required (Authorization: Bearer)"))
+        headers = Request(scope).headers
+        origin: Origin = "ui" if headers.get("x-trocadero-client") == "ui" else "api"
+        try:
+            actor = self.service.authenticate(token, origin, address)
+        except AuthError as exc:
+            wait = self.limiter.check(f"addr:{address}", now)
+            return _auth_error(exc) if wait is None else _too_many(wait)
+        wait = self.limiter.check(f"user:{actor.name}", now)
+        if wait is not None:
+            return _too_many(wait)
+        group = permission_for(method, template)
+        if group is None:
+            if method not in _route_methods(self.routes, template):
+                return None  # the router answers 405
+            return JSONResponse(
+                {"error": f"{method} {template} has no access rule: refused (deny by default)"},
+                status_code=403,
+            )
+        if actor.role not in PERMISSIONS[group]:
+            return JSONResponse(
+                {"error": f'role "{actor.role}" may not {method} {template}', "needs": group},
+                status_code=403,
+            )
+        scope.setdefault("state", {})["actor"] = actor
+        return None
+
+    async def _login_name_limit(self, scope: Scope, receive: Receive, now: float) -> float | None:
+        # The login body is read here to limit guesses per account name as well as per
+        # address; it is handed on to the handler unchanged.
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replay: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+        scope["trocadero.body"] = replay
+        try:
+            name = json.loads(body).get("username")
+        except (ValueError, AttributeError):
+            name = None
+        if isinstance(name, str):
+            return self.login_limiter.check(f"name:{name[:200]}", now)
+        return None
+
+
+def _route_methods(routes: Sequence[BaseRoute], template: str) -> set[str]:
+    found: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.path == template:
+            found |= route.methods or set()
+    return found
+
+
+def _too_many(wait: float) -> Response:
+    return JSONResponse(
+        {"error": "too many requests", "retry_after_s": round(wait, 3)},
+        status_code=429,
+        headers={"Retry-After": retry_after_header(wait)},
+    )
+
+
+def body_replay(scope: Scope, receive: Receive) -> Receive:
+    """The request's receive, replaying a body the middleware already read."""
+    pending: list[Message] | None = scope.get("trocadero.body")
+    if not pending:
+        return receive
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
