@@ -70,6 +70,7 @@ class AuditSink(Protocol):
         target: str,
         detail: Mapping[str, Any],
         address: str,
+        state: tuple[str, Mapping[str, Any]] | None = None,
     ) -> None: ...
 
 
@@ -148,9 +149,23 @@ class Controller:
             raise Forbidden(actor, action)
 
     async def _record(
-        self, actor: Actor, action: str, target: str, detail: Mapping[str, Any]
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        detail: Mapping[str, Any],
+        *,
+        save: bool = False,
     ) -> None:
+        """Audit the command; with `save`, persist the playback state too — in the same
+        transaction when the audit log and the state live in one store (one commit, one
+        fsync: the command's reply waits for it)."""
+        revision = self.engine.revision
+        state = None
+        if save and self.store is not None and revision != self.saved_revision:
+            state = (STATE_KEY, snapshot(self.engine, self.now(), self.wall()))
         if self.audit is not None:
+            together = state is not None and self.audit is self.store
             await self.audit.append_audit(
                 actor=actor.name,
                 role=actor.role,
@@ -159,7 +174,13 @@ class Controller:
                 target=target,
                 detail=dict(detail),
                 address=actor.address,
+                state=state if together else None,
             )
+            if together:
+                self.saved_revision = revision
+                return
+        if save:
+            await self.persist()
 
     async def persist(self) -> None:
         """Save the playback state if it changed since the last save (durable on return)."""
@@ -179,8 +200,7 @@ class Controller:
             # Let the (just woken) frame producer render the change before the audit and
             # state writes run: the wire first, the bookkeeping after.
             await trio.lowlevel.checkpoint()
-            await self._record(actor, action, target, {"outcome": value, **detail})
-            await self.persist()
+            await self._record(actor, action, target, {"outcome": value, **detail}, save=True)
         return Result(value, detail)
 
     # --- cue-list verbs -----------------------------------------------------------------

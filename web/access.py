@@ -58,6 +58,9 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("GET", "/api/cue-lists/{name}"): "read",
     ("PUT", "/api/cue-lists/{name}"): "show.edit",
     ("DELETE", "/api/cue-lists/{name}"): "show.edit",
+    ("GET", "/api/cue-lists/{name}/cues/{number}"): "read",
+    ("PUT", "/api/cue-lists/{name}/cues/{number}"): "show.edit",
+    ("DELETE", "/api/cue-lists/{name}/cues/{number}"): "show.edit",
     ("GET", "/api/audit"): "audit.read",
     # schedule
     ("GET", "/api/schedule"): "read",

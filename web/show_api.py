@@ -6,18 +6,20 @@ the audit log. Bodies use the show-file format (`docs/show-file.md`); errors nam
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from trocadero.config.show import CueListDef, LookDef
+from trocadero.config.show import CueDef, CueListDef, LookDef
 from trocadero.core.codec import from_plain, parse_datetime, to_plain
 from trocadero.core.commands import Actor, Controller
 from trocadero.core.playback.cuelist import PlaybackError
-from trocadero.core.storage import MAX_LIMIT, Storage
+from trocadero.core.storage import MAX_LIMIT, NotFound, Storage
 
 from .guard import ActorOf, BadRequest, guard, json_body
 
@@ -33,6 +35,16 @@ def _limit(request: Request) -> int:
 
 def _page(items: Any, next_cursor: str | None) -> Response:
     return JSONResponse({"items": [to_plain(i) for i in items], "next": next_cursor})
+
+
+def _cue_number(text: str) -> Decimal:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise BadRequest(f'number: not a cue number such as "12.5" (got {text!r})') from None
+    if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.001")):
+        raise BadRequest(f"number: a positive cue number, at most three decimals (got {text!r})")
+    return number
 
 
 def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> list[Route]:
@@ -101,6 +113,43 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
             )
         return JSONResponse({"outcome": result.outcome})
 
+    async def cue(request: Request, actor: Actor) -> Response:
+        # One cue, edited in place: the list is rewritten through the command layer, so the
+        # engine, the store and the audit log see one cue-list change.
+        name = request.path_params["name"]
+        number = _cue_number(request.path_params["number"])
+        current = await store.get_cue_list(name)
+        found = next((c for c in current.cues if c.number == number), None)
+        if request.method == "GET":
+            can_read(actor)
+            if found is None:
+                raise NotFound(f'no cue {number} in cue list "{name}"')
+            return JSONResponse(to_plain(found))
+        others = tuple(c for c in current.cues if c.number != number)
+        if request.method == "DELETE":
+            if found is None:
+                raise NotFound(f'no cue {number} in cue list "{name}"')
+            result = await controller.put_cue_list(actor, replace(current, cues=others))
+            return JSONResponse({"outcome": result.outcome})
+        doc = await json_body(request)
+        doc.setdefault("number", str(number))
+        parsed, problems = from_plain(CueDef, doc)
+        if parsed is None:
+            return JSONResponse({"error": "invalid", "problems": problems}, status_code=400)
+        if parsed.number != number:
+            raise BadRequest(f"number: must match the URL (got {doc['number']!r}, URL {number})")
+        cues = tuple(sorted((*others, parsed), key=lambda c: c.number))
+        try:
+            result = await controller.put_cue_list(actor, replace(current, cues=cues))
+        except PlaybackError as exc:
+            return JSONResponse(
+                {"error": "invalid", "problems": str(exc).splitlines()}, status_code=400
+            )
+        return JSONResponse(
+            {"outcome": result.outcome, "created": found is None},
+            status_code=201 if found is None else 200,
+        )
+
     async def audit(request: Request, actor: Actor) -> Response:
         can_read(actor)
         q = request.query_params
@@ -126,5 +175,10 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
         Route("/api/looks/{name}", guarded(look), methods=["GET", "PUT", "DELETE"]),
         Route("/api/cue-lists", guarded(list_cue_lists), methods=["GET"]),
         Route("/api/cue-lists/{name}", guarded(cue_list), methods=["GET", "PUT", "DELETE"]),
+        Route(
+            "/api/cue-lists/{name}/cues/{number}",
+            guarded(cue),
+            methods=["GET", "PUT", "DELETE"],
+        ),
         Route("/api/audit", guarded(audit), methods=["GET"]),
     ]

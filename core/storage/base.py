@@ -354,8 +354,10 @@ class Storage(ABC):
         detail: Mapping[str, Any] | None = None,
         address: str = "",
         at: datetime | None = None,
+        state: tuple[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Record one command (`at` defaults to now)."""
+        """Record one command (`at` defaults to now). With `state` = (key, doc), that runtime
+        state is saved in the same durable transaction (`save_state`'s promise)."""
 
     @abstractmethod
     async def list_audit(

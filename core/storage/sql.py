@@ -1298,6 +1298,7 @@ class SqlStorage(Storage):
         detail: Mapping[str, Any] | None = None,
         address: str = "",
         at: datetime | None = None,
+        state: tuple[str, Mapping[str, Any]] | None = None,
     ) -> None:
         plain = {
             "at": _aware(at, "at") if at is not None else datetime.now(UTC),
@@ -1315,8 +1316,10 @@ class SqlStorage(Storage):
         entry, problems = from_plain(AuditEntry, plain)
         if entry is None:
             raise ValidationError(problems)
-        async with self._db.transaction(write=True) as tx:
-            await tx.execute(AUDIT.insert_sql(), *AUDIT.encode(entry, self._d))
+        writes = [(AUDIT.insert_sql(), AUDIT.encode(entry, self._d))]
+        if state is not None:
+            writes.append(self._state_write(*state))
+        await self._db.write_batch(writes, durable=state is not None)
 
     async def list_audit(
         self,
@@ -1374,20 +1377,20 @@ class SqlStorage(Storage):
 
     # --- runtime state -------------------------------------------------------------------------
 
-    async def save_state(self, key: str, doc: Mapping[str, Any]) -> None:
+    def _state_write(self, key: str, doc: Mapping[str, Any]) -> tuple[str, Sequence[Any]]:
         try:
             text = self._d.enc_json(dict(doc))
         except (TypeError, ValueError) as exc:
             raise ValidationError([f"doc: not storable as JSON: {exc}"]) from exc
-        async with self._db.transaction(write=True, durable=True) as tx:
-            await tx.execute(
-                "INSERT INTO runtime_state (key, doc, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET doc = excluded.doc,"
-                " updated_at = excluded.updated_at",
-                key,
-                text,
-                self._d.enc_ts(datetime.now(UTC)),
-            )
+        return (
+            "INSERT INTO runtime_state (key, doc, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET doc = excluded.doc,"
+            " updated_at = excluded.updated_at",
+            (key, text, self._d.enc_ts(datetime.now(UTC))),
+        )
+
+    async def save_state(self, key: str, doc: Mapping[str, Any]) -> None:
+        await self._db.write_batch([self._state_write(key, doc)], durable=True)
 
     async def load_state(self, key: str) -> dict[str, Any] | None:
         async with self._read() as tx:

@@ -114,6 +114,24 @@ class SQLiteDriver(Driver):
                     await self._rollback()
                 raise
 
+    async def write_batch(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], *, durable: bool = False
+    ) -> None:
+        def work() -> None:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self.conn.execute(sql, tuple(args)).close()
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+        async with self._lock:
+            with trio.CancelScope(shield=True):  # started on the thread: let it finish
+                await self.run(work)
+
     async def _rollback(self) -> None:
         if self.conn.in_transaction:
             try:

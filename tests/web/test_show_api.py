@@ -103,3 +103,29 @@ async def test_audit_log_lists_who_did_what(setup: Setup) -> None:
     only = (await client.get("/api/audit?action=look.*")).json()["items"]
     assert [e["action"] for e in only] == ["look.put"]
     assert (await client.get("/api/audit?since=yesterday")).status_code == 400
+
+
+async def test_one_cue_edited_in_place(setup: Setup) -> None:
+    client, engine, role = setup
+    assert (await client.put("/api/looks/red", json=RED)).status_code == 200
+    cl = {"cues": [{"number": "1", "look": "red"}, {"number": "3", "look": "red"}]}
+    assert (await client.put("/api/cue-lists/main", json=cl)).status_code == 200
+    r = await client.put("/api/cue-lists/main/cues/2.5", json={"look": "red", "up_fade": 4})
+    assert r.status_code == 201, r.text
+    r = await client.put("/api/cue-lists/main/cues/1", json={"look": "red", "up_fade": 7.5})
+    assert (r.status_code, r.json()["created"]) == (200, False)
+    numbers = [c.number for c in engine.playback("main").defn.cues]
+    assert [str(n) for n in numbers] == ["1", "2.5", "3"]
+    got = (await client.get("/api/cue-lists/main/cues/1")).json()
+    assert got["up_fade"] == 7.5
+    assert (await client.delete("/api/cue-lists/main/cues/3")).status_code == 200
+    assert (await client.get("/api/cue-lists/main/cues/3")).status_code == 404
+    bad = await client.put("/api/cue-lists/main/cues/1", json={"look": "red", "up_fade": -1})
+    assert bad.status_code == 400
+    assert any(p.startswith("up_fade") for p in bad.json()["problems"])
+    assert (await client.put("/api/cue-lists/main/cues/x.y", json={})).status_code == 400
+    r = await client.put("/api/cue-lists/main/cues/4", json={"number": "5", "look": "red"})
+    assert r.status_code == 400
+    assert (await client.get("/api/cue-lists/ghost/cues/1")).status_code == 404
+    role[0] = "viewer"
+    assert (await client.put("/api/cue-lists/main/cues/1", json={"look": "red"})).status_code == 403
