@@ -97,6 +97,19 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EventsConfig:
+    """The event bus (WebSocket, socket API subscribers). In-process by default; with a Redis
+    URL, events are also fanned out to (and received from) other nodes of a deployment."""
+
+    redis_url: str = setting("", "redis://host:port/db to share events between nodes; empty: off")
+    channel_prefix: str = setting("trocadero:events:", "Redis channel prefix (topic appended)")
+    node_id: str = setting("", "this node's name in shared events; empty: host name and pid")
+    reconnect_s: float = setting(
+        2.0, "pause before reconnecting to Redis after a failure", minimum=0.1, maximum=60.0
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ArtNetDiscoveryConfig:
     """ArtPoll every few seconds; the nodes that answer are listed for the control plane."""
 
@@ -354,6 +367,7 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     state: StateConfig = field(default_factory=StateConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)

@@ -165,7 +165,7 @@ class Controller:
         if save and self.store is not None and revision != self.saved_revision:
             state = (STATE_KEY, snapshot(self.engine, self.now(), self.wall()))
         if self.audit is not None:
-            together = state is not None and self.audit is self.store
+            together = state is not None and self.audit is self.store  # type: ignore[comparison-overlap]
             await self.audit.append_audit(
                 actor=actor.name,
                 role=actor.role,

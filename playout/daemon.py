@@ -64,6 +64,7 @@ from .playback import (
     serve_emergency_watch,
     serve_persistence,
 )
+from .redis_bridge import RedisBridge
 from .render import fields
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
@@ -107,6 +108,7 @@ class Runtime:
     events: EventBus = field(default_factory=EventBus)  # device:* and later UI events
     mdvr: MdvrGateway | None = None
     auth: AuthService | None = None
+    redis: RedisBridge | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -160,6 +162,11 @@ class Runtime:
             "artnet_discovery": (
                 None if self.discovery is None else discovery_health(self.discovery)
             ),
+            "events": {
+                "subscribers": self.events.subscriber_count,
+                "published": self.events.published,
+                "redis": None if self.redis is None else self.redis.stats.health(),
+            },
             "web": {
                 "starts": self.web.starts,
                 "crashes": self.web.crashes,
@@ -373,8 +380,9 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
         log.warning("previous run did not shut down cleanly", previous=previous)
     try:
         async with AsyncExitStack() as stack:
-            if config.storage.backend == "postgres":
-                # asyncpg is asyncio-only: one trio_asyncio loop for the daemon's lifetime.
+            if config.storage.backend == "postgres" or config.events.redis_url:
+                # asyncpg and redis.asyncio are asyncio-only: one trio_asyncio loop for the
+                # daemon's lifetime.
                 await stack.enter_async_context(trio_asyncio.open_loop())
             try:
                 store = await stack.enter_async_context(
@@ -487,6 +495,9 @@ async def _run(
                     runner = ScheduleRunner(rt.controller, rt.schedules, config.schedule)
                     await nursery.start(serve_schedule, runner)
                 await _start_inputs_and_discovery(nursery, rt)
+                if config.events.redis_url:  # off by default: events stay in the process
+                    rt.redis = RedisBridge(rt.events, config.events)
+                    await nursery.start(rt.redis.serve)
                 if config.mdvr.enabled:  # off by default: no MDVR ports unless configured
                     files = state.directory / (config.mdvr.file_dir or "mdvr-files")
                     rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.postgres_server import PostgresServer, PostgresUnavailable
+from tests.redis_server import RedisServer, RedisUnavailable
 
 
 @pytest.fixture
@@ -62,3 +63,17 @@ def postgres_dsn(postgres_server: PostgresServer) -> Iterator[str]:
         yield dsn
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A throwaway Redis server of this test's own (tests/redis_server.py); missing
+    binaries fail the test loudly."""
+    try:
+        server = RedisServer.start(tmp_path / "redis")
+    except RedisUnavailable as exc:
+        pytest.fail(f"Redis is required for these tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

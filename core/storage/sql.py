@@ -1316,7 +1316,9 @@ class SqlStorage(Storage):
         entry, problems = from_plain(AuditEntry, plain)
         if entry is None:
             raise ValidationError(problems)
-        writes = [(AUDIT.insert_sql(), AUDIT.encode(entry, self._d))]
+        writes: list[tuple[str, Sequence[Any]]] = [
+            (AUDIT.insert_sql(), AUDIT.encode(entry, self._d))
+        ]
         if state is not None:
             writes.append(self._state_write(*state))
         await self._db.write_batch(writes, durable=state is not None)
