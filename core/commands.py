@@ -35,6 +35,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),
+    "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
     "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
     "read": frozenset({"admin", "operator", "marketing", "viewer"}),
 }

@@ -228,6 +228,7 @@ class Runtime:
             mdvr=self.mdvr,
             patch=self.canvas_patch,
             auth=self.auth,
+            events=self.events,
             rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
             login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
         )

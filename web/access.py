@@ -49,6 +49,8 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("POST", "/api/blackout"): "masters",
     ("POST", "/api/panic"): "playback",
     ("POST", "/api/emergency/{action}"): "emergency.engage",
+    ("POST", "/api/celebrations"): "override",
+    ("POST", "/api/sensors/{sensor}"): "sensors.write",
     # show model
     ("GET", "/api/looks"): "read",
     ("GET", "/api/looks/{name}"): "read",

@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute, Route
 from trocadero import __version__
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Actor, Controller
+from trocadero.core.events import EventBus
+from trocadero.core.interactions import Interactions
 from trocadero.core.metrics import render_prometheus
 from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
@@ -25,6 +27,7 @@ from trocadero.core.storage import Storage
 
 from .auth import AuthMiddleware, auth_routes
 from .guard import request_actor
+from .interaction_api import interaction_routes
 from .mdvr_api import MdvrControl, mdvr_routes
 from .openapi import openapi_document
 from .playback_api import playback_routes
@@ -71,6 +74,7 @@ class ControlPlane:
     rate_limit_per_minute: int = 100
     login_attempts_per_minute: int = 10
     actor_of: Callable[[Request], Actor] = request_actor
+    events: EventBus | None = None  # celebrations and sensor data are published on it
 
 
 def create_app(control: ControlPlane) -> Starlette:
@@ -147,6 +151,9 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += playback_routes(control.playback, control.actor_of)
         if control.store is not None:
             routes += show_routes(control.playback, control.store, control.actor_of)
+    if control.playback is not None and control.events is not None:
+        moments = Interactions(control.playback, control.events.publish)
+        routes += interaction_routes(moments, control.actor_of)
     if control.schedule is not None:
         routes += schedule_routes(control.schedule, control.actor_of)
     if control.mdvr is not None:

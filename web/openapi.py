@@ -88,6 +88,20 @@ BODIES: Final[Mapping[tuple[str, str], Mapping[str, Any]]] = {
     ),
     ("POST", "/api/blackout"): _obj(("on",), on={"type": "boolean"}),
     ("POST", "/api/panic"): _obj(fade=_SECONDS),
+    ("POST", "/api/celebrations"): _obj(
+        ("look",),
+        look={"type": "string"},
+        canvases={"type": "array", "items": {"type": "string"}},
+        duration_s={"type": "number", "minimum": 0.1, "maximum": 3600},
+        fade_in={"type": "number", "minimum": 0, "maximum": 60},
+        fade_out={"type": "number", "minimum": 0, "maximum": 60},
+        priority={"type": "integer"},
+    ),
+    ("POST", "/api/sensors/{sensor}"): _obj(
+        ("values",),
+        values={"type": "object", "additionalProperties": {"type": ["number", "boolean"]}},
+        at={"type": "number"},
+    ),
     ("PUT", "/api/looks/{name}"): _obj(
         ("canvases",), canvases={"type": "array", "items": {"type": "object"}}
     ),
