@@ -414,7 +414,16 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
 
     from trocadero.web.app import ControlPlane, create_app
 
-    app = create_app(ControlPlane(health=dict, metrics=dict, store=env.store, mdvr=env.gateway))
+    operator = Actor("op", "operator", "api")  # the route behaviour; logins: test_auth_daemon
+    app = create_app(
+        ControlPlane(
+            health=dict,
+            metrics=dict,
+            store=env.store,
+            mdvr=env.gateway,
+            actor_of=lambda _r: operator,
+        )
+    )
     dev = env.device(position_interval_s=0.05, clip=clip)
     env.nursery.start_soon(dev.run)
     with trio.fail_after(5):
@@ -439,7 +448,7 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
         assert set(names) == {"V202", "V232"}
         r = await client.post(f"/api/mdvr/alarms/{names['V202']['id']}/acknowledge")
         assert r.status_code == 200
-        assert r.json()["acknowledged_by"] == "local"
+        assert r.json()["acknowledged_by"] == "op"
         r = await client.get("/api/mdvr/alarms", params={"open": "1"})
         assert [a["keyword"] for a in r.json()["items"]] == ["V232"]
         r = await client.get("/api/mdvr/files")
