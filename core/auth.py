@@ -294,6 +294,10 @@ class AuthService:
             raise AuthError("password change required", status=403)
         return Actor(user, role, origin, address)
 
+    def expiry(self, access_token: str) -> float:
+        """When a valid access token expires (Unix seconds)."""
+        return float(decode_jwt(access_token, self._key, now=self._now())["exp"])
+
     def password_change_token_user(self, access_token: str) -> str:
         """The user of a valid token, including one that may only change its password."""
         claims = decode_jwt(access_token, self._key, now=self._now())

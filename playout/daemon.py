@@ -39,6 +39,7 @@ from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.artnet import ARTNET_PORT
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
+from trocadero.web.live import LiveStats
 
 from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discovery
 from .frames import InputOverlay, RenderStats, serve_frame_producer
@@ -109,6 +110,7 @@ class Runtime:
     mdvr: MdvrGateway | None = None
     auth: AuthService | None = None
     redis: RedisBridge | None = None
+    live: LiveStats = field(default_factory=LiveStats)
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -171,6 +173,14 @@ class Runtime:
                 "starts": self.web.starts,
                 "crashes": self.web.crashes,
                 "last_error": self.web.last_error,
+                "websocket": {
+                    "sessions": self.live.sessions,
+                    "open": self.live.open,
+                    "previews_sent": self.live.previews_sent,
+                    "previews_skipped": self.live.previews_skipped,
+                    "dropped_slow": self.live.dropped_slow,
+                    "refused_auth": self.live.refused_auth,
+                },
             },
             "watchdog": {
                 "enabled": self.notifier.watchdog_interval_s is not None,
@@ -229,6 +239,7 @@ class Runtime:
             patch=self.canvas_patch,
             auth=self.auth,
             events=self.events,
+            live=self.live,
             rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
             login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
         )

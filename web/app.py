@@ -6,7 +6,7 @@ The app knows nothing about the daemon: it is given a `ControlPlane` of plain ca
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -28,6 +28,7 @@ from trocadero.core.storage import Storage
 from .auth import AuthMiddleware, auth_routes
 from .guard import request_actor
 from .interaction_api import interaction_routes
+from .live import LiveStats, live_routes
 from .mdvr_api import MdvrControl, mdvr_routes
 from .openapi import openapi_document
 from .playback_api import playback_routes
@@ -74,7 +75,8 @@ class ControlPlane:
     rate_limit_per_minute: int = 100
     login_attempts_per_minute: int = 10
     actor_of: Callable[[Request], Actor] = request_actor
-    events: EventBus | None = None  # celebrations and sensor data are published on it
+    events: EventBus | None = None  # /ws reads it; celebrations and sensor data go on it
+    live: LiveStats = field(default_factory=LiveStats)  # the WebSocket's counters
 
 
 def create_app(control: ControlPlane) -> Starlette:
@@ -151,6 +153,14 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += playback_routes(control.playback, control.actor_of)
         if control.store is not None:
             routes += show_routes(control.playback, control.store, control.actor_of)
+    if control.auth is not None and control.events is not None:
+        routes += live_routes(
+            control.auth,
+            control.events,
+            control.preview,
+            lambda: [c["name"] for c in control.canvases()],
+            control.live,
+        )
     if control.playback is not None and control.events is not None:
         moments = Interactions(control.playback, control.events.publish)
         routes += interaction_routes(moments, control.actor_of)

@@ -1,0 +1,366 @@
+"""The WebSocket `/ws`: bus events as JSON and live canvas previews as binary frames.
+
+Protocol (client → server, JSON text):
+
+    {"op": "auth", "token": "<access token>"}          first, within 5 s; again to renew
+    {"op": "subscribe", "topics": ["canvas:update", "device:*"]}
+    {"op": "unsubscribe", "topics": [...]}
+    {"op": "preview", "canvases": ["facade"], "fps": 10}    fps 0.5..25; [] stops previews
+    {"op": "ping"}
+
+Server → client: ``{"event": topic, "data": payload, "seq": n, "at": t}`` for events,
+``{"reply": op, "ok": true, ...}`` / ``{"reply": op, "ok": false, "error": "..."}`` for ops,
+and binary preview frames::
+
+    u8 version (1) · u8 name length N · N bytes canvas name (UTF-8)
+    u16 width · u16 height · f64 frame time (show seconds)      (big-endian)
+    width * height * 3 bytes RGB, row-major
+
+Every op checks the role (`TOPIC_ACCESS`, previews need "read"). An access token's expiry
+ends the session (close 4401) unless the client re-authenticates first.
+
+Slow clients never make the server buffer without bound: one sender task owns the socket;
+events wait in a bounded queue (overflow: the client is closed with 4008, as its view of the
+show would be wrong), previews in a one-frame slot per canvas (a newer snapshot replaces one
+not yet sent; the skipped frames are counted).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import trio
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from trocadero.core.auth import AuthError, AuthService
+from trocadero.core.commands import PERMISSIONS, Actor
+from trocadero.core.events import Event, EventBus, SubscriberDropped
+
+__all__ = ["TOPIC_ACCESS", "LiveStats", "live_routes", "preview_frame"]
+
+AUTH_TIMEOUT_S: Final = 5.0
+EVENT_QUEUE: Final = 256
+MAX_FPS: Final = 25.0
+MIN_FPS: Final = 0.5
+MAX_MESSAGE: Final = 8192
+CLOSE_UNAUTHORIZED: Final = 4401
+CLOSE_TOO_SLOW: Final = 4008
+CLOSE_BAD: Final = 4400
+
+# Topic pattern → permission group; a subscription must match one entry.
+TOPIC_ACCESS: Final[Mapping[str, str]] = {
+    "canvas:update": "read",
+    "cue:progress": "read",
+    "system:alert": "read",
+    "content:upload:progress": "read",
+    "celebration:trigger": "read",
+    "sensor:data": "read",
+    "device:*": "read",
+}
+
+
+@dataclass
+class LiveStats:
+    sessions: int = 0
+    open: int = 0
+    previews_sent: int = 0
+    previews_skipped: int = 0
+    dropped_slow: int = 0
+    refused_auth: int = 0
+
+
+def preview_frame(name: str, width: int, height: int, frame_time: float, rgb: bytes) -> bytes:
+    raw = name.encode()
+    return struct.pack(f">BB{len(raw)}sHHd", 1, len(raw), raw, width, height, frame_time) + rgb
+
+
+def _topic_allowed(topic: str, role: str) -> bool:
+    for pattern, group in TOPIC_ACCESS.items():
+        if topic == pattern or (pattern.endswith("*") and topic.startswith(pattern[:-1])):
+            return role in PERMISSIONS[group]
+    return False
+
+
+class _Closed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class _Session:
+    ws: WebSocket
+    actor: Actor
+    expires: float
+    topics: set[str] = field(default_factory=set)
+    preview_canvases: tuple[str, ...] = ()
+    fps: float = 10.0
+    preview_changed: trio.Event = field(default_factory=trio.Event)
+    topics_changed: trio.Event = field(default_factory=trio.Event)
+    texts: deque[str] = field(default_factory=deque)
+    slots: dict[str, bytes] = field(default_factory=dict)
+    kick: trio.Event = field(default_factory=trio.Event)
+    closing: tuple[int, str] | None = None
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+        self.scope.cancel()
+
+    def queue_text(self, text: str, stats: LiveStats) -> None:
+        if len(self.texts) >= EVENT_QUEUE:
+            stats.dropped_slow += 1
+            self.close(CLOSE_TOO_SLOW, "too slow: events backed up")
+            return
+        self.texts.append(text)
+        self.kick.set()
+
+
+class LiveEndpoint:
+    def __init__(
+        self,
+        auth: AuthService,
+        bus: EventBus,
+        preview: Callable[[str], Any],
+        canvases: Callable[[], list[str]],
+        stats: LiveStats,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.auth = auth
+        self.bus = bus
+        self.preview = preview
+        self.canvases = canvases
+        self.stats = stats
+        self.clock = clock
+
+    async def __call__(self, ws: WebSocket) -> None:
+        await ws.accept()
+        self.stats.sessions += 1
+        try:
+            session = await self._authenticate(ws)
+        except _Closed as closed:
+            self.stats.refused_auth += 1
+            await _close(ws, closed.code, closed.reason)
+            return
+        self.stats.open += 1
+        try:
+            with session.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._sender, session)
+                    nursery.start_soon(self._previews, session)
+                    nursery.start_soon(self._events, session)
+                    nursery.start_soon(self._expiry, session)
+                    await self._receiver(session)
+                    session.scope.cancel()
+            if session.closing is not None:
+                await _close(ws, *session.closing)
+        finally:
+            self.stats.open -= 1
+
+    def _check(self, ws: WebSocket, token: object) -> tuple[Actor, float]:
+        if not isinstance(token, str) or not token:
+            raise _Closed(CLOSE_UNAUTHORIZED, "auth: token required")
+        address = ws.client.host if ws.client else ""
+        try:
+            actor = self.auth.authenticate(token, "ui", address)
+            expires = self.auth.expiry(token)
+        except AuthError as exc:
+            raise _Closed(CLOSE_UNAUTHORIZED, f"auth: {exc}") from exc
+        return actor, expires
+
+    async def _authenticate(self, ws: WebSocket) -> _Session:
+        text = None
+        with trio.move_on_after(AUTH_TIMEOUT_S):
+            message = await ws.receive()
+            text = message.get("text")
+        if text is None:
+            raise _Closed(CLOSE_UNAUTHORIZED, f"auth: no auth message within {AUTH_TIMEOUT_S:g} s")
+        doc = _parse(text)
+        if doc is None or doc.get("op") != "auth":
+            raise _Closed(CLOSE_UNAUTHORIZED, 'auth: the first message must be {"op": "auth"}')
+        actor, expires = self._check(ws, doc.get("token"))
+        await ws.send_text(
+            json.dumps({"reply": "auth", "ok": True, "user": actor.name, "role": actor.role})
+        )
+        return _Session(ws, actor, expires)
+
+    async def _receiver(self, s: _Session) -> None:
+        while True:
+            message = await s.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None or len(text) > MAX_MESSAGE:
+                self._reply(s, "?", error=f"expected JSON text of at most {MAX_MESSAGE} bytes")
+                continue
+            doc = _parse(text)
+            if doc is None or not isinstance(doc.get("op"), str):
+                self._reply(s, "?", error='expected a JSON object with "op"')
+                continue
+            try:
+                self._op(s, doc["op"], doc)
+            except _Closed as closed:
+                s.close(closed.code, closed.reason)
+                return
+
+    def _op(self, s: _Session, op: str, doc: dict[str, Any]) -> None:
+        if op == "ping":
+            self._reply(s, op, at=self.clock())
+        elif op == "auth":
+            s.actor, s.expires = self._check(s.ws, doc.get("token"))
+            self._reply(s, op, user=s.actor.name, role=s.actor.role)
+        elif op in ("subscribe", "unsubscribe"):
+            topics = doc.get("topics")
+            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+                self._reply(s, op, error="topics: expected a list of topic names")
+                return
+            refused = [t for t in topics if not _topic_allowed(t, s.actor.role)]
+            if refused:
+                self._reply(s, op, error=f"topics: not allowed for role {s.actor.role}: {refused}")
+                return
+            s.topics = s.topics | set(topics) if op == "subscribe" else s.topics - set(topics)
+            s.topics_changed.set()
+            self._reply(s, op, topics=sorted(s.topics))
+        elif op == "preview":
+            self._preview_op(s, doc)
+        else:
+            self._reply(s, op, error=f"op: unknown {op!r}")
+
+    def _preview_op(self, s: _Session, doc: dict[str, Any]) -> None:
+        if s.actor.role not in PERMISSIONS["read"]:
+            self._reply(s, "preview", error="previews need the read permission")
+            return
+        names, fps = doc.get("canvases"), doc.get("fps", 10)
+        known = self.canvases()
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            self._reply(s, "preview", error="canvases: expected a list of canvas names")
+            return
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            self._reply(s, "preview", error=f"canvases: unknown {unknown}")
+            return
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps):
+            self._reply(s, "preview", error=f"fps: expected a number (got {fps!r})")
+            return
+        s.fps = min(MAX_FPS, max(MIN_FPS, float(fps)))
+        s.preview_canvases = tuple(dict.fromkeys(names))
+        s.slots = {k: v for k, v in s.slots.items() if k in s.preview_canvases}
+        s.preview_changed.set()
+        self._reply(s, "preview", canvases=list(s.preview_canvases), fps=s.fps)
+
+    def _reply(self, s: _Session, op: str, *, error: str = "", **fields: Any) -> None:
+        doc = {"reply": op, "ok": not error, **({"error": error} if error else fields)}
+        s.queue_text(json.dumps(doc), self.stats)
+
+    async def _events(self, s: _Session) -> None:
+        # One bus subscription per set of topics, re-made when the client changes them.
+        while True:
+            s.topics_changed = trio.Event()
+            topics = tuple(sorted(s.topics))
+            if not topics:
+                await s.topics_changed.wait()
+                continue
+            with self.bus.subscribe(topics, capacity=EVENT_QUEUE) as sub:
+                async with trio.open_nursery() as inner:
+
+                    async def until_changed(scope: trio.CancelScope = inner.cancel_scope) -> None:
+                        await s.topics_changed.wait()
+                        scope.cancel()
+
+                    inner.start_soon(until_changed)
+                    try:
+                        async for event in sub:
+                            s.queue_text(_event_json(event), self.stats)
+                    except SubscriberDropped:
+                        self.stats.dropped_slow += 1
+                        s.close(CLOSE_TOO_SLOW, "too slow: events backed up")
+                        return
+
+    async def _previews(self, s: _Session) -> None:
+        while True:
+            if not s.preview_canvases:
+                s.preview_changed = trio.Event()
+                await s.preview_changed.wait()
+                continue
+            for name in s.preview_canvases:
+                snap = self.preview(name)
+                if snap is None:
+                    continue
+                if name in s.slots:
+                    self.stats.previews_skipped += 1  # the previous one is still unsent
+                s.slots[name] = preview_frame(
+                    name, snap.width, snap.height, snap.frame_time, snap.rgb
+                )
+                s.kick.set()
+            await trio.sleep(1.0 / s.fps)
+
+    async def _sender(self, s: _Session) -> None:
+        # The only task that writes to the socket: a client that stops reading blocks it
+        # here, and everything else piles up in the bounded queue and slots meanwhile.
+        try:
+            while True:
+                await s.kick.wait()
+                s.kick = trio.Event()
+                while s.texts:
+                    await s.ws.send_text(s.texts.popleft())
+                while s.slots:
+                    name = next(iter(s.slots))
+                    await s.ws.send_bytes(s.slots.pop(name))
+                    self.stats.previews_sent += 1
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            s.scope.cancel()
+
+    async def _expiry(self, s: _Session) -> None:
+        while True:
+            left = s.expires - self.clock()
+            if left <= 0:
+                s.close(CLOSE_UNAUTHORIZED, "auth: token expired; re-authenticate")
+                return
+            await trio.sleep(min(left, 5.0))
+
+
+def _event_json(event: Event) -> str:
+    return json.dumps(
+        {"event": event.topic, "data": dict(event.payload), "seq": event.seq, "at": event.at},
+        default=str,
+    )
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    try:
+        await ws.close(code=code, reason=reason[:120])
+    except (RuntimeError, WebSocketDisconnect):
+        pass  # already closed by the client
+
+
+def live_routes(
+    auth: AuthService,
+    bus: EventBus,
+    preview: Callable[[str], Any],
+    canvases: Callable[[], list[str]],
+    stats: LiveStats,
+) -> list[WebSocketRoute]:
+    live = LiveEndpoint(auth, bus, preview, canvases, stats)
+
+    async def endpoint(ws: WebSocket) -> None:  # a function: Starlette passes the WebSocket
+        await live(ws)
+
+    return [WebSocketRoute("/ws", endpoint)]
