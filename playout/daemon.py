@@ -65,6 +65,7 @@ from .playback import (
     serve_emergency_watch,
     serve_persistence,
 )
+from .playback_events import serve_playback_events
 from .redis_bridge import RedisBridge
 from .render import fields
 from .schedule import ScheduleRunner, serve_schedule
@@ -527,6 +528,7 @@ async def _run(
                 )
                 await nursery.start(serve_emergency_watch, rt.controller, clock, rt.inputs, config)
                 await nursery.start(serve_persistence, rt.controller)
+                await nursery.start(serve_playback_events, rt.controller, rt.events)
                 await nursery.start(
                     partial(
                         supervise,

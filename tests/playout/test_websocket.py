@@ -127,3 +127,27 @@ def test_health_counts_sessions(daemon: Daemon) -> None:
     web = daemon.health()["web"]["websocket"]
     assert web["sessions"] >= 4
     assert web["refused_auth"] >= 2
+
+
+def test_go_publishes_canvas_update_and_fade_progress(daemon: Daemon) -> None:
+    ws = connect(daemon, token(daemon, "vera", "viewer-pass-1"))
+    ws.send({"op": "subscribe", "topics": ["canvas:update", "cue:progress"]})
+    assert ws.receive_json()["ok"]
+    assert daemon.post("/api/cue-lists/main/go", json={}).status_code == 200
+    update = ws.receive_json()
+    while update.get("event") != "canvas:update":
+        update = ws.receive_json()
+    (main,) = [lst for lst in update["data"]["lists"] if lst["name"] == "main"]
+    assert main["current"] == "1"
+    progress: list[float] = []
+    deadline = time.monotonic() + 10  # cue 1 fades up in 3 s
+    while time.monotonic() < deadline:
+        event = ws.receive_json()
+        if event.get("event") == "cue:progress" and event["data"]["list"] == "main":
+            progress.append(event["data"]["progress"])
+            if not event["data"]["fading"]:
+                break
+    assert progress[-1] == 1.0
+    assert progress == sorted(progress)  # rises monotonically
+    assert 10 <= len(progress) <= 45  # ~10 per second over 3 s: bounded, not per frame
+    ws.close()
