@@ -3,6 +3,7 @@ fade step, through the real daemon, the REST API and sACN on loopback.
 
     ./dev bench go_latency                 # 1,000 GOs at 44 Hz (~3 min)
     ./dev bench go_latency --gos 200 --rate 30
+    ./dev bench go_latency --via socket    # the same through the show-script socket API
 
 The daemon runs a one-canvas show (one universe, gamma 1 so the first step of a fade from
 black is visible in 8 bits) with a cue list whose two cues alternate white and black with a
@@ -34,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.daemon_harness import ADMIN_PASSWORD, running_daemon
 from tests.sacn_capture import Capture
+from trocadero.client import Client
 
 SHOW = """
 name = "GO latency bench"
@@ -71,6 +73,9 @@ def main() -> None:
     )
     ap.add_argument("--gos", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=44.0)
+    ap.add_argument(
+        "--via", choices=("rest", "socket"), default="rest", help="REST or the socket API"
+    )
     args = ap.parse_args()
     rx = Capture()
     rx.start()
@@ -89,19 +94,25 @@ def main() -> None:
         with running_daemon(tmp_path, extra) as daemon:
             daemon.wait_healthy()
             conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=5)
+            script = Client(daemon.health()["socket"]["path"]) if args.via == "socket" else None
             sent: list[tuple[int, int]] = []  # (realtime ns before the GO, level before it)
             level = 0
             rng = random.Random(1)
             time.sleep(0.5)
             for _ in range(args.gos):
                 t0 = time.time_ns()
-                conn.request(
-                    "POST", "/api/cue-lists/bench/go", body=b"{}", headers=daemon.headers()
-                )
-                resp = conn.getresponse()
-                body = json.loads(resp.read())
-                if resp.status != 200 or body.get("outcome") != "done":
-                    raise SystemExit(f"GO failed: {resp.status} {body}")
+                if script is not None:
+                    body = script.go("bench")
+                    if body.get("outcome") != "done":
+                        raise SystemExit(f"GO failed: {body}")
+                else:
+                    conn.request(
+                        "POST", "/api/cue-lists/bench/go", body=b"{}", headers=daemon.headers()
+                    )
+                    resp = conn.getresponse()
+                    body = json.loads(resp.read())
+                    if resp.status != 200 or body.get("outcome") != "done":
+                        raise SystemExit(f"GO failed: {resp.status} {body}")
                 sent.append((t0, level))
                 level = 255 - level
                 time.sleep(rng.uniform(0.15, 0.25))
@@ -119,7 +130,10 @@ def main() -> None:
     lat = np.array(latencies)
     period = 1000.0 / args.rate
     p50, p99 = np.percentile(lat, [50, 99])
-    print(f"GO latency over {len(lat)} GOs at {args.rate:g} Hz (period {period:.2f} ms)")
+    print(
+        f"GO latency via {args.via} over {len(lat)} GOs at {args.rate:g} Hz"
+        f" (period {period:.2f} ms)"
+    )
     print(
         f"  p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {lat.max():.2f} ms   min {lat.min():.2f} ms"
     )

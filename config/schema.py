@@ -97,6 +97,31 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SocketConfig:
+    """The show-script API: msgpack over a Unix socket (docs/socket-api.md)."""
+
+    enabled: bool = setting(True, "serve the socket API")
+    path: str = setting(
+        "",
+        "socket path; empty = control.sock in $RUNTIME_DIRECTORY (systemd), else in the state"
+        " directory",
+    )
+    mode: int = setting(
+        0o660, "file mode of the socket (owner and group may connect)", minimum=0, maximum=0o777
+    )
+    group: str = setting("", "group that owns the socket (its members may connect); empty: ours")
+    role: Literal["admin", "operator", "marketing", "viewer"] = setting(
+        "operator", "role of every caller (local users allowed by the socket's mode)"
+    )
+    max_message_bytes: int = setting(
+        1 << 20,
+        "largest request accepted; larger ones get an error reply",
+        minimum=1024,
+        maximum=64 << 20,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class EventsConfig:
     """The event bus (WebSocket, socket API subscribers). In-process by default; with a Redis
     URL, events are also fanned out to (and received from) other nodes of a deployment."""
@@ -368,6 +393,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    socket: SocketConfig = field(default_factory=SocketConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     state: StateConfig = field(default_factory=StateConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)

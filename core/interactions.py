@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from .commands import PERMISSIONS, Actor, Controller, Forbidden
 from .playback.cuelist import PlaybackError
+from .validate import InvalidArgument as InvalidInput
 
 __all__ = ["Interactions", "InvalidInput"]
 
@@ -27,10 +28,6 @@ MAX_READINGS: Final = 64
 MAX_CELEBRATION_S: Final = 3600.0
 
 Publish = Callable[[str, Mapping[str, Any]], object]
-
-
-class InvalidInput(ValueError):
-    """Input that names the field that is wrong."""
 
 
 def _seconds(value: object, field: str, *, low: float, high: float) -> float:

@@ -1,4 +1,4 @@
-"""`trocadero` command line: run, check-config, version.
+"""`trocadero` command line: run, check-config, version, ctl, mdvr-sim.
 
 Exit codes: 0 ok, 2 bad usage or bad config, 1 runtime failure.
 """
@@ -12,6 +12,9 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+
+from .ctl import add_parser as add_ctl_parser
+from .ctl import run_ctl
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -70,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     sim.add_argument("--no-video", action="store_true", help="no clip for live-video requests")
+    add_ctl_parser(sub)
     return parser
 
 
@@ -81,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _version()
     if args.command == "mdvr-sim":
         return _mdvr_sim(args)
+    if args.command == "ctl":
+        return run_ctl(args)
     return _run(args.config)
 
 

@@ -31,6 +31,8 @@ from trocadero.config.show import ShowDef
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
 from trocadero.core.events import EventBus
+from trocadero.core.interactions import Interactions
+from trocadero.core.ops import Ops
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
@@ -42,6 +44,7 @@ from trocadero.web.app import ControlPlane, FaultHooks, create_app
 from trocadero.web.live import LiveStats
 
 from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discovery
+from .control_socket import ControlSocket, socket_path
 from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .library import reconcile_show
@@ -112,6 +115,7 @@ class Runtime:
     auth: AuthService | None = None
     redis: RedisBridge | None = None
     live: LiveStats = field(default_factory=LiveStats)
+    socket: ControlSocket | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -165,6 +169,7 @@ class Runtime:
             "artnet_discovery": (
                 None if self.discovery is None else discovery_health(self.discovery)
             ),
+            "socket": None if self.socket is None else self.socket.health(),
             "events": {
                 "subscribers": self.events.subscriber_count,
                 "published": self.events.published,
@@ -529,6 +534,11 @@ async def _run(
                 await nursery.start(serve_emergency_watch, rt.controller, clock, rt.inputs, config)
                 await nursery.start(serve_persistence, rt.controller)
                 await nursery.start(serve_playback_events, rt.controller, rt.events)
+                if config.socket.enabled:
+                    ops = Ops(rt.controller, Interactions(rt.controller, rt.events.publish))
+                    path = socket_path(config.socket, state.directory, dict(os.environ))
+                    rt.socket = ControlSocket(ops, rt.events, config.socket, path)
+                    await nursery.start(rt.socket.serve)
                 await nursery.start(
                     partial(
                         supervise,

@@ -15,14 +15,15 @@ from trocadero.core.commands import Actor, Forbidden
 from trocadero.core.playback.cuelist import PlaybackError
 from trocadero.core.storage import Conflict, NotFound, StorageError
 from trocadero.core.storage import ValidationError as StoreValidationError
+from trocadero.core.validate import InvalidArgument
 
 Handler = Callable[[Request], Awaitable[Response]]
 ActorOf = Callable[[Request], Actor]
 Route_ = Callable[[Request, Actor], Awaitable[Response]]
 
 
-class BadRequest(ValueError):
-    """Input that names the field that is wrong."""
+class BadRequest(InvalidArgument):
+    """Input that names the field that is wrong (the web's own checks)."""
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def error_response(exc: Exception) -> Response | None:
     if isinstance(exc, AuthError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
-    if isinstance(exc, BadRequest):
+    if isinstance(exc, InvalidArgument):
         return JSONResponse({"error": str(exc)}, status_code=400)
     if isinstance(exc, StoreValidationError):
         return JSONResponse({"error": "invalid", "problems": list(exc.problems)}, status_code=400)

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trocadero.core.commands import Actor
-from trocadero.core.interactions import Interactions, InvalidInput
+from trocadero.core.interactions import Interactions
 
 from .guard import ActorOf, BadRequest, guard, json_body
 
@@ -28,28 +28,22 @@ def interaction_routes(interactions: Interactions, actor_of: ActorOf) -> list[Ro
         priority = doc.get("priority", 100)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise BadRequest(f"priority: expected an integer (got {priority!r})")
-        try:
-            event = await interactions.celebrate(
-                actor,
-                look,
-                duration=doc.get("duration_s", 30.0),
-                canvases=canvases,
-                fade_in=doc.get("fade_in", 1.0),
-                fade_out=doc.get("fade_out", 2.0),
-                priority=priority,
-            )
-        except InvalidInput as exc:
-            raise BadRequest(str(exc)) from exc
+        event = await interactions.celebrate(
+            actor,
+            look,
+            duration=doc.get("duration_s", 30.0),
+            canvases=canvases,
+            fade_in=doc.get("fade_in", 1.0),
+            fade_out=doc.get("fade_out", 2.0),
+            priority=priority,
+        )
         return JSONResponse(event, status_code=201)
 
     async def sensor(request: Request, actor: Actor) -> Response:
         doc = await json_body(request)
-        try:
-            event = interactions.sensor(
-                actor, request.path_params["sensor"], doc.get("values"), doc.get("at")
-            )
-        except InvalidInput as exc:
-            raise BadRequest(str(exc)) from exc
+        event = interactions.sensor(
+            actor, request.path_params["sensor"], doc.get("values"), doc.get("at")
+        )
         return JSONResponse(event, status_code=202)
 
     return [

@@ -1,0 +1,64 @@
+"""Argument checks shared by every interface (REST, socket API, WebSocket): each error names
+the field, so a show script gets the same message as the web UI."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["InvalidArgument", "cue_number", "level", "seconds", "target"]
+
+
+class InvalidArgument(ValueError):
+    """Input that names the field that is wrong."""
+
+
+def seconds(doc: Mapping[str, Any], key: str, default: float | None = None) -> float | None:
+    value = doc.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgument(f"{key}: expected a number of seconds (got {value!r})")
+    if not 0 <= value <= 86400:
+        raise InvalidArgument(f"{key}: must be between 0 and 86400 (got {value!r})")
+    return float(value)
+
+
+def level(doc: Mapping[str, Any], key: str) -> float:
+    value = doc.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidArgument(f"{key}: expected a level between 0 and 1 (got {value!r})")
+    return float(value)
+
+
+def cue_number(doc: Mapping[str, Any], key: str = "cue") -> Decimal:
+    value = doc.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidArgument(f'{key}: expected a cue number such as "12.5" (got {value!r})')
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value))
+    except InvalidOperation as exc:
+        raise InvalidArgument(f"{key}: not a cue number (got {value!r})") from exc
+    if not number.is_finite() or number != number.quantize(Decimal("0.001")):
+        raise InvalidArgument(f"{key}: at most three decimals (got {value!r})")
+    return number
+
+
+def target(doc: Mapping[str, Any], where: str) -> tuple[str | None, tuple[int, int, int] | None]:
+    """A look name or an RGB colour (16-bit), exactly one of them."""
+    look, rgb = doc.get("look"), doc.get("rgb")
+    if (look is None) == (rgb is None):
+        raise InvalidArgument(f"{where}: give either look or rgb")
+    if look is not None:
+        if not isinstance(look, str) or not look:
+            raise InvalidArgument(f"{where}.look: expected a look name (got {look!r})")
+        return look, None
+    if (
+        not isinstance(rgb, list)
+        or len(rgb) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 65535 for v in rgb)
+    ):
+        raise InvalidArgument(f"{where}.rgb: expected three integers 0..65535 (got {rgb!r})")
+    return None, (rgb[0], rgb[1], rgb[2])

@@ -1,0 +1,251 @@
+"""The show-script socket API server: a Unix socket, msgpack messages (docs/socket-api.md).
+
+Framing and parsing are `protocols.control_socket` (sans-IO), the operations `core.ops`
+(the same command layer as REST). Here: the socket file (mode, group, stale file removed),
+the caller's identity from SO_PEERCRED for the audit log, one task per connection handling
+requests in order, and event subscriptions pushed in between.
+
+A connection never makes the daemon buffer without bound: events wait in the bus's bounded
+per-subscriber queue; a script that stops reading is unsubscribed (told so with a
+``subscription:dropped`` event) once that queue is full.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import socket
+import struct
+from pathlib import Path
+from typing import Any, Final
+
+import trio
+
+from trocadero.config.schema import SocketConfig
+from trocadero.core.commands import Actor
+from trocadero.core.events import EventBus, Subscriber, SubscriberDropped
+from trocadero.core.ops import OpError, Ops
+from trocadero.protocols.control_socket import (
+    BadMessage,
+    Decoder,
+    FramingLost,
+    Request,
+    TooLarge,
+    encode,
+)
+
+from .logs import get_logger
+
+log = get_logger("socket")
+
+SOCKET_NAME: Final = "control.sock"
+SUBSCRIBER_QUEUE: Final = 1000
+
+
+def socket_path(config: SocketConfig, state_dir: Path, environ: dict[str, str]) -> Path:
+    if config.path:
+        return Path(config.path)
+    runtime = environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return Path(runtime or state_dir) / SOCKET_NAME
+
+
+def peer_actor(sock: trio.socket.SocketType, role: Any) -> Actor:
+    """Who is on the other end (SO_PEERCRED): the user name for the audit log."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", raw)
+    except OSError:
+        return Actor("unknown", role, "socket", "")
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = f"uid {uid}"
+    return Actor(name, role, "socket", f"pid {pid}")
+
+
+class ControlSocket:
+    def __init__(self, ops: Ops, bus: EventBus, config: SocketConfig, path: Path) -> None:
+        self.ops = ops
+        self.bus = bus
+        self.config = config
+        self.path = path
+        self.connections = 0
+        self.requests = 0
+        self.errors = 0
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "connections": self.connections,
+            "requests": self.requests,
+            "errors": self.errors,
+        }
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listener = await self._listen()
+        log.info("socket API listening", path=str(self.path), role=self.config.role)
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started()
+                while True:
+                    conn, _ = await listener.accept()
+                    nursery.start_soon(self._connection, conn)
+        finally:
+            listener.close()
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+
+    async def _listen(self) -> trio.socket.SocketType:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_socket():
+            self.path.unlink()  # left by a killed daemon: nobody is listening on it
+        elif self.path.exists():
+            raise OSError(f"{self.path} exists and is not a socket; not replacing it")
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Bind with a tight umask, then open up to the configured mode: no window where the
+        # socket is reachable more widely than asked.
+        old = os.umask(0o177)
+        try:
+            await sock.bind(str(self.path))
+        finally:
+            os.umask(old)
+        if self.config.group:
+            os.chown(self.path, -1, grp.getgrnam(self.config.group).gr_gid)
+        self.path.chmod(self.config.mode)
+        sock.listen(64)
+        return sock
+
+    async def _connection(self, sock: trio.socket.SocketType) -> None:
+        actor = peer_actor(sock, self.config.role)
+        stream = trio.SocketStream(sock)
+        self.connections += 1
+        conn = _Connection(self, stream, actor)
+        try:
+            await conn.run()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionResetError):
+            pass
+        finally:
+            self.connections -= 1
+            await stream.aclose()
+
+
+class _Connection:
+    def __init__(self, server: ControlSocket, stream: trio.SocketStream, actor: Actor) -> None:
+        self.server = server
+        self.stream = stream
+        self.actor = actor
+        self.decoder = Decoder(server.config.max_message_bytes)
+        self.write_lock = trio.Lock()
+        self.subscription: Subscriber | None = None
+        self.resubscribe = trio.Event()
+        self.patterns: tuple[str, ...] = ()
+
+    async def send(self, doc: dict[str, Any]) -> None:
+        data = encode(doc)
+        async with self.write_lock:
+            await self.stream.send_all(data)
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._events)
+            try:
+                await self._requests()
+            finally:
+                nursery.cancel_scope.cancel()
+                if self.subscription is not None:
+                    self.subscription.close()
+
+    async def _requests(self) -> None:
+        while True:
+            data = await self.stream.receive_some(65536)
+            if not data:
+                return
+            for item in self.decoder.feed(data):
+                if isinstance(item, Request):
+                    await self._request(item)
+                elif isinstance(item, BadMessage):
+                    self.server.errors += 1
+                    await self._error(item.id, "bad_message", item.message)
+                elif isinstance(item, TooLarge):
+                    self.server.errors += 1
+                    await self._error(
+                        None,
+                        "too_large",
+                        f"message of {item.size} bytes is over the limit of {item.limit}",
+                    )
+                elif isinstance(item, FramingLost):
+                    self.server.errors += 1
+                    await self._error(None, "framing_lost", f"{item.message}; closing")
+                    return
+
+    async def _error(self, mid: Any, code: str, message: str) -> None:
+        await self.send({"id": mid, "ok": False, "error": {"code": code, "message": message}})
+
+    async def _request(self, req: Request) -> None:
+        self.server.requests += 1
+        try:
+            result = await self._dispatch(req)
+        except OpError as exc:
+            self.server.errors += 1
+            await self._error(req.id, exc.code, exc.message)
+            return
+        await self.send({"id": req.id, "ok": True, "result": result})
+
+    async def _dispatch(self, req: Request) -> Any:
+        if req.op == "ping":
+            return "pong"
+        if req.op in ("subscribe", "unsubscribe"):
+            topics = req.args.get("topics", [])
+            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+                raise OpError("bad_args", "topics: expected a list of topic patterns")
+            if req.op == "subscribe":
+                self.actor_may_read()
+                self.patterns = tuple(dict.fromkeys((*self.patterns, *topics)))
+            else:
+                self.patterns = tuple(p for p in self.patterns if p not in topics)
+            self.resubscribe.set()
+            return {"topics": list(self.patterns)}
+        return await self.server.ops.call(self.actor, req.op, req.args)
+
+    def actor_may_read(self) -> None:
+        from trocadero.core.commands import PERMISSIONS
+
+        if self.actor.role not in PERMISSIONS["read"]:
+            raise OpError("forbidden", f'role "{self.actor.role}" may not subscribe')
+
+    async def _events(self) -> None:
+        while True:
+            self.resubscribe = trio.Event()
+            if self.subscription is not None:
+                self.subscription.close()
+                self.subscription = None
+            if not self.patterns:
+                await self.resubscribe.wait()
+                continue
+            sub = self.server.bus.subscribe(self.patterns, capacity=SUBSCRIBER_QUEUE)
+            self.subscription = sub
+            async with trio.open_nursery() as inner:
+
+                async def until_changed(scope: trio.CancelScope = inner.cancel_scope) -> None:
+                    await self.resubscribe.wait()
+                    scope.cancel()
+
+                inner.start_soon(until_changed)
+                try:
+                    async for event in sub:
+                        await self.send(
+                            {"event": event.topic, "data": dict(event.payload), "seq": event.seq}
+                        )
+                except SubscriberDropped:
+                    self.patterns = ()
+                    await self.send(
+                        {
+                            "event": "subscription:dropped",
+                            "data": {"reason": "too slow: events backed up; subscribe again"},
+                            "seq": 0,
+                        }
+                    )
+                    inner.cancel_scope.cancel()
