@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from trocadero import __version__
 from trocadero.core.auth import AuthService
@@ -34,6 +36,8 @@ from .openapi import openapi_document
 from .playback_api import playback_routes
 from .schedule_api import schedule_routes
 from .show_api import show_routes
+
+UI_DIR = Path(__file__).resolve().parent / "ui"
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,16 @@ def create_app(control: ControlPlane) -> Starlette:
         Route("/api/outputs", outputs, methods=["GET"]),
     ]
     if control.auth is not None:
-        routes += auth_routes(control.auth, control.actor_of)
+
+        def features() -> list[str]:
+            parts = {
+                "mdvr": control.mdvr is not None,
+                "schedule": control.schedule is not None,
+                "artnet_discovery": control.artnet_nodes() is not None,
+            }
+            return [name for name, on in parts.items() if on]
+
+        routes += auth_routes(control.auth, control.actor_of, features)
     if control.playback is not None:
         routes += playback_routes(control.playback, control.actor_of)
         if control.store is not None:
@@ -205,6 +218,13 @@ def create_app(control: ControlPlane) -> Starlette:
         return JSONResponse(document)
 
     routes.append(Route("/openapi.json", openapi, methods=["GET"]))
+
+    async def index(_: Request) -> Response:
+        return FileResponse(UI_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    # The web UI: plain ES modules, no build step (web/ui/).
+    routes.append(Route("/", index, methods=["GET"]))
+    routes.append(Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"))
     app = Starlette(routes=routes)
     if control.auth is not None:
         app.add_middleware(

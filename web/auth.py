@@ -84,7 +84,13 @@ def _bearer(request: Request | Scope) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def auth_routes(service: AuthService, actor_of: Callable[[Request], Actor]) -> list[BaseRoute]:
+def auth_routes(
+    service: AuthService,
+    actor_of: Callable[[Request], Actor],
+    features: Callable[[], Sequence[str]] = tuple,
+) -> list[BaseRoute]:
+    """`features`: the optional parts this daemon serves (e.g. "mdvr"), for the UI."""
+
     def handle(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def handler(request: Request) -> Response:
             try:
@@ -131,7 +137,12 @@ def auth_routes(service: AuthService, actor_of: Callable[[Request], Actor]) -> l
     async def me(request: Request) -> Response:
         actor = actor_of(request)
         return JSONResponse(
-            {"name": actor.name, "role": actor.role, "permissions": _permissions(actor.role)}
+            {
+                "name": actor.name,
+                "role": actor.role,
+                "permissions": _permissions(actor.role),
+                "features": list(features()),
+            }
         )
 
     async def users(request: Request) -> Response:

@@ -1,0 +1,192 @@
+"""The web UI in a real Chromium (Debian's, driven by Playwright; never a downloaded
+browser) against the real daemon: log in, GO a cue and watch the progress bar and the live
+preview, engage and release the emergency with its confirmation, edit a cue's fade time and
+see the next GO take it, the schedule's what-plays-now. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("TROCADERO_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+CHROMIUM = os.environ.get("TROCADERO_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium (./dev setup test does)",
+            pytrace=False,
+        )
+    with sync_playwright() as p:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium refuses root otherwise
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    extra = (
+        f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+        "login_attempts_per_minute = 1000\n"
+    )
+    with running_daemon(tmp_path_factory.mktemp("ui"), extra) as d:
+        d.wait_healthy()
+        yield d
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def logged_in(browser: Browser, daemon: Daemon) -> Page:
+    page = browser.new_page(viewport={"width": 1024, "height": 1366})  # a tablet, portrait
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(daemon.base + "/")
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login")
+    expect(page.locator("#who")).to_have_text("admin (admin)")
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def preview_sum(page: Page, canvas: str) -> int:
+    value: int = page.evaluate(
+        """(name) => {
+            const c = document.querySelector(`canvas[data-preview="${name}"]`);
+            if (!c || c.width < 2) return -1;
+            const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+            let s = 0;
+            for (let i = 0; i < d.length; i += 4) s += d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7;
+            return s;
+        }""",
+        canvas,
+    )
+    return value
+
+
+def progress(page: Page, cue_list: str) -> float:
+    width: str = page.evaluate(
+        '(n) => document.querySelector(`[data-progress="${n}"] .fill`).style.width', cue_list
+    )
+    return float(width.rstrip("%") or 0) / 100
+
+
+def test_login_go_progress_and_preview(browser: Browser, daemon: Daemon) -> None:
+    page = logged_in(browser, daemon)
+    expect(page.locator('[data-list="main"]')).to_be_visible()
+    page.wait_for_function("document.querySelector('canvas[data-preview=\"facade\"]').width > 1")
+    before = preview_sum(page, "facade")
+    shot(page, "1-show-before-go")
+    page.locator('[data-list="main"] button.go').click()
+    expect(page.locator('[data-list="main"] .running')).to_have_text("1")
+    seen = []
+    deadline = time.monotonic() + 10  # cue 1 fades up in 3 s
+    while time.monotonic() < deadline:
+        seen.append(progress(page, "main"))
+        if seen[-1] >= 1.0:
+            break
+        time.sleep(0.1)
+    assert seen[-1] == 1.0, seen
+    assert any(0.0 < p < 1.0 for p in seen), f"never saw the fade in between: {seen}"
+    page.wait_for_timeout(500)  # a preview after the fade
+    after = preview_sum(page, "facade")
+    assert after != before, "the facade preview did not change with the cue"
+    shot(page, "2-show-after-go")
+    # Space is GO as well (the selected list is the first one).
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Space")
+    expect(page.locator('[data-list="main"] .running')).to_have_text("2")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
+    page = logged_in(browser, daemon)
+    page.click("#emergency-engage")
+    page.click("#confirm-cancel")  # cancelled: nothing happens
+    page.wait_for_timeout(300)
+    assert daemon.get("/api/playback").json()["emergency"]["engaged"] is False
+    page.click("#emergency-engage")
+    expect(page.locator("#confirm-text")).to_contain_text("ENGAGE")
+    page.click("#confirm-ok")
+    expect(page.locator("#emergency-state")).to_contain_text("On ")
+    assert daemon.get("/api/playback").json()["emergency"]["engaged"] is True
+    shot(page, "3-emergency-engaged")
+    page.click("#emergency-release")
+    page.click("#confirm-ok")
+    expect(page.locator("#emergency-state")).to_have_text("Not engaged")
+    assert daemon.get("/api/playback").json()["emergency"]["engaged"] is False
+    page.close()
+
+
+def test_edit_a_cue_fade_and_it_takes_effect(browser: Browser, daemon: Daemon) -> None:
+    page = logged_in(browser, daemon)
+    page.goto(daemon.base + "/#/edit")
+    row = page.locator('tr[data-cue="3"]')  # "Back to blue": 4 s up
+    expect(row).to_be_visible()
+    row.locator('[data-field="up_fade"]').fill("0.5")
+    row.locator('[data-field="down_fade"]').fill("0.5")
+    row.locator("button.save").click()
+    expect(page.locator("#toast")).to_contain_text("Cue 3 saved")
+    shot(page, "4-edit-cue")
+    cue = daemon.get("/api/cue-lists/main/cues/3").json()
+    assert (cue["up_fade"], cue["down_fade"]) == (0.5, 0.5)
+    # Take effect: GOTO 3 from the show page; its fade is over in well under the old 4 s.
+    page.goto(daemon.base + "/#/show")
+    page.locator('[data-list="main"] tr[data-cue="3"] button.goto').click()
+    t0 = time.monotonic()
+    expect(page.locator('[data-list="main"] .running')).to_have_text("3")
+    while daemon.get("/api/playback").json()["lists"][0]["fading"]:
+        assert time.monotonic() - t0 < 3.0, "the fade still runs: the old 4 s time was used"
+        time.sleep(0.05)
+    page.close()
+
+
+def test_schedule_page_shows_what_plays_now(browser: Browser, daemon: Daemon) -> None:
+    page = logged_in(browser, daemon)
+    page.goto(daemon.base + "/#/schedule")
+    expect(page.locator("#schedule-now h2")).to_contain_text("What plays now")
+    expect(page.locator('#schedule-now tr[data-canvas="facade"]')).to_be_visible()
+    page.fill("#simulate-at", "2026-12-24T21:37")
+    page.click("#simulate")
+    expect(page.locator("#schedule-now h2")).to_contain_text("2026-12-24T21:37")
+    shot(page, "5-schedule")
+    for name in ("system", "audit", "devices"):
+        page.goto(daemon.base + f"/#/{name}")
+        expect(page.locator("main section.panel").first).to_be_visible()
+        shot(page, f"6-{name}")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_viewer_sees_but_cannot_operate(browser: Browser, daemon: Daemon) -> None:
+    r = daemon.post(
+        "/api/users", json={"name": "ugo", "role": "viewer", "password": "only-looking"}
+    )
+    assert r.status_code == 201
+    page = browser.new_page()
+    page.goto(daemon.base + "/")
+    page.fill("#username", "ugo")
+    page.fill("#password", "only-looking")
+    page.click("#login")
+    expect(page.locator('[data-list="main"] button.go')).to_be_disabled()
+    expect(page.locator("#emergency-engage")).to_be_disabled()
+    page.close()

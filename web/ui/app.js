@@ -1,0 +1,98 @@
+// The shell: login, navigation between pages, notices and confirmations.
+import { ApiError, can, changePassword, login, logout, mustChange, user } from "./api.js";
+
+const pages = {
+  show: () => import("./show.js"),
+  edit: () => import("./edit.js"),
+  schedule: () => import("./schedule.js"),
+  system: () => import("./system.js"),
+  devices: () => import("./devices.js"),
+  audit: () => import("./audit.js"),
+};
+let current = null;
+let visits = 0;
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else if (v === true) node.setAttribute(k, "");
+    else if (v !== false && v != null) node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c != null) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+export function toast(text, error = false) {
+  const t = document.getElementById("toast");
+  t.textContent = text; t.className = `show${error ? " error" : ""}`;
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.className = ""; }, 4000);
+}
+
+export function report(e) { toast(e instanceof ApiError ? `${e.status}: ${e.message}` : String(e), true); }
+
+export function confirmAction(text) {
+  const d = document.getElementById("confirm");
+  document.getElementById("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true });
+    d.showModal();
+  });
+}
+
+function loginPage(main) {
+  const name = el("input", { id: "username", autocomplete: "username", placeholder: "user name" });
+  const pass = el("input", { id: "password", type: "password", autocomplete: "current-password", placeholder: "password" });
+  const form = el("form", { class: "login panel", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const s = await login(name.value, pass.value);
+      if (s.mustChange) return passwordPage(main, pass.value);
+      route();
+    } catch (e) { report(e); }
+  } }, el("h1", {}, "Trocadero"), name, pass, el("button", { type: "submit", id: "login" }, "Log in"));
+  main.replaceChildren(form);
+  name.focus();
+}
+
+function passwordPage(main, oldPassword) {
+  const next = el("input", { id: "new-password", type: "password", placeholder: "new password (10+ characters)" });
+  main.replaceChildren(el("form", { class: "login panel", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try { await changePassword(oldPassword, next.value); toast("Password changed: log in again"); loginPage(main); }
+    catch (e) { report(e); }
+  } }, el("h2", {}, "Choose your password"), next, el("button", { type: "submit" }, "Save")));
+}
+
+async function route() {
+  const main = document.getElementById("main");
+  const bar = document.getElementById("bar");
+  if (current && current.stop) current.stop();
+  current = null;
+  if (!user() || mustChange()) { bar.hidden = true; return loginPage(main); }
+  bar.hidden = false;
+  document.getElementById("who").textContent = `${user().name} (${user().role})`;
+  const name = (location.hash.replace(/^#\//, "") || "show").split("/")[0];
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === name);
+  const load = pages[name] || pages.show;
+  const visit = ++visits;
+  main.replaceChildren(el("p", { class: "dim" }, "Loading…"));
+  // Each page renders into its own container, shown only if it is still the page asked
+  // for when it is ready (a quick second navigation must not be overwritten by the first).
+  const container = el("div", { class: "page", "data-page": name });
+  try {
+    const mod = await load();
+    const page = await mod.mount(container, { el, toast, report, confirmAction, can });
+    if (visit !== visits) { if (page && page.stop) page.stop(); return; }
+    current = page;
+    main.replaceChildren(container);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) { await logout(); return route(); }
+    report(e);
+  }
+}
+
+document.getElementById("logout").addEventListener("click", async () => { await logout(); location.hash = ""; route(); });
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,47 @@
+// MDVR vehicles: online state and last position, alarms (acknowledge), live view, files.
+import { api, has, Live } from "./api.js";
+
+export async function mount(main, ui) {
+  const { el, report, can } = ui;
+  const control = can("mdvr.control");
+  let devices;
+  if (!has("mdvr")) {
+    main.replaceChildren(el("section", { class: "panel" }, el("h2", {}, "Vehicles"),
+      el("p", { class: "dim" }, "The MDVR gateway is not enabled ([mdvr] enabled = true).")));
+    return { stop() {} };
+  }
+  const devPanel = el("section", { class: "panel" });
+  const alarmPanel = el("section", { class: "panel" });
+  const filePanel = el("section", { class: "panel" });
+  async function draw() {
+    devices = (await api("GET", "/api/mdvr/devices")).items;
+    const alarms = (await api("GET", "/api/mdvr/alarms?open=1")).items;
+    const files = (await api("GET", "/api/mdvr/files")).items;
+    devPanel.replaceChildren(el("h2", {}, "Vehicles"), el("table", {}, el("tbody", {}, devices.map((d) => {
+      const pos = d.last_position;
+      const channel = el("input", { type: "number", min: 0, max: 31, value: 0, size: 3 });
+      return el("tr", { "data-device": d.device_id }, el("td", {}, d.device_id), el("td", {}, d.online ? "online" : "offline"),
+        el("td", {}, pos ? `${pos.latitude.toFixed(5)}, ${pos.longitude.toFixed(5)} · ${pos.speed_kmh ?? "?"} km/h` : "—"),
+        el("td", {}, channel, el("button", { type: "button", disabled: !control || !d.online, onclick: async () => {
+          try { await api("POST", "/api/mdvr/live", { device: d.device_id, channel: Number(channel.value) }); } catch (e) { report(e); }
+        } }, "Live"), el("button", { type: "button", disabled: !control, onclick: async () => {
+          try { await api("POST", "/api/mdvr/live/stop", { device: d.device_id, channel: Number(channel.value) }); } catch (e) { report(e); }
+        } }, "Stop")));
+    }))));
+    alarmPanel.replaceChildren(el("h2", {}, "Open alarms"), el("table", {}, el("tbody", {}, alarms.map((a) =>
+      el("tr", {}, el("td", {}, a.device_id), el("td", {}, a.keyword), el("td", {}, a.name), el("td", {}, a.alarm_time || a.received_at),
+        el("td", {}, el("button", { type: "button", disabled: !control, onclick: async () => {
+          try { await api("POST", `/api/mdvr/alarms/${a.id}/acknowledge`); draw(); } catch (e) { report(e); }
+        } }, "Acknowledge")))))));
+    filePanel.replaceChildren(el("h2", {}, "Downloaded files"), el("table", {}, el("tbody", {}, files.map((f) =>
+      el("tr", {}, el("td", {}, f.device_id), el("td", {}, f.device_path), el("td", {}, f.status),
+        el("td", {}, f.error || ""))))));
+  }
+  const live = new Live();
+  const redraw = () => draw().catch(report);
+  live.on("device:*", redraw);
+  live.connect();
+  main.replaceChildren(devPanel, alarmPanel, filePanel);
+  await draw();
+  return { stop() { live.close(); } };
+}

@@ -1,0 +1,127 @@
+// Show mode: cue lists with the standing-by and running cue, fade progress, the verbs,
+// masters and blackout, the emergency control, live previews.
+import { api, Live } from "./api.js";
+
+export async function mount(main, ui) {
+  const { el, report, confirmAction, can } = ui;
+  const operate = can("playback");
+  const live = new Live();
+  let state = await api("GET", "/api/playback");
+  const names = (await api("GET", "/api/cue-lists?limit=100")).items.map((l) => l.name);
+  const lists = await Promise.all(names.map((n) => api("GET", `/api/cue-lists/${encodeURIComponent(n)}`)));
+  const canvases = (await api("GET", "/api/canvases")).canvases.map((c) => c.name);
+  let selected = lists.length ? lists[0].name : null;
+
+  const verb = async (name, action, body = {}) => {
+    try { await api("POST", `/api/cue-lists/${encodeURIComponent(name)}/${action}`, body); }
+    catch (e) { report(e); }
+  };
+
+  // --- cue lists ---
+  const listPanels = el("div", { class: "grid" });
+  const progressBars = new Map();
+  const statusLines = new Map();
+  function renderLists() {
+    listPanels.replaceChildren();
+    for (const defn of lists) {
+      const st = state.lists.find((l) => l.name === defn.name) || {};
+      const bar = el("div", { class: "fill" });
+      bar.style.width = `${Math.round(100 * (st.progress || 0))}%`;
+      progressBars.set(defn.name, bar);
+      const rows = defn.cues.map((c) => el("tr", {
+        class: [c.number === st.current ? "current" : "", c.number === st.pending ? "pending" : ""].join(" "),
+        "data-cue": c.number,
+      }, el("td", {}, c.number), el("td", {}, c.label || ""), el("td", {}, c.look || "—"),
+         el("td", {}, `${c.up_fade}/${c.down_fade} s`),
+         el("td", {}, el("button", { type: "button", disabled: !operate, class: "goto",
+           onclick: () => verb(defn.name, "goto", { cue: c.number }) }, "GOTO"))));
+      const status = st.fading ? "fading" : st.paused ? "paused" : st.current ? "holding" : "idle";
+      const statusText = el("span", { class: "dim status" }, `priority ${defn.priority} · ${status}`);
+      statusLines.set(defn.name, [statusText, defn.priority]);
+      listPanels.append(el("section", { class: "panel cuelist", "data-list": defn.name,
+        onclick: () => { selected = defn.name; } },
+        el("div", { class: "row" }, el("h2", {}, defn.label || defn.name), statusText),
+        el("div", { class: "row" },
+          el("span", {}, "Running: ", el("strong", { class: "running" }, st.current || "—")),
+          el("span", {}, "Standing by: ", el("strong", { class: "standby" }, st.pending || "—"))),
+        el("div", { class: "progress", "data-progress": defn.name }, bar),
+        el("div", { class: "row" },
+          el("button", { type: "button", class: "go", disabled: !operate, onclick: () => verb(defn.name, "go") }, "GO"),
+          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "back") }, "BACK"),
+          el("button", { type: "button", disabled: !operate,
+            onclick: () => verb(defn.name, st.paused ? "resume" : "pause") }, st.paused ? "RESUME" : "PAUSE"),
+          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "release") }, "RELEASE")),
+        el("table", {}, el("tbody", {}, rows))));
+    }
+  }
+
+  // --- masters, blackout, emergency ---
+  const masters = el("section", { class: "panel" });
+  const emergency = el("section", { class: "panel emergency" });
+  function renderMasters() {
+    const m = state.masters;
+    const slider = (target, value) => el("label", {}, target,
+      el("input", { type: "range", min: 0, max: 1, step: 0.01, value, disabled: !can("masters"),
+        "data-master": target,
+        onchange: async (ev) => { try { await api("PUT", `/api/masters/${target}`, { level: Number(ev.target.value) }); } catch (e) { report(e); } } }));
+    masters.replaceChildren(el("h2", {}, "Masters"),
+      el("div", { class: "grid" }, slider("grand", m.grand), ...canvases.map((c) => slider(c, m.canvases[c] ?? 1))),
+      el("button", { type: "button", id: "blackout", class: m.blackout ? "danger" : "", disabled: !can("masters"),
+        onclick: async () => { try { await api("POST", "/api/blackout", { on: !state.masters.blackout }); } catch (e) { report(e); } } },
+        m.blackout ? "Blackout ON — restore" : "Blackout"));
+    const engaged = state.emergency.engaged;
+    emergency.classList.toggle("engaged", engaged);
+    emergency.replaceChildren(el("h2", {}, engaged ? "EMERGENCY ENGAGED" : "Emergency"),
+      el("p", { class: "dim", id: "emergency-state" }, engaged ? `On ${state.emergency.canvases.join(", ")}` : "Not engaged"),
+      el("button", { type: "button", id: engaged ? "emergency-release" : "emergency-engage",
+        disabled: !can("emergency.engage"),
+        onclick: async () => {
+          const action = engaged ? "release" : "engage";
+          const ok = await confirmAction(engaged ? "Release the emergency override?" : "ENGAGE the emergency override on the whole building?");
+          if (!ok) return;
+          try { const r = await api("POST", `/api/emergency/${action}`); if (r.outcome === "refused") report(r.reason); }
+          catch (e) { report(e); }
+        } }, engaged ? "Release emergency" : "ENGAGE EMERGENCY"));
+  }
+
+  // --- previews ---
+  const previews = el("section", { class: "panel" }, el("h2", {}, "Live"));
+  const grid = el("div", { class: "previews" });
+  previews.append(grid);
+  for (const name of canvases) {
+    const canvas = el("canvas", { "data-preview": name, width: 1, height: 1 });
+    grid.append(el("figure", {}, canvas, el("figcaption", { class: "dim" }, name)));
+    live.onPreview(name, (f) => {
+      if (canvas.width !== f.width) { canvas.width = f.width; canvas.height = f.height; }
+      const img = new ImageData(f.width, f.height);
+      for (let i = 0, j = 0; i < f.rgb.length; i += 3, j += 4) {
+        img.data[j] = f.rgb[i]; img.data[j + 1] = f.rgb[i + 1]; img.data[j + 2] = f.rgb[i + 2]; img.data[j + 3] = 255;
+      }
+      canvas.getContext("2d").putImageData(img, 0, 0);
+      canvas.dataset.time = f.time;
+    });
+  }
+
+  const render = () => { renderLists(); renderMasters(); };
+  live.on("canvas:update", (s) => { state = s; render(); });
+  live.on("cue:progress", (p) => {
+    const bar = progressBars.get(p.list);
+    if (bar) bar.style.width = `${Math.round(100 * p.progress)}%`;
+    const line = statusLines.get(p.list);
+    if (line) line[0].textContent = `priority ${line[1]} · ${p.fading ? "fading" : p.paused ? "paused" : "holding"}`;
+  });
+  live.setPreview(canvases, 10);
+  live.connect();
+
+  // Space = GO on the selected list (the daemon debounces double presses as well).
+  const keys = (ev) => {
+    if (ev.code !== "Space" || !operate || !selected) return;
+    if (["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(document.activeElement.tagName)) return;
+    ev.preventDefault();
+    verb(selected, "go");
+  };
+  document.addEventListener("keydown", keys);
+  main.replaceChildren(emergency, listPanels, previews, masters);
+  render();
+  return { stop() { live.close(); document.removeEventListener("keydown", keys); } };
+}
