@@ -5,6 +5,7 @@ see the next GO take it, the schedule's what-plays-now. Screenshots go to test-a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -28,11 +29,18 @@ def browser() -> Iterator[Browser]:
             f"Chromium not found at {CHROMIUM}: install Debian's chromium (./dev setup test does)",
             pytrace=False,
         )
-    with sync_playwright() as p:
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium refuses root otherwise
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield b
-        b.close()
+    # Once trio_asyncio is imported (the daemon's modules do), its event-loop policy makes
+    # asyncio.new_event_loop() a trio-backed loop; Playwright's sync API needs a plain one.
+    policy = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    try:
+        with sync_playwright() as p:
+            args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium refuses root else
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            yield b
+            b.close()
+    finally:
+        asyncio.set_event_loop_policy(policy)
 
 
 @pytest.fixture(scope="module")
