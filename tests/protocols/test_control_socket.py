@@ -18,8 +18,11 @@ from trocadero.protocols.control_socket import (
 )
 
 ids = st.one_of(st.integers(min_value=-(2**31), max_value=2**31), st.text(max_size=8))
+# msgpack integers are 64-bit: a script cannot send anything wider.
 args = st.dictionaries(
-    st.text(max_size=8), st.one_of(st.integers(), st.text(), st.floats(allow_nan=False)), max_size=4
+    st.text(max_size=8),
+    st.one_of(st.integers(-(2**63), 2**64 - 1), st.text(), st.floats(allow_nan=False)),
+    max_size=4,
 )
 requests = st.builds(
     lambda i, op, a: {"id": i, "op": op, "args": a}, ids, st.text(min_size=1, max_size=12), args
