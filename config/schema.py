@@ -299,6 +299,7 @@ class MdvrConfig:
 
     enabled: bool = setting(False, "run the signaling and media servers")
     bind_address: str = setting("0.0.0.0", "address the servers listen on")
+    udp: bool = setting(False, "also accept signaling datagrams (UDP) on the signaling port")
     signaling_port: int = setting(
         6608,
         "signaling TCP port (CMSV6 default 6608; 1087 is the seed's)",

@@ -170,6 +170,7 @@ class Runtime:
                 None if self.discovery is None else discovery_health(self.discovery)
             ),
             "socket": None if self.socket is None else self.socket.health(),
+            "mdvr": None if self.mdvr is None else self.mdvr.health(),
             "events": {
                 "subscribers": self.events.subscriber_count,
                 "published": self.events.published,

@@ -77,6 +77,7 @@ from trocadero.protocols.mdvr import (
 from ..logs import get_logger
 from .feeds import LIVE_FEEDS, LiveFeeds
 from .files import PartialFile, TransferError, make_thumbnail, remux_to_mp4, safe_name
+from .udp import DatagramPeer, UdpStats, serve_udp_signaling
 from .video import LiveDecoder
 
 log = get_logger("mdvr")
@@ -233,6 +234,8 @@ class MdvrGateway:
         self.live: dict[tuple[str, int, int], LiveSession] = {}
         self.signaling_port = 0
         self.media_port = 0
+        self.udp_port: int | None = None
+        self.udp_stats = UdpStats()
         self._allowed = frozenset(config.allowed_devices)
         self._refusal_logged: dict[str, float] = {}
         self._session_ids = itertools.count(random.randrange(10_000_000, 90_000_000))
@@ -244,6 +247,42 @@ class MdvrGateway:
         self._device_media: dict[str, trio.Lock] = {}  # one download at a time per device
         self._nursery: trio.Nursery | None = None
         self.flushed = 0  # batches written (tests wait on it)
+
+    def health(self) -> dict[str, Any]:
+        """The gateway's block in /healthz."""
+        st = self.stats
+        return {
+            "signaling": {"tcp_port": self.signaling_port, "udp_port": self.udp_port},
+            "media_port": self.media_port,
+            "devices_online": len(self.links),
+            "live_sessions": len(self.live),
+            "pending_sessions": len(self.pending),
+            "downloads_active": len(self._downloads),
+            "positions_queued": self._positions_in.statistics().current_buffer_used,
+            "udp": None
+            if self.udp_port is None
+            else {
+                "datagrams": self.udp_stats.datagrams,
+                "dropped": self.udp_stats.dropped,
+                "peers": self.udp_stats.peers,
+            },
+            "counters": {
+                "connections": st.connections,
+                "registrations": st.registrations,
+                "refused": st.refused,
+                "replaced": st.replaced,
+                "messages": st.messages,
+                "malformed": st.malformed,
+                "closed_for_garbage": st.closed_for_garbage,
+                "positions_stored": st.positions_stored,
+                "positions_duplicate": st.positions_duplicate,
+                "positions_dropped": st.positions_dropped,
+                "alarms_new": st.alarms_new,
+                "media_refused": st.media_refused,
+                "files_done": st.files_done,
+                "files_failed": st.files_failed,
+            },
+        }
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -263,6 +302,15 @@ class MdvrGateway:
             nursery.start_soon(self._telemetry_writer)
             nursery.start_soon(trio.serve_listeners, self._signaling_conn, sig)
             nursery.start_soon(trio.serve_listeners, self._media_conn, media)
+            if cfg.udp:
+                self.udp_port = await nursery.start(
+                    serve_udp_signaling,
+                    cfg.bind_address,
+                    self.signaling_port,
+                    self._udp_session,
+                    cfg.media_host,
+                    self.udp_stats,
+                )
             log.info(
                 "MDVR gateway listening",
                 signaling_port=self.signaling_port,
@@ -375,10 +423,19 @@ class MdvrGateway:
     # --- signaling -------------------------------------------------------------------------
 
     async def _signaling_conn(self, stream: trio.SocketStream) -> None:
-        self.stats.connections += 1
         peer = stream.socket.getpeername()
-        address = f"{peer[0]}:{peer[1]}"
         local_ip = self.config.media_host or stream.socket.getsockname()[0]
+        await self._signaling_session(stream, f"{peer[0]}:{peer[1]}", local_ip)
+
+    async def _udp_session(self, peer: DatagramPeer, address: str, local_ip: str) -> None:
+        await self._signaling_session(peer, address, local_ip, per_read=True)
+
+    async def _signaling_session(
+        self, stream: trio.abc.Stream, address: str, local_ip: str, *, per_read: bool = False
+    ) -> None:
+        """One device's signaling: a TCP connection, or (`per_read`) a UDP source address
+        whose every read is one datagram of whole messages."""
+        self.stats.connections += 1
         decoder = SignalingDecoder()
         link: DeviceLink | None = None
         reason = "closed by the device"
@@ -393,6 +450,8 @@ class MdvrGateway:
                             break
                         if not data:
                             break
+                        if per_read:  # a datagram never continues the previous one
+                            decoder = SignalingDecoder()
                         for msg in decoder.feed(data):
                             self.stats.messages += 1
                             if isinstance(msg, Registration):
@@ -442,7 +501,7 @@ class MdvrGateway:
     async def _register(
         self,
         msg: Registration,
-        stream: trio.SocketStream,
+        stream: trio.abc.Stream,
         scope: trio.CancelScope,
         address: str,
         local_ip: str,
@@ -1051,15 +1110,3 @@ class MdvrGateway:
         if event is not None:
             await event.wait()
         return await self.devices.get_file(file_id)
-
-    def health(self) -> dict[str, Any]:
-        s = self.stats
-        return {
-            "signaling_port": self.signaling_port,
-            "media_port": self.media_port,
-            "online": len(self.links),
-            "live_sessions": len(self.live),
-            "pending_sessions": len(self.pending),
-            "positions_queued": self._positions_in.statistics().current_buffer_used,
-            **vars(s),
-        }

@@ -17,11 +17,12 @@ from __future__ import annotations
 import fractions
 import itertools
 import math
+import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import av
 import numpy as np
@@ -165,6 +166,38 @@ class SimStats:
     c501: int = 0
 
 
+class _UdpClient(trio.abc.Stream):
+    """A connected UDP socket as a stream: each write one datagram, each read one datagram."""
+
+    def __init__(self, sock: trio.socket.SocketType) -> None:
+        self.sock = sock
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> _UdpClient:
+        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        await sock.connect((host, port))
+        return cls(sock)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self.sock.send(bytes(data))
+        except OSError as exc:  # ECONNREFUSED from an earlier ICMP: nobody listens
+            raise trio.BrokenResourceError(str(exc)) from exc
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            return await self.sock.recv(65535)
+        except OSError as exc:
+            raise trio.BrokenResourceError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        self.sock.close()
+        await trio.lowlevel.checkpoint()
+
+
 @dataclass(eq=False)
 class SimDevice:
     device_id: str
@@ -179,6 +212,7 @@ class SimDevice:
     files: dict[str, SimFile] = field(default_factory=dict)
     interrupt_file_after: int | None = None  # close the first file transfer after N bytes
     block_size: int = 32 * 1024
+    transport: Literal["tcp", "udp"] = "tcp"  # signaling over TCP, or as UDP datagrams
     stats: SimStats = field(default_factory=SimStats)
 
     def __post_init__(self) -> None:
@@ -186,7 +220,7 @@ class SimDevice:
         self._serial = itertools.count(1)
         self._clock = self.start_time or datetime.now(UTC)
         self._tick = 0
-        self._stream: trio.SocketStream | None = None
+        self._stream: trio.abc.Stream | None = None
         self._send_lock = trio.Lock()
         self._cached: list[bytes] = []  # positions made while offline, in order
         self._unacked: dict[str, bytes] = {}  # alarm UID → its frame (re-sent after login)
@@ -320,7 +354,11 @@ class SimDevice:
                 await self._send(self._frame("V109", []))
 
     async def _link(self, nursery: trio.Nursery) -> None:
-        stream = await trio.open_tcp_stream(self.host, self.port)
+        stream: trio.abc.Stream
+        if self.transport == "udp":
+            stream = await _UdpClient.connect(self.host, self.port)
+        else:
+            stream = await trio.open_tcp_stream(self.host, self.port)
         decoder = SignalingDecoder()
         try:
             with trio.CancelScope() as scope:
