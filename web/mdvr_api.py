@@ -27,7 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
-from trocadero.core.storage import NotFound, StorageError, ValidationError
+from trocadero.core.storage import Conflict, NotFound
 from trocadero.core.storage.devices import (
     AlarmRecord,
     DeviceFile,
@@ -35,10 +35,9 @@ from trocadero.core.storage.devices import (
     DeviceStore,
     PositionRow,
 )
+from trocadero.core.validate import InvalidArgument
 
-from .guard import ActorOf, BadRequest, json_body
-
-Handler = Callable[[Request], Awaitable[Response]]
+from .guard import ActorOf, BadRequest, Handler, guard, json_body
 
 
 class MdvrControl(Protocol):
@@ -171,27 +170,22 @@ def _allow(actor: Actor, group: str, what: str) -> None:
 def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
     store = gateway.devices
 
-    def guarded(group: str, what: str, fn: Callable[[Request], Awaitable[Response]]) -> Handler:
-        async def handler(request: Request) -> Response:
-            try:
-                _allow(actor_of(request), group, what)
-                return await fn(request)
-            except BadRequest as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except ValidationError as exc:
-                return JSONResponse({"error": "; ".join(exc.problems)}, status_code=400)
-            except Forbidden as exc:
-                return JSONResponse({"error": str(exc)}, status_code=403)
-            except NotFound as exc:
-                return JSONResponse({"error": str(exc)}, status_code=404)
-            except LookupError as exc:  # device not connected
-                return JSONResponse({"error": str(exc)}, status_code=409)
-            except ValueError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except StorageError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=503)
+    shared = guard(actor_of)
 
-        return handler
+    def guarded(group: str, what: str, fn: Callable[[Request], Awaitable[Response]]) -> Handler:
+        # The shared guard maps the domain's errors; the gateway adds two of its own.
+        async def route(request: Request, actor: Actor) -> Response:
+            _allow(actor, group, what)
+            try:
+                return await fn(request)
+            except LookupError as exc:  # the device is not connected
+                raise Conflict(str(exc)) from exc
+            except ValueError as exc:
+                if isinstance(exc, InvalidArgument):
+                    raise
+                raise BadRequest(str(exc)) from exc
+
+        return shared(route)
 
     async def devices(request: Request) -> Response:
         page = await store.list_devices(
