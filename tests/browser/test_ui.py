@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from tests.daemon_harness import ADMIN_PASSWORD, Daemon, free_port, running_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TROCADERO_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
@@ -198,3 +200,28 @@ def test_viewer_sees_but_cannot_operate(browser: Browser, daemon: Daemon) -> Non
     expect(page.locator('[data-list="main"] button.go')).to_be_disabled()
     expect(page.locator("#emergency-engage")).to_be_disabled()
     page.close()
+
+
+def test_vehicles_page_with_a_simulated_device(browser: Browser, tmp_path: Path) -> None:
+    sig, media = free_port(), free_port()
+    extra = (
+        f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+        f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
+        f'media_port = {media}\nallowed_devices = ["00001"]\n'
+    )
+    with running_daemon(tmp_path, extra) as daemon:
+        daemon.wait_healthy()
+        sim = [sys.executable, "-m", "trocadero", "mdvr-sim", "--port", str(sig)]
+        with subprocess.Popen(
+            [*sim, "--devices", "1", "--interval", "0.2", "--duration", "60"]
+        ) as p:
+            try:
+                page = logged_in(browser, daemon)
+                page.goto(daemon.base + "/#/devices")
+                row = page.locator('tr[data-device="00001"]')
+                expect(row).to_contain_text("online", timeout=15_000)
+                expect(row).to_contain_text("km/h", timeout=15_000)  # a position arrived
+                shot(page, "7-vehicles")
+                page.close()
+            finally:
+                p.terminate()

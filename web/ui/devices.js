@@ -1,5 +1,13 @@
 // MDVR vehicles: online state and last position, alarms (acknowledge), live view, files.
-import { api, has, Live } from "./api.js";
+import { api, has, Live, token } from "./api.js";
+
+// Thumbnails need the access token, so they are fetched and shown as blob: URLs.
+async function showThumb(img, url) {
+  try {
+    const r = await fetch(url, { headers: { Authorization: `Bearer ${await token()}` } });
+    if (r.ok) img.src = URL.createObjectURL(await r.blob());
+  } catch { /* no thumbnail: the row says enough */ }
+}
 
 export async function mount(main, ui) {
   const { el, report, can } = ui;
@@ -33,15 +41,21 @@ export async function mount(main, ui) {
         el("td", {}, el("button", { type: "button", disabled: !control, onclick: async () => {
           try { await api("POST", `/api/mdvr/alarms/${a.id}/acknowledge`); draw(); } catch (e) { report(e); }
         } }, "Acknowledge")))))));
-    filePanel.replaceChildren(el("h2", {}, "Downloaded files"), el("table", {}, el("tbody", {}, files.map((f) =>
-      el("tr", {}, el("td", {}, f.device_id), el("td", {}, f.device_path), el("td", {}, f.status),
-        el("td", {}, f.error || ""))))));
+    filePanel.replaceChildren(el("h2", {}, "Downloaded files"), el("table", {}, el("tbody", {}, files.map((f) => {
+      const thumb = el("img", { alt: "", width: 96, class: "thumb" });
+      if (f.status === "done" && f.thumbnail) showThumb(thumb, f.thumbnail);
+      return el("tr", {}, el("td", {}, thumb), el("td", {}, f.device_id), el("td", {}, f.device_path),
+        el("td", {}, f.status), el("td", {}, f.error || ""));
+    }))));
   }
   const live = new Live();
-  const redraw = () => draw().catch(report);
+  // Positions arrive every second per vehicle: redraw at most every 3 s (and stay well
+  // inside the per-user request budget).
+  let timer = null;
+  const redraw = () => { timer ??= setTimeout(() => { timer = null; draw().catch(report); }, 3000); };
   live.on("device:*", redraw);
   live.connect();
   main.replaceChildren(devPanel, alarmPanel, filePanel);
   await draw();
-  return { stop() { live.close(); } };
+  return { stop() { live.close(); clearTimeout(timer); } };
 }
