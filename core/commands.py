@@ -32,6 +32,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "masters": frozenset({"admin", "operator"}),
     "show.edit": frozenset({"admin", "operator"}),
     "schedule.edit": frozenset({"admin", "operator", "marketing"}),  # the seed: marketing too
+    "content.edit": frozenset({"admin", "marketing"}),  # the seed: marketing manages content
+    "content.approve": frozenset({"admin", "operator"}),  # …and an operator or admin approves
     "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),

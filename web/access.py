@@ -75,6 +75,13 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("PATCH", "/api/schedule/{id:int}"): "schedule.edit",
     ("DELETE", "/api/schedule/{id:int}"): "schedule.edit",
     ("POST", "/api/schedule/{id:int}/{action}"): "schedule.edit",
+    # content catalogue (uploads: the content library)
+    ("GET", "/api/content"): "read",
+    ("GET", "/api/content/{id}"): "read",
+    ("PATCH", "/api/content/{id}"): "content.edit",
+    ("DELETE", "/api/content/{id}"): "content.edit",
+    ("GET", "/api/content/{id}/versions"): "read",
+    ("POST", "/api/content/{id}/{action}"): "content.approve",
     # MDVR gateway
     ("GET", "/api/mdvr/devices"): "read",
     ("GET", "/api/mdvr/devices/{device}/positions"): "read",

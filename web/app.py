@@ -27,6 +27,7 @@ from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.storage import Storage
 
+from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
 from .guard import request_actor
 from .interaction_api import interaction_routes
@@ -166,6 +167,8 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += playback_routes(control.playback, control.actor_of)
         if control.store is not None:
             routes += show_routes(control.playback, control.store, control.actor_of)
+    if control.store is not None:
+        routes += assets_routes(control.store, control.actor_of)
     if control.auth is not None and control.events is not None:
         routes += live_routes(
             control.auth,

@@ -1,0 +1,116 @@
+"""REST for the content catalogue: list and read assets and their versions, approve or
+reject (operators and admins), rename and delete (marketing and admins; the store refuses to
+delete an asset a look or schedule still uses). Every change is in the audit log. Uploading
+files is the content library's (issue 8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from trocadero.core.codec import to_plain
+from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
+from trocadero.core.model import AssetStatus
+from trocadero.core.storage import MAX_LIMIT, Storage
+
+from .guard import ActorOf, BadRequest, guard, json_body
+
+STATUSES = ("pending", "approved", "rejected")
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequest(f"limit: a whole number from 1 to {MAX_LIMIT} (got {raw!r})")
+    return int(raw)
+
+
+def _id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if not raw.isdigit():
+        raise BadRequest(f"id: a whole number (got {raw!r})")
+    return int(raw)
+
+
+def _allow(actor: Actor, group: str, what: str) -> None:
+    if actor.role not in PERMISSIONS[group]:
+        raise Forbidden(actor, what)
+
+
+def assets_routes(store: Storage, actor_of: ActorOf) -> list[Route]:
+    guarded = guard(actor_of)
+
+    async def audit(actor: Actor, action: str, asset_id: int, **detail: Any) -> None:
+        await store.append_audit(
+            actor=actor.name,
+            role=actor.role,
+            origin=actor.origin,
+            action=action,
+            target=str(asset_id),
+            detail=detail,
+            address=actor.address,
+        )
+
+    async def listing(request: Request, actor: Actor) -> Response:
+        _allow(actor, "read", "read the content library")
+        status = request.query_params.get("status")
+        if status is not None and status not in STATUSES:
+            raise BadRequest(f"status: one of {', '.join(STATUSES)} (got {status!r})")
+        page = await store.list_assets(
+            limit=_limit(request),
+            cursor=request.query_params.get("cursor"),
+            status=status,  # type: ignore[arg-type]
+        )
+        return JSONResponse({"items": [to_plain(a) for a in page.items], "next": page.next})
+
+    async def one(request: Request, actor: Actor) -> Response:
+        asset_id = _id(request)
+        if request.method == "GET":
+            _allow(actor, "read", "read the content library")
+            return JSONResponse(to_plain(await store.get_asset(asset_id)))
+        if request.method == "DELETE":
+            _allow(actor, "content.edit", "delete content")
+            await store.delete_asset(asset_id)  # Conflict (409) while something uses it
+            await audit(actor, "content.delete", asset_id)
+            return JSONResponse({"deleted": asset_id})
+        _allow(actor, "content.edit", "edit content")
+        doc = await json_body(request)
+        unknown = sorted(set(doc) - {"name", "metadata"})
+        if unknown:
+            raise BadRequest(f"{unknown[0]}: unknown field (name, metadata)")
+        name, metadata = doc.get("name"), doc.get("metadata")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise BadRequest(f"name: a non-empty string (got {name!r})")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadRequest("metadata: an object")
+        asset = await store.update_asset(asset_id, name=name, metadata=metadata)
+        await audit(actor, "content.edit", asset_id, fields=sorted(doc))
+        return JSONResponse(to_plain(asset))
+
+    async def versions(request: Request, actor: Actor) -> Response:
+        _allow(actor, "read", "read the content library")
+        page = await store.list_asset_versions(
+            _id(request), limit=_limit(request), cursor=request.query_params.get("cursor")
+        )
+        return JSONResponse({"items": [to_plain(v) for v in page.items], "next": page.next})
+
+    async def decide(request: Request, actor: Actor) -> Response:
+        action = request.path_params["action"]
+        if action not in ("approve", "reject"):
+            raise BadRequest(f"action: approve or reject (got {action!r})")
+        _allow(actor, "content.approve", "approve or reject content")
+        asset_id = _id(request)
+        status: AssetStatus = "approved" if action == "approve" else "rejected"
+        asset = await store.update_asset(asset_id, status=status)
+        await audit(actor, f"content.{action}", asset_id, version=asset.version)
+        return JSONResponse(to_plain(asset))
+
+    return [
+        Route("/api/content", guarded(listing), methods=["GET"]),
+        Route("/api/content/{id}", guarded(one), methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/content/{id}/versions", guarded(versions), methods=["GET"]),
+        Route("/api/content/{id}/{action}", guarded(decide), methods=["POST"]),
+    ]
