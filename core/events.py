@@ -21,14 +21,21 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
 import trio
 
-__all__ = ["DEFAULT_QUEUE", "Event", "EventBus", "Subscriber", "SubscriberDropped"]
+__all__ = [
+    "DEFAULT_QUEUE",
+    "Event",
+    "EventBus",
+    "Subscriber",
+    "SubscriberDropped",
+    "TopicFollower",
+]
 
 DEFAULT_QUEUE: Final = 1000
 
@@ -163,3 +170,42 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+
+class TopicFollower:
+    """A subscription whose topic patterns change over time (a WebSocket or socket-API client
+    subscribing and unsubscribing): `run` delivers every matching event, re-subscribing when
+    `set_patterns` changes them, and raises `SubscriberDropped` if the client fell behind."""
+
+    def __init__(self, bus: EventBus, capacity: int = DEFAULT_QUEUE) -> None:
+        self.bus = bus
+        self.capacity = capacity
+        self.patterns: tuple[str, ...] = ()
+        self._changed = trio.Event()
+
+    def set_patterns(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(dict.fromkeys(patterns))
+        self._changed.set()
+
+    async def run(self, deliver: Callable[[Event], Awaitable[None] | None]) -> None:
+        while True:
+            self._changed = trio.Event()
+            changed = self._changed
+            if not self.patterns:
+                await changed.wait()
+                continue
+            with self.bus.subscribe(self.patterns, capacity=self.capacity) as sub:
+                async with trio.open_nursery() as inner:
+
+                    async def until_changed(
+                        scope: trio.CancelScope = inner.cancel_scope, changed: trio.Event = changed
+                    ) -> None:
+                        await changed.wait()
+                        scope.cancel()
+
+                    inner.start_soon(until_changed)
+                    async for event in sub:
+                        result = deliver(event)
+                        if result is not None:
+                            await result
+                    inner.cancel_scope.cancel()

@@ -24,7 +24,7 @@ import trio
 
 from trocadero.config.schema import SocketConfig
 from trocadero.core.commands import Actor
-from trocadero.core.events import EventBus, Subscriber, SubscriberDropped
+from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
 from trocadero.core.ops import OpError, Ops
 from trocadero.protocols.control_socket import (
     BadMessage,
@@ -139,9 +139,7 @@ class _Connection:
         self.actor = actor
         self.decoder = Decoder(server.config.max_message_bytes)
         self.write_lock = trio.Lock()
-        self.subscription: Subscriber | None = None
-        self.resubscribe = trio.Event()
-        self.patterns: tuple[str, ...] = ()
+        self.follower = TopicFollower(server.bus, SUBSCRIBER_QUEUE)
 
     async def send(self, doc: dict[str, Any]) -> None:
         data = encode(doc)
@@ -155,8 +153,6 @@ class _Connection:
                 await self._requests()
             finally:
                 nursery.cancel_scope.cancel()
-                if self.subscription is not None:
-                    self.subscription.close()
 
     async def _requests(self) -> None:
         while True:
@@ -201,13 +197,13 @@ class _Connection:
             topics = req.args.get("topics", [])
             if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
                 raise OpError("bad_args", "topics: expected a list of topic patterns")
+            current = self.follower.patterns
             if req.op == "subscribe":
                 self.actor_may_read()
-                self.patterns = tuple(dict.fromkeys((*self.patterns, *topics)))
+                self.follower.set_patterns((*current, *topics))
             else:
-                self.patterns = tuple(p for p in self.patterns if p not in topics)
-            self.resubscribe.set()
-            return {"topics": list(self.patterns)}
+                self.follower.set_patterns(p for p in current if p not in topics)
+            return {"topics": list(self.follower.patterns)}
         return await self.server.ops.call(self.actor, req.op, req.args)
 
     def actor_may_read(self) -> None:
@@ -218,34 +214,17 @@ class _Connection:
 
     async def _events(self) -> None:
         while True:
-            self.resubscribe = trio.Event()
-            if self.subscription is not None:
-                self.subscription.close()
-                self.subscription = None
-            if not self.patterns:
-                await self.resubscribe.wait()
-                continue
-            sub = self.server.bus.subscribe(self.patterns, capacity=SUBSCRIBER_QUEUE)
-            self.subscription = sub
-            async with trio.open_nursery() as inner:
+            try:
+                await self.follower.run(self._push)
+            except SubscriberDropped:
+                self.follower.set_patterns(())
+                await self.send(
+                    {
+                        "event": "subscription:dropped",
+                        "data": {"reason": "too slow: events backed up; subscribe again"},
+                        "seq": 0,
+                    }
+                )
 
-                async def until_changed(scope: trio.CancelScope = inner.cancel_scope) -> None:
-                    await self.resubscribe.wait()
-                    scope.cancel()
-
-                inner.start_soon(until_changed)
-                try:
-                    async for event in sub:
-                        await self.send(
-                            {"event": event.topic, "data": dict(event.payload), "seq": event.seq}
-                        )
-                except SubscriberDropped:
-                    self.patterns = ()
-                    await self.send(
-                        {
-                            "event": "subscription:dropped",
-                            "data": {"reason": "too slow: events backed up; subscribe again"},
-                            "seq": 0,
-                        }
-                    )
-                    inner.cancel_scope.cancel()
+    async def _push(self, event: Event) -> None:
+        await self.send({"event": event.topic, "data": dict(event.payload), "seq": event.seq})

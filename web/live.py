@@ -42,7 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import PERMISSIONS, Actor
-from trocadero.core.events import Event, EventBus, SubscriberDropped
+from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
 
 __all__ = ["TOPIC_ACCESS", "LiveStats", "live_routes", "preview_frame"]
 
@@ -101,11 +101,10 @@ class _Session:
     ws: WebSocket
     actor: Actor
     expires: float
-    topics: set[str] = field(default_factory=set)
+    follower: TopicFollower
     preview_canvases: tuple[str, ...] = ()
     fps: float = 10.0
     preview_changed: trio.Event = field(default_factory=trio.Event)
-    topics_changed: trio.Event = field(default_factory=trio.Event)
     texts: deque[str] = field(default_factory=deque)
     slots: dict[str, bytes] = field(default_factory=dict)
     kick: trio.Event = field(default_factory=trio.Event)
@@ -192,7 +191,7 @@ class LiveEndpoint:
         await ws.send_text(
             json.dumps({"reply": "auth", "ok": True, "user": actor.name, "role": actor.role})
         )
-        return _Session(ws, actor, expires)
+        return _Session(ws, actor, expires, TopicFollower(self.bus, EVENT_QUEUE))
 
     async def _receiver(self, s: _Session) -> None:
         while True:
@@ -228,9 +227,10 @@ class LiveEndpoint:
             if refused:
                 self._reply(s, op, error=f"topics: not allowed for role {s.actor.role}: {refused}")
                 return
-            s.topics = s.topics | set(topics) if op == "subscribe" else s.topics - set(topics)
-            s.topics_changed.set()
-            self._reply(s, op, topics=sorted(s.topics))
+            now = set(s.follower.patterns)
+            now = now | set(topics) if op == "subscribe" else now - set(topics)
+            s.follower.set_patterns(sorted(now))
+            self._reply(s, op, topics=sorted(now))
         elif op == "preview":
             self._preview_op(s, doc)
         else:
@@ -263,28 +263,11 @@ class LiveEndpoint:
         s.queue_text(json.dumps(doc), self.stats)
 
     async def _events(self, s: _Session) -> None:
-        # One bus subscription per set of topics, re-made when the client changes them.
-        while True:
-            s.topics_changed = trio.Event()
-            topics = tuple(sorted(s.topics))
-            if not topics:
-                await s.topics_changed.wait()
-                continue
-            with self.bus.subscribe(topics, capacity=EVENT_QUEUE) as sub:
-                async with trio.open_nursery() as inner:
-
-                    async def until_changed(scope: trio.CancelScope = inner.cancel_scope) -> None:
-                        await s.topics_changed.wait()
-                        scope.cancel()
-
-                    inner.start_soon(until_changed)
-                    try:
-                        async for event in sub:
-                            s.queue_text(_event_json(event), self.stats)
-                    except SubscriberDropped:
-                        self.stats.dropped_slow += 1
-                        s.close(CLOSE_TOO_SLOW, "too slow: events backed up")
-                        return
+        try:
+            await s.follower.run(lambda event: s.queue_text(_event_json(event), self.stats))
+        except SubscriberDropped:
+            self.stats.dropped_slow += 1
+            s.close(CLOSE_TOO_SLOW, "too slow: events backed up")
 
     async def _previews(self, s: _Session) -> None:
         while True:
