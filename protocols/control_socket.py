@@ -72,7 +72,8 @@ def encode(doc: dict[str, Any]) -> bytes:
 
 
 class Decoder:
-    """Feed bytes as they arrive; get the complete messages they finish."""
+    """Feed bytes as they arrive; get the complete requests they finish (the server's side).
+    `ReplyDecoder` is the same framing for the client's side."""
 
     def __init__(self, max_message: int = MAX_MESSAGE) -> None:
         self.max_message = max_message
@@ -80,7 +81,7 @@ class Decoder:
         self._skip = 0  # bytes of an oversized message still to discard
         self.lost = False
 
-    def feed(self, data: bytes) -> list[Incoming]:
+    def feed(self, data: bytes) -> list[Any]:
         if self.lost:
             return []
         self._buffer += data
@@ -109,11 +110,28 @@ class Decoder:
                 return out
             body = bytes(self._buffer[_HEADER.size : _HEADER.size + size])
             del self._buffer[: _HEADER.size + size]
-            out.append(_parse(body))
+            out.append(self._message(body))
+
+    def _message(self, body: bytes) -> Any:
+        return _parse(body)
 
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+
+class ReplyDecoder(Decoder):
+    """The client's side: replies and events, each a map (anything else is `BadMessage`)."""
+
+    def __init__(self, max_message: int = FRAMING_LIMIT) -> None:
+        super().__init__(max_message)
+
+    def _message(self, body: bytes) -> dict[str, Any] | BadMessage:
+        try:
+            doc = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        except (ValueError, msgpack.UnpackException, TypeError) as exc:
+            return BadMessage(None, f"not msgpack: {exc}")
+        return doc if isinstance(doc, dict) else BadMessage(None, "expected a map")
 
 
 def _parse(body: bytes) -> Request | BadMessage:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trocadero.protocols.control_socket import encode
+from trocadero.protocols.control_socket import ReplyDecoder, encode
 
 __all__ = ["Client", "ScriptError", "TrioClient", "default_socket_path"]
 
@@ -53,40 +53,18 @@ class _Messages:
     def __init__(self) -> None:
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
-        self.decoder = _MapDecoder()
+        self.decoder = ReplyDecoder()
 
     def take(self, data: bytes, wanted: int | None) -> dict[str, Any] | None:
         reply = None
         for doc in self.decoder.feed(data):
+            if not isinstance(doc, dict):
+                raise ScriptError("protocol", f"unexpected data from the daemon: {doc!r}")
             if "event" in doc:
                 self.events.append(doc)
             elif doc.get("id") == wanted or doc.get("id") is None:
                 reply = doc
         return reply
-
-
-class _MapDecoder:
-    """Replies and events are msgpack maps behind the same length prefix as requests."""
-
-    def __init__(self) -> None:
-        import msgpack
-
-        self._msgpack = msgpack
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        self._buffer += data
-        out = []
-        while len(self._buffer) >= 4:
-            size = int.from_bytes(self._buffer[:4], "big")
-            if len(self._buffer) < 4 + size:
-                break
-            body = bytes(self._buffer[4 : 4 + size])
-            del self._buffer[: 4 + size]
-            doc = self._msgpack.unpackb(body, raw=False, strict_map_key=False)
-            if isinstance(doc, dict):
-                out.append(doc)
-        return out
 
 
 def _result(reply: dict[str, Any]) -> Any:
