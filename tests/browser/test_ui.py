@@ -159,6 +159,12 @@ def test_edit_a_cue_fade_and_it_takes_effect(browser: Browser, daemon: Daemon) -
     shot(page, "4-edit-cue")
     cue = daemon.get("/api/cue-lists/main/cues/3").json()
     assert (cue["up_fade"], cue["down_fade"]) == (0.5, 0.5)
+    # A new look, made here, is stored and usable.
+    page.fill("#new-look", "lobby-white")
+    page.click("#create-look")
+    expect(page.locator("#toast")).to_contain_text("Look lobby-white created")
+    look = daemon.get("/api/looks/lobby-white").json()
+    assert look["canvases"][0]["layers"][0]["source"] == "solid"
     # Take effect: GOTO 3 from the show page; its fade is over in well under the old 4 s.
     page.goto(daemon.base + "/#/show")
     page.locator('[data-list="main"] tr[data-cue="3"] button.goto').click()

@@ -122,7 +122,17 @@ export async function mount(main, ui) {
       try { await api("PUT", `/api/looks/${encodeURIComponent(look.name)}`, look); toast(`Look ${look.name} saved`); }
       catch (e) { report(e); }
     } }, "Save look");
-    lookPanel.replaceChildren(el("h2", {}, "Looks"), el("div", { class: "row" }, picker, save), stacks);
+    const newName = el("input", { id: "new-look", placeholder: "new look name" });
+    const create = el("button", { type: "button", id: "create-look", disabled: !editable, onclick: async () => {
+      const name = newName.value.trim();
+      if (!name) return report("name: give the new look a name");
+      const fresh = { name, canvases: [{ canvas: canvases[0], layers: [{ source: "solid", params: { colour: "#ffffff" } }] }] };
+      try {
+        await api("PUT", `/api/looks/${encodeURIComponent(name)}`, fresh);
+        looks.push({ name }); lookName = name; toast(`Look ${name} created`); await showLook();
+      } catch (e) { report(e); }
+    } }, "New look");
+    lookPanel.replaceChildren(el("h2", {}, "Looks"), el("div", { class: "row" }, picker, save, newName, create), stacks);
   }
 
   main.replaceChildren(cuePanel, lookPanel);
