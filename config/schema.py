@@ -97,6 +97,16 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentConfig:
+    """The content library (uploaded videos and images)."""
+
+    directory: str = setting("", "where files are kept; empty = content in the state directory")
+    max_upload_bytes: int = setting(
+        2 << 30, "largest upload accepted, bytes", minimum=1024, maximum=1 << 40
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SocketConfig:
     """The show-script API: msgpack over a Unix socket (docs/socket-api.md)."""
 
@@ -395,6 +405,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     socket: SocketConfig = field(default_factory=SocketConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     state: StateConfig = field(default_factory=StateConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)

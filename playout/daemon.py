@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -30,6 +31,7 @@ from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
+from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.ops import Ops
@@ -116,6 +118,7 @@ class Runtime:
     redis: RedisBridge | None = None
     live: LiveStats = field(default_factory=LiveStats)
     socket: ControlSocket | None = None
+    content: ContentLibrary | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
     watchdog_withheld: bool = False
@@ -247,6 +250,7 @@ class Runtime:
             auth=self.auth,
             events=self.events,
             live=self.live,
+            content=self.content,
             rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
             login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
         )
@@ -468,6 +472,12 @@ async def _run(
     )
     await rt.schedules.load()
     rt.auth = AuthService(store, load_signing_key(state.directory), config.auth)
+    rt.content = ContentLibrary(
+        store,
+        Path(config.content.directory) if config.content.directory else state.directory / "content",
+        rt.events.publish,
+        max_upload_bytes=config.content.max_upload_bytes,
+    )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.

@@ -76,6 +76,12 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("DELETE", "/api/schedule/{id:int}"): "schedule.edit",
     ("POST", "/api/schedule/{id:int}/{action}"): "schedule.edit",
     # content catalogue (uploads: the content library)
+    ("POST", "/api/content/uploads"): "content.edit",
+    ("GET", "/api/content/uploads/{upload}"): "content.edit",
+    ("PUT", "/api/content/uploads/{upload}"): "content.edit",
+    ("DELETE", "/api/content/uploads/{upload}"): "content.edit",
+    ("POST", "/api/content/uploads/{upload}/complete"): "content.edit",
+    ("GET", "/api/content/{id}/thumbnail"): "read",
     ("GET", "/api/content"): "read",
     ("GET", "/api/content/{id}"): "read",
     ("PATCH", "/api/content/{id}"): "content.edit",

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from trocadero import __version__
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Actor, Controller
+from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.metrics import render_prometheus
@@ -81,6 +82,7 @@ class ControlPlane:
     login_attempts_per_minute: int = 10
     actor_of: Callable[[Request], Actor] = request_actor
     events: EventBus | None = None  # /ws reads it; celebrations and sensor data go on it
+    content: ContentLibrary | None = None  # uploads (web/assets_api.py)
     live: LiveStats = field(default_factory=LiveStats)  # the WebSocket's counters
 
 
@@ -168,7 +170,7 @@ def create_app(control: ControlPlane) -> Starlette:
         if control.store is not None:
             routes += show_routes(control.playback, control.store, control.actor_of)
     if control.store is not None:
-        routes += assets_routes(control.store, control.actor_of)
+        routes += assets_routes(control.store, control.actor_of, control.content)
     if control.auth is not None and control.events is not None:
         routes += live_routes(
             control.auth,

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from trocadero.core.codec import to_plain
 from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
+from trocadero.core.content import ContentLibrary, UploadRefused
 from trocadero.core.model import AssetStatus
-from trocadero.core.storage import MAX_LIMIT, Storage
+from trocadero.core.storage import MAX_LIMIT, NotFound, Storage
 
 from .guard import ActorOf, BadRequest, guard, json_body
 
@@ -40,7 +41,9 @@ def _allow(actor: Actor, group: str, what: str) -> None:
         raise Forbidden(actor, what)
 
 
-def assets_routes(store: Storage, actor_of: ActorOf) -> list[Route]:
+def assets_routes(
+    store: Storage, actor_of: ActorOf, library: ContentLibrary | None = None
+) -> list[Route]:
     guarded = guard(actor_of)
 
     async def audit(actor: Actor, action: str, asset_id: int, **detail: Any) -> None:
@@ -108,9 +111,77 @@ def assets_routes(store: Storage, actor_of: ActorOf) -> list[Route]:
         await audit(actor, f"content.{action}", asset_id, version=asset.version)
         return JSONResponse(to_plain(asset))
 
-    return [
+    routes = [
         Route("/api/content", guarded(listing), methods=["GET"]),
         Route("/api/content/{id}", guarded(one), methods=["GET", "PATCH", "DELETE"]),
         Route("/api/content/{id}/versions", guarded(versions), methods=["GET"]),
         Route("/api/content/{id}/{action}", guarded(decide), methods=["POST"]),
+    ]
+    if library is not None:
+        routes = upload_routes(store, library, guarded) + routes
+    return routes
+
+
+def upload_routes(store: Storage, library: ContentLibrary, guarded: Any) -> list[Route]:
+    async def begin(request: Request, actor: Actor) -> Response:
+        doc = await json_body(request)
+        name, filename, size = doc.get("name"), doc.get("filename"), doc.get("size")
+        if not isinstance(filename, str) or not filename:
+            raise BadRequest(f"filename: required (got {filename!r})")
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise BadRequest(f"size: required, bytes (got {size!r})")
+        asset_id = doc.get("asset_id")
+        if asset_id is not None and (isinstance(asset_id, bool) or not isinstance(asset_id, int)):
+            raise BadRequest(f"asset_id: an asset id for a new version (got {asset_id!r})")
+        result = await library.begin(
+            actor,
+            name=name if isinstance(name, str) and name else filename,
+            filename=filename,
+            size=size,
+            asset_id=asset_id,
+        )
+        return JSONResponse(result, status_code=201)
+
+    async def chunk(request: Request, actor: Actor) -> Response:
+        upload_id = request.path_params["upload"]
+        if request.method == "GET":
+            _allow(actor, "content.edit", "upload content")
+            return JSONResponse(library.status(upload_id))
+        if request.method == "DELETE":
+            await library.cancel(actor, upload_id)
+            return JSONResponse({"cancelled": upload_id})
+        raw = request.query_params.get("offset", "")
+        if not raw.isdigit():
+            raise BadRequest(f"offset: the byte offset of this chunk (got {raw!r})")
+        data = await request.body()
+        try:
+            return JSONResponse(await library.append(actor, upload_id, int(raw), data))
+        except UploadRefused as exc:
+            return JSONResponse({"error": str(exc), "offset": exc.offset}, status_code=409)
+
+    async def complete(request: Request, actor: Actor) -> Response:
+        doc = await json_body(request)
+        sha = doc.get("sha256")
+        if sha is not None and not isinstance(sha, str):
+            raise BadRequest(f"sha256: hex digest (got {sha!r})")
+        try:
+            result = await library.complete(actor, request.path_params["upload"], sha)
+        except UploadRefused as exc:
+            status = 409 if exc.offset is not None else 400
+            return JSONResponse({"error": str(exc), "offset": exc.offset}, status_code=status)
+        return JSONResponse(result, status_code=201)
+
+    async def thumbnail(request: Request, actor: Actor) -> Response:
+        _allow(actor, "read", "read the content library")
+        asset = await store.get_asset(_id(request))
+        path = library.thumbnail(asset.id, asset.version, asset.filename)
+        if not path.is_file():
+            raise NotFound(f"content {asset.id} has no thumbnail")
+        return FileResponse(path, media_type="image/jpeg")
+
+    return [
+        Route("/api/content/uploads", guarded(begin), methods=["POST"]),
+        Route("/api/content/uploads/{upload}", guarded(chunk), methods=["GET", "PUT", "DELETE"]),
+        Route("/api/content/uploads/{upload}/complete", guarded(complete), methods=["POST"]),
+        Route("/api/content/{id}/thumbnail", guarded(thumbnail), methods=["GET"]),
     ]

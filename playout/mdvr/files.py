@@ -18,6 +18,7 @@ from typing import Any
 
 import av
 
+from trocadero.core import media
 from trocadero.protocols.mdvr import FileBlock, sniff_video_codec
 
 
@@ -131,16 +132,4 @@ def remux_to_mp4(source: Path, target: Path, *, fps: int = 25) -> int:
 
 def make_thumbnail(source: Path, target: Path, *, max_width: int = 320) -> tuple[int, int]:
     """A JPEG of the first decodable picture, at most ``max_width`` wide (blocking)."""
-    with av.open(str(source), format=_demuxer(source)) as src:
-        frame = next(src.decode(video=0))
-    width = min(max_width, frame.width) // 2 * 2 or 2
-    height = max(2, round(frame.height * width / frame.width) // 2 * 2)
-    picture = frame.reformat(width=width, height=height, format="yuvj420p")
-    enc: Any = av.CodecContext.create("mjpeg", "w")
-    enc.width, enc.height, enc.pix_fmt = width, height, "yuvj420p"
-    enc.time_base = fractions.Fraction(1, 25)
-    data = b"".join(bytes(p) for p in [*enc.encode(picture), *enc.encode(None)])
-    tmp = _atomic(target)
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return width, height
+    return media.make_thumbnail(source, target, max_width=max_width, demuxer=_demuxer(source))

@@ -1,0 +1,260 @@
+"""The content library's files: chunked, resumable uploads that become asset versions.
+
+    begin(name, filename, size[, asset_id]) → an upload id
+    append(id, offset, bytes)      only at the current end (a retry after a lost reply
+                                   learns the offset from `status` and carries on)
+    complete(id[, sha256])         size and checksum checked, probed with PyAV, thumbnailed,
+                                   moved into place, recorded as a new asset or version
+
+Files live under the content directory: ``uploads/<id>.part`` (+ ``.json``) while they
+arrive, ``assets/<asset>/v<version>-<name>`` and ``….jpg`` once complete. Nothing
+half-written is ever in ``assets/``: a file is fsynced and renamed into place, and a
+rejected upload (corrupt, unsupported, wrong size or checksum) is deleted with the reason.
+Progress goes to the bus as ``content:upload:progress``. Uploads survive a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import trio
+
+from .commands import PERMISSIONS, Actor, Forbidden
+from .media import MediaError, make_thumbnail, probe
+from .storage import NotFound, Storage
+from .validate import InvalidArgument
+
+__all__ = ["ContentLibrary", "UploadRefused"]
+
+MAX_CHUNK: Final = 16 << 20
+_ID: Final = re.compile(r"^[0-9a-f]{24}$")
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadRefused(InvalidArgument):
+    """The upload cannot go on (wrong offset, over the size, corrupt file): the reason."""
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass
+class _Upload:
+    id: str
+    name: str
+    filename: str
+    size: int
+    by: str
+    asset_id: int | None
+
+    def doc(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def safe_name(filename: str) -> str:
+    base = _UNSAFE.sub("_", Path(filename).name).strip("._") or "file"
+    return base[:100]
+
+
+class ContentLibrary:
+    def __init__(
+        self,
+        store: Storage,
+        directory: Path,
+        publish: Callable[[str, Mapping[str, Any]], object],
+        *,
+        max_upload_bytes: int,
+    ) -> None:
+        self.store = store
+        self.dir = directory
+        self.publish = publish
+        self.max_upload_bytes = max_upload_bytes
+        (self.dir / "uploads").mkdir(parents=True, exist_ok=True)
+        (self.dir / "assets").mkdir(parents=True, exist_ok=True)
+
+    # --- paths ---
+
+    def _part(self, upload_id: str) -> Path:
+        if not _ID.match(upload_id):
+            raise NotFound(f"no upload {upload_id[:40]!r}")
+        return self.dir / "uploads" / f"{upload_id}.part"
+
+    def _load(self, upload_id: str) -> _Upload:
+        meta = self._part(upload_id).with_suffix(".json")
+        try:
+            return _Upload(**json.loads(meta.read_text()))
+        except FileNotFoundError:
+            raise NotFound(f"no upload {upload_id}") from None
+
+    def asset_file(self, asset_id: int, version: int, filename: str) -> Path:
+        return self.dir / "assets" / str(asset_id) / f"v{version}-{safe_name(filename)}"
+
+    def thumbnail(self, asset_id: int, version: int, filename: str) -> Path:
+        path = self.asset_file(asset_id, version, filename)
+        return path.with_name(path.name + ".jpg")
+
+    @staticmethod
+    def _allow(actor: Actor) -> None:
+        if actor.role not in PERMISSIONS["content.edit"]:
+            raise Forbidden(actor, "upload content")
+
+    # --- the upload ---
+
+    async def begin(
+        self, actor: Actor, *, name: str, filename: str, size: int, asset_id: int | None = None
+    ) -> dict[str, Any]:
+        self._allow(actor)
+        if not name.strip():
+            raise InvalidArgument("name: must not be empty")
+        if not 0 < size <= self.max_upload_bytes:
+            raise InvalidArgument(
+                f"size: 1 to {self.max_upload_bytes} bytes ([content] max_upload_bytes; got {size})"
+            )
+        if asset_id is not None:
+            await self.store.get_asset(asset_id)  # NotFound for a version of nothing
+        upload = _Upload(secrets.token_hex(12), name, filename, size, actor.name, asset_id)
+        part = self._part(upload.id)
+        part.touch()
+        part.with_suffix(".json").write_text(json.dumps(upload.doc()))
+        return {"upload_id": upload.id, "offset": 0, "size": size}
+
+    def status(self, upload_id: str) -> dict[str, Any]:
+        upload = self._load(upload_id)
+        offset = self._part(upload_id).stat().st_size
+        return {"upload_id": upload_id, "offset": offset, "size": upload.size}
+
+    async def append(
+        self, actor: Actor, upload_id: str, offset: int, data: bytes
+    ) -> dict[str, Any]:
+        self._allow(actor)
+        upload = self._load(upload_id)
+        part = self._part(upload_id)
+        have = part.stat().st_size
+        if offset != have:
+            raise UploadRefused(
+                f"offset: the upload is at {have} bytes (got {offset})", offset=have
+            )
+        if len(data) > MAX_CHUNK:
+            raise InvalidArgument(f"chunk: at most {MAX_CHUNK} bytes (got {len(data)})")
+        if have + len(data) > upload.size:
+            raise InvalidArgument(
+                f"chunk: {have + len(data)} bytes would pass the announced size {upload.size}"
+            )
+
+        def write() -> None:
+            with open(part, "ab") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+
+        await trio.to_thread.run_sync(write)
+        received = have + len(data)
+        self.publish(
+            "content:upload:progress",
+            {
+                "upload_id": upload_id,
+                "name": upload.name,
+                "received": received,
+                "size": upload.size,
+                "progress": round(received / upload.size, 4),
+                "by": actor.name,
+            },
+        )
+        return {"upload_id": upload_id, "offset": received, "size": upload.size}
+
+    async def cancel(self, actor: Actor, upload_id: str) -> None:
+        self._allow(actor)
+        self._load(upload_id)
+        self._discard(upload_id)
+
+    def _discard(self, upload_id: str) -> None:
+        part = self._part(upload_id)
+        part.unlink(missing_ok=True)
+        part.with_suffix(".json").unlink(missing_ok=True)
+
+    async def complete(
+        self, actor: Actor, upload_id: str, sha256: str | None = None
+    ) -> dict[str, Any]:
+        self._allow(actor)
+        upload = self._load(upload_id)
+        part = self._part(upload_id)
+        have = part.stat().st_size
+        if have != upload.size:
+            raise UploadRefused(f"size: {have} of {upload.size} bytes received", offset=have)
+        digest = await trio.to_thread.run_sync(_sha256, part)
+        if sha256 is not None and sha256.lower() != digest:
+            self._discard(upload_id)
+            raise UploadRefused(f"sha256: the file's is {digest}, not {sha256}")
+        try:
+            info = await trio.to_thread.run_sync(probe, part)
+        except MediaError as exc:
+            self._discard(upload_id)
+            self.publish(
+                "system:alert",
+                {"level": "warning", "text": f"upload {upload.filename!r} rejected: {exc}"},
+            )
+            raise UploadRefused(f"file: {exc}") from exc
+        content_type = "image/" + info.codec if info.kind == "image" else f"video/{info.container}"
+        metadata = {**info.as_json(), "uploaded_by": actor.name}
+        if upload.asset_id is None:
+            asset = await self.store.create_asset(
+                name=upload.name,
+                filename=upload.filename,
+                content_type=content_type,
+                size=have,
+                sha256=digest,
+                created_by=actor.name,
+                metadata=metadata,
+            )
+        else:
+            asset = await self.store.add_asset_version(
+                upload.asset_id,
+                filename=upload.filename,
+                content_type=content_type,
+                size=have,
+                sha256=digest,
+                created_by=actor.name,
+            )
+            asset = await self.store.update_asset(asset.id, metadata=metadata)
+        target = self.asset_file(asset.id, asset.version, upload.filename)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part.replace(target)  # same file system: atomic, and the bytes were fsynced
+        part.with_suffix(".json").unlink(missing_ok=True)
+        try:
+            await trio.to_thread.run_sync(
+                make_thumbnail, target, self.thumbnail(asset.id, asset.version, upload.filename)
+            )
+        except Exception as exc:
+            metadata["thumbnail_error"] = str(exc)
+        await self.store.append_audit(
+            actor=actor.name,
+            role=actor.role,
+            origin=actor.origin,
+            action="content.upload",
+            target=str(asset.id),
+            detail={"version": asset.version, "sha256": digest, "size": have},
+            address=actor.address,
+        )
+        self.publish(
+            "content:upload:progress",
+            {"upload_id": upload_id, "name": upload.name, "received": have, "size": have,
+             "progress": 1.0, "asset_id": asset.id, "version": asset.version, "done": True},
+        )  # fmt: skip
+        return {"asset_id": asset.id, "version": asset.version, "sha256": digest, **info.as_json()}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,148 @@
+"""Uploading content to the real daemon: a real H.264 clip (made here with PyAV) in chunks,
+interrupted and resumed, with progress events; probed, thumbnailed, versioned, approved by
+role; a corrupt file and a wrong checksum rejected with nothing left behind."""
+
+from __future__ import annotations
+
+import fractions
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+import pytest
+
+from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from tests.ws_client import WsClient
+
+
+def make_clip(path: Path, frames: int = 48, fps: int = 24) -> bytes:
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = fractions.Fraction(1, fps)
+        for i in range(frames):
+            rgb = np.full((48, 64, 3), (i * 5) % 256, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    extra = f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+    with running_daemon(tmp_path_factory.mktemp("content"), extra) as d:
+        d.wait_healthy()
+        for name, role in (("mia", "marketing"), ("otto", "operator")):
+            r = d.post("/api/users", json={"name": name, "role": role, "password": "content-pw-1"})
+            assert r.status_code == 201
+        yield d
+
+
+def as_user(d: Daemon, user: str) -> dict[str, str]:
+    r = httpx.post(
+        d.base + "/api/auth/login",
+        json={"username": user, "password": "content-pw-1"},
+        timeout=10,
+    )
+    return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+
+def test_chunked_resumable_upload_probe_and_approval(daemon: Daemon, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4")
+    mia = as_user(daemon, "mia")
+    ws = WsClient(daemon.port)
+    ws.send({"op": "auth", "token": mia["Authorization"].split()[1]})
+    assert ws.receive_json()["ok"]
+    ws.send({"op": "subscribe", "topics": ["content:upload:progress"]})
+    assert ws.receive_json()["ok"]
+    base = daemon.base + "/api/content/uploads"
+    r = httpx.post(
+        base, json={"name": "Gradient", "filename": "grad.mp4", "size": len(clip)}, headers=mia
+    )
+    assert r.status_code == 201, r.text
+    upload = r.json()["upload_id"]
+    chunk = max(1, len(clip) // 4)
+    offset = 0
+    # Two chunks, then a retry of the second (a lost reply): refused with the real offset.
+    for _ in range(2):
+        r = httpx.put(
+            f"{base}/{upload}?offset={offset}", content=clip[offset : offset + chunk], headers=mia
+        )
+        assert r.status_code == 200, r.text
+        offset = r.json()["offset"]
+    r = httpx.put(f"{base}/{upload}?offset={chunk}", content=clip[chunk : 2 * chunk], headers=mia)
+    assert (r.status_code, r.json()["offset"]) == (409, offset)
+    # Resume: ask where it is, send the rest.
+    offset = httpx.get(f"{base}/{upload}", headers=mia).json()["offset"]
+    r = httpx.put(f"{base}/{upload}?offset={offset}", content=clip[offset:], headers=mia)
+    assert r.json()["offset"] == len(clip)
+    sha = hashlib.sha256(clip).hexdigest()
+    r = httpx.post(f"{base}/{upload}/complete", json={"sha256": sha}, headers=mia)
+    assert r.status_code == 201, r.text
+    done = r.json()
+    assert (done["kind"], done["codec"], done["width"], done["height"]) == ("video", "h264", 64, 48)
+    assert done["fps"] == 24.0
+    assert done["duration_s"] == pytest.approx(2.0, abs=0.1)
+    progress: list[dict[str, Any]] = []
+    while not progress or not progress[-1].get("done"):
+        event = ws.receive_json()
+        progress.append(event["data"])
+    assert [p["received"] for p in progress] == [chunk, 2 * chunk, len(clip), len(clip)]
+    ws.close()
+    asset = done["asset_id"]
+    thumb = httpx.get(daemon.base + f"/api/content/{asset}/thumbnail", headers=mia)
+    assert thumb.content[:2] == b"\xff\xd8"
+    # Marketing uploads, operators approve.
+    assert httpx.post(daemon.base + f"/api/content/{asset}/approve", headers=mia).status_code == 403
+    otto = as_user(daemon, "otto")
+    r = httpx.post(daemon.base + f"/api/content/{asset}/approve", headers=otto)
+    assert r.json()["status"] == "approved"
+    # A new version: back to pending, the old version kept.
+    r = httpx.post(
+        base, json={"filename": "grad2.mp4", "size": len(clip), "asset_id": asset}, headers=mia
+    )
+    upload = r.json()["upload_id"]
+    httpx.put(f"{base}/{upload}?offset=0", content=clip, headers=mia)
+    r = httpx.post(f"{base}/{upload}/complete", json={}, headers=mia)
+    assert r.json()["version"] == 2
+    info = httpx.get(daemon.base + f"/api/content/{asset}", headers=mia).json()
+    assert (info["version"], info["status"]) == (2, "pending")
+    versions = httpx.get(daemon.base + f"/api/content/{asset}/versions", headers=mia).json()
+    assert [v["version"] for v in versions["items"]] == [2, 1]
+
+
+def test_corrupt_and_mismatched_uploads_are_rejected_cleanly(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    mia = as_user(daemon, "mia")
+    base = daemon.base + "/api/content/uploads"
+    state = Path(daemon.health()["socket"]["path"]).parent
+    junk = np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    r = httpx.post(base, json={"filename": "evil.mp4", "size": len(junk)}, headers=mia)
+    upload = r.json()["upload_id"]
+    httpx.put(f"{base}/{upload}?offset=0", content=junk, headers=mia)
+    r = httpx.post(f"{base}/{upload}/complete", json={}, headers=mia)
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("file: not a readable video or image")
+    clip = make_clip(tmp_path / "c.mp4", frames=10)
+    r = httpx.post(base, json={"filename": "c.mp4", "size": len(clip)}, headers=mia)
+    upload = r.json()["upload_id"]
+    httpx.put(f"{base}/{upload}?offset=0", content=clip, headers=mia)
+    r = httpx.post(f"{base}/{upload}/complete", json={"sha256": "0" * 64}, headers=mia)
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("sha256:")
+    assert list((state / "content" / "uploads").iterdir()) == []  # nothing half-written left
+    assert httpx.post(base, json={"filename": "x", "size": 0}, headers=mia).status_code == 400
+    big = httpx.post(base, json={"filename": "x", "size": 1 << 50}, headers=mia)
+    assert big.status_code == 400
+    assert "max_upload_bytes" in big.json()["error"]
+    r = httpx.put(f"{base}/{'0' * 24}?offset=0", content=b"x", headers=mia)
+    assert r.status_code == 404
