@@ -73,6 +73,7 @@ from .playback import (
 from .playback_events import serve_playback_events
 from .redis_bridge import RedisBridge
 from .render import fields
+from .render import video as video_layers
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
 from .signing_key import load_signing_key
@@ -471,6 +472,11 @@ async def _run(
         canvases=lambda: engine.canvas_names,
     )
     await rt.schedules.load()
+    # Video layers report decoder failures from their threads: onto the bus, in Trio.
+    token = trio.lowlevel.current_trio_token()
+    video_layers.alert = lambda text: token.run_sync_soon(
+        rt.events.publish, "system:alert", {"level": "error", "source": "video", "text": text}
+    )
     rt.auth = AuthService(store, load_signing_key(state.directory), config.auth)
     rt.content = ContentLibrary(
         store,

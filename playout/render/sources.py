@@ -1181,6 +1181,13 @@ class MdvrLive(LayerSource):
 # registry
 # ---------------------------------------------------------------------------------------------
 
+
+def _video_source() -> type[LayerSource]:
+    from .video import Video  # video.py builds on this module's LayerSource
+
+    return Video
+
+
 SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType(
     {
         cls.kind: cls
@@ -1196,6 +1203,7 @@ SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType(
             TestColourBars,
             Image,
             MdvrLive,
+            _video_source(),
         )
     }
 )

@@ -589,7 +589,7 @@ def test_describe_sources_is_json_and_complete() -> None:
             assert spec["doc"], (kind, name)
 
 
-@pytest.mark.parametrize("kind", sorted(set(SOURCES) - {"image", "mdvr-live"}))
+@pytest.mark.parametrize("kind", sorted(set(SOURCES) - {"image", "mdvr-live", "video"}))
 def test_every_default_is_valid(kind: str) -> None:
     src = build_source(kind, {}, patched())
     draw(src, 1.0)

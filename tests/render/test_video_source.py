@@ -1,0 +1,150 @@
+"""The video layer under a controlled clock: the canvas shows exactly the clip's frame for
+each frame time (each frame's index is written in its colour): looping, played once or held,
+at another speed and offset, without drift after hours; a decoder failure mid-playback
+switches to the fallback with one alert."""
+
+from __future__ import annotations
+
+import fractions
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from trocadero.playout.render import video as video_module
+from trocadero.playout.render.sources import CanvasContext, SourceError, build_source
+
+FPS = 25
+FRAMES = 30  # fits the ring: a second pass is not needed to loop
+LONG = 120  # does not: the decoder loops by starting over
+
+
+def make_clip(path: Path, frames: int) -> Path:
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv420p"
+        stream.time_base = fractions.Fraction(1, FPS)
+        stream.options = {"crf": "0", "g": "5"}
+        for i in range(frames):
+            # The frame index in the picture: red = 5 * (i mod 50), green = 50 * (i div 50).
+            colour = np.zeros((16, 32, 3), dtype=np.uint8)
+            colour[..., 0], colour[..., 1] = (i % 50) * 5, (i // 50) * 50
+            frame = av.VideoFrame.from_ndarray(colour, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("clips")
+    return {
+        "short": make_clip(base / "short.mp4", FRAMES),
+        "long": make_clip(base / "long.mp4", LONG),
+    }
+
+
+def shown_index(layer: object, t: float, out: np.ndarray) -> int:
+    """Render at t (waiting for the decoder to reach the frame, as later frames would) and
+    read the frame index back from the grey level."""
+    deadline = time.monotonic() + 5
+    while True:
+        key = layer.frame_key(t)  # type: ignore[attr-defined]
+        wanted = layer.index_at(t)  # type: ignore[attr-defined]
+        if key == wanted or key in ("ended", "fallback"):
+            break
+        assert time.monotonic() < deadline, f"decoder never reached frame {wanted} (at {key})"
+        time.sleep(0.005)
+    layer.render(t, out)  # type: ignore[attr-defined]
+    if key in ("ended", "fallback"):
+        return -1
+    red, green = (float(out[..., c].mean()) / 257 for c in (0, 1))
+    return round(red / 5) + 50 * round(green / 50)
+
+
+def canvas() -> CanvasContext:
+    return CanvasContext.unpatched("wall", 32, 16)
+
+
+def test_frame_accurate_and_looping(clips: dict[str, Path]) -> None:
+    layer = build_source("video", {"path": str(clips["short"])}, canvas())
+    out = np.zeros((16, 32, 3), np.uint16)
+    start = 1000.0
+    assert shown_index(layer, start, out) == 0  # the first frame time is the start
+    for k in (1, 7, 29, 30, 31, 59, 60):
+        t = start + k / FPS + 0.001
+        assert shown_index(layer, t, out) == k % FRAMES, k
+    # Hours later, still exact: computed from time, never accumulated.
+    t = start + 3 * 3600 + 12 / FPS + 0.001
+    assert shown_index(layer, t, out) == (3 * 3600 * FPS + 12) % FRAMES
+    layer.close()
+
+
+def test_long_clip_loops_by_starting_over(clips: dict[str, Path]) -> None:
+    layer = build_source("video", {"path": str(clips["long"])}, canvas())
+    out = np.zeros((16, 32, 3), np.uint16)
+    for k in (0, 10, 50, 100, 119, 120, 125):
+        assert shown_index(layer, k / FPS + 0.001, out) == k % LONG, k
+    layer.close()
+
+
+def test_once_hold_speed_offset(clips: dict[str, Path]) -> None:
+    out = np.zeros((16, 32, 3), np.uint16)
+    once = build_source(
+        "video", {"path": str(clips["short"]), "mode": "once", "fallback": "#ff0000"}, canvas()
+    )
+    assert shown_index(once, 0.0, out) == 0
+    assert shown_index(once, 29 / FPS + 0.001, out) == 29
+    assert shown_index(once, 31 / FPS, out) == -1  # ended: the fallback colour
+    assert (out[..., 0] == 65535).all()
+    once.close()
+    hold = build_source("video", {"path": str(clips["short"]), "mode": "hold"}, canvas())
+    assert shown_index(hold, 0.0, out) == 0
+    assert shown_index(hold, 100.0, out) == FRAMES - 1
+    hold.close()
+    fast = build_source(
+        "video", {"path": str(clips["short"]), "speed": 2.0, "offset_s": 0.2}, canvas()
+    )
+    assert shown_index(fast, 0.0, out) == 5  # 0.2 s in
+    assert shown_index(fast, 5 / FPS + 0.001, out) == 15  # two frames per frame time
+    fast.close()
+
+
+def test_decoder_failure_mid_playback_falls_back_and_alerts(
+    tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    alerts: list[str] = []
+    video_module.alert = alerts.append
+    try:
+        moving = tmp_path / "moving.mp4"
+        moving.write_bytes(clips["long"].read_bytes())
+        layer = build_source("video", {"path": str(moving), "fallback": "#00ff00"}, canvas())
+        out = np.zeros((16, 32, 3), np.uint16)
+        assert shown_index(layer, 0.0, out) == 0  # the layer starts at its first frame time
+        assert shown_index(layer, 100 / FPS + 0.001, out) == 100
+        moving.unlink()  # the file goes away under the player (a storage failure)
+        deadline = time.monotonic() + 10
+        t = LONG / FPS + 0.001  # looping back makes the decoder read the file again
+        while layer.frame_key(t) != "fallback":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        layer.render(t, out)
+        assert (out[..., 1] == 65535).all()
+        assert out[..., 0].max() == 0
+        assert len(alerts) == 1
+        assert "decoding failed" in alerts[0]
+        layer.close()
+    finally:
+        video_module.alert = lambda _text: None
+
+
+def test_unreadable_file_is_refused_when_the_look_is_built(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 1000)
+    with pytest.raises(SourceError, match="not a readable video"):
+        build_source("video", {"path": str(junk)}, canvas())
