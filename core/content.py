@@ -32,7 +32,25 @@ from .media import MediaError, make_thumbnail, probe
 from .storage import NotFound, Storage
 from .validate import InvalidArgument
 
-__all__ = ["ContentLibrary", "UploadRefused"]
+__all__ = ["ContentLibrary", "UploadRefused", "resolve_asset"]
+
+# The running library (the daemon sets it): layer sources find an asset's file through it.
+CURRENT: ContentLibrary | None = None
+
+
+def resolve_asset(asset_id: int) -> Path:
+    """The file of an approved asset's current version; ValueError says why not."""
+    library = CURRENT
+    if library is None:
+        raise ValueError("no content library in this process")
+    entry = library.index.get(asset_id)
+    if entry is None:
+        raise ValueError(f"no content asset {asset_id}")
+    status, path = entry
+    if status != "approved":
+        raise ValueError(f"content asset {asset_id} is {status}: only approved content plays")
+    return path
+
 
 MAX_CHUNK: Final = 16 << 20
 _ID: Final = re.compile(r"^[0-9a-f]{24}$")
@@ -80,6 +98,26 @@ class ContentLibrary:
         self.max_upload_bytes = max_upload_bytes
         (self.dir / "uploads").mkdir(parents=True, exist_ok=True)
         (self.dir / "assets").mkdir(parents=True, exist_ok=True)
+        self.index: dict[int, tuple[str, Path]] = {}  # asset → (status, current file)
+
+    async def load_index(self) -> None:
+        """Every asset's status and current file, read once at start-up (then kept up to
+        date by `note` and `forget` as assets change)."""
+        cursor = None
+        while True:
+            page = await self.store.list_assets(limit=500, cursor=cursor)
+            for asset in page.items:
+                self.note(asset)
+            if page.next is None:
+                return
+            cursor = page.next
+
+    def note(self, asset: Any) -> None:
+        path = self.asset_file(asset.id, asset.version, asset.filename)
+        self.index[asset.id] = (asset.status, path)
+
+    def forget(self, asset_id: int) -> None:
+        self.index.pop(asset_id, None)
 
     # --- paths ---
 
@@ -225,6 +263,7 @@ class ContentLibrary:
                 created_by=actor.name,
             )
             asset = await self.store.update_asset(asset.id, metadata=metadata)
+        self.note(asset)
         target = self.asset_file(asset.id, asset.version, upload.filename)
         target.parent.mkdir(parents=True, exist_ok=True)
         part.replace(target)  # same file system: atomic, and the bytes were fsynced

@@ -29,6 +29,7 @@ from hypercorn.trio import serve
 from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
+from trocadero.core import content as content_module
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
 from trocadero.core.content import ContentLibrary
@@ -484,6 +485,8 @@ async def _run(
         rt.events.publish,
         max_upload_bytes=config.content.max_upload_bytes,
     )
+    await rt.content.load_index()
+    content_module.CURRENT = rt.content  # video layers find approved assets through it
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.

@@ -77,6 +77,8 @@ def assets_routes(
         if request.method == "DELETE":
             _allow(actor, "content.edit", "delete content")
             await store.delete_asset(asset_id)  # Conflict (409) while something uses it
+            if library is not None:
+                library.forget(asset_id)
             await audit(actor, "content.delete", asset_id)
             return JSONResponse({"deleted": asset_id})
         _allow(actor, "content.edit", "edit content")
@@ -108,6 +110,8 @@ def assets_routes(
         asset_id = _id(request)
         status: AssetStatus = "approved" if action == "approve" else "rejected"
         asset = await store.update_asset(asset_id, status=status)
+        if library is not None:
+            library.note(asset)
         await audit(actor, f"content.{action}", asset_id, version=asset.version)
         return JSONResponse(to_plain(asset))
 

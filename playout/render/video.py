@@ -23,6 +23,8 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from trocadero.core.content import resolve_asset
+
 from .sources import LayerSource, ParamSpec
 
 RING: Final = 48  # frames kept decoded ahead (and just behind) the one shown
@@ -138,7 +140,10 @@ class Video(LayerSource):
     animated = True
     params: ClassVar[Mapping[str, ParamSpec]] = MappingProxyType(
         {
-            "path": ParamSpec(type="path", required=True, doc="video file (MP4, MOV, …)"),
+            "asset": ParamSpec(
+                type="integer", minimum=1, doc="content library asset id (approved only)"
+            ),
+            "path": ParamSpec(type="path", doc="or a video file (MP4, MOV, …) outside the library"),
             "mode": ParamSpec(
                 type="choice", default="loop", choices=MODES, doc="at the end: loop, once, hold"
             ),
@@ -167,9 +172,16 @@ class Video(LayerSource):
         self.offset_s: float = values["offset_s"]
         self.start: float | None = None
         self.shown: int | None = None
-        path = values["path"]
-        if path is None:
+        asset, path = values["asset"], values["path"]
+        if (asset is None) == (path is None):
+            problems.append(self.problem("asset", "give either asset (an id) or path"))
             return
+        if asset is not None:
+            try:
+                path = str(resolve_asset(int(asset)))
+            except ValueError as exc:
+                problems.append(self.problem("asset", str(exc)))
+                return
         try:
             self.decoder = VideoDecoder(Path(path), self.canvas.width, self.canvas.height)
         except (av.FFmpegError, OSError, IndexError) as exc:

@@ -146,3 +146,44 @@ def test_corrupt_and_mismatched_uploads_are_rejected_cleanly(
     assert "max_upload_bytes" in big.json()["error"]
     r = httpx.put(f"{base}/{'0' * 24}?offset=0", content=b"x", headers=mia)
     assert r.status_code == 404
+
+
+def upload(daemon: Daemon, headers: dict[str, str], clip: bytes, name: str) -> int:
+    base = daemon.base + "/api/content/uploads"
+    r = httpx.post(
+        base, json={"name": name, "filename": f"{name}.mp4", "size": len(clip)}, headers=headers
+    )
+    upload_id = r.json()["upload_id"]
+    httpx.put(f"{base}/{upload_id}?offset=0", content=clip, headers=headers)
+    r = httpx.post(f"{base}/{upload_id}/complete", json={}, headers=headers)
+    assert r.status_code == 201, r.text
+    asset: int = r.json()["asset_id"]
+    return asset
+
+
+def test_only_approved_content_plays_in_a_look(daemon: Daemon, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "wall.mp4", frames=24)
+    asset = upload(daemon, as_user(daemon, "mia"), clip, "wall-loop")
+    look = {
+        "canvases": [
+            {"canvas": "videowall", "layers": [{"source": "video", "params": {"asset": asset}}]}
+        ]
+    }
+    r = daemon.put("/api/looks/wall-video", json=look)
+    assert r.status_code == 400
+    assert f"content asset {asset} is pending" in " ".join(r.json()["problems"])
+    assert (
+        httpx.post(
+            daemon.base + f"/api/content/{asset}/approve", headers=as_user(daemon, "otto")
+        ).status_code
+        == 200
+    )
+    r = daemon.put("/api/looks/wall-video", json=look)
+    assert r.status_code == 200, r.text
+    r = daemon.put(
+        "/api/cue-lists/clips",
+        json={"priority": 200, "cues": [{"number": "1", "look": "wall-video"}]},
+    )
+    assert r.status_code == 200, r.text
+    assert daemon.post("/api/cue-lists/clips/go", json={}).json()["outcome"] == "done"
+    assert daemon.health()["status"] == "ok"
