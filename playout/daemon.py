@@ -75,6 +75,7 @@ from .playback_events import serve_playback_events
 from .redis_bridge import RedisBridge
 from .render import fields
 from .render import video as video_layers
+from .render.sources import describe_sources
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
 from .signing_key import load_signing_key
@@ -253,6 +254,7 @@ class Runtime:
             events=self.events,
             live=self.live,
             content=self.content,
+            sources=describe_sources,
             rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
             login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
         )

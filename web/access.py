@@ -36,6 +36,7 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("GET", "/api/canvases/{name}/preview"): "read",
     ("GET", "/api/canvases/{name}/patch"): "read",
     ("GET", "/api/outputs"): "read",
+    ("GET", "/api/sources"): "read",
     ("GET", "/api/artnet/nodes"): "read",
     # playback
     ("GET", "/api/playback"): "read",

@@ -83,6 +83,7 @@ class ControlPlane:
     actor_of: Callable[[Request], Actor] = request_actor
     events: EventBus | None = None  # /ws reads it; celebrations and sensor data go on it
     content: ContentLibrary | None = None  # uploads (web/assets_api.py)
+    sources: Callable[[], Mapping[str, Any]] = dict  # layer kinds and parameter schemas
     live: LiveStats = field(default_factory=LiveStats)  # the WebSocket's counters
 
 
@@ -119,6 +120,9 @@ def create_app(control: ControlPlane) -> Starlette:
             )
         return JSONResponse({"canvas": name, "fixtures": list(fixtures)})
 
+    async def sources(_: Request) -> Response:
+        return JSONResponse({"sources": dict(control.sources())})
+
     async def outputs(_: Request) -> Response:
         health = control.health()
         return JSONResponse({"outputs": health.get("outputs", []), "inputs": health.get("inputs")})
@@ -153,6 +157,7 @@ def create_app(control: ControlPlane) -> Starlette:
         Route("/api/canvases/{name}/preview", preview, methods=["GET"]),
         Route("/api/canvases/{name}/patch", canvas_patch, methods=["GET"]),
         Route("/api/outputs", outputs, methods=["GET"]),
+        Route("/api/sources", sources, methods=["GET"]),
     ]
     if control.auth is not None:
 

@@ -1182,31 +1182,29 @@ class MdvrLive(LayerSource):
 # ---------------------------------------------------------------------------------------------
 
 
-def _video_source() -> type[LayerSource]:
-    from .video import Video  # video.py builds on this module's LayerSource
+def _module_sources() -> tuple[type[LayerSource], ...]:
+    # video.py and templates.py build on this module's LayerSource
+    from .templates import TEMPLATES
+    from .video import Video
 
-    return Video
+    return (Video, *TEMPLATES)
 
 
-SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType(
-    {
-        cls.kind: cls
-        for cls in (
-            Solid,
-            LinearGradient,
-            RadialGradient,
-            Chase,
-            Noise,
-            Plasma,
-            TestIdentify,
-            TestUniverse,
-            TestColourBars,
-            Image,
-            MdvrLive,
-            _video_source(),
-        )
-    }
+_KINDS: tuple[type[LayerSource], ...] = (
+    Solid,
+    LinearGradient,
+    RadialGradient,
+    Chase,
+    Noise,
+    Plasma,
+    TestIdentify,
+    TestUniverse,
+    TestColourBars,
+    Image,
+    MdvrLive,
+    *_module_sources(),
 )
+SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType({cls.kind: cls for cls in _KINDS})
 """Every source kind by name (the names show files use)."""
 
 

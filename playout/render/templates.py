@@ -1,0 +1,156 @@
+"""Generative effect templates (the seed's "templates"): parameterised sources registered
+like any other, their parameter schemas served to the UI (`describe_sources`).
+
+Each is a pure function of the frame time and its parameters (no state carried from frame to
+frame), so it is exact at any frame rate and after any restart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .sources import LayerSource, ParamSpec
+
+DIRECTIONS = ("right", "left", "down", "up")
+
+
+class ColourWash(LayerSource):
+    kind = "colour-wash"
+    summary = "The whole canvas fades through a list of colours, one after another, in a loop."
+    animated = True
+    params: ClassVar[Mapping[str, ParamSpec]] = MappingProxyType(
+        {
+            "colours": ParamSpec(
+                type="palette", default=("#ff0000", "#00ff00", "#0000ff"), doc="colours in order"
+            ),
+            "period_s": ParamSpec(
+                type="number",
+                default=10.0,
+                minimum=0.1,
+                maximum=86400.0,
+                unit="s",
+                doc="time to go through every colour once",
+            ),
+        }
+    )
+
+    def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
+        self.colours = np.asarray(values["colours"], dtype=np.float64)
+        self.period: float = values["period_s"]
+
+    def draw(self, t: float, out: NDArray[np.uint16]) -> None:
+        n = len(self.colours)
+        pos = (t / self.period % 1.0) * n
+        i = int(pos) % n
+        frac = pos - math.floor(pos)
+        colour = self.colours[i] * (1 - frac) + self.colours[(i + 1) % n] * frac
+        out[...] = np.rint(colour).astype(np.uint16)
+
+
+class Wave(LayerSource):
+    kind = "wave"
+    summary = "A sine wave of a colour over a background, travelling across the canvas."
+    animated = True
+    params: ClassVar[Mapping[str, ParamSpec]] = MappingProxyType(
+        {
+            "colour": ParamSpec(type="colour", default="#ffffff", doc="colour of the crests"),
+            "background": ParamSpec(type="colour", default="#000000", doc="colour of the troughs"),
+            "wavelength_px": ParamSpec(
+                type="number",
+                default=40.0,
+                minimum=1.0,
+                maximum=100000.0,
+                unit="px",
+                doc="distance between crests",
+            ),
+            "speed": ParamSpec(
+                type="number",
+                default=20.0,
+                minimum=-10000.0,
+                maximum=10000.0,
+                unit="px/s",
+                doc="how fast the crests travel",
+            ),
+            "direction": ParamSpec(
+                type="choice", default="right", choices=DIRECTIONS, doc="where the crests go"
+            ),
+        }
+    )
+
+    def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
+        self.colour = np.asarray(values["colour"], dtype=np.float32)
+        self.background = np.asarray(values["background"], dtype=np.float32)
+        self.k = 2 * math.pi / values["wavelength_px"]
+        self.speed: float = values["speed"]
+        direction: str = values["direction"]
+        h, w = self.canvas.height, self.canvas.width
+        along = np.arange(w if direction in ("right", "left") else h, dtype=np.float64)
+        self.sign = -1.0 if direction in ("left", "up") else 1.0
+        self.along = along
+        self.horizontal = direction in ("right", "left")
+
+    def draw(self, t: float, out: NDArray[np.uint16]) -> None:
+        phase = self.k * (self.along - self.sign * self.speed * t)
+        level = (0.5 + 0.5 * np.cos(phase)).astype(np.float32)[:, None]
+        line = self.background + level * (self.colour - self.background)
+        line16 = np.rint(line).astype(np.uint16)
+        if self.horizontal:
+            out[...] = line16[None, :, :]
+        else:
+            out[...] = line16[:, None, :]
+
+
+class Sparkle(LayerSource):
+    kind = "sparkle"
+    summary = "Pixels flash in a colour at random and fade out, like glitter."
+    animated = True
+    params: ClassVar[Mapping[str, ParamSpec]] = MappingProxyType(
+        {
+            "colour": ParamSpec(type="colour", default="#ffffff", doc="colour of a flash"),
+            "background": ParamSpec(type="colour", default="#000000", doc="between flashes"),
+            "rate": ParamSpec(
+                type="number",
+                default=0.5,
+                minimum=0.01,
+                maximum=50.0,
+                unit="1/s",
+                doc="flashes per second of each pixel",
+            ),
+            "decay_s": ParamSpec(
+                type="number",
+                default=0.25,
+                minimum=0.01,
+                maximum=60.0,
+                unit="s",
+                doc="how fast a flash fades",
+            ),
+            "seed": ParamSpec(type="integer", default=1, minimum=0, maximum=2**31, doc="pattern"),
+        }
+    )
+
+    def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
+        rng = np.random.default_rng(values["seed"])
+        h, w = self.canvas.height, self.canvas.width
+        # Each pixel flashes once per 1/rate seconds at its own random moment, its own rate
+        # a little off the others' so the pattern never repeats visibly.
+        self.offset = rng.random((h, w))
+        self.rate = values["rate"] * (0.8 + 0.4 * rng.random((h, w)))
+        self.decay: float = values["decay_s"]
+        self.colour = np.asarray(values["colour"], dtype=np.float32)
+        self.background = np.asarray(values["background"], dtype=np.float32)
+
+    def draw(self, t: float, out: NDArray[np.uint16]) -> None:
+        since = np.mod(t * self.rate + self.offset, 1.0) / self.rate  # seconds since its flash
+        level = np.exp(-since / self.decay).astype(np.float32)[..., None]
+        out[...] = np.rint(self.background + level * (self.colour - self.background)).astype(
+            np.uint16
+        )
+
+
+TEMPLATES = (ColourWash, Wave, Sparkle)
