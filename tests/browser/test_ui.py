@@ -56,6 +56,15 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         yield d
 
 
+def wait_until(page: Page, predicate: str, timeout: float = 10.0) -> None:
+    """Poll a JS predicate with page.evaluate (CDP, unaffected by the page's CSP; Playwright's
+    wait_for_function compiles the string in the page, which our CSP rightly forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {predicate}"
+        time.sleep(0.05)
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -102,7 +111,7 @@ def progress(page: Page, cue_list: str) -> float:
 def test_login_go_progress_and_preview(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('[data-list="main"]')).to_be_visible()
-    page.wait_for_function("document.querySelector('canvas[data-preview=\"facade\"]').width > 1")
+    wait_until(page, "() => document.querySelector('canvas[data-preview=\"facade\"]').width > 1")
     before = preview_sum(page, "facade")
     shot(page, "1-show-before-go")
     page.locator('[data-list="main"] button.go').click()
@@ -231,3 +240,30 @@ def test_vehicles_page_with_a_simulated_device(browser: Browser, tmp_path: Path)
                 page.close()
             finally:
                 p.terminate()
+
+
+def test_content_page_upload_and_approve(browser: Browser, daemon: Daemon, tmp_path: Path) -> None:
+    from tests.playout.test_content_upload import make_clip
+
+    clip = tmp_path / "lobby.mp4"
+    make_clip(clip, frames=60)
+    page = logged_in(browser, daemon)  # admin: may upload and approve
+    page.goto(daemon.base + "/#/content")
+    page.set_input_files("#upload-file", str(clip))
+    page.click("#upload")
+    expect(page.locator("#toast")).to_contain_text("Uploaded: lobby.mp4")
+    expect(page.locator("#upload-status")).to_have_text("h264 64x48")
+    width = page.evaluate("document.querySelector('#upload-progress .fill').style.width")
+    assert width == "100%"
+    row = page.locator("tr[data-asset]").filter(has_text="lobby.mp4")
+    expect(row.locator(".status")).to_have_text("pending")
+    row.locator("button.approve").click()
+    expect(
+        page.locator("tr[data-asset]").filter(has_text="lobby.mp4").locator(".status")
+    ).to_have_text("approved")
+    wait_until(
+        page, "() => [...document.querySelectorAll('tr[data-asset] img')].some(i => i.naturalWidth)"
+    )
+    shot(page, "8-content")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()

@@ -5,6 +5,7 @@ const pages = {
   show: () => import("./show.js"),
   edit: () => import("./edit.js"),
   schedule: () => import("./schedule.js"),
+  content: () => import("./content.js"),
   system: () => import("./system.js"),
   devices: () => import("./devices.js"),
   audit: () => import("./audit.js"),
