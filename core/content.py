@@ -112,6 +112,20 @@ class ContentLibrary:
                 return
             cursor = page.next
 
+    async def looks_using(self, asset_id: int) -> list[str]:
+        """The looks with a layer that plays this asset (deleting it is refused while any)."""
+        found: list[str] = []
+        cursor = None
+        while True:
+            page = await self.store.list_looks(limit=500, cursor=cursor)
+            for look in page.items:
+                layers = (layer for stack in look.canvases for layer in stack.layers)
+                if any(layer.params.get("asset") == asset_id for layer in layers):
+                    found.append(look.name)
+            if page.next is None:
+                return found
+            cursor = page.next
+
     def note(self, asset: Any) -> None:
         path = self.asset_file(asset.id, asset.version, asset.filename)
         self.index[asset.id] = (asset.status, path)

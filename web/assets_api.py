@@ -15,7 +15,7 @@ from trocadero.core.codec import to_plain
 from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
 from trocadero.core.content import ContentLibrary, UploadRefused
 from trocadero.core.model import AssetStatus
-from trocadero.core.storage import MAX_LIMIT, NotFound, Storage
+from trocadero.core.storage import MAX_LIMIT, Conflict, NotFound, Storage
 
 from .guard import ActorOf, BadRequest, guard, json_body
 
@@ -76,6 +76,9 @@ def assets_routes(
             return JSONResponse(to_plain(await store.get_asset(asset_id)))
         if request.method == "DELETE":
             _allow(actor, "content.edit", "delete content")
+            users = [] if library is None else await library.looks_using(asset_id)
+            if users:
+                raise Conflict(f"content {asset_id} is used by looks: {', '.join(users)}")
             await store.delete_asset(asset_id)  # Conflict (409) while something uses it
             if library is not None:
                 library.forget(asset_id)

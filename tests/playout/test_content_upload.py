@@ -187,3 +187,10 @@ def test_only_approved_content_plays_in_a_look(daemon: Daemon, tmp_path: Path) -
     assert r.status_code == 200, r.text
     assert daemon.post("/api/cue-lists/clips/go", json={}).json()["outcome"] == "done"
     assert daemon.health()["status"] == "ok"
+    # In use: it cannot be deleted (the look is named); once the look is gone, it can.
+    r = daemon.delete(f"/api/content/{asset}")
+    assert r.status_code == 409
+    assert "wall-video" in r.json()["error"]
+    assert daemon.put("/api/cue-lists/clips", json={"cues": []}).status_code == 200
+    assert daemon.delete("/api/looks/wall-video").status_code == 200
+    assert daemon.delete(f"/api/content/{asset}").status_code == 200
