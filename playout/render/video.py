@@ -143,7 +143,11 @@ class Video(LayerSource):
             "asset": ParamSpec(
                 type="integer", minimum=1, doc="content library asset id (approved only)"
             ),
-            "path": ParamSpec(type="path", doc="or a video file (MP4, MOV, …) outside the library"),
+            "path": ParamSpec(
+                type="path",
+                doc="or a file outside the library: a video (MP4, MOV, …), an image, or an"
+                " image sequence as a pattern (frames/%04d.png, played at 25 fps)",
+            ),
             "mode": ParamSpec(
                 type="choice", default="loop", choices=MODES, doc="at the end: loop, once, hold"
             ),

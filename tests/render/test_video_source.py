@@ -148,3 +148,24 @@ def test_unreadable_file_is_refused_when_the_look_is_built(tmp_path: Path) -> No
     junk.write_bytes(b"\x00" * 1000)
     with pytest.raises(SourceError, match="not a readable video"):
         build_source("video", {"path": str(junk)}, canvas())
+
+
+def test_image_sequence_and_single_image(tmp_path: Path) -> None:
+    for i in range(10):
+        rgb = np.zeros((16, 32, 3), np.uint8)
+        rgb[..., 0] = (i % 50) * 5
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        with av.open(str(tmp_path / f"f{i:03d}.png"), "w", format="image2") as out:
+            stream = out.add_stream("png")
+            stream.width, stream.height, stream.pix_fmt = 32, 16, "rgb24"
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                out.mux(packet)
+    out16 = np.zeros((16, 32, 3), np.uint16)
+    seq = build_source("video", {"path": str(tmp_path / "f%03d.png")}, canvas())
+    for k in (0, 3, 9, 12):
+        assert shown_index(seq, k / 25 + 0.001, out16) == k % 10  # 25 fps, looping
+    seq.close()
+    still = build_source("video", {"path": str(tmp_path / "f007.png")}, canvas())
+    assert shown_index(still, 0.0, out16) == 7  # one picture: shown whatever the time
+    assert shown_index(still, 3600.0, out16) == 7
+    still.close()
