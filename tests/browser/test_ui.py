@@ -186,9 +186,24 @@ def test_edit_a_cue_fade_and_it_takes_effect(browser: Browser, daemon: Daemon) -
 
 
 def test_schedule_page_shows_what_plays_now(browser: Browser, daemon: Daemon) -> None:
+    r = daemon.post(
+        "/api/schedule",
+        json={
+            "name": "evening-blue",
+            "target_kind": "look",
+            "target": "blue-hour",
+            "rrule": "FREQ=DAILY",
+            "dtstart": "2026-01-01T21:00:00+01:00",
+            "duration_s": 3600.0,
+        },
+    )
+    assert r.status_code == 201, r.text
     page = logged_in(browser, daemon)
     page.goto(daemon.base + "/#/schedule")
     expect(page.locator("#schedule-now h2")).to_contain_text("What plays now")
+    # The week calendar: the daily entry on each of the 7 days (21:00 Paris, shown as given).
+    expect(page.locator("#schedule-week .day")).to_have_count(7)
+    expect(page.locator("#schedule-week .play").filter(has_text="evening-blue")).to_have_count(7)
     expect(page.locator('#schedule-now tr[data-canvas="facade"]')).to_be_visible()
     page.fill("#simulate-at", "2026-12-24T21:37")
     page.click("#simulate")

@@ -48,8 +48,35 @@ export async function mount(main, ui) {
     linePanel.replaceChildren(el("h2", {}, "Next 24 hours"), el("div", { class: "timeline" }, items.length ? items : el("p", { class: "dim" }, "No changes")));
   }
 
-  async function refresh() { await Promise.all([showEntries(), showNow(), showTimeline()]); }
-  main.replaceChildren(nowPanel, linePanel, entriesPanel);
+  // The week as a calendar: each day's scheduled plays (from the resolved timeline, so
+  // recurrences, sun times, exceptions and precedence are already applied).
+  const weekPanel = el("section", { class: "panel", id: "schedule-week" });
+  async function showWeek() {
+    const today = new Date(); today.setHours(0, 0, 0, 0);
+    const line = await api("GET", `/api/schedule/timeline?hours=168&from=${encodeURIComponent(today.toISOString())}`);
+    const plays = new Map();  // "day|start|entry" → {day, start, end, entry, canvases}
+    for (const [canvas, segments] of Object.entries(line.canvases)) {
+      for (const s of segments) {
+        if (!s.entry) continue;
+        const key = `${s.start.slice(0, 10)}|${s.start}|${s.entry}`;
+        const play = plays.get(key) || { day: s.start.slice(0, 10), start: s.start.slice(11, 16), end: s.end.slice(11, 16), entry: s.entry, canvases: [] };
+        play.canvases.push(canvas);
+        plays.set(key, play);
+      }
+    }
+    const days = [...Array(7).keys()].map((i) => { const d = new Date(today); d.setDate(d.getDate() + i); return d; });
+    const columns = days.map((d) => {
+      const iso = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+      const items = [...plays.values()].filter((p) => p.day === iso).sort((a, b) => a.start.localeCompare(b.start));
+      return el("div", { class: "day", "data-day": iso }, el("h3", {}, d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })),
+        ...(items.length ? items.map((p) => el("div", { class: "play", title: p.canvases.join(", ") }, `${p.start}–${p.end} ${p.entry}`))
+                         : [el("p", { class: "dim" }, "—")]));
+    });
+    weekPanel.replaceChildren(el("h2", {}, "This week"), el("div", { class: "week" }, columns));
+  }
+
+  async function refresh() { await Promise.all([showEntries(), showNow(), showTimeline(), showWeek()]); }
+  main.replaceChildren(nowPanel, weekPanel, linePanel, entriesPanel);
   await refresh();
   return { stop() {} };
 }
