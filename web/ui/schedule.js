@@ -16,7 +16,7 @@ export async function mount(main, ui) {
       const rrule = el("input", { value: e.rrule || "", size: 28, disabled: !editable });
       const priority = el("input", { type: "number", value: e.priority, disabled: !editable });
       return el("tr", { "data-entry": e.id }, el("td", {}, e.name), el("td", {}, `${e.target_kind} ${e.target}`),
-        el("td", {}, e.anchor === "clock" ? e.start_time || "" : `${e.anchor} ${e.offset_s >= 0 ? "+" : ""}${e.offset_s / 60} min`),
+        el("td", {}, e.anchor === "clock" ? e.start_time || (e.dtstart || "").slice(11, 16) : `${e.anchor} ${e.offset_s >= 0 ? "+" : ""}${e.offset_s / 60} min`),
         el("td", {}, rrule), el("td", {}, priority), el("td", {}, e.enabled ? "on" : "off"),
         el("td", {}, el("button", { type: "button", disabled: !editable, onclick: async () => {
           try { await api("PATCH", `/api/schedule/${e.id}`, { rrule: rrule.value, priority: Number(priority.value) }); toast("Saved"); refresh(); }
