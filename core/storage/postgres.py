@@ -108,8 +108,10 @@ class PostgresDriver(Driver):
             tr = conn.transaction(
                 isolation="read_committed" if write else "repeatable_read", readonly=not write
             )
-            await self.call(tr.start)
             try:
+                # Inside the rollback's reach: a cancellation that lands while BEGIN is in
+                # flight must not hand the pool a connection with an open transaction.
+                await self.call(tr.start)
                 if durable:  # whatever the server's default, this commit waits for the disk
                     await self.call(conn.execute, "SET LOCAL synchronous_commit TO on")
                 yield _PgTx(self, conn)
@@ -138,7 +140,10 @@ class PostgresDriver(Driver):
         try:
             await self.call(self._pool.release, conn)
         except StorageError:
-            conn.terminate()
+            try:
+                conn.terminate()
+            except asyncpg.InterfaceError:
+                pass  # the pool took it back (and reset it) before failing: nothing to drop
 
     async def close(self) -> None:
         if self._closed:
