@@ -195,6 +195,7 @@ class TopicFollower:
                 await changed.wait()
                 continue
             with self.bus.subscribe(self.patterns, capacity=self.capacity) as sub:
+                fell_behind: SubscriberDropped | None = None
                 async with trio.open_nursery() as inner:
 
                     async def until_changed(
@@ -204,8 +205,15 @@ class TopicFollower:
                         scope.cancel()
 
                     inner.start_soon(until_changed)
-                    async for event in sub:
-                        result = deliver(event)
-                        if result is not None:
-                            await result
+                    try:
+                        async for event in sub:
+                            result = deliver(event)
+                            if result is not None:
+                                await result
+                    except SubscriberDropped as exc:
+                        fell_behind = exc
                     inner.cancel_scope.cancel()
+                # Raised outside the nursery: inside, Trio would wrap it in an ExceptionGroup
+                # and callers' `except SubscriberDropped` would never see it.
+                if fell_behind is not None:
+                    raise fell_behind

@@ -104,8 +104,9 @@ class Interactions:
             raise InvalidInput(f"values: at most {MAX_READINGS} readings (got {len(values)})")
         readings: dict[str, float | bool] = {}
         for name, value in values.items():
-            if not _SENSOR_NAME.match(name):
-                raise InvalidInput(f"values.{name[:80]}: not a valid reading name")
+            # msgpack maps (the socket API) may have non-string keys; JSON objects never do.
+            if not isinstance(name, str) or not _SENSOR_NAME.match(name):
+                raise InvalidInput(f"values.{str(name)[:80]}: not a valid reading name")
             if isinstance(value, bool):
                 readings[name] = value
             elif isinstance(value, int | float) and math.isfinite(value):

@@ -1,6 +1,9 @@
 """The socket API's operations: op name + args → the one command layer, same verbs and the
 same checks as REST (`web/playback_api.py`), so a show script and the web UI behave alike.
 
+Each op declares the arguments it takes: a script that misspells one (``fdae=2``) gets an
+error naming it instead of a GO with the default fade.
+
 Errors come back as ``(code, message)``: ``unknown_op``, ``bad_args`` (the message names the
 field), ``forbidden``, ``not_found``, ``refused`` (a verb refused in the current state),
 ``conflict``, ``unavailable`` (storage).
@@ -12,15 +15,37 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .commands import Actor, Controller, Forbidden, Result
+from .codec import to_plain
+from .commands import PERMISSIONS, Actor, Controller, Forbidden, Result
 from .interactions import Interactions
 from .playback.cuelist import PlaybackError
-from .storage import Conflict, NotFound, StorageError
+from .storage import MAX_LIMIT, Conflict, NotFound, Storage, StorageError
+from .storage import ValidationError as StoreValidationError
 from .validate import InvalidArgument, cue_number, level, seconds, target
 
-__all__ = ["VERBS", "OpError", "Ops"]
+__all__ = ["SESSION_OPS", "VERBS", "OpError", "Ops", "topic_patterns"]
 
 VERBS: Final = ("go", "back", "goto", "fire", "load", "release", "top", "pause", "resume")
+# Ops about the connection itself (its subscriptions): the server runs them, not `Ops.call`;
+# listed here so that the op table and its error messages name every op there is.
+SESSION_OPS: Final = ("subscribe", "unsubscribe")
+MAX_PATTERNS: Final = 64
+MAX_PATTERN_LEN: Final = 128
+
+Handler = Callable[[Actor, Mapping[str, Any]], Awaitable[Any]]
+
+# The arguments of each cue-list verb (REST takes the same fields in its body).
+_VERB_ARGS: Final[Mapping[str, tuple[str, ...]]] = {
+    "go": ("list",),
+    "pause": ("list",),
+    "resume": ("list",),
+    "back": ("list", "fade"),
+    "release": ("list", "fade"),
+    "top": ("list", "fade"),
+    "goto": ("list", "cue", "fade"),
+    "fire": ("list", "cue", "fade"),
+    "load": ("list", "cue"),
+}
 
 
 class OpError(Exception):
@@ -30,10 +55,24 @@ class OpError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class _Op:
+    run: Handler
+    args: tuple[str, ...]
+
+
 def _string(args: Mapping[str, Any], key: str) -> str:
     value = args.get(key)
     if not isinstance(value, str) or not value:
         raise InvalidArgument(f"{key}: required, a non-empty string (got {value!r})")
+    return value
+
+
+def _integer(args: Mapping[str, Any], key: str, default: int) -> int:
+    value = args.get(key, default)
+    # msgpack integers fit 64 bits; the engine compares priorities, so any int is fine.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{key}: expected an integer (got {value!r})")
     return value
 
 
@@ -43,42 +82,89 @@ def _result(result: Result) -> dict[str, Any]:
     return {"outcome": result.outcome, **result.detail}
 
 
+def topic_patterns(args: Mapping[str, Any]) -> list[str]:
+    """The ``topics`` of subscribe/unsubscribe: ``*``, an exact topic or a ``prefix*``."""
+    topics = args.get("topics")
+    if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
+        raise OpError("bad_args", f"topics: expected a list of topic patterns (got {topics!r})")
+    if len(topics) > MAX_PATTERNS:
+        raise OpError("bad_args", f"topics: at most {MAX_PATTERNS} patterns (got {len(topics)})")
+    for t in topics:
+        # The bus matches a '*' only at the end; one elsewhere would silently match nothing.
+        if len(t) > MAX_PATTERN_LEN or "*" in t[:-1]:
+            raise OpError(
+                "bad_args", f"topics: {t[:MAX_PATTERN_LEN]!r} is not a topic or a 'prefix*'"
+            )
+    unknown = sorted(set(args) - {"topics"})
+    if unknown:
+        raise OpError("bad_args", f"{unknown[0]}: not an argument of this op (known: topics)")
+    return list(topics)
+
+
+def may_read(actor: Actor) -> None:
+    if actor.role not in PERMISSIONS["read"]:
+        raise Forbidden(actor, "read")
+
+
 @dataclass
 class Ops:
     controller: Controller
     interactions: Interactions | None = None
+    store: Storage | None = None
+
+    def __post_init__(self) -> None:
+        self._ops = self._table()
 
     def names(self) -> list[str]:
-        return sorted(self._table())
+        return sorted([*self._ops, *SESSION_OPS])
 
-    def _table(self) -> dict[str, Callable[[Actor, Mapping[str, Any]], Awaitable[Any]]]:
-        table: dict[str, Callable[[Actor, Mapping[str, Any]], Awaitable[Any]]] = {
-            "status": self._status,
-            "park": self._park,
-            "unpark": self._unpark,
-            "override": self._override,
-            "override.refresh": self._override_refresh,
-            "override.release": self._override_release,
-            "master": self._master,
-            "blackout": self._blackout,
-            "panic": self._panic,
-            "emergency.engage": self._emergency_engage,
-            "emergency.release": self._emergency_release,
-            "celebrate": self._celebrate,
-            "sensor": self._sensor,
+    def args_of(self, op: str) -> tuple[str, ...]:
+        return self._ops[op].args
+
+    def _table(self) -> dict[str, _Op]:
+        table: dict[str, _Op] = {
+            "ping": _Op(self._ping, ()),
+            "status": _Op(self._status, ()),
+            "park": _Op(self._park, ("canvas", "look", "rgb", "fade")),
+            "unpark": _Op(self._unpark, ("canvas", "fade")),
+            "override": _Op(self._override, ("canvases", "ttl", "priority", "fade_in", "fade_out")),
+            "override.refresh": _Op(self._override_refresh, ("id", "ttl")),
+            "override.release": _Op(self._override_release, ("id", "fade")),
+            "master": _Op(self._master, ("target", "level")),
+            "blackout": _Op(self._blackout, ("on",)),
+            "panic": _Op(self._panic, ("fade",)),
+            "emergency.engage": _Op(self._emergency_engage, ()),
+            "emergency.release": _Op(self._emergency_release, ()),
         }
-        for verb in VERBS:
-            table[verb] = self._verb(verb)
+        for verb, names in _VERB_ARGS.items():
+            table[verb] = _Op(self._verb(verb), names)
+        if self.interactions is not None:
+            table["celebrate"] = _Op(
+                self._celebrate,
+                ("look", "duration_s", "canvases", "fade_in", "fade_out", "priority"),
+            )
+            table["sensor"] = _Op(self._sensor, ("sensor", "values", "at"))
+        if self.store is not None:
+            table["looks"] = _Op(self._looks, ("limit", "cursor"))
+            table["look"] = _Op(self._look, ("name",))
+            table["cue_lists"] = _Op(self._cue_lists, ("limit", "cursor"))
+            table["cue_list"] = _Op(self._cue_list, ("name",))
         return table
 
     async def call(self, actor: Actor, op: str, args: Mapping[str, Any]) -> Any:
-        fn = self._table().get(op)
-        if fn is None:
+        entry = self._ops.get(op)
+        if entry is None:
             raise OpError("unknown_op", f"op: unknown {op!r} (known: {', '.join(self.names())})")
+        unknown = sorted(set(args) - set(entry.args))
+        if unknown:
+            known = ", ".join(entry.args) or "none"
+            raise OpError("bad_args", f"{unknown[0]}: not an argument of {op} (known: {known})")
         try:
-            return await fn(actor, args)
+            return await entry.run(actor, args)
         except InvalidArgument as exc:
             raise OpError("bad_args", str(exc)) from exc
+        except StoreValidationError as exc:
+            raise OpError("bad_args", "; ".join(exc.problems)) from exc
         except Forbidden as exc:
             raise OpError("forbidden", str(exc)) from exc
         except NotFound as exc:
@@ -93,10 +179,13 @@ class Ops:
 
     # --- ops ---
 
+    async def _ping(self, actor: Actor, args: Mapping[str, Any]) -> Any:
+        return "pong"
+
     async def _status(self, actor: Actor, args: Mapping[str, Any]) -> Any:
         return self.controller.state(actor)
 
-    def _verb(self, verb: str) -> Callable[[Actor, Mapping[str, Any]], Awaitable[Any]]:
+    def _verb(self, verb: str) -> Handler:
         async def run(actor: Actor, args: Mapping[str, Any]) -> Any:
             c, name = self.controller, _string(args, "list")
             if verb == "go":
@@ -137,15 +226,12 @@ class Ops:
         ttl = seconds(args, "ttl")
         if ttl is None or ttl <= 0:
             raise InvalidArgument("ttl: required, seconds > 0 (an override must expire by itself)")
-        priority = args.get("priority", 0)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise InvalidArgument(f"priority: expected an integer (got {priority!r})")
         return _result(
             await self.controller.add_override(
                 actor,
                 targets,
                 ttl=ttl,
-                priority=priority,
+                priority=_integer(args, "priority", 0),
                 fade_in=seconds(args, "fade_in", 0.0) or 0.0,
                 fade_out=seconds(args, "fade_out", 0.0) or 0.0,
             )
@@ -183,16 +269,12 @@ class Ops:
         return _result(await self.controller.release_emergency(actor))
 
     async def _celebrate(self, actor: Actor, args: Mapping[str, Any]) -> Any:
-        if self.interactions is None:
-            raise OpError("unknown_op", "op: celebrate is not available here")
+        assert self.interactions is not None  # only in the table when there are interactions
         canvases = args.get("canvases")
         if canvases is not None and (
             not isinstance(canvases, list) or not all(isinstance(c, str) for c in canvases)
         ):
             raise InvalidArgument(f"canvases: expected a list of canvas names (got {canvases!r})")
-        priority = args.get("priority", 100)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise InvalidArgument(f"priority: expected an integer (got {priority!r})")
         return await self.interactions.celebrate(
             actor,
             _string(args, "look"),
@@ -200,12 +282,49 @@ class Ops:
             canvases=canvases,
             fade_in=args.get("fade_in", 1.0),
             fade_out=args.get("fade_out", 2.0),
-            priority=priority,
+            priority=_integer(args, "priority", 100),
         )
 
     async def _sensor(self, actor: Actor, args: Mapping[str, Any]) -> Any:
-        if self.interactions is None:
-            raise OpError("unknown_op", "op: sensor is not available here")
+        assert self.interactions is not None
         return self.interactions.sensor(
             actor, _string(args, "sensor"), args.get("values"), args.get("at")
         )
+
+    # --- reads (the stored show, as GET /api/looks and /api/cue-lists give it) ---
+
+    async def _looks(self, actor: Actor, args: Mapping[str, Any]) -> Any:
+        assert self.store is not None
+        may_read(actor)
+        page = await self.store.list_looks(limit=_limit(args), cursor=_cursor(args))
+        return {"items": [to_plain(i) for i in page.items], "next": page.next}
+
+    async def _look(self, actor: Actor, args: Mapping[str, Any]) -> Any:
+        assert self.store is not None
+        may_read(actor)
+        return to_plain(await self.store.get_look(_string(args, "name")))
+
+    async def _cue_lists(self, actor: Actor, args: Mapping[str, Any]) -> Any:
+        assert self.store is not None
+        may_read(actor)
+        page = await self.store.list_cue_lists(limit=_limit(args), cursor=_cursor(args))
+        return {"items": [to_plain(i) for i in page.items], "next": page.next}
+
+    async def _cue_list(self, actor: Actor, args: Mapping[str, Any]) -> Any:
+        assert self.store is not None
+        may_read(actor)
+        return to_plain(await self.store.get_cue_list(_string(args, "name")))
+
+
+def _limit(args: Mapping[str, Any]) -> int:
+    value = args.get("limit", 100)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise InvalidArgument(f"limit: expected an integer 1..{MAX_LIMIT} (got {value!r})")
+    return value
+
+
+def _cursor(args: Mapping[str, Any]) -> str | None:
+    value = args.get("cursor")
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument(f"cursor: expected the 'next' of the previous page (got {value!r})")
+    return value

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from trocadero.config.show import CUE_NUMBER_MAX, CUE_NUMBER_MIN
+
 __all__ = ["InvalidArgument", "cue_number", "level", "seconds", "target"]
 
 
@@ -41,9 +43,20 @@ def cue_number(doc: Mapping[str, Any], key: str = "cue") -> Decimal:
         number = Decimal(repr(value) if isinstance(value, float) else str(value))
     except InvalidOperation as exc:
         raise InvalidArgument(f"{key}: not a cue number (got {value!r})") from exc
-    if not number.is_finite() or number != number.quantize(Decimal("0.001")):
+    # Range first: quantize() raises InvalidOperation for a number with more digits than the
+    # decimal context holds (1e30), and that must be a named error, not a crash.
+    if not number.is_finite() or not CUE_NUMBER_MIN <= number <= CUE_NUMBER_MAX:
+        raise InvalidArgument(
+            f"{key}: a cue number {CUE_NUMBER_MIN}..{CUE_NUMBER_MAX} (got {_short(value)})"
+        )
+    if number != number.quantize(Decimal("0.001")):
         raise InvalidArgument(f"{key}: at most three decimals (got {value!r})")
     return number
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def target(doc: Mapping[str, Any], where: str) -> tuple[str | None, tuple[int, int, int] | None]:

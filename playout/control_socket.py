@@ -5,6 +5,10 @@ Framing and parsing are `protocols.control_socket` (sans-IO), the operations `co
 the caller's identity from SO_PEERCRED for the audit log, one task per connection handling
 requests in order, and event subscriptions pushed in between.
 
+Nothing a client does can take the daemon down: a connection's failure (the peer hanging up
+mid-reply, a bug in an op) ends that connection or that request, never the nursery the frame
+producer runs in.
+
 A connection never makes the daemon buffer without bound: events wait in the bus's bounded
 per-subscriber queue; a script that stops reading is unsubscribed (told so with a
 ``subscription:dropped`` event) once that queue is full.
@@ -12,6 +16,7 @@ per-subscriber queue; a script that stops reading is unsubscribed (told so with 
 
 from __future__ import annotations
 
+import errno
 import grp
 import os
 import pwd
@@ -23,9 +28,9 @@ from typing import Any, Final
 import trio
 
 from trocadero.config.schema import SocketConfig
-from trocadero.core.commands import Actor
+from trocadero.core.commands import Actor, Forbidden, Role
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
-from trocadero.core.ops import OpError, Ops
+from trocadero.core.ops import OpError, Ops, may_read, topic_patterns
 from trocadero.protocols.control_socket import (
     BadMessage,
     Decoder,
@@ -41,6 +46,8 @@ log = get_logger("socket")
 
 SOCKET_NAME: Final = "control.sock"
 SUBSCRIBER_QUEUE: Final = 1000
+# What a peer that went away looks like from our side of the socket.
+_GONE: Final = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
 
 
 def socket_path(config: SocketConfig, state_dir: Path, environ: dict[str, str]) -> Path:
@@ -50,7 +57,7 @@ def socket_path(config: SocketConfig, state_dir: Path, environ: dict[str, str]) 
     return Path(runtime or state_dir) / SOCKET_NAME
 
 
-def peer_actor(sock: trio.socket.SocketType, role: Any) -> Actor:
+def peer_actor(sock: trio.socket.SocketType, role: Role) -> Actor:
     """Who is on the other end (SO_PEERCRED): the user name for the audit log."""
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
@@ -73,6 +80,7 @@ class ControlSocket:
         self.connections = 0
         self.requests = 0
         self.errors = 0
+        self.dropped_subscribers = 0
 
     def health(self) -> dict[str, Any]:
         return {
@@ -80,6 +88,7 @@ class ControlSocket:
             "connections": self.connections,
             "requests": self.requests,
             "errors": self.errors,
+            "dropped_subscribers": self.dropped_subscribers,
         }
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -89,7 +98,15 @@ class ControlSocket:
             async with trio.open_nursery() as nursery:
                 task_status.started()
                 while True:
-                    conn, _ = await listener.accept()
+                    try:
+                        conn, _ = await listener.accept()
+                    except OSError as exc:
+                        # Out of file descriptors: wait for some to close rather than die.
+                        if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS):
+                            raise
+                        log.warning("socket API cannot accept", error=str(exc))
+                        await trio.sleep(0.1)
+                        continue
                     nursery.start_soon(self._connection, conn)
         finally:
             listener.close()
@@ -125,8 +142,11 @@ class ControlSocket:
         conn = _Connection(self, stream, actor)
         try:
             await conn.run()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionResetError):
-            pass
+        except* _GONE:
+            pass  # the script went away (mid-reply, mid-event): its connection ends, that's all
+        except* Exception as group:
+            # A bug, not the client's doing: log it, end this connection, keep the daemon.
+            log.error("socket connection failed", actor=actor.name, exc_info=group)
         finally:
             self.connections -= 1
             await stream.aclose()
@@ -142,7 +162,17 @@ class _Connection:
         self.follower = TopicFollower(server.bus, SUBSCRIBER_QUEUE)
 
     async def send(self, doc: dict[str, Any]) -> None:
-        data = encode(doc)
+        try:
+            data = encode(doc)
+        except (TypeError, ValueError, OverflowError) as exc:  # e.g. an int over 64 bits
+            log.error("socket reply not encodable", error=str(exc))
+            data = encode(
+                {
+                    "id": doc.get("id"),
+                    "ok": False,
+                    "error": {"code": "internal", "message": f"reply not encodable: {exc}"},
+                }
+            )
         async with self.write_lock:
             await self.stream.send_all(data)
 
@@ -188,35 +218,36 @@ class _Connection:
             self.server.errors += 1
             await self._error(req.id, exc.code, exc.message)
             return
+        except Exception as exc:
+            # A bug in an op: this request fails (logged with its traceback), the connection
+            # and the daemon go on.
+            self.server.errors += 1
+            log.error("socket op failed", op=req.op, actor=self.actor.name, exc_info=exc)
+            await self._error(req.id, "internal", f"{req.op}: internal error (logged)")
+            return
         await self.send({"id": req.id, "ok": True, "result": result})
 
     async def _dispatch(self, req: Request) -> Any:
-        if req.op == "ping":
-            return "pong"
         if req.op in ("subscribe", "unsubscribe"):
-            topics = req.args.get("topics", [])
-            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-                raise OpError("bad_args", "topics: expected a list of topic patterns")
+            topics = topic_patterns(req.args)
             current = self.follower.patterns
             if req.op == "subscribe":
-                self.actor_may_read()
+                try:
+                    may_read(self.actor)
+                except Forbidden as exc:
+                    raise OpError("forbidden", str(exc)) from exc
                 self.follower.set_patterns((*current, *topics))
             else:
                 self.follower.set_patterns(p for p in current if p not in topics)
             return {"topics": list(self.follower.patterns)}
         return await self.server.ops.call(self.actor, req.op, req.args)
 
-    def actor_may_read(self) -> None:
-        from trocadero.core.commands import PERMISSIONS
-
-        if self.actor.role not in PERMISSIONS["read"]:
-            raise OpError("forbidden", f'role "{self.actor.role}" may not subscribe')
-
     async def _events(self) -> None:
         while True:
             try:
                 await self.follower.run(self._push)
             except SubscriberDropped:
+                self.server.dropped_subscribers += 1
                 self.follower.set_patterns(())
                 await self.send(
                     {

@@ -557,7 +557,7 @@ async def _run(
                 await nursery.start(serve_persistence, rt.controller)
                 await nursery.start(serve_playback_events, rt.controller, rt.events)
                 if config.socket.enabled:
-                    ops = Ops(rt.controller, Interactions(rt.controller, rt.events.publish))
+                    ops = Ops(rt.controller, Interactions(rt.controller, rt.events.publish), store)
                     path = socket_path(config.socket, state.directory, dict(os.environ))
                     rt.socket = ControlSocket(ops, rt.events, config.socket, path)
                     await nursery.start(rt.socket.serve)

@@ -9,6 +9,10 @@
 
 `TrioClient` is the same for Trio programs (``async with TrioClient() as c: await c.go(...)``).
 Errors come back as `ScriptError` with the server's ``code`` and ``message``.
+
+One connection answers requests in order; events of its subscriptions arrive between the
+replies and are kept until read. A script that waits for events while it sends commands is
+simplest with two connections (one subscribed, one for commands), as the examples do.
 """
 
 from __future__ import annotations
@@ -16,19 +20,24 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from trocadero.protocols.control_socket import ReplyDecoder, encode
 
 __all__ = ["Client", "ScriptError", "TrioClient", "default_socket_path"]
 
 SOCKET_NAME = "control.sock"
+R = TypeVar("R")
 
 
 class ScriptError(Exception):
+    """The daemon refused a request (``code`` as in docs/socket-api.md), or the connection
+    ended (``closed``) or carried something that is not the protocol (``protocol``)."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -52,10 +61,16 @@ class _Messages:
 
     def __init__(self) -> None:
         self.ids = itertools.count(1)
-        self.events: list[dict[str, Any]] = []
+        self.events: deque[dict[str, Any]] = deque()
         self.decoder = ReplyDecoder()
 
+    def request(self, op: str, args: Mapping[str, Any]) -> tuple[int, bytes]:
+        mid = next(self.ids)
+        return mid, encode({"id": mid, "op": op, "args": dict(args)})
+
     def take(self, data: bytes, wanted: int | None) -> dict[str, Any] | None:
+        if not data:
+            raise ScriptError("closed", "the daemon closed the connection")
         reply = None
         for doc in self.decoder.feed(data):
             if not isinstance(doc, dict):
@@ -63,6 +78,8 @@ class _Messages:
             if "event" in doc:
                 self.events.append(doc)
             elif doc.get("id") == wanted or doc.get("id") is None:
+                # id None: an error about input the daemon could not tie to a request
+                # (framing), which can only be about the request we are waiting on.
                 reply = doc
         return reply
 
@@ -74,11 +91,145 @@ def _result(reply: dict[str, Any]) -> Any:
     raise ScriptError(str(error.get("code", "error")), str(error.get("message", "")))
 
 
-class Client:
-    """Blocking client: one request at a time; events are kept until read."""
+def _opt(**kw: Any) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+class _Verbs(Generic[R]):
+    """The ops by name, one definition for both clients: `Client.call` returns the result,
+    `TrioClient.call` an awaitable of it (``R``)."""
+
+    def call(self, op: str, **args: Any) -> R:
+        raise NotImplementedError
+
+    def ping(self) -> R:
+        return self.call("ping")
+
+    def status(self) -> R:
+        return self.call("status")
+
+    # cue lists
+    def go(self, cue_list: str) -> R:
+        return self.call("go", list=cue_list)
+
+    def back(self, cue_list: str, fade: float | None = None) -> R:
+        return self.call("back", list=cue_list, **_opt(fade=fade))
+
+    def goto(self, cue_list: str, cue: str | float, fade: float | None = None) -> R:
+        return self.call("goto", list=cue_list, cue=str(cue), **_opt(fade=fade))
+
+    def fire(self, cue_list: str, cue: str | float, fade: float | None = None) -> R:
+        return self.call("fire", list=cue_list, cue=str(cue), **_opt(fade=fade))
+
+    def load(self, cue_list: str, cue: str | float) -> R:
+        return self.call("load", list=cue_list, cue=str(cue))
+
+    def release(self, cue_list: str, fade: float | None = None) -> R:
+        return self.call("release", list=cue_list, **_opt(fade=fade))
+
+    def top(self, cue_list: str, fade: float | None = None) -> R:
+        return self.call("top", list=cue_list, **_opt(fade=fade))
+
+    def pause(self, cue_list: str) -> R:
+        return self.call("pause", list=cue_list)
+
+    def resume(self, cue_list: str) -> R:
+        return self.call("resume", list=cue_list)
+
+    # the priority ladder
+    def override(
+        self,
+        canvases: Mapping[str, Mapping[str, Any]],
+        *,
+        ttl: float,
+        priority: int = 0,
+        fade_in: float = 0.0,
+        fade_out: float = 0.0,
+    ) -> R:
+        """Show looks (``{"look": name}``) or colours (``{"rgb": [r, g, b]}``, 0..65535) on
+        canvases over the cue lists for ``ttl`` seconds; the result's ``id`` refreshes or
+        releases it early."""
+        return self.call(
+            "override",
+            canvases={c: dict(t) for c, t in canvases.items()},
+            ttl=ttl,
+            priority=priority,
+            fade_in=fade_in,
+            fade_out=fade_out,
+        )
+
+    def refresh_override(self, oid: str, ttl: float) -> R:
+        return self.call("override.refresh", id=oid, ttl=ttl)
+
+    def release_override(self, oid: str, fade: float | None = None) -> R:
+        return self.call("override.release", id=oid, **_opt(fade=fade))
+
+    def park(
+        self,
+        canvas: str,
+        *,
+        look: str | None = None,
+        rgb: tuple[int, int, int] | list[int] | None = None,
+        fade: float = 0.0,
+    ) -> R:
+        colour = None if rgb is None else list(rgb)
+        return self.call("park", canvas=canvas, fade=fade, **_opt(look=look, rgb=colour))
+
+    def unpark(self, canvas: str, fade: float = 0.0) -> R:
+        return self.call("unpark", canvas=canvas, fade=fade)
+
+    def master(self, target: str, level: float) -> R:
+        return self.call("master", target=target, level=level)
+
+    def blackout(self, on: bool = True) -> R:
+        return self.call("blackout", on=on)
+
+    def panic(self, fade: float | None = None) -> R:
+        return self.call("panic", **_opt(fade=fade))
+
+    def emergency_engage(self) -> R:
+        return self.call("emergency.engage")
+
+    def emergency_release(self) -> R:
+        return self.call("emergency.release")
+
+    # moments and sensors
+    def celebrate(self, look: str, duration_s: float = 30.0, **kw: Any) -> R:
+        return self.call("celebrate", look=look, duration_s=duration_s, **kw)
+
+    def sensor(self, sensor: str, values: Mapping[str, float | bool]) -> R:
+        return self.call("sensor", sensor=sensor, values=dict(values))
+
+    # the stored show
+    def looks(self, limit: int = 100, cursor: str | None = None) -> R:
+        return self.call("looks", limit=limit, **_opt(cursor=cursor))
+
+    def look(self, name: str) -> R:
+        return self.call("look", name=name)
+
+    def cue_lists(self, limit: int = 100, cursor: str | None = None) -> R:
+        return self.call("cue_lists", limit=limit, **_opt(cursor=cursor))
+
+    def cue_list(self, name: str) -> R:
+        return self.call("cue_list", name=name)
+
+    # subscriptions (events come from `events()`)
+    def subscribe(self, topics: list[str]) -> R:
+        return self.call("subscribe", topics=list(topics))
+
+    def unsubscribe(self, topics: list[str]) -> R:
+        return self.call("unsubscribe", topics=list(topics))
+
+
+class Client(_Verbs[Any]):
+    """Blocking client: one request at a time; events are kept until read.
+
+    ``timeout`` bounds the wait for a reply (a wedged daemon raises `TimeoutError`);
+    `events` waits as long as it takes unless given its own timeout."""
 
     def __init__(self, path: str | Path | None = None, timeout: float = 10.0) -> None:
         self.path = Path(path) if path is not None else default_socket_path()
+        self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
@@ -100,109 +251,93 @@ class Client:
         self.sock.close()
 
     def call(self, op: str, **args: Any) -> Any:
-        mid = next(self._m.ids)
-        self.sock.sendall(encode({"id": mid, "op": op, "args": args}))
+        mid, data = self._m.request(op, args)
+        self.sock.settimeout(self.timeout)
+        self.sock.sendall(data)
         while True:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ScriptError("closed", "the daemon closed the connection")
-            reply = self._m.take(data, mid)
+            reply = self._m.take(self.sock.recv(65536), mid)
             if reply is not None:
                 return _result(reply)
 
-    def subscribe(self, topics: list[str]) -> Any:
-        return self.call("subscribe", topics=topics)
-
-    def events(self, topics: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Subscribe now (when topics are given); iterate for the events as they come."""
+    def events(
+        self, topics: list[str] | None = None, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Subscribe now (when topics are given); iterate for the events as they come, each
+        ``{"event", "data", "seq"}``. ``timeout``: longest wait for the next one (TimeoutError),
+        None for ever. The iteration ends when the daemon closes the connection."""
         if topics:
             self.subscribe(topics)
-        return self._events()
+        return self._events(timeout)
 
-    def _events(self) -> Iterator[dict[str, Any]]:
+    def _events(self, timeout: float | None) -> Iterator[dict[str, Any]]:
         while True:
             while self._m.events:
-                yield self._m.events.pop(0)
-            data = self.sock.recv(65536)
+                yield self._m.events.popleft()
+            self.sock.settimeout(timeout)
+            try:
+                data = self.sock.recv(65536)
+            finally:
+                self.sock.settimeout(self.timeout)
             if not data:
                 return
             self._m.take(data, None)
 
-    # verbs
-    def ping(self) -> Any:
-        return self.call("ping")
 
-    def status(self) -> Any:
-        return self.call("status")
+class TrioClient(_Verbs[Awaitable[Any]]):
+    """The same for Trio: ``async with TrioClient() as c: await c.go("main")``.
 
-    def go(self, cue_list: str) -> Any:
-        return self.call("go", list=cue_list)
-
-    def goto(self, cue_list: str, cue: str, fade: float | None = None) -> Any:
-        return self.call("goto", list=cue_list, cue=cue, **_opt(fade=fade))
-
-    def release(self, cue_list: str, fade: float | None = None) -> Any:
-        return self.call("release", list=cue_list, **_opt(fade=fade))
-
-    def override(self, canvases: Mapping[str, Mapping[str, Any]], *, ttl: float, **kw: Any) -> Any:
-        return self.call("override", canvases=dict(canvases), ttl=ttl, **kw)
-
-    def master(self, target: str, level: float) -> Any:
-        return self.call("master", target=target, level=level)
-
-
-class TrioClient:
-    """The same for Trio: ``async with TrioClient() as c: await c.go("main")``."""
+    Calls from several tasks are sent one at a time, and a call made while another task
+    waits in `events` goes ahead (the wait is interrupted and resumed). Bound a call's wait
+    with Trio's own ``trio.fail_after``."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_socket_path()
         self._m = _Messages()
-        self.stream: Any = None
+        # trio objects (trio is imported only when this client is used)
+        self._stream: Any = None  # trio.SocketStream
+        self._lock: Any = None  # trio.Lock: one reader of the stream at a time
+        self._waiting: Any = None  # trio.CancelScope of an `events` wait, if any
 
     async def __aenter__(self) -> TrioClient:
         import trio
 
-        self.stream = await trio.open_unix_socket(str(self.path))
+        self._stream = await trio.open_unix_socket(str(self.path))
+        self._lock = trio.Lock()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stream.aclose()
+        await self._stream.aclose()
 
     async def call(self, op: str, **args: Any) -> Any:
-        mid = next(self._m.ids)
-        await self.stream.send_all(encode({"id": mid, "op": op, "args": args}))
-        while True:
-            data = await self.stream.receive_some(65536)
-            if not data:
-                raise ScriptError("closed", "the daemon closed the connection")
-            reply = self._m.take(data, mid)
-            if reply is not None:
-                return _result(reply)
+        mid, data = self._m.request(op, args)
+        if self._waiting is not None:
+            self._waiting.cancel()  # an `events` wait gives the stream up to us
+        async with self._lock:
+            await self._stream.send_all(data)
+            while True:
+                reply = self._m.take(await self._stream.receive_some(65536), mid)
+                if reply is not None:
+                    return _result(reply)
 
-    async def subscribe(self, topics: list[str]) -> Any:
-        return await self.call("subscribe", topics=topics)
+    async def events(self, topics: list[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Subscribe now (when topics are given); the events as they come, each
+        ``{"event", "data", "seq"}``; ends when the daemon closes the connection."""
+        import trio
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Events of the subscriptions made with `subscribe`, as they come."""
+        if topics:
+            await self.subscribe(topics)
         while True:
             while self._m.events:
-                yield self._m.events.pop(0)
-            data = await self.stream.receive_some(65536)
+                yield self._m.events.popleft()
+            data: bytes | None = None
+            async with self._lock:
+                # A cancelled receive_some consumes nothing, so a call can interrupt it.
+                with trio.CancelScope() as scope:
+                    self._waiting = scope
+                    data = await self._stream.receive_some(65536)
+                self._waiting = None
+            if data is None:
+                continue  # a call took the stream for a moment (it kept any events it read)
             if not data:
                 return
             self._m.take(data, None)
-
-    async def go(self, cue_list: str) -> Any:
-        return await self.call("go", list=cue_list)
-
-    async def status(self) -> Any:
-        return await self.call("status")
-
-    async def override(
-        self, canvases: Mapping[str, Mapping[str, Any]], *, ttl: float, **kw: Any
-    ) -> Any:
-        return await self.call("override", canvases=dict(canvases), ttl=ttl, **kw)
-
-
-def _opt(**kw: Any) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}

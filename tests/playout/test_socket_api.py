@@ -212,3 +212,42 @@ def test_role_from_config(tmp_path: Path) -> None:
             with pytest.raises(ScriptError) as err:
                 c.go("main")
             assert err.value.code == "forbidden"
+
+
+def test_ops_name_their_arguments_and_read_the_stored_show(daemon: Daemon) -> None:
+    with Client(sock_path(daemon)) as c:
+        # A misspelt argument is named, not silently dropped (a GO with the default fade).
+        with pytest.raises(ScriptError) as err:
+            c.call("back", list="main", fdae=2)
+        assert err.value.code == "bad_args"
+        assert err.value.message == "fdae: not an argument of back (known: list, fade)"
+        # A cue number beyond any decimal context is a named error, not an internal one.
+        with pytest.raises(ScriptError) as err:
+            c.call("goto", list="main", cue="1e30")
+        assert (err.value.code, err.value.message.split(":")[0]) == ("bad_args", "cue")
+        # msgpack maps may have integer keys; a sensor reading name must be a string.
+        with pytest.raises(ScriptError) as err:
+            c.call("sensor", sensor="door", values={1: True})
+        assert err.value.code == "bad_args"
+        assert err.value.message.startswith("values.1:")
+        # Reads: the same documents REST gives.
+        looks = c.looks(limit=2)
+        assert 1 <= len(looks["items"]) <= 2
+        name = looks["items"][0]["name"]
+        assert c.look(name) == daemon.get(f"/api/looks/{name}").json()
+        lists = c.cue_lists()
+        assert "main" in [item["name"] for item in lists["items"]]
+        assert c.cue_list("main")["name"] == "main"
+        with pytest.raises(ScriptError) as err:
+            c.look("no-such-look")
+        assert err.value.code == "not_found"
+        with pytest.raises(ScriptError) as err:
+            c.looks(limit=0)
+        assert err.value.message.startswith("limit:")
+        # Topic patterns: '*' only at the end.
+        assert c.subscribe(["cue:*"]) == {"topics": ["cue:*"]}
+        with pytest.raises(ScriptError) as err:
+            c.subscribe(["cue:*:x"])
+        assert err.value.code == "bad_args"
+        assert c.unsubscribe(["cue:*"]) == {"topics": []}
+        assert c.ping() == "pong"
