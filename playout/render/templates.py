@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .pixel_font import HEIGHT as FONT_HEIGHT
+from .pixel_font import UnknownCharacter, text_bitmap
 from .sources import LayerSource, ParamSpec
 
 DIRECTIONS = ("right", "left", "down", "up")
@@ -153,4 +155,113 @@ class Sparkle(LayerSource):
         )
 
 
-TEMPLATES = (ColourWash, Wave, Sparkle)
+MAX_TEXT: Final = 1000
+
+
+class TextScroller(LayerSource):
+    kind = "text-scroller"
+    summary = (
+        "Text in a pixel font crossing the canvas, like a ticker, or standing still (speed 0)."
+    )
+    animated = True
+    params: ClassVar[Mapping[str, ParamSpec]] = MappingProxyType(
+        {
+            "text": ParamSpec(type="string", required=True, doc="the text (up to 1000 characters)"),
+            "colour": ParamSpec(type="colour", default="#ffffff", doc="colour of the letters"),
+            "background": ParamSpec(type="colour", default="#000000", doc="behind the letters"),
+            "speed": ParamSpec(
+                type="number",
+                default=20.0,
+                minimum=0.0,
+                maximum=10000.0,
+                unit="px/s",
+                doc="how fast the text moves (0: it stands still, centred)",
+            ),
+            "direction": ParamSpec(
+                type="choice", default="left", choices=("left", "right"), doc="where it goes"
+            ),
+            "scale": ParamSpec(
+                type="integer",
+                minimum=1,
+                maximum=64,
+                doc="canvas pixels per font pixel (default: as large as the canvas height allows)",
+            ),
+            "y": ParamSpec(
+                type="integer",
+                minimum=-10000,
+                maximum=10000,
+                unit="px",
+                doc="top row of the text (default: centred)",
+            ),
+            "gap_px": ParamSpec(
+                type="integer",
+                minimum=0,
+                maximum=100000,
+                unit="px",
+                doc="space before the text comes round again (default: the canvas width)",
+            ),
+            "loop": ParamSpec(
+                type="boolean", default=True, doc="come round again, or cross once and stay clear"
+            ),
+        }
+    )
+
+    def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
+        text: str | None = values["text"]
+        w, h = self.canvas.width, self.canvas.height
+        bitmap = np.zeros((FONT_HEIGHT, 0), dtype=np.bool_)
+        if text is not None:
+            if len(text) > MAX_TEXT:
+                problems.append(
+                    self.problem("text", f"at most {MAX_TEXT} characters (got {len(text)})")
+                )
+            else:
+                try:
+                    bitmap = text_bitmap(text)
+                except UnknownCharacter as exc:
+                    problems.append(self.problem("text", str(exc)))
+        scale: int = values["scale"] or max(1, h // FONT_HEIGHT)
+        glyphs = np.repeat(np.repeat(bitmap, scale, axis=0), scale, axis=1)
+        self.text_width = int(glyphs.shape[1])
+        y = values["y"] if values["y"] is not None else (h - glyphs.shape[0]) // 2
+        # The text's rows as they fall on the canvas (rows above or below it are clipped).
+        rows = np.zeros((h, self.text_width), dtype=np.bool_)
+        top, bottom = max(0, y), min(h, y + glyphs.shape[0])
+        if top < bottom:
+            rows[top:bottom] = glyphs[top - y : bottom - y]
+        gap: int = values["gap_px"] if values["gap_px"] is not None else w
+        # One lap: the text then the gap; a canvas column reads the lap at its own offset.
+        self.lap = np.zeros((h, max(1, self.text_width + gap)), dtype=np.bool_)
+        self.lap[:, : self.text_width] = rows
+        self.speed: float = values["speed"]
+        self.leftward = values["direction"] == "left"
+        self.loop: bool = values["loop"]
+        self.columns = np.arange(w)
+        self.colour = np.asarray(values["colour"], dtype=np.uint16)
+        self.background = np.asarray(values["background"], dtype=np.uint16)
+
+    def left_edge(self, t: float) -> int:
+        """Canvas column of the text's first column at time t: it enters from one side and
+        moves a whole pixel at a time (sub-pixel steps would blur the letters)."""
+        w = int(self.canvas.width)
+        if self.speed == 0.0:
+            return (w - self.text_width) // 2
+        moved = math.floor(max(0.0, t) * self.speed)
+        if self.loop:
+            moved %= self.lap.shape[1]
+        return w - moved if self.leftward else moved - self.text_width
+
+    def frame_key(self, t: float) -> int:
+        return self.left_edge(t)
+
+    def draw(self, t: float, out: NDArray[np.uint16]) -> None:
+        index = self.columns - self.left_edge(t)
+        if self.loop and self.speed != 0.0:
+            lit = self.lap[:, index % self.lap.shape[1]]
+        else:
+            inside = (index >= 0) & (index < self.text_width)
+            lit = self.lap[:, np.where(inside, index, 0)] & inside[None, :]
+        out[...] = np.where(lit[..., None], self.colour, self.background)
+
+
+TEMPLATES = (ColourWash, Wave, Sparkle, TextScroller)
