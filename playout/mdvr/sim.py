@@ -422,9 +422,14 @@ class SimDevice:
         # The cache, as after a real reconnect: alarms not acknowledged, then positions.
         for frame in list(self._unacked.values()):
             await self._send(frame)
-        cached, self._cached = self._cached, []
-        for frame in cached:
-            if await self._send(frame):
+        # Reports keep coming while the cache drains (each send may wait): drain until it is
+        # empty, and only then go online, so none is left behind in the cache.
+        while self._cached:
+            cached, self._cached = self._cached, []
+            for i, frame in enumerate(cached):
+                if not await self._send(frame):  # the link went again: keep the rest, in order
+                    self._cached[:0] = cached[i:]
+                    return
                 self.stats.positions_sent += 1
         self.online = True
         self.registered.set()

@@ -61,10 +61,11 @@ def test_enttec_pro_byte_stream_is_exact(pty: tuple[int, str]) -> None:
         assert len(expected) == MESSAGE
         assert raw == expected * 3
 
+        # The counters move after the write returns, which may be after we read its bytes.
+        wait_for(lambda: clock.output_stats(oid).packets_sent >= 8)
         s = clock.output_stats(oid)
         assert s.healthy
         assert s.state == "healthy"
-        assert s.packets_sent >= 8
         assert s.bytes_sent == s.packets_sent * MESSAGE
         assert s.send_errors == 0
         assert s.last_error is None
