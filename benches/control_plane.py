@@ -11,21 +11,22 @@ kernel (SO_TIMESTAMPNS). Output lateness is measured on the wire: each packet's 
 against the ideal 44 Hz grid (a least-squares fit over the phase, so clock slew does not
 count), reported as p50/p99/max of the residual above the phase's median.
 
-Phase "idle": the daemon and one client timing a playback verb. Phase "loaded": a separate
-process runs 50 REST
-clients each polling GET /api/playback every 0.2 s at its own random phase (keep-alive,
-authenticated: 250 req/s),
-10 WebSocket clients each receiving binary previews of all five canvases at 10 fps, and the
-same verb client. The verb is PUT /api/masters/grand five times a second (a playback command
-through the command layer: the change is rendered, audited and the state saved durably
-before the reply). Targets (issue 6): loaded output p99 within 0.2 ms of idle; REST verb
-p99 ≤ 10 ms.
+Phase "idle": the daemon and one client process timing a playback verb. Phase "loaded": a
+separate process runs 50 REST clients each polling GET /api/playback every 0.2 s at its own
+random phase (keep-alive, authenticated: 250 req/s) and 10 WebSocket clients each receiving
+binary previews of all five canvases at 10 fps, while the same verb client runs in its own
+process (among the load's 60 threads it would time its own GIL waits). The verb is
+PUT /api/masters/grand ten times a second (a playback command through the command layer: the
+change is rendered, audited and the state saved durably before the reply), alternating with
+GET /api/playback on the same connection: the floor, the cheapest authenticated call.
+Targets (issue 6): loaded output p99 within 0.2 ms of idle; REST verb p99 ≤ 10 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,10 +50,12 @@ from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Pin
 
 port, token, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 pollers, ws_clients, canvases = int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
+with_verbs = sys.argv[7] == "1"
 headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 end = time.monotonic() + seconds
 counts = {"polls": 0, "poll_errors": 0, "previews": 0, "ws_bytes": 0, "ws_errors": 0}
 verb_ms = []
+get_ms = []
 lock = threading.Lock()
 
 def poll():
@@ -79,7 +82,14 @@ def verbs():
         r = conn.getresponse(); r.read()
         if r.status == 200:
             verb_ms.append((time.perf_counter() - t0) * 1e3)
-        time.sleep(0.2)
+        time.sleep(0.05)
+        # The floor: the cheapest authenticated API call, on the same connection.
+        t0 = time.perf_counter()
+        conn.request("GET", "/api/playback", headers=headers)
+        r = conn.getresponse(); r.read()
+        if r.status == 200:
+            get_ms.append((time.perf_counter() - t0) * 1e3)
+        time.sleep(0.05)
 
 def ws_client():
     try:
@@ -116,10 +126,12 @@ def ws_client():
 
 threads = [threading.Thread(target=poll) for _ in range(pollers)]
 threads += [threading.Thread(target=ws_client) for _ in range(ws_clients)]
-threads.append(threading.Thread(target=verbs))
+if with_verbs:
+    threads.append(threading.Thread(target=verbs))
 for t in threads: t.start()
 for t in threads: t.join()
 counts["verb_ms"] = verb_ms
+counts["get_ms"] = get_ms
 print(json.dumps(counts))
 """
 
@@ -146,10 +158,17 @@ def phase(rx: Capture, seconds: float) -> list[int]:
 
 
 def load_process(
-    port: int, token: str, seconds: float, pollers: int, ws: int, canvases: list[str]
+    port: int, token: str, seconds: float, pollers: int, ws: int, canvases: list[str], verbs: bool
 ) -> subprocess.Popen[str]:
     args = [str(port), token, str(seconds), str(pollers), str(ws), json.dumps(canvases)]
+    args.append("1" if verbs else "0")
     return subprocess.Popen([sys.executable, "-c", LOAD, *args], stdout=subprocess.PIPE, text=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def verb_line(name: str, verb: np.ndarray) -> str:
@@ -178,18 +197,29 @@ def main() -> int:
             token = daemon.headers()["Authorization"].split()[1]
             canvases = [c["name"] for c in daemon.get("/api/canvases").json()["canvases"]]
             time.sleep(1.0)
-            quiet = load_process(daemon.port, token, args.seconds, 0, 0, canvases)
+            # The verb client is a process of its own in both phases: timed among the load's
+            # 60 threads it would measure its own GIL waits, not the daemon.
+            quiet = load_process(daemon.port, token, args.seconds, 0, 0, canvases, verbs=True)
             time.sleep(1.0)
             idle = phase(rx, args.seconds - 2.0)
             quiet_out, _ = quiet.communicate(timeout=args.seconds + 60)
-            load = load_process(daemon.port, token, args.seconds, args.pollers, args.ws, canvases)
+            load = load_process(
+                daemon.port, token, args.seconds, args.pollers, args.ws, canvases, verbs=False
+            )
+            timer = load_process(daemon.port, token, args.seconds, 0, 0, canvases, verbs=True)
             time.sleep(1.0)  # connections up before the loaded phase is measured
+            cpu0 = cpu_seconds(daemon.proc.pid), cpu_seconds(load.pid), time.monotonic()
             loaded = phase(rx, args.seconds - 2.0)
+            cpu1 = cpu_seconds(daemon.proc.pid), cpu_seconds(load.pid), time.monotonic()
+            daemon_cpu = (cpu1[0] - cpu0[0]) / (cpu1[2] - cpu0[2])
+            load_cpu = (cpu1[1] - cpu0[1]) / (cpu1[2] - cpu0[2])
             out, _ = load.communicate(timeout=args.seconds + 60)
+            timer_out, _ = timer.communicate(timeout=args.seconds + 60)
             health = daemon.health()
     counts = json.loads(out)
-    verb = np.asarray(counts.pop("verb_ms"))
-    verb_idle = np.asarray(json.loads(quiet_out)["verb_ms"])
+    timed, timed_idle = json.loads(timer_out), json.loads(quiet_out)
+    verb, verb_idle = np.asarray(timed["verb_ms"]), np.asarray(timed_idle["verb_ms"])
+    floor, floor_idle = np.asarray(timed["get_ms"]), np.asarray(timed_idle["get_ms"])
     li, ll = wire_lateness(idle), wire_lateness(loaded)
     print(
         f"daemon: default show, {len(canvases)} canvases, {RATE_HZ:g} Hz; "
@@ -211,6 +241,12 @@ def main() -> int:
     )
     print(verb_line("idle", verb_idle))
     print(verb_line("under the load", verb))
+    for name, got in (("idle", floor_idle), ("under the load", floor)):
+        print(
+            f"floor, GET /api/playback on the same connection, {name}: "
+            f"p50 {np.percentile(got, 50):.2f} ms, p99 {np.percentile(got, 99):.2f} ms"
+        )
+    print(f"CPU seconds per second: daemon {daemon_cpu:.2f}, load process {load_cpu:.2f} (2 cores)")
     return 0
 
 

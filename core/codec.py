@@ -13,6 +13,7 @@ TOML show file; datetime fields (which TOML-shaped validation does not know) are
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ def to_plain(value: Any) -> Any:
     raise TypeError(f"cannot make a plain value of {type(value).__name__}: {value!r}")
 
 
+@functools.cache
 def _datetime_fields(cls: type) -> dict[str, bool]:
     """Names of `cls`'s datetime fields → whether None is allowed."""
     found: dict[str, bool] = {}
@@ -107,7 +109,7 @@ def from_plain(
     if not isinstance(mapping, Mapping):
         where = ".".join(path) or "(top level)"
         return None, [f"{where}: expected an object (got {type(mapping).__name__})"]
-    stamps = _datetime_fields(cls)
+    stamps = _datetime_fields(cls)  # type: ignore[arg-type]  # a class is hashable
     rest = {k: v for k, v in mapping.items() if k not in stamps}
     problems: list[str] = []
     parsed: dict[str, datetime | None] = {}
