@@ -19,7 +19,7 @@ from .codec import to_plain
 from .commands import PERMISSIONS, Actor, Controller, Forbidden, Result
 from .interactions import Interactions
 from .playback.cuelist import PlaybackError
-from .storage import MAX_LIMIT, Conflict, NotFound, Storage, StorageError
+from .storage import MAX_LIMIT, Conflict, NotFound, Page, Storage, StorageError
 from .storage import ValidationError as StoreValidationError
 from .validate import InvalidArgument, cue_number, level, seconds, target
 
@@ -293,27 +293,27 @@ class Ops:
 
     # --- reads (the stored show, as GET /api/looks and /api/cue-lists give it) ---
 
-    async def _looks(self, actor: Actor, args: Mapping[str, Any]) -> Any:
-        assert self.store is not None
+    def _reader(self, actor: Actor) -> Storage:
+        assert self.store is not None  # the read ops are in the table only with a store
         may_read(actor)
-        page = await self.store.list_looks(limit=_limit(args), cursor=_cursor(args))
-        return {"items": [to_plain(i) for i in page.items], "next": page.next}
+        return self.store
+
+    async def _looks(self, actor: Actor, args: Mapping[str, Any]) -> Any:
+        return _page(await self._reader(actor).list_looks(limit=_limit(args), cursor=_cursor(args)))
 
     async def _look(self, actor: Actor, args: Mapping[str, Any]) -> Any:
-        assert self.store is not None
-        may_read(actor)
-        return to_plain(await self.store.get_look(_string(args, "name")))
+        return to_plain(await self._reader(actor).get_look(_string(args, "name")))
 
     async def _cue_lists(self, actor: Actor, args: Mapping[str, Any]) -> Any:
-        assert self.store is not None
-        may_read(actor)
-        page = await self.store.list_cue_lists(limit=_limit(args), cursor=_cursor(args))
-        return {"items": [to_plain(i) for i in page.items], "next": page.next}
+        store = self._reader(actor)
+        return _page(await store.list_cue_lists(limit=_limit(args), cursor=_cursor(args)))
 
     async def _cue_list(self, actor: Actor, args: Mapping[str, Any]) -> Any:
-        assert self.store is not None
-        may_read(actor)
-        return to_plain(await self.store.get_cue_list(_string(args, "name")))
+        return to_plain(await self._reader(actor).get_cue_list(_string(args, "name")))
+
+
+def _page(page: Page[Any]) -> dict[str, Any]:
+    return {"items": [to_plain(i) for i in page.items], "next": page.next}
 
 
 def _limit(args: Mapping[str, Any]) -> int:
