@@ -341,7 +341,11 @@ class Renderer:
     def forget_look(self, name: str) -> None:
         self.looks.pop(name, None)
         for c in self.canvases.values():
-            c.stacks.pop(name, None)
+            stack = c.stacks.pop(name, None)
+            if stack is not None:
+                # A video's decoding thread or a live feed's decoder would run on for good.
+                for layer in stack.layers:
+                    layer.source.close()
 
     def set_plans(self, plans: Mapping[str, Node]) -> None:
         for name, plan in plans.items():

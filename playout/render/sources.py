@@ -378,7 +378,8 @@ class LayerSource(ABC):
         return True
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
-        """Release resources (decoders, devices). Nothing to do for the built-in sources."""
+        """Release resources (decoding threads, live feeds) when the layer is dropped (its look
+        edited or deleted). Called on the event loop: it must not wait long."""
 
 
 def _fill_rows(out: NDArray[np.uint16], colours: NDArray[np.uint16]) -> None:

@@ -76,11 +76,17 @@ class VideoDecoder:
                 return best, self.frames[best]
             return None
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the decoding thread; without `wait` just tell it to (it ends within a frame)."""
         with self._cond:
             self._stop = True
             self._cond.notify()
-        self._thread.join(timeout=2)
+        if wait:
+            self._thread.join(timeout=2)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         try:
@@ -230,4 +236,4 @@ class Video(LayerSource):
 
     def close(self) -> None:
         if self.decoder is not None:
-            self.decoder.close()
+            self.decoder.close(wait=False)  # called on the event loop: never wait a decode

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import fractions
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from tests.render.test_renderer import tiny_show
+from trocadero.config.show import CanvasLayersDef, LayerDef, LookDef
+from trocadero.core.patch import compile_patch
 from trocadero.playout.render import video as video_module
+from trocadero.playout.render.renderer import Renderer
 from trocadero.playout.render.sources import CanvasContext, SourceError, build_source
 
 FPS = 25
@@ -169,3 +174,32 @@ def test_image_sequence_and_single_image(tmp_path: Path) -> None:
     assert shown_index(still, 0.0, out16) == 7  # one picture: shown whatever the time
     assert shown_index(still, 3600.0, out16) == 7
     still.close()
+
+
+def test_an_edited_or_deleted_look_stops_its_decoding_thread(clips: dict[str, Path]) -> None:
+    video = LayerDef(source="video", params={"path": str(clips["short"])})
+    look = LookDef(name="film", canvases=(CanvasLayersDef(canvas="c", layers=(video,)),))
+    show = replace(
+        tiny_show((LayerDef(source="solid", params={"colour": "#000000"}),)), looks=(look,)
+    )
+    renderer = Renderer(show, compile_patch(show))
+
+    def decoder() -> video_module.VideoDecoder:
+        stack = renderer.stack_for("c", "film")
+        assert stack is not None
+        source = stack.layers[0].source
+        assert isinstance(source, video_module.Video)
+        assert source.decoder is not None
+        return source.decoder
+
+    first = decoder()
+    assert first.running
+    renderer.set_look(look)  # edited: rebuilt on its next use, the old layer closed
+    second = decoder()
+    assert second is not first
+    renderer.forget_look("film")  # deleted
+    deadline = time.monotonic() + 5
+    running = [first, second]
+    while any(d.running for d in running) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [d.running for d in running] == [False, False]
