@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import trio
 
 from .commands import PERMISSIONS, Actor, Forbidden
 from .media import MediaError, make_thumbnail, probe
+from .model import ContentAsset
 from .storage import NotFound, Storage
 from .validate import InvalidArgument
 
@@ -39,7 +41,8 @@ CURRENT: ContentLibrary | None = None
 
 
 def resolve_asset(asset_id: int) -> Path:
-    """The file of an approved asset's current version; ValueError says why not."""
+    """The file of the asset's live version (its newest approved one); ValueError says why
+    there is none."""
     library = CURRENT
     if library is None:
         raise ValueError("no content library in this process")
@@ -47,7 +50,7 @@ def resolve_asset(asset_id: int) -> Path:
     if entry is None:
         raise ValueError(f"no content asset {asset_id}")
     status, path = entry
-    if status != "approved":
+    if path is None:
         raise ValueError(f"content asset {asset_id} is {status}: only approved content plays")
     return path
 
@@ -98,7 +101,10 @@ class ContentLibrary:
         self.max_upload_bytes = max_upload_bytes
         (self.dir / "uploads").mkdir(parents=True, exist_ok=True)
         (self.dir / "assets").mkdir(parents=True, exist_ok=True)
-        self.index: dict[int, tuple[str, Path]] = {}  # asset → (status, current file)
+        self.index: dict[int, tuple[str, Path | None]] = {}  # asset → (status, live file)
+        # Told the looks to rebuild when an asset's live version changes (the daemon points
+        # it at the renderer): their video layers switch to the newly approved file.
+        self.rebuild_looks: Callable[[list[str]], None] = lambda _looks: None
 
     async def load_index(self) -> None:
         """Every asset's status and current file, read once at start-up (then kept up to
@@ -126,12 +132,35 @@ class ContentLibrary:
                 return found
             cursor = page.next
 
-    def note(self, asset: Any) -> None:
-        path = self.asset_file(asset.id, asset.version, asset.filename)
-        self.index[asset.id] = (asset.status, path)
+    def note(self, asset: ContentAsset) -> None:
+        live = None
+        if asset.live_version is not None:
+            live = self.asset_file(asset.id, asset.live_version, asset.live_filename)
+        self.index[asset.id] = (asset.status, live)
+
+    async def decided(self, asset: ContentAsset) -> None:
+        """An asset was approved or rejected. On approval its layers switch to the new live
+        version, and the version that played before is deleted: nothing refers to it now."""
+        before = self.index.get(asset.id, ("", None))[1]
+        self.note(asset)
+        if self.index[asset.id][1] != before:
+            self.rebuild_looks(await self.looks_using(asset.id))
+        self.prune(asset)
+
+    def prune(self, asset: ContentAsset) -> None:
+        """Delete the files of versions that are neither the newest (maybe awaiting approval)
+        nor the live one: a replaced version is kept exactly as long as it may play."""
+        keep = {asset.version, asset.live_version}
+        folder = self.dir / "assets" / str(asset.id)
+        for path in folder.glob("v*-*"):
+            number = path.name[1:].split("-", 1)[0]
+            if number.isdigit() and int(number) not in keep:
+                path.unlink(missing_ok=True)
 
     def forget(self, asset_id: int) -> None:
+        """The asset was deleted: its files go too (every version and thumbnail)."""
         self.index.pop(asset_id, None)
+        shutil.rmtree(self.dir / "assets" / str(asset_id), ignore_errors=True)
 
     # --- paths ---
 
@@ -278,6 +307,7 @@ class ContentLibrary:
             )
             asset = await self.store.update_asset(asset.id, metadata=metadata)
         self.note(asset)
+        self.prune(asset)  # a pending version this one replaces can never play now
         target = self.asset_file(asset.id, asset.version, upload.filename)
         target.parent.mkdir(parents=True, exist_ok=True)
         part.replace(target)  # same file system: atomic, and the bytes were fsynced

@@ -124,6 +124,10 @@ class ContentAsset:
     sha256: str = setting("", "hex digest of the current version")
     status: AssetStatus = setting("pending", "approval state of the current version")
     version: int = setting(1, "current version, from 1", minimum=1)
+    # What plays: the newest approved version. A new upload is pending while the version
+    # before it goes on playing; approving it makes it the live one.
+    live_version: int | None = setting(None, "the version that plays (None: none approved)")
+    live_filename: str = setting("", "file name of the version that plays")
     metadata: Mapping[str, Any] = field(
         default_factory=_empty, metadata={"doc": "free-form (duration, resolution, tags, …)"}
     )

@@ -489,6 +489,7 @@ async def _run(
     )
     await rt.content.load_index()
     content_module.CURRENT = rt.content  # video layers find approved assets through it
+    rt.content.rebuild_looks = show.renderer.rebuild_looks
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.

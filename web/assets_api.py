@@ -114,7 +114,7 @@ def assets_routes(
         status: AssetStatus = "approved" if action == "approve" else "rejected"
         asset = await store.update_asset(asset_id, status=status)
         if library is not None:
-            library.note(asset)
+            await library.decided(asset)
         await audit(actor, f"content.{action}", asset_id, version=asset.version)
         return JSONResponse(to_plain(asset))
 

@@ -295,12 +295,21 @@ _REFRESH_TOKENS = (
     "CREATE INDEX refresh_tokens_user ON refresh_tokens (username)",
 )
 
+_LIVE_VERSION = (
+    # The approved version that plays, apart from the newest upload (which may be pending).
+    "ALTER TABLE content_assets ADD COLUMN live_version INTEGER",
+    "ALTER TABLE content_assets ADD COLUMN live_filename TEXT NOT NULL DEFAULT ''",
+    "UPDATE content_assets SET live_version = version, live_filename = filename"
+    " WHERE status = 'approved'",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
     Migration(3, "schedule rules: zone, sun anchors, end, date range, exceptions", _SCHEDULE_RULES),
     Migration(4, "MDVR devices, positions (monthly partitions), alarms, files", _MDVR),
     Migration(5, "refresh tokens (hashed, rotating, revocable)", _REFRESH_TOKENS),
+    Migration(6, "content: the approved version that plays", _LIVE_VERSION),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1108,6 +1108,9 @@ class SqlStorage(Storage):
                 changes["name"] = name
             if status is not None:
                 changes["status"] = status
+                if status == "approved":  # the newest version becomes the one that plays
+                    changes["live_version"] = asset.version
+                    changes["live_filename"] = asset.filename
             if metadata is not None:
                 changes["metadata"] = types.MappingProxyType(dict(metadata))
             asset = validated(dataclasses.replace(asset, **changes))

@@ -340,12 +340,18 @@ class Renderer:
 
     def forget_look(self, name: str) -> None:
         self.looks.pop(name, None)
-        for c in self.canvases.values():
-            stack = c.stacks.pop(name, None)
-            if stack is not None:
-                # A video's decoding thread or a live feed's decoder would run on for good.
-                for layer in stack.layers:
-                    layer.source.close()
+        self.rebuild_looks([name])
+
+    def rebuild_looks(self, names: Sequence[str]) -> None:
+        """Drop the built stacks of these looks (they are rebuilt from their definitions on
+        next use: e.g. a video layer opens its asset's newly approved version)."""
+        for name in names:
+            for c in self.canvases.values():
+                stack = c.stacks.pop(name, None)
+                if stack is not None:
+                    # A video's decoding thread or a live feed's decoder would run on for good.
+                    for layer in stack.layers:
+                        layer.source.close()
 
     def set_plans(self, plans: Mapping[str, Node]) -> None:
         for name, plan in plans.items():

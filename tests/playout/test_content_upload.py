@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import fractions
 import hashlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,16 @@ from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
 from tests.ws_client import WsClient
 
 
-def make_clip(path: Path, frames: int = 48, fps: int = 24) -> bytes:
+def make_clip(
+    path: Path, frames: int = 48, fps: int = 24, colour: tuple[int, int, int] | None = None
+) -> bytes:
+    """A grey ramp (frame i at level 5i), or one solid colour throughout."""
     with av.open(str(path), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         stream.time_base = fractions.Fraction(1, fps)
         for i in range(frames):
-            rgb = np.full((48, 64, 3), (i * 5) % 256, dtype=np.uint8)
+            rgb = np.full((48, 64, 3), colour or (i * 5) % 256, dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             for packet in stream.encode(frame):
@@ -148,17 +152,32 @@ def test_corrupt_and_mismatched_uploads_are_rejected_cleanly(
     assert r.status_code == 404
 
 
-def upload(daemon: Daemon, headers: dict[str, str], clip: bytes, name: str) -> int:
+def upload(
+    daemon: Daemon, headers: dict[str, str], clip: bytes, name: str, asset_id: int | None = None
+) -> int:
     base = daemon.base + "/api/content/uploads"
-    r = httpx.post(
-        base, json={"name": name, "filename": f"{name}.mp4", "size": len(clip)}, headers=headers
-    )
+    doc = {"name": name, "filename": f"{name}.mp4", "size": len(clip), "asset_id": asset_id}
+    r = httpx.post(base, json=doc, headers=headers)
     upload_id = r.json()["upload_id"]
     httpx.put(f"{base}/{upload_id}?offset=0", content=clip, headers=headers)
     r = httpx.post(f"{base}/{upload_id}/complete", json={}, headers=headers)
     assert r.status_code == 201, r.text
     asset: int = r.json()["asset_id"]
     return asset
+
+
+def wall_colour(daemon: Daemon, wanted: Callable[[float, float, float], bool]) -> bool:
+    """Whether the video wall's preview shows, on average, a colour `wanted` accepts (polled
+    for a few seconds: a cue fades in, a new layer takes a frame or two to decode)."""
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        r = daemon.get("/api/canvases/videowall/preview")
+        if r.status_code == 200:
+            rgb = np.frombuffer(r.content, dtype=np.uint8).reshape(-1, 3).mean(axis=0)
+            if wanted(*(float(v) for v in rgb)):
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def test_only_approved_content_plays_in_a_look(daemon: Daemon, tmp_path: Path) -> None:
@@ -187,6 +206,27 @@ def test_only_approved_content_plays_in_a_look(daemon: Daemon, tmp_path: Path) -
     assert r.status_code == 200, r.text
     assert daemon.post("/api/cue-lists/clips/go", json={}).json()["outcome"] == "done"
     assert daemon.health()["status"] == "ok"
+    wall_is_grey = wall_colour(
+        daemon, lambda r, g, b: r > 25 and abs(r - g) < 20 and abs(g - b) < 20
+    )
+    assert wall_is_grey, "the first version never showed"
+
+    # A new version (solid red) waits for approval while the approved one goes on playing.
+    otto = as_user(daemon, "otto")
+    red = make_clip(tmp_path / "red.mp4", frames=24, colour=(255, 0, 0))
+    assert upload(daemon, as_user(daemon, "mia"), red, "wall-loop", asset_id=asset) == asset
+    info = httpx.get(daemon.base + f"/api/content/{asset}", headers=otto).json()
+    assert (info["version"], info["status"], info["live_version"]) == (2, "pending", 1)
+    assert daemon.put("/api/looks/wall-video", json=look).status_code == 200  # still plays
+    files = daemon.log_path.parent / "state" / "content" / "assets" / str(asset)
+    assert sorted(p.name for p in files.glob("v*.mp4")) == ["v1-wall-loop.mp4", "v2-wall-loop.mp4"]
+    assert wall_colour(daemon, lambda r, g, b: r > 25 and abs(r - g) < 20 and abs(g - b) < 20)
+
+    # Approved: the wall switches to it, and the version it replaced is deleted.
+    r = httpx.post(daemon.base + f"/api/content/{asset}/approve", headers=otto)
+    assert (r.json()["status"], r.json()["live_version"]) == ("approved", 2)
+    assert wall_colour(daemon, lambda r, g, b: r > 180 and g < 60 and b < 60), "no switch"
+    assert sorted(p.name for p in files.glob("v*.mp4")) == ["v2-wall-loop.mp4"]
     # In use: it cannot be deleted (the look is named); once the look is gone, it can.
     r = daemon.delete(f"/api/content/{asset}")
     assert r.status_code == 409

@@ -54,7 +54,8 @@ export async function mount(main, ui) {
         onclick: async () => { try { await api("POST", `/api/content/${a.id}/${action}`); await draw(); } catch (e) { report(e); } } },
         action === "approve" ? "Approve" : "Reject");
       const meta = a.metadata || {};
-      return el("tr", { "data-asset": a.id }, el("td", {}, img), el("td", {}, a.name), el("td", {}, `v${a.version}`),
+      return el("tr", { "data-asset": a.id }, el("td", {}, img), el("td", {}, a.name), el("td", {}, `v${a.version}`,
+        a.live_version && a.live_version !== a.version ? el("span", { class: "dim" }, ` (v${a.live_version} plays)`) : null),
         el("td", { class: "status" }, a.status), el("td", { class: "dim" }, meta.codec ? `${meta.codec} ${meta.width}×${meta.height}` : ""),
         el("td", {}, decide("approve"), decide("reject")));
     }))));

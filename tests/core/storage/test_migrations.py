@@ -43,6 +43,33 @@ async def test_reopen_applies_nothing_and_keeps_data(open_store: StoreFactory) -
         assert await store.load_state("k") == {"v": 1}
 
 
+async def test_approved_assets_stored_before_live_versions_go_on_playing(
+    open_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A database at version 5 (no live version) with an approved and a pending asset...
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS[:5])
+    monkeypatch.setattr(schema, "LATEST", 5)
+    async with open_store() as store:
+        d = cast(SqlStorage, store)._db
+        async with d.transaction(write=True) as tx:
+            for name, status in (("approved", "approved"), ("waiting", "pending")):
+                await tx.execute(
+                    "INSERT INTO content_assets (name, filename, content_type, size, sha256,"
+                    " status, version, metadata, created_at, created_by)"
+                    " VALUES (?, ?, 'video/mp4', 1, '', ?, 1, '{}', ?, 'm')",
+                    name,
+                    f"{name}.mp4",
+                    status,
+                    d.dialect.enc_ts(datetime(2026, 5, 20, 18, tzinfo=UTC)),
+                )
+    monkeypatch.undo()
+    # ... migrates forward: the approved one plays its version, the pending one nothing.
+    async with open_store() as store:
+        approved, waiting = (await store.list_assets()).items
+    assert (approved.live_version, approved.live_filename) == (1, "approved.mp4")
+    assert (waiting.live_version, waiting.live_filename) == (None, "")
+
+
 async def test_schedules_stored_before_the_timing_fields_read_with_their_defaults(
     open_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

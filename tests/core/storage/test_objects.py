@@ -148,6 +148,13 @@ async def test_asset_versions_and_status(store: Storage) -> None:
     )  # fmt: skip
     assert (v2.version, v2.status, v2.filename, v2.size) == (2, "pending", "logo-v2.png", 99)
     assert (v2.created_at, v2.created_by) == (a.created_at, "marketing1")
+    # The approved version goes on playing while the new one waits, through a rejection too.
+    assert (a.live_version, approved.live_version, v2.live_version) == (None, 1, 1)
+    assert v2.live_filename == "logo.png"
+    rejected = await store.update_asset(a.id, status="rejected")
+    assert (rejected.live_version, rejected.live_filename) == (1, "logo.png")
+    live = await store.update_asset(a.id, status="approved")
+    assert (live.live_version, live.live_filename) == (2, "logo-v2.png")
     versions = await store.list_asset_versions(a.id)
     assert [(v.version, v.filename, v.created_by) for v in versions.items] == [
         (2, "logo-v2.png", "marketing2"),
