@@ -77,6 +77,19 @@ class AuditSink(Protocol):
     ) -> None: ...
 
 
+async def audit(sink: AuditSink, actor: Actor, action: str, target: str, **detail: Any) -> None:
+    """One audit entry for what `actor` did (its name, role, origin and address recorded)."""
+    await sink.append_audit(
+        actor=actor.name,
+        role=actor.role,
+        origin=actor.origin,
+        action=action,
+        target=target,
+        detail=detail,
+        address=actor.address,
+    )
+
+
 class StateStore(Protocol):
     async def save_state(self, key: str, doc: Mapping[str, Any]) -> None: ...
 

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import trio
 
-from .commands import PERMISSIONS, Actor, Forbidden
+from .commands import PERMISSIONS, Actor, Forbidden, audit
 from .media import MediaError, make_thumbnail, probe
 from .model import ContentAsset
 from .storage import NotFound, Storage
@@ -318,14 +318,14 @@ class ContentLibrary:
             )
         except Exception as exc:
             metadata["thumbnail_error"] = str(exc)
-        await self.store.append_audit(
-            actor=actor.name,
-            role=actor.role,
-            origin=actor.origin,
-            action="content.upload",
-            target=str(asset.id),
-            detail={"version": asset.version, "sha256": digest, "size": have},
-            address=actor.address,
+        await audit(
+            self.store,
+            actor,
+            "content.upload",
+            str(asset.id),
+            version=asset.version,
+            sha256=digest,
+            size=have,
         )
         self.publish(
             "content:upload:progress",

@@ -17,7 +17,7 @@ import trio
 from trocadero.config.schema import SiteConfig
 
 from .codec import from_plain, to_plain
-from .commands import PERMISSIONS, Actor, Forbidden
+from .commands import PERMISSIONS, Actor, Forbidden, audit
 from .model import ScheduleEntry
 from .schedule.clock import zone
 from .schedule.ical import parse_ical
@@ -85,15 +85,7 @@ class ScheduleService:
             raise Forbidden(actor, action)
 
     async def _record(self, actor: Actor, action: str, target: str, **detail: Any) -> None:
-        await self.store.append_audit(
-            actor=actor.name,
-            role=actor.role,
-            origin=actor.origin,
-            action=action,
-            target=target,
-            detail=detail,
-            address=actor.address,
-        )
+        await audit(self.store, actor, action, target, **detail)
 
     def schedule(self) -> Schedule:
         """The entries as they are now, compiled for the site and the current show."""

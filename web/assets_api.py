@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from trocadero.core.codec import to_plain
 from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
+from trocadero.core.commands import audit as audit_entry
 from trocadero.core.content import ContentLibrary, UploadRefused
 from trocadero.core.model import AssetStatus
 from trocadero.core.storage import MAX_LIMIT, Conflict, NotFound, Storage
@@ -47,15 +48,7 @@ def assets_routes(
     guarded = guard(actor_of)
 
     async def audit(actor: Actor, action: str, asset_id: int, **detail: Any) -> None:
-        await store.append_audit(
-            actor=actor.name,
-            role=actor.role,
-            origin=actor.origin,
-            action=action,
-            target=str(asset_id),
-            detail=detail,
-            address=actor.address,
-        )
+        await audit_entry(store, actor, action, str(asset_id), **detail)
 
     async def listing(request: Request, actor: Actor) -> Response:
         _allow(actor, "read", "read the content library")

@@ -34,7 +34,7 @@ from typing import Any, Final, Literal
 import trio
 
 from trocadero.config.schema import MdvrConfig
-from trocadero.core.commands import Actor
+from trocadero.core.commands import Actor, audit
 from trocadero.core.events import EventBus
 from trocadero.core.storage import Storage, StorageError
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, NewAlarm, PositionRow
@@ -1073,15 +1073,8 @@ class MdvrGateway:
     async def acknowledge_alarm(self, alarm_id: int, actor: Actor) -> AlarmRecord:
         record = await self.devices.acknowledge_alarm(alarm_id, by=actor.name)
         if self.audit:
-            await self.store.append_audit(
-                actor=actor.name,
-                role=actor.role,
-                origin=actor.origin,
-                action="mdvr.alarm.ack",
-                target=f"{record.device_id}/{record.alarm_uid}",
-                detail={"alarm_id": alarm_id},
-                address=actor.address,
-            )
+            target = f"{record.device_id}/{record.alarm_uid}"
+            await audit(self.store, actor, "mdvr.alarm.ack", target, alarm_id=alarm_id)
         self.bus.publish(
             "device:alarm",
             {
