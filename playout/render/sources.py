@@ -1110,6 +1110,34 @@ class Image(LayerSource):
 
 
 # ---------------------------------------------------------------------------------------------
+# the fallback of live and video sources
+# ---------------------------------------------------------------------------------------------
+
+FALLBACK_IMAGE: Final = ParamSpec(
+    type="path",
+    doc="a still image shown instead of the fallback colour (fitted, bars in that colour)",
+)
+
+
+def fallback_frame(
+    source: LayerSource, values: Mapping[str, Any], problems: list[str]
+) -> NDArray[np.uint16]:
+    """What a video or live layer shows without a picture: ``fallback_image`` fitted to the
+    canvas over the ``fallback`` colour, or just the colour. A (h, w, 3) uint16 frame."""
+    c = source.canvas
+    colour = values["fallback"]
+    frame = np.empty((c.height, c.width, 3), dtype=np.uint16)
+    frame[...] = np.asarray(colour, dtype=np.uint16)
+    path = values["fallback_image"]
+    if path is not None:
+        try:
+            frame = read_image(path, c.width, c.height, "contain", colour)
+        except ImageError as exc:
+            problems.append(source.problem("fallback_image", str(exc)))
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
 # live MDVR camera
 # ---------------------------------------------------------------------------------------------
 
@@ -1130,6 +1158,7 @@ class MdvrLive(LayerSource):
             "fallback": ParamSpec(
                 type="colour", default="#000000", doc="shown when no frame has arrived lately"
             ),
+            "fallback_image": FALLBACK_IMAGE,
             "fallback_after_s": ParamSpec(
                 type="number",
                 default=2.0,
@@ -1144,9 +1173,7 @@ class MdvrLive(LayerSource):
     def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
         from ..mdvr.feeds import LIVE_FEEDS  # no Trio/PyAV: just the frames the gateway decodes
 
-        self.fallback = np.tile(
-            np.asarray(values["fallback"], dtype=np.uint16), (self.canvas.width, 1)
-        )
+        self.fallback = fallback_frame(self, values, problems)
         self.fallback_after_s: float = values["fallback_after_s"]
         self.size = (self.canvas.width, self.canvas.height)
         self.feed = LIVE_FEEDS.feed(str(values["device"] or ""), int(values["channel"]))
@@ -1163,7 +1190,7 @@ class MdvrLive(LayerSource):
     def draw(self, t: float, out: NDArray[np.uint16]) -> None:
         frame = self.feed.frames.get(self.size) if self._live() else None
         if frame is None:
-            np.copyto(out, self.fallback[None, :, :])
+            np.copyto(out, self.fallback)
         else:
             np.copyto(out, frame)
 

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from trocadero.core.content import resolve_asset
 
-from .sources import LayerSource, ParamSpec
+from .sources import FALLBACK_IMAGE, LayerSource, ParamSpec, fallback_frame
 
 RING: Final = 48  # frames kept decoded ahead (and just behind) the one shown
 MODES: Final = ("loop", "once", "hold")
@@ -171,12 +171,13 @@ class Video(LayerSource):
             "fallback": ParamSpec(
                 type="colour", default="#000000", doc="shown before the first frame and on error"
             ),
+            "fallback_image": FALLBACK_IMAGE,
         }
     )
 
     def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
         self.decoder: VideoDecoder | None = None
-        self.fallback = np.asarray(values["fallback"], dtype=np.uint16)
+        self.fallback = fallback_frame(self, values, problems)
         self.mode: str = values["mode"]
         self.speed: float = values["speed"]
         self.offset_s: float = values["offset_s"]
@@ -230,7 +231,7 @@ class Video(LayerSource):
         if decoder is not None and decoder.error is None and self.shown is not None:
             got = decoder.frames.get(self.shown)
         if got is None:
-            out[...] = self.fallback
+            np.copyto(out, self.fallback)
         else:
             np.copyto(out, got)
 

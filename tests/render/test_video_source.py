@@ -128,7 +128,9 @@ def test_decoder_failure_mid_playback_falls_back_and_alerts(
     try:
         moving = tmp_path / "moving.mp4"
         moving.write_bytes(clips["long"].read_bytes())
-        layer = build_source("video", {"path": str(moving), "fallback": "#00ff00"}, canvas())
+        still = write_png(tmp_path / "still.png", 16, 16, (0, 0, 255))
+        params = {"path": str(moving), "fallback": "#00ff00", "fallback_image": str(still)}
+        layer = build_source("video", params, canvas())
         out = np.zeros((16, 32, 3), np.uint16)
         assert shown_index(layer, 0.0, out) == 0  # the layer starts at its first frame time
         assert shown_index(layer, 100 / FPS + 0.001, out) == 100
@@ -139,8 +141,10 @@ def test_decoder_failure_mid_playback_falls_back_and_alerts(
             assert time.monotonic() < deadline
             time.sleep(0.01)
         layer.render(t, out)
-        assert (out[..., 1] == 65535).all()
-        assert out[..., 0].max() == 0
+        # The still, fitted (16x16 in the middle of 32x16), with bars of the fallback colour.
+        assert (out[:, 8:24] == [0, 0, 65535]).all()
+        assert (out[:, :8] == [0, 65535, 0]).all()
+        assert (out[:, 24:] == [0, 65535, 0]).all()
         assert len(alerts) == 1
         assert "decoding failed" in alerts[0]
         layer.close()
@@ -153,6 +157,31 @@ def test_unreadable_file_is_refused_when_the_look_is_built(tmp_path: Path) -> No
     junk.write_bytes(b"\x00" * 1000)
     with pytest.raises(SourceError, match="not a readable video"):
         build_source("video", {"path": str(junk)}, canvas())
+
+
+def write_png(path: Path, width: int, height: int, rgb: tuple[int, int, int]) -> Path:
+    frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), rgb, np.uint8), format="rgb24")
+    with av.open(str(path), "w", format="image2") as out:
+        stream = out.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return path
+
+
+def test_live_layer_falls_back_to_a_still(tmp_path: Path) -> None:
+    still = write_png(tmp_path / "still.png", 16, 16, (0, 0, 255))
+    params = {"device": "nobody", "fallback": "#ff0000", "fallback_image": str(still)}
+    layer = build_source("mdvr-live", params, canvas())
+    out = np.zeros((16, 32, 3), np.uint16)
+    layer.render(0.0, out)  # no frame has ever come: the still, bars in the colour
+    assert (out[:, 8:24] == [0, 0, 65535]).all()
+    assert (out[:, :8] == [65535, 0, 0]).all()
+    layer.close()
+    with pytest.raises(SourceError, match='param "fallback_image"'):
+        build_source(
+            "mdvr-live", {**params, "fallback_image": str(tmp_path / "none.png")}, canvas()
+        )
 
 
 def test_image_sequence_and_single_image(tmp_path: Path) -> None:
