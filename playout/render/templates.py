@@ -261,7 +261,9 @@ class TextScroller(LayerSource):
         else:
             inside = (index >= 0) & (index < self.text_width)
             lit = self.lap[:, np.where(inside, index, 0)] & inside[None, :]
-        out[...] = np.where(lit[..., None], self.colour, self.background)
+        # In place: no frame-sized temporary on the render path.
+        out[...] = self.background
+        np.copyto(out, self.colour, where=lit[..., None])
 
 
 TEMPLATES = (ColourWash, Wave, Sparkle, TextScroller)
