@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.daemon_harness import ADMIN_PASSWORD, running_daemon
+from tests.daemon_harness import AUTH_UNLIMITED, running_daemon
 from tests.sacn_capture import Capture
 
 RATE_HZ = 44.0
@@ -189,8 +189,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, Capture() as rx:
         extra = (
             f'[[outputs]]\nname = "bench"\nprotocol = "sacn"\nuniverses = "1"\n'
-            f'destinations = ["127.0.0.1:{rx.port}"]\n'
-            f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+            f'destinations = ["127.0.0.1:{rx.port}"]\n' + AUTH_UNLIMITED
         )
         with running_daemon(Path(tmp), extra) as daemon:
             daemon.wait_healthy()

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.daemon_harness import ADMIN_PASSWORD, running_daemon
+from tests.daemon_harness import AUTH_UNLIMITED, running_daemon
 from tests.sacn_capture import Capture
 from trocadero.client import Client
 
@@ -85,11 +85,11 @@ def main() -> None:
         extra = (
             f'[show]\npath = "{tmp_path / "show.toml"}"\n[clock]\nrate_hz = {args.rate}\n'
             "[playback]\ngo_debounce_s = 0.0\n"
-            # 1,000 GOs from one account: the per-user rate limit would refuse most of them.
-            f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
-            "login_attempts_per_minute = 1000\n"
             f'[[outputs]]\nname = "bench"\nprotocol = "sacn"\nuniverses = "1"\n'
             f'destinations = ["127.0.0.1:{rx.port}"]\n'
+            # 1,000 GOs from one account: the per-user rate limit would refuse most of them.
+            + AUTH_UNLIMITED
+            + "login_attempts_per_minute = 1000\n"
         )
         with running_daemon(tmp_path, extra) as daemon:
             daemon.wait_healthy()

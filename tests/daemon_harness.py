@@ -25,6 +25,9 @@ def free_port() -> int:
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "trocadero-test"  # [auth] admin_password of every harness daemon
+# The [auth] section of a daemon that tests and benchmarks drive hard: the known admin
+# password, and a rate limit no test reaches (the limiter has its own tests).
+AUTH_UNLIMITED = f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
 
 
 class Daemon:

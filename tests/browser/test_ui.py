@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.daemon_harness import ADMIN_PASSWORD, Daemon, free_port, running_daemon
+from tests.daemon_harness import ADMIN_PASSWORD, AUTH_UNLIMITED, Daemon, free_port, running_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("TROCADERO_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
@@ -47,10 +47,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    extra = (
-        f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
-        "login_attempts_per_minute = 1000\n"
-    )
+    extra = AUTH_UNLIMITED + "login_attempts_per_minute = 1000\n"
     with running_daemon(tmp_path_factory.mktemp("ui"), extra) as d:
         d.wait_healthy()
         yield d
@@ -235,8 +232,8 @@ def test_viewer_sees_but_cannot_operate(browser: Browser, daemon: Daemon) -> Non
 def test_vehicles_page_with_a_simulated_device(browser: Browser, tmp_path: Path) -> None:
     sig, media = free_port(), free_port()
     extra = (
-        f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
-        f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
+        AUTH_UNLIMITED
+        + f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
         f'media_port = {media}\nallowed_devices = ["00001"]\n'
     )
     with running_daemon(tmp_path, extra) as daemon:

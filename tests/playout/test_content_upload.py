@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from tests.daemon_harness import AUTH_UNLIMITED, Daemon, running_daemon
 from tests.ws_client import WsClient
 
 
@@ -41,7 +41,7 @@ def make_clip(
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    extra = f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+    extra = AUTH_UNLIMITED
     with running_daemon(tmp_path_factory.mktemp("content"), extra) as d:
         d.wait_healthy()
         for name, role in (("mia", "marketing"), ("otto", "operator")):

@@ -11,16 +11,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from tests.daemon_harness import ADMIN_PASSWORD, AUTH_UNLIMITED, Daemon, running_daemon
 from tests.ws_client import Closed, WsClient, parse_preview
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    extra = (
-        f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
-        "[render]\npreview_rate_hz = 30.0\n"
-    )
+    extra = AUTH_UNLIMITED + "[render]\npreview_rate_hz = 30.0\n"
     with running_daemon(tmp_path_factory.mktemp("ws"), extra) as d:
         d.wait_healthy()
         r = d.post(
