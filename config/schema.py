@@ -8,7 +8,7 @@ Nothing here reads files or the environment: `loader.py` does that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .fields import setting
@@ -301,6 +301,9 @@ class ScheduleConfig:
     )
 
 
+MAX_DEVICE_ID_BYTES: Final = 32  # what the MDVR builders can echo
+
+
 @dataclass(frozen=True, slots=True)
 class MdvrConfig:
     """The MDVR gateway (CMSV6 "$$dc" vehicle cameras, docs: shared/reference/mdvr-protocol.md).
@@ -378,6 +381,49 @@ class MdvrConfig:
         minimum=0.0,
         maximum=86400.0,
     )
+    register_within_s: float = setting(
+        30.0,
+        "a signaling connection that has not registered (V101) this soon is closed",
+        minimum=0.05,
+        maximum=600.0,
+    )
+    max_unregistered_per_address: int = setting(
+        64,
+        "connections from one address not yet registered (signaling) or not yet claiming a"
+        " session (media); more are closed at once (vehicles behind one carrier NAT share an"
+        " address: registered links do not count)",
+        minimum=1,
+        maximum=100_000,
+    )
+    max_connections: int = setting(
+        20_000,
+        "open signaling plus media connections in all; more are closed at once",
+        minimum=1,
+        maximum=1_000_000,
+    )
+    max_replacements_per_minute: int = setting(
+        6,
+        "a device id may displace its own registered link (a second V101) this often per"
+        " minute; past it the newcomer is refused, logged as a security event and alerted",
+        minimum=1,
+        maximum=10_000,
+    )
+
+    def validate(self) -> list[str]:
+        # Ids are echoed in every reply: one the frame cannot carry would never register.
+        problems: list[str] = []
+        for n, device_id in enumerate(self.allowed_devices):
+            if not device_id or len(device_id.encode()) > MAX_DEVICE_ID_BYTES:
+                problems.append(
+                    f"allowed_devices[{n}]: a device id is 1 to {MAX_DEVICE_ID_BYTES} bytes"
+                    f" (got {device_id!r})"
+                )
+            elif any(c in ",#" or not c.isprintable() or c.isspace() for c in device_id):
+                problems.append(
+                    f"allowed_devices[{n}]: a device id has no ',', '#', spaces or control"
+                    f" characters (got {device_id!r})"
+                )
+        return problems
 
 
 @dataclass(frozen=True, slots=True)

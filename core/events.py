@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
+import structlog
 import trio
 
 __all__ = [
@@ -150,6 +151,15 @@ class EventBus:
         sub = Subscriber(self, pats, capacity)
         self._subscribers.append(sub)
         return sub
+
+    def alert(self, source: str, text: str, *, level: str = "error") -> Event:
+        """A `system:alert` for the operators' consoles, also written to the log (an alert
+        nobody is watching for must still be found in the journal)."""
+        log = structlog.get_logger()
+        getattr(log, "warning" if level == "warning" else "error")(
+            "alert", subsystem=source, alert=text
+        )
+        return self.publish("system:alert", {"level": level, "source": source, "text": text})
 
     def publish(self, topic: str, payload: Mapping[str, Any]) -> Event:
         """Deliver to every matching subscriber now; a full subscriber is dropped."""

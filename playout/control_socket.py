@@ -118,7 +118,14 @@ class ControlSocket:
     async def _listen(self) -> trio.socket.SocketType:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_socket():
-            self.path.unlink()  # left by a killed daemon: nobody is listening on it
+            probe = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            with probe:
+                try:
+                    await probe.connect(str(self.path))
+                except OSError:
+                    self.path.unlink()  # left by a killed daemon: nobody is listening on it
+                else:  # another daemon is serving it: never steal its socket
+                    raise OSError(errno.EADDRINUSE, f"{self.path} is in use")
         elif self.path.exists():
             raise OSError(f"{self.path} exists and is not a socket; not replacing it")
         sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

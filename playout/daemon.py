@@ -32,6 +32,7 @@ from trocadero.config.show import ShowDef
 from trocadero.core import content as content_module
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
+from trocadero.core.containment import CONTAINMENT
 from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
@@ -80,14 +81,10 @@ from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
 from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir
-from .supervisor import SupervisorStats, supervise
+from .supervisor import Policy, SupervisorStats, supervise
 from .systemd import Notifier
 
 log = get_logger("daemon")
-
-
-class InjectedFault(RuntimeError):
-    """Raised on purpose by /debug/fault/crash-web."""
 
 
 def block_python(seconds: float) -> None:
@@ -123,9 +120,24 @@ class Runtime:
     socket: ControlSocket | None = None
     content: ContentLibrary | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
-    web: SupervisorStats = field(default_factory=lambda: SupervisorStats("web"))
+    supervisors: dict[str, SupervisorStats] = field(default_factory=dict)
     watchdog_withheld: bool = False
-    crash_web_requested: trio.Event = field(default_factory=trio.Event)
+
+    @property
+    def web(self) -> SupervisorStats:
+        return self.supervisors.setdefault("web", SupervisorStats("web"))
+
+    def can_crash(self, name: str) -> bool:
+        stats = self.supervisors.get(name)
+        return stats is not None and stats.state == "running"
+
+    def crash_subsystem(self, name: str) -> bool:
+        """Fault injection: make a supervised subsystem raise (False: no such subsystem)."""
+        stats = self.supervisors.get(name)
+        if stats is None or stats.state != "running":
+            return False
+        stats.request_crash()
+        return True
 
     def health(self) -> Mapping[str, Any]:
         s = self.clock.stats()
@@ -175,6 +187,7 @@ class Runtime:
             "artnet_discovery": (
                 None if self.discovery is None else discovery_health(self.discovery)
             ),
+            "containment": CONTAINMENT.health(),
             "socket": None if self.socket is None else self.socket.health(),
             "mdvr": None if self.mdvr is None else self.mdvr.health(),
             "events": {
@@ -195,6 +208,7 @@ class Runtime:
                     "refused_auth": self.live.refused_auth,
                 },
             },
+            "subsystems": {name: st.health() for name, st in sorted(self.supervisors.items())},
             "watchdog": {
                 "enabled": self.notifier.watchdog_interval_s is not None,
                 "withheld": self.watchdog_withheld,
@@ -226,6 +240,15 @@ class Runtime:
             },
             "trocadero_web_restarts_total": max(0, self.web.starts - 1),
             "trocadero_web_crashes_total": self.web.crashes,
+            **{
+                f'trocadero_subsystem_crashes_total{{subsystem="{n}"}}': st.crashes
+                for n, st in self.supervisors.items()
+            },
+            **{
+                f'trocadero_subsystem_up{{subsystem="{n}"}}': float(st.state == "running")
+                for n, st in self.supervisors.items()
+            },
+            **CONTAINMENT.metrics(),
             **output_metrics(self.clock, self.outputs),
             **({} if self.inputs is None else input_metrics(self.inputs)),
         }
@@ -234,7 +257,9 @@ class Runtime:
         faults = None
         if self.config.debug.fault_injection:
             faults = FaultHooks(
-                crash_web=self.crash_web_requested.set,
+                crash_web=lambda: self.crash_subsystem("web"),
+                crash_subsystem=self.crash_subsystem,
+                can_crash=self.can_crash,
                 stall_clock=self.clock.set_stalled,
                 block_python=block_python,
             )
@@ -341,9 +366,6 @@ async def serve_web(
         await nursery.start(serve, app, cfg)
         task_status.started()
         get_logger("web").info("web server listening", bind=cfg.bind)
-        await rt.crash_web_requested.wait()
-        rt.crash_web_requested = trio.Event()
-        raise InjectedFault("web server crash requested through /debug/fault/crash-web")
 
 
 async def serve_watchdog(
@@ -385,9 +407,18 @@ async def _start_inputs_and_discovery(nursery: trio.Nursery, rt: Runtime) -> Non
     )
     if rt.inputs is not None:
         on_other = rt.discovery.on_other if rt.discovery is not None and shared else None
-        await nursery.start(partial(serve_inputs, rt.inputs, on_artnet_other=on_other))
+        await _supervised(
+            nursery,
+            rt,
+            "inputs",
+            partial(serve_inputs, rt.inputs, on_artnet_other=on_other),
+            Policy(config_key="inputs", bind="an input port"),
+        )
     if rt.discovery is not None:
-        await nursery.start(
+        await _supervised(
+            nursery,
+            rt,
+            "artnet_discovery",
             partial(
                 serve_artnet_discovery,
                 rt.discovery,
@@ -395,8 +426,19 @@ async def _start_inputs_and_discovery(nursery: trio.Nursery, rt: Runtime) -> Non
                 interval_s=dcfg.interval_s,
                 port=dcfg.port,
                 own_listener=not shared,
-            )
+            ),
+            Policy(config_key="artnet_discovery.port", bind=f"0.0.0.0:{dcfg.port}"),
         )
+
+
+async def _supervised(
+    nursery: trio.Nursery, rt: Runtime, name: str, serve: Any, policy: Policy
+) -> None:
+    """Start `serve` under a supervisor (restarts, backoff, disable, alerts)."""
+    stats = rt.supervisors.setdefault(name, SupervisorStats(name))
+    await nursery.start(
+        partial(supervise, name, serve, stats, policy=policy, alert=rt.events.alert)
+    )
 
 
 async def run_daemon(config: Config, show: LoadedShow) -> None:
@@ -534,15 +576,18 @@ async def _run(
                     clock.engage_emergency()
                 if config.schedule.enabled:  # re-derived from the horizon, before any frame
                     runner = ScheduleRunner(rt.controller, rt.schedules, config.schedule)
-                    await nursery.start(serve_schedule, runner)
+                    await _supervised(
+                        nursery, rt, "schedule", partial(serve_schedule, runner), Policy()
+                    )
                 await _start_inputs_and_discovery(nursery, rt)
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)
-                    await nursery.start(rt.redis.serve)
+                    await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())
                 if config.mdvr.enabled:  # off by default: no MDVR ports unless configured
                     files = state.directory / (config.mdvr.file_dir or "mdvr-files")
                     rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files)
-                    await nursery.start(rt.mdvr.serve)
+                    # Optional: ports in use keep the gateway retrying, never the building dark.
+                    await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
                 rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
                 await nursery.start(
                     serve_frame_producer,
@@ -554,25 +599,60 @@ async def _run(
                     rt.open_dmx,
                     driver,
                 )
-                await nursery.start(serve_emergency_watch, rt.controller, clock, rt.inputs, config)
-                await nursery.start(serve_persistence, rt.controller)
-                await nursery.start(serve_playback_events, rt.controller, rt.events)
+                await _supervised(
+                    nursery,
+                    rt,
+                    "emergency_watch",
+                    partial(serve_emergency_watch, rt.controller, clock, rt.inputs, config),
+                    Policy(),
+                )
+                await _supervised(
+                    nursery, rt, "persistence", partial(serve_persistence, rt.controller), Policy()
+                )
+                await _supervised(
+                    nursery,
+                    rt,
+                    "playback_events",
+                    partial(serve_playback_events, rt.controller, rt.events),
+                    Policy(),
+                )
                 if config.socket.enabled:
                     ops = Ops(rt.controller, Interactions(rt.controller, rt.events.publish), store)
                     path = socket_path(config.socket, state.directory, dict(os.environ))
                     rt.socket = ControlSocket(ops, rt.events, config.socket, path)
-                    await nursery.start(rt.socket.serve)
-                await nursery.start(
-                    partial(
-                        supervise,
-                        "web",
-                        partial(serve_web, rt),
-                        rt.web,
-                        restart_delay_s=config.web.restart_delay_s,
+                    await _supervised(
+                        nursery,
+                        rt,
+                        "socket",
+                        rt.socket.serve,
+                        Policy(required=True, config_key="socket.path", bind=str(path)),
                     )
+                await _supervised(
+                    nursery,
+                    rt,
+                    "web",
+                    partial(serve_web, rt),
+                    Policy(
+                        restart_delay_s=config.web.restart_delay_s,
+                        required=True,
+                        config_key="web.port",
+                        bind=f"{config.web.host}:{config.web.port}",
+                    ),
                 )
-                await nursery.start(serve_output_monitor, clock, rt.outputs)
-                await nursery.start(serve_sacn_discovery, rt.outputs)
+                await _supervised(
+                    nursery,
+                    rt,
+                    "output_monitor",
+                    partial(serve_output_monitor, clock, rt.outputs),
+                    Policy(),
+                )
+                await _supervised(
+                    nursery,
+                    rt,
+                    "sacn_discovery",
+                    partial(serve_sacn_discovery, rt.outputs),
+                    Policy(),
+                )
                 await nursery.start(serve_watchdog, rt)
                 gc.collect()
                 gc.freeze()  # start-up objects leave the GC's scans: full collections ~0 ms

@@ -28,6 +28,7 @@ pure-Python reference (:mod:`.mdvr_ref`) produces the same classes and is the te
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final, Literal, cast
@@ -136,6 +137,8 @@ __all__ = [
     "needs_ack",
     "parse_time",
     "position_fields",
+    "reply_problem",
+    "route_problem",
     "sniff_video_codec",
 ]
 
@@ -360,6 +363,53 @@ def build_ack(message: SignalingMessage, time: datetime | str) -> bytes:
         src_time=src_time,
         alarm_uid=message.alarm_uid,
     )
+
+
+# What the Rust builders accept in an echoed header (builders.rs `check_route`): a device
+# may send anything that frames, so the gateway asks `reply_problem` before echoing.
+MAX_ECHO_SERIAL: Final = 16
+MAX_ECHO_ID: Final = 32
+_TIME_SHAPE: Final = re.compile(r"[0-9]{6} [0-9]{6}")
+_KEYWORD_SHAPE: Final = re.compile(r"[VC][0-9]{3,4}")
+
+
+def _echo_field_problem(name: str, value: str, max_len: int) -> str | None:
+    if not value:
+        return f"{name} is empty"
+    if len(value.encode("utf-8", "surrogateescape")) > max_len:
+        return f"{name} is longer than {max_len} bytes"
+    if any(c in ",#" or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return f"{name} contains ',', '#' or a control character"
+    return None
+
+
+def route_problem(message: Message) -> str | None:
+    """Why a reply cannot address ``message``'s sender (serial and device id echoed), or None.
+    Without a route nothing can be sent back: the gateway closes the link silently."""
+    return _echo_field_problem("serial", message.serial, MAX_ECHO_SERIAL) or (
+        _echo_field_problem("device id", message.device_id, MAX_ECHO_ID)
+    )
+
+
+def reply_problem(message: SignalingMessage) -> str | None:
+    """Why :func:`build_ack` (or the refusal) cannot echo ``message``, or None when it can.
+
+    Builders refuse what a frame cannot carry (ValueError); a device may send anything that
+    frames, so a session checks here first and refuses at the edge instead of raising."""
+    if isinstance(message, MalformedFrame):
+        return "malformed frame"
+    problem = route_problem(message)
+    if problem is not None:
+        return problem
+    if _TIME_SHAPE.fullmatch(message.time) is None:
+        return f"time {message.time[:32]!r} is not 'yymmdd hhmmss'"
+    if isinstance(message, Alarm):
+        if _KEYWORD_SHAPE.fullmatch(message.keyword) is None:
+            return f"keyword {message.keyword[:16]!r} is not V/C and 3-4 digits"
+        uid = message.alarm_uid
+        if uid and (problem := _echo_field_problem("alarm uid", uid, MAX_ECHO_ID * 2)):
+            return problem
+    return None
 
 
 def build_registration_refusal(

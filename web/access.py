@@ -103,6 +103,7 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     # fault injection (tests; only mounted when [debug] fault_injection = true)
     ("POST", "/debug/fault/block-python"): "debug",
     ("POST", "/debug/fault/crash-web"): "debug",
+    ("POST", "/debug/fault/crash/{subsystem}"): "debug",
     ("POST", "/debug/fault/stall-clock"): "debug",
 }
 

@@ -46,8 +46,10 @@ UI_DIR = Path(__file__).resolve().parent / "ui"
 class FaultHooks:
     """Deliberate failures for tests of the supervisor and the systemd watchdog."""
 
-    crash_web: Callable[[], None]
+    crash_web: Callable[[], object]
     stall_clock: Callable[[bool], None]
+    crash_subsystem: Callable[[str], bool] = lambda _name: False
+    can_crash: Callable[[str], bool] = lambda _name: False
     block_python: Callable[[float], None] = lambda _s: None
 
 
@@ -203,6 +205,22 @@ def create_app(control: ControlPlane) -> Starlette:
                 {"fault": "crash-web", "scheduled": True}, background=BackgroundTask(fire_crash)
             )
 
+        async def crash_subsystem(request: Request) -> Response:
+            name = request.path_params["subsystem"]
+            if not faults.can_crash(name):
+                return JSONResponse(
+                    {"error": f"no running supervised subsystem {name!r}"}, status_code=404
+                )
+
+            async def fire() -> None:
+                faults.crash_subsystem(name)
+
+            # After the response, so the caller sees it even when the web itself crashes.
+            return JSONResponse(
+                {"fault": "crash", "subsystem": name, "scheduled": True},
+                background=BackgroundTask(fire),
+            )
+
         async def stall_clock(request: Request) -> Response:
             stalled = request.query_params.get("stalled", "1") != "0"
             faults.stall_clock(stalled)
@@ -218,6 +236,7 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += [
             Route("/debug/fault/block-python", block_python, methods=["POST"]),
             Route("/debug/fault/crash-web", crash_web, methods=["POST"]),
+            Route("/debug/fault/crash/{subsystem}", crash_subsystem, methods=["POST"]),
             Route("/debug/fault/stall-clock", stall_clock, methods=["POST"]),
         ]
     document: dict[str, Any] = {}

@@ -20,10 +20,14 @@ rejected frames in a row; media packets are capped at 8 MiB (never buffered beyo
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
 import itertools
+import math
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,14 +37,17 @@ from typing import Any, Final, Literal
 
 import trio
 
+from trocadero.config import ConfigError
 from trocadero.config.schema import MdvrConfig
 from trocadero.core.commands import Actor, audit
+from trocadero.core.containment import CONTAINMENT, Containment, describe
 from trocadero.core.events import EventBus
 from trocadero.core.storage import Storage, StorageError
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, NewAlarm, PositionRow
 from trocadero.protocols.mdvr import (
     FEEDBACK_BAD_DEVICE_ID,
     OP_SESSION_END,
+    REG_BAD_FORMAT,
     Alarm,
     DeviceAck,
     FileBlock,
@@ -70,8 +77,11 @@ from trocadero.protocols.mdvr import (
     build_media_packet,
     build_not_registered,
     build_registration_refusal,
+    format_time,
     needs_ack,
     parse_time,
+    reply_problem,
+    route_problem,
 )
 
 from ..logs import get_logger
@@ -94,6 +104,16 @@ BACKFILL_AGE_S: Final = 120.0  # older positions are flagged as backfill, not li
 FUTURE_SLACK: Final = timedelta(days=2)
 RETRY_DELAY_S: Final = 1.0
 READ_SIZE: Final = 65536
+REPLACEMENT_WINDOW_S: Final = 60.0
+
+
+async def _listen(host: str, port: int, key: str) -> list[trio.SocketListener]:
+    """TCP listeners; a port in use is a one-line error naming the config key."""
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        what = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc})"
+        raise ConfigError([f"{key}: {host}:{port} {what}"]) from exc
 
 
 def utcnow() -> datetime:
@@ -120,6 +140,7 @@ class DeviceLink:
     last_command: float = 0.0
     last_received: float = field(default_factory=time.monotonic)
     messages: int = 0
+    refused: int = 0  # messages refused at the edge; the link is closed past MAX_REJECTED
     acks: dict[str, DeviceAck] = field(default_factory=dict)
 
     async def send(self, data: bytes) -> None:
@@ -144,6 +165,35 @@ class DeviceLink:
                 self.scope.cancel()
                 raise trio.BrokenResourceError("send timed out")
             return serial
+
+
+@dataclass(eq=False)
+class _Admission:
+    """A TCP connection counted against its address until it registers."""
+
+    ip: str
+    registered: bool = False
+
+
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F])
+
+
+def stored_text(value: str, max_chars: int = 200) -> str:
+    """A device's free text as we store it: no control characters (PostgreSQL refuses
+    NUL in text and jsonb), at most `max_chars`."""
+    return value.translate(_CONTROL)[:max_chars]
+
+
+def plausible(pos: Position) -> bool:
+    """A fix we can store and publish as JSON: finite, on the globe, a sane speed."""
+    speed = pos.speed_kmh
+    return (
+        math.isfinite(pos.longitude)
+        and math.isfinite(pos.latitude)
+        and abs(pos.longitude) <= 180.0
+        and abs(pos.latitude) <= 90.0
+        and (speed is None or (math.isfinite(speed) and 0.0 <= speed <= 2000.0))
+    )
 
 
 @dataclass(eq=False)
@@ -206,6 +256,10 @@ class GatewayStats:
     media_refused: int = 0
     files_done: int = 0
     files_failed: int = 0
+    refused_fields: int = 0  # parsed, but a field cannot be echoed or stored (refused at the edge)
+    refused_limit: int = 0  # closed at once: too many connections (per address or in all)
+    register_timeouts: int = 0  # connected but never registered in time
+    replacements_refused: int = 0  # a second V101 for a connected id past the rate limit
 
 
 class MdvrGateway:
@@ -220,6 +274,7 @@ class MdvrGateway:
         *,
         feeds: LiveFeeds = LIVE_FEEDS,
         audit: bool = True,
+        containment: Containment = CONTAINMENT,
     ) -> None:
         self.config = config
         self.store = store
@@ -229,6 +284,11 @@ class MdvrGateway:
         self.feeds = feeds
         self.audit = audit
         self.stats = GatewayStats()
+        self.containment = containment
+        self.open_connections = 0
+        self._unregistered: Counter[str] = Counter()  # by peer IP address
+        self._replacements: dict[str, deque[float]] = {}  # allowed ids only: bounded
+        self._edge_logged: dict[str, float] = {}  # "why, where" → last logged (monotonic)
         self.links: dict[str, DeviceLink] = {}
         self.pending: dict[str, PendingSession] = {}
         self.live: dict[tuple[str, int, int], LiveSession] = {}
@@ -281,7 +341,12 @@ class MdvrGateway:
                 "media_refused": st.media_refused,
                 "files_done": st.files_done,
                 "files_failed": st.files_failed,
+                "refused_fields": st.refused_fields,
+                "refused_limit": st.refused_limit,
+                "register_timeouts": st.register_timeouts,
+                "replacements_refused": st.replacements_refused,
             },
+            "open_connections": self.open_connections,
         }
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -292,8 +357,13 @@ class MdvrGateway:
         await self.devices.mark_all_offline()
         if not self._allowed:
             log.warning("MDVR gateway has an empty allow-list: every device will be refused")
-        sig = await trio.open_tcp_listeners(cfg.signaling_port, host=cfg.bind_address)
-        media = await trio.open_tcp_listeners(cfg.media_port, host=cfg.bind_address)
+        sig = await _listen(cfg.bind_address, cfg.signaling_port, "mdvr.signaling_port")
+        try:
+            media = await _listen(cfg.bind_address, cfg.media_port, "mdvr.media_port")
+        except BaseException:
+            for listener in sig:
+                await listener.aclose()
+            raise
         self.signaling_port = sig[0].socket.getsockname()[1]
         self.media_port = media[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
@@ -338,22 +408,22 @@ class MdvrGateway:
 
     async def _telemetry_writer(self) -> None:
         batch_max, flush_s = self.config.telemetry_batch, self.config.telemetry_flush_s
-        async with self._positions_out:
-            while True:
+        # Not closed on the way out: a restarted gateway reads the same queue.
+        while True:
+            try:
+                first = await self._positions_out.receive()
+            except trio.EndOfChannel:
+                return
+            batch = [first]
+            with trio.move_on_after(flush_s):
+                while len(batch) < batch_max:
+                    batch.append(await self._positions_out.receive())
+            while len(batch) < batch_max:  # whatever else is already queued
                 try:
-                    first = await self._positions_out.receive()
-                except trio.EndOfChannel:
-                    return
-                batch = [first]
-                with trio.move_on_after(flush_s):
-                    while len(batch) < batch_max:
-                        batch.append(await self._positions_out.receive())
-                while len(batch) < batch_max:  # whatever else is already queued
-                    try:
-                        batch.append(self._positions_out.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                await self._write_positions(batch)
+                    batch.append(self._positions_out.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            await self._write_positions(batch)
 
     async def _write_positions(self, batch: Sequence[PositionRow]) -> None:
         for attempt in range(3):
@@ -376,7 +446,7 @@ class MdvrGateway:
         if at is None:
             return
         oldest = now - timedelta(days=self.config.retention_days)
-        if at < oldest or at > now + FUTURE_SLACK:
+        if at < oldest or at > now + FUTURE_SLACK or not plausible(pos):
             self.stats.positions_dropped += 1
             return
         row = PositionRow(
@@ -420,33 +490,114 @@ class MdvrGateway:
             },
         )
 
+    # --- edges: limits and containment ------------------------------------------------------
+
+    def _edge_log(self, key: str, text: str, **fields: Any) -> None:
+        """Log a refusal at most once per `unknown_log_interval_s` per key (a peer or an id
+        repeating itself must not flood the journal)."""
+        mono = time.monotonic()
+        last = self._edge_logged.get(key)
+        if last is not None and mono - last < self.config.unknown_log_interval_s:
+            return
+        if len(self._edge_logged) > 10_000:  # bounded under an address-spraying peer
+            self._edge_logged.clear()
+        self._edge_logged[key] = mono
+        log.warning(text, **fields)
+
+    def _admit(self, stream: trio.SocketStream, edge: str) -> tuple[str, str] | None:
+        """Count a new connection in; None (refused) past `max_connections` in all or
+        `max_unregistered_per_address` for its address. Returns (address, ip)."""
+        try:
+            peer = stream.socket.getpeername()
+        except OSError:
+            return None  # reset before we looked at it
+        ip = str(peer[0])
+        address = f"{ip}:{peer[1]}"
+        cfg = self.config
+        if (
+            self.open_connections >= cfg.max_connections
+            or self._unregistered[ip] >= cfg.max_unregistered_per_address
+        ):
+            self.stats.refused_limit += 1
+            self._edge_log(
+                f"limit {ip}",
+                "MDVR connection refused: connection limit reached",
+                subsystem_edge=edge,
+                address=address,
+                open=self.open_connections,
+                unregistered_from_address=self._unregistered[ip],
+            )
+            return None
+        self.open_connections += 1
+        self._unregistered[ip] += 1
+        return address, ip
+
+    def _registered(self, ip: str) -> None:
+        """A connection of `ip` registered: it no longer counts against the address."""
+        self._unregistered[ip] -= 1
+        if self._unregistered[ip] <= 0:
+            del self._unregistered[ip]
+
+    def _release(self, ip: str, registered: bool) -> None:
+        self.open_connections -= 1
+        if not registered:
+            self._registered(ip)
+
     # --- signaling -------------------------------------------------------------------------
 
     async def _signaling_conn(self, stream: trio.SocketStream) -> None:
-        peer = stream.socket.getpeername()
-        local_ip = self.config.media_host or stream.socket.getsockname()[0]
-        await self._signaling_session(stream, f"{peer[0]}:{peer[1]}", local_ip)
+        admitted = self._admit(stream, "mdvr.signaling")
+        if admitted is None:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        address, ip = admitted
+        state = _Admission(ip)
+        try:
+            local_ip = self.config.media_host or stream.socket.getsockname()[0]
+            await self._signaling_session(stream, address, local_ip, admission=state)
+        finally:
+            self._release(ip, state.registered)
 
     async def _udp_session(self, peer: DatagramPeer, address: str, local_ip: str) -> None:
         await self._signaling_session(peer, address, local_ip, per_read=True)
 
     async def _signaling_session(
-        self, stream: trio.abc.Stream, address: str, local_ip: str, *, per_read: bool = False
+        self,
+        stream: trio.abc.Stream,
+        address: str,
+        local_ip: str,
+        *,
+        per_read: bool = False,
+        admission: _Admission | None = None,
     ) -> None:
         """One device's signaling: a TCP connection, or (`per_read`) a UDP source address
-        whose every read is one datagram of whole messages."""
+        whose every read is one datagram of whole messages.
+
+        Whatever the session raises ends this connection only: it is counted and logged
+        (`Containment`), the device goes offline, and nothing else is affected."""
         self.stats.connections += 1
         decoder = SignalingDecoder()
         link: DeviceLink | None = None
         reason = "closed by the device"
+        register_by = time.monotonic() + self.config.register_within_s
         try:
             with trio.CancelScope() as scope:
                 async with trio.open_nursery() as nursery:
                     while True:
-                        with trio.move_on_after(self.config.offline_after_s) as idle:
+                        wait = (
+                            self.config.offline_after_s
+                            if link is not None
+                            else max(0.0, register_by - time.monotonic())
+                        )
+                        with trio.move_on_after(wait) as idle:
                             data = await stream.receive_some(READ_SIZE)
                         if idle.cancelled_caught:
-                            reason = "silent"
+                            if link is None:
+                                self.stats.register_timeouts += 1
+                                reason = "did not register in time"
+                            else:
+                                reason = "silent"
                             break
                         if not data:
                             break
@@ -466,15 +617,21 @@ class MdvrGateway:
                                     reason = "refused"
                                     scope.cancel()
                                     break
+                                if admission is not None and not admission.registered:
+                                    admission.registered = True
+                                    self._registered(admission.ip)
                             elif link is None:
                                 if not isinstance(msg, MalformedFrame):
-                                    await stream.send_all(
-                                        build_not_registered(
-                                            serial=msg.serial,
-                                            device_id=msg.device_id,
-                                            time=utcnow(),
+                                    if route_problem(msg) is None:
+                                        await stream.send_all(
+                                            build_not_registered(
+                                                serial=msg.serial,
+                                                device_id=msg.device_id,
+                                                time=utcnow(),
+                                            )
                                         )
-                                    )
+                                    else:  # nothing to address a C500 to
+                                        self.stats.refused_fields += 1
                             else:
                                 link.last_received = time.monotonic()
                                 link.messages += 1
@@ -482,6 +639,7 @@ class MdvrGateway:
                         if (
                             decoder.skipped_since_frame > MAX_GARBAGE
                             or decoder.rejected_since_frame > MAX_REJECTED
+                            or (link is not None and link.refused > MAX_REJECTED)
                         ):
                             self.stats.closed_for_garbage += 1
                             reason = "garbage"
@@ -489,6 +647,11 @@ class MdvrGateway:
                     nursery.cancel_scope.cancel()
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
             reason = f"connection lost ({group.exceptions[0]})"
+        except* Exception as group:
+            # A bug or an input nobody foresaw: this device's link ends, the building's
+            # lighting and every other link go on.
+            reason = "session failure"
+            self.containment.record("mdvr.signaling", address, group)
         finally:
             with trio.CancelScope(shield=True):
                 gone = link is not None and self.links.get(link.device_id) is link
@@ -497,6 +660,17 @@ class MdvrGateway:
                 await stream.aclose()
                 if link is not None and gone:
                     await self._went_offline(link.device_id, reason)
+
+    def _refuse_fields(self, what: str, address: str, device_id: str, problem: str) -> None:
+        self.stats.refused_fields += 1
+        self._edge_log(
+            f"fields {address}",
+            "MDVR message refused: a field cannot be echoed or stored",
+            message=what,
+            device=device_id[:40],
+            address=address,
+            problem=problem,
+        )
 
     async def _register(
         self,
@@ -510,6 +684,13 @@ class MdvrGateway:
     ) -> DeviceLink | None:
         now = utcnow()
         device_id = msg.device_id
+        problem = reply_problem(msg)
+        if problem is not None:
+            self._refuse_fields("V101", address, device_id, problem)
+            if route_problem(msg) is None:  # only the time is unusable: refuse with ours
+                refusal = dataclasses.replace(msg, time=format_time(now))
+                await stream.send_all(build_registration_refusal(refusal, now, REG_BAD_FORMAT))
+            return None
         if device_id not in self._allowed:
             self.stats.refused += 1
             await stream.send_all(build_registration_refusal(msg, now))
@@ -527,12 +708,15 @@ class MdvrGateway:
             await current.send(build_ack(msg, now))
             return current
         old = self.links.get(device_id)
+        if old is not None and not self._may_replace(device_id, old, address):
+            await stream.send_all(build_registration_refusal(msg, now))
+            return None
         if old is not None:
             # The device re-registered: its old link is dead (reference §9). Replace it.
             self.stats.replaced += 1
             old.scope.cancel()
-            log.info("MDVR device re-registered; old link closed", device=device_id)
-        link = DeviceLink(device_id, address, local_ip, stream, scope, now, plate=msg.plate)
+        plate = stored_text(msg.plate, 64)
+        link = DeviceLink(device_id, address, local_ip, stream, scope, now, plate=plate)
         self.links[device_id] = link
         await link.send(build_ack(msg, now))
         self.stats.registrations += 1
@@ -540,23 +724,57 @@ class MdvrGateway:
         try:
             await self.devices.upsert_device(
                 device_id,
-                plate=msg.plate,
+                plate=stored_text(msg.plate, 64),
                 device_type=msg.device_type,
-                protocol_version=msg.protocol_version,
-                net_lib_version=msg.net_lib_version,
+                protocol_version=stored_text(msg.protocol_version, 64),
+                net_lib_version=stored_text(msg.net_lib_version, 64),
                 address=address,
                 at=now,
             )
         except StorageError as exc:
             log.error("device not recorded", device=device_id, error=str(exc))
-        log.info("MDVR device online", device=device_id, address=address, plate=msg.plate)
+        log.info("MDVR device online", device=device_id, address=address, plate=plate)
         self.bus.publish(
             "device:online",
-            {"device_id": device_id, "address": address, "plate": msg.plate, "at": now.isoformat()},
+            {"device_id": device_id, "address": address, "plate": plate, "at": now.isoformat()},
         )
         if self._nursery is not None:
             self._nursery.start_soon(self._resume_downloads, device_id)
         return link
+
+    def _may_replace(self, device_id: str, old: DeviceLink, address: str) -> bool:
+        """A second V101 for a connected id: the protocol lets it displace the first (a
+        device whose link died re-registers), so anyone who knows an allowed id can too.
+        Logged as a security event; past `max_replacements_per_minute` the newcomer is
+        refused, and a storm raises one alert per id per interval."""
+        mono = time.monotonic()
+        recent = self._replacements.setdefault(device_id, deque())
+        while recent and mono - recent[0] > REPLACEMENT_WINDOW_S:
+            recent.popleft()
+        allowed = len(recent) < self.config.max_replacements_per_minute
+        log.warning(
+            "MDVR device id registered from a second connection",
+            security_event="mdvr.replacement",
+            device=device_id,
+            old_address=old.address,
+            new_address=address,
+            replacements_last_minute=len(recent) + 1,
+            outcome="old link closed" if allowed else "newcomer refused (rate limit)",
+        )
+        if allowed:
+            recent.append(mono)
+            return True
+        self.stats.replacements_refused += 1
+        last = self._edge_logged.get(f"storm {device_id}")
+        if last is None or mono - last >= self.config.unknown_log_interval_s:
+            self._edge_logged[f"storm {device_id}"] = mono
+            self.bus.alert(
+                "mdvr",
+                f"device {device_id}: registration storm from {address} (more than"
+                f" {self.config.max_replacements_per_minute} takeovers a minute);"
+                " newcomers refused, the connected link kept",
+            )
+        return False
 
     async def _went_offline(self, device_id: str, reason: str) -> None:
         now = utcnow()
@@ -584,6 +802,12 @@ class MdvrGateway:
             )
 
     async def _on_message(self, link: DeviceLink, msg: SignalingMessage) -> None:
+        if needs_ack(msg) and not isinstance(msg, MalformedFrame):
+            problem = reply_problem(msg)
+            if problem is not None:  # refused before anything is stored: it cannot be acked
+                link.refused += 1
+                self._refuse_fields(msg.keyword, link.address, link.device_id, problem)
+                return
         if isinstance(msg, PositionReport):
             if msg.position is not None:
                 self._queue_position(link, msg, msg.position)
@@ -613,18 +837,23 @@ class MdvrGateway:
     async def _on_alarm(self, link: DeviceLink, msg: Alarm) -> None:
         pos = msg.position
         alarm_time = parse_time(msg.alarm_time) or msg.timestamp
-        details: dict[str, Any] = {"fields": list(msg.details)}
+        details: dict[str, Any] = {"fields": [stored_text(f) for f in msg.details[:64]]}
         if msg.snapshot_path:
-            details["snapshot_path"] = msg.snapshot_path
+            details["snapshot_path"] = stored_text(msg.snapshot_path, 255)
         if msg.recording_path:
-            details["recording_path"] = msg.recording_path
+            details["recording_path"] = stored_text(msg.recording_path, 255)
+        file_path = msg.file_path if isinstance(msg, FileReady) else ""
+        if file_path and stored_text(file_path, 255) != file_path:
+            # C702 must echo the path verbatim: one we cannot store as sent is not fetched.
+            self._refuse_fields(msg.keyword, link.address, link.device_id, "file path")
+            file_path = ""
         if isinstance(msg, FileReady):
             details["file"] = {
                 "type": msg.file_type,
-                "path": msg.file_path,
+                "path": stored_text(msg.file_path, 255),
                 "length": msg.file_length,
                 "channel": msg.channel,
-                "start_time": msg.start_time,
+                "start_time": stored_text(msg.start_time, 32),
                 "duration_s": msg.duration_s,
             }
         new = await self.devices.record_alarm(
@@ -660,11 +889,11 @@ class MdvrGateway:
                 "latitude": None if pos is None else pos.latitude,
             },
         )
-        if isinstance(msg, FileReady) and msg.file_path:
+        if isinstance(msg, FileReady) and file_path:
             row, _created = await self.devices.add_file(
                 device_id=link.device_id,
                 alarm_uid=msg.alarm_uid,
-                device_path=msg.file_path,
+                device_path=file_path,
                 file_type=msg.file_type,
                 channel=msg.channel,
                 size=msg.file_length,
@@ -701,6 +930,12 @@ class MdvrGateway:
                 await self._download_attempts(row)
         except StorageError as exc:
             log.error("file download bookkeeping failed", file_id=file_id, error=str(exc))
+        except Exception as exc:
+            # e.g. a device path C702 cannot carry: this file fails, the gateway goes on.
+            self.containment.record("mdvr.download", f"file {file_id}", exc)
+            with contextlib.suppress(StorageError):
+                await self.devices.update_file(file_id, status="failed", error=describe(exc))
+            self.stats.files_failed += 1
         finally:
             self._downloads.pop(file_id).set()
 
@@ -873,6 +1108,21 @@ class MdvrGateway:
         return link.local_ip, self.media_port
 
     async def _media_conn(self, stream: trio.SocketStream) -> None:
+        admitted = self._admit(stream, "mdvr.media")
+        if admitted is None:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        address, ip = admitted
+        state = _Admission(ip)
+        try:
+            await self._media_session(stream, address, state)
+        finally:
+            self._release(ip, state.registered)
+
+    async def _media_session(
+        self, stream: trio.SocketStream, address: str, admission: _Admission
+    ) -> None:
         decoder = MediaDecoder(max_payload=MAX_MEDIA_PAYLOAD)
         try:
             reg: MediaRegistration | None = None
@@ -907,6 +1157,8 @@ class MdvrGateway:
                 )
                 return
             del self.pending[reg.session_id]
+            admission.registered = True
+            self._registered(admission.ip)
             session.claimed.set()
             try:
                 if isinstance(reg, FileRegistration):
@@ -917,6 +1169,8 @@ class MdvrGateway:
                 session.done.set()
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass  # the device went away; a file attempt is retried by its download task
+        except* Exception as group:
+            self.containment.record("mdvr.media", address, group)
         finally:
             with trio.CancelScope(shield=True):
                 await stream.aclose()

@@ -107,7 +107,11 @@ async def serve_udp_signaling(
         async with trio.open_nursery() as nursery:
             task_status.started(sock.getsockname()[1])
             while True:
-                data, address = await sock.recvfrom(MAX_DATAGRAM)
+                try:
+                    data, address = await sock.recvfrom(MAX_DATAGRAM)
+                except OSError:  # an ICMP error for an earlier reply: that peer's problem only
+                    stats.dropped += 1
+                    continue
                 stats.datagrams += 1
                 peer = peers.get(address)
                 if peer is None or peer.closed:

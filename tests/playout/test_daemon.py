@@ -106,7 +106,7 @@ def test_web_crash_is_restarted_while_frames_advance(tmp_path: Path) -> None:
         assert "InjectedFault" in after["web"]["last_error"]
         assert frames_sent(after) > frames_sent(before)
         assert after["status"] == "ok"
-        assert "subsystem crashed; restarting" in d.log()
+        assert "subsystem crashed" in d.log()
         assert d.stop()[0] == 0
 
 

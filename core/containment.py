@@ -1,0 +1,109 @@
+"""Contained failures: what a connection's session raised, caught at its edge.
+
+A network peer must never share fate with the building: every connection handler (MDVR
+signaling and media, UDP peers, the socket API, WebSocket, REST, inputs) catches what its
+session raises, closes that connection (or drops that datagram) and reports it here. The
+report is counted per edge (in `/healthz` and `/metrics`) and logged at most once per peer
+per interval, so a hostile peer repeating the same frame cannot flood the journal either.
+
+A contained failure is still a bug or an attack worth reading: the session fuzzers treat
+any increase of these counters as a finding.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+
+MAX_PEERS_REMEMBERED: Final = 10_000  # per edge; cleared past it (an address-spraying peer)
+LOG_INTERVAL_S: Final = 60.0
+
+
+@dataclass
+class EdgeFailures:
+    contained: int = 0
+    logged: int = 0
+    last_error: str | None = None
+    last_peer: str | None = None
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of the one real error inside single-member exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+class Containment:
+    """Counts and rate-limited logs of failures caught at the edges, by edge name."""
+
+    def __init__(
+        self,
+        *,
+        log_interval_s: float = LOG_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log_interval_s = log_interval_s
+        self.clock = clock
+        self.edges: dict[str, EdgeFailures] = {}
+        self._last_logged: dict[str, dict[str, float]] = {}
+        self._log = structlog.get_logger()
+
+    def record(self, edge: str, peer: str, exc: BaseException) -> None:
+        """A session on `edge` with `peer` raised `exc`; its connection is being closed."""
+        stats = self.edges.setdefault(edge, EdgeFailures())
+        reason = describe(exc)
+        stats.contained += 1
+        stats.last_error = reason
+        stats.last_peer = peer
+        logged = self._last_logged.setdefault(edge, {})
+        now = self.clock()
+        last = logged.get(peer)
+        if last is not None and now - last < self.log_interval_s:
+            return
+        if len(logged) >= MAX_PEERS_REMEMBERED:
+            logged.clear()
+        logged[peer] = now
+        stats.logged += 1
+        # The traceback says where: a contained failure is a bug to fix or an attack to see.
+        self._log.error(
+            "session failure contained; connection closed",
+            subsystem=edge,
+            peer=peer,
+            reason=reason,
+            contained=stats.contained,
+            traceback="".join(traceback.format_exception(exc))[-4000:],
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(s.contained for s in self.edges.values())
+
+    def health(self) -> Mapping[str, Any]:
+        return {
+            "total": self.total,
+            "edges": {
+                name: {
+                    "contained": s.contained,
+                    "last_error": s.last_error,
+                    "last_peer": s.last_peer,
+                }
+                for name, s in sorted(self.edges.items())
+            },
+        }
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            f'trocadero_contained_failures_total{{edge="{name}"}}': float(s.contained)
+            for name, s in self.edges.items()
+        }
+
+
+# One per process: the edges live in layers that do not know each other (web, playout).
+CONTAINMENT: Final = Containment()
