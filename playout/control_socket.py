@@ -29,6 +29,7 @@ import trio
 
 from trocadero.config.schema import SocketConfig
 from trocadero.core.commands import Actor, Forbidden, Role
+from trocadero.core.containment import CONTAINMENT
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
 from trocadero.core.ops import OpError, Ops, may_read, topic_patterns
 from trocadero.protocols.control_socket import (
@@ -152,8 +153,8 @@ class ControlSocket:
         except* _GONE:
             pass  # the script went away (mid-reply, mid-event): its connection ends, that's all
         except* Exception as group:
-            # A bug, not the client's doing: log it, end this connection, keep the daemon.
-            log.error("socket connection failed", actor=actor.name, exc_info=group)
+            # A bug, not the client's doing: count and log it, end this connection only.
+            CONTAINMENT.record("socket", actor.name, group)
         finally:
             self.connections -= 1
             await stream.aclose()
@@ -172,7 +173,7 @@ class _Connection:
         try:
             data = encode(doc)
         except (TypeError, ValueError, OverflowError) as exc:  # e.g. an int over 64 bits
-            log.error("socket reply not encodable", error=str(exc))
+            CONTAINMENT.record("socket.reply", self.actor.name, exc)
             data = encode(
                 {
                     "id": doc.get("id"),
@@ -229,7 +230,7 @@ class _Connection:
             # A bug in an op: this request fails (logged with its traceback), the connection
             # and the daemon go on.
             self.server.errors += 1
-            log.error("socket op failed", op=req.op, actor=self.actor.name, exc_info=exc)
+            CONTAINMENT.record("socket.op", f"{self.actor.name} {req.op}", exc)
             await self._error(req.id, "internal", f"{req.op}: internal error (logged)")
             return
         await self.send({"id": req.id, "ok": True, "result": result})
