@@ -471,11 +471,21 @@ class AuthService:
         )
 
     async def create_user(
-        self, actor: Actor, username: str, role: Role, password: str, email: str = ""
+        self,
+        actor: Actor,
+        username: str,
+        role: Role,
+        password: str,
+        email: str = "",
+        *,
+        must_change: bool = False,
     ) -> User:
+        """`must_change`: the password is a one-time one, to be changed at first login."""
         check_password_rules(password)
         digest = await trio.to_thread.run_sync(hash_password, password)
         user = await self.store.create_user(username, role=role, password_hash=digest, email=email)
+        if must_change:
+            await self._set_must_change(username, True)
         await self._audit_as(actor, "user.create", username, role=role)
         return user
 
