@@ -12,7 +12,9 @@
     GET  /api/mdvr/files/{id}/{original|video|thumbnail}      the stored file
     POST /api/mdvr/files/{id}/retry
 
-Reading needs the "read" roles; live view, acknowledgement and retries the operators'.
+Reading devices, positions, alarms and the file list needs the "read" roles; live view,
+acknowledgement and retries "mdvr.control"; the recordings themselves (original, video,
+thumbnail) "mdvr.footage": the same footage as live view, so the same roles (docs/auth.md).
 """
 
 from __future__ import annotations
@@ -178,6 +180,8 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
             _allow(actor, group, what)
             try:
                 return await fn(request)
+            except NotFound:
+                raise  # a missing file or alarm is a 404, not "not connected"
             except LookupError as exc:  # the device is not connected
                 raise Conflict(str(exc)) from exc
             except ValueError as exc:
@@ -285,7 +289,7 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
     async def retry(request: Request) -> Response:
         return JSONResponse(file_json(await gateway.retry_file(_file_id(request))), status_code=202)
 
-    read, operate = "read", "playback"
+    read, operate, footage = "read", "mdvr.control", "mdvr.footage"
     return [
         Route("/api/mdvr/devices", guarded(read, "list devices", devices), methods=["GET"]),
         Route(
@@ -309,7 +313,7 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
         Route("/api/mdvr/files", guarded(read, "list files", files), methods=["GET"]),
         Route(
             "/api/mdvr/files/{id}/{which}",
-            guarded(read, "download files", file_content),
+            guarded(footage, "download vehicle recordings", file_content),
             methods=["GET"],
         ),
         Route(

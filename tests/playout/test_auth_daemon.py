@@ -411,3 +411,37 @@ def test_account_changes_appear_in_the_audit_log(tmp_path: Path) -> None:
             ("admin", "user.password", "ed"),
             ("ed", "user.password", "ed"),
         ]
+
+
+def test_docs_role_table_is_the_code() -> None:
+    """docs/auth.md's per-group table says exactly what `PERMISSIONS` enforces."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "auth.md").read_text("utf-8")
+    documented = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`"):
+            documented[cells[0].strip("`")] = {
+                r for r, c in zip(ROLES, cells[1:5], strict=True) if c == "✓"
+            }
+    assert documented == {group: set(roles) for group, roles in PERMISSIONS.items()}
+
+
+def test_vehicle_footage_needs_the_live_view_roles(daemon: Daemon) -> None:
+    # Recordings are the same footage as live video: the same roles may see them.
+    assert PERMISSIONS["mdvr.footage"] == PERMISSIONS["mdvr.control"]
+    assert ROUTE_ACCESS[("GET", "/api/mdvr/files/{id}/{which}")] == "mdvr.footage"
+    for role in ("viewer", "marketing"):
+        headers = bearer(token(daemon, role))
+        for which in ("original", "video", "thumbnail"):
+            r = httpx.get(daemon.base + f"/api/mdvr/files/1/{which}", headers=headers, timeout=5)
+            assert r.status_code == 403, r.text
+            assert r.json()["needs"] == "mdvr.footage"
+        # What vehicles there are, where, their alarms and which files exist stay readable.
+        for path in ("/api/mdvr/devices", "/api/mdvr/alarms", "/api/mdvr/files"):
+            assert httpx.get(daemon.base + path, headers=headers, timeout=5).status_code == 200
+    r = httpx.get(
+        daemon.base + "/api/mdvr/files/1/video",
+        headers=bearer(token(daemon, "operator")),
+        timeout=5,
+    )
+    assert r.status_code == 404  # allowed; there is no such file

@@ -486,3 +486,9 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
         assert (await client.get("/api/mdvr/devices")).status_code == 200
         r = await client.post("/api/mdvr/live", json={"device": "00967", "channel": 0})
         assert r.status_code == 403
+        # Recordings are the same footage as live view: a viewer lists them, never gets them.
+        assert (await client.get("/api/mdvr/files")).status_code == 200
+        for url in (f["original"], f["video"], f["thumbnail"]):
+            assert (await client.get(url)).status_code == 403
+        r = await client.get("/api/mdvr/files/987654/video")
+        assert r.status_code == 403  # refused before anything is looked up
