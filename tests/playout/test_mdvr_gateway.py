@@ -474,6 +474,16 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
         r = await client.post("/api/mdvr/live", json={"device": "00967", "channel": 99})
         assert r.status_code == 400
         assert "channel" in r.json()["error"]
+    # Live views and recording downloads are in the audit log: who, what, which vehicle.
+    page = await env.store.list_audit(action="mdvr.*", limit=50)
+    got = [(e.actor, e.action, e.target, dict(e.detail)) for e in reversed(page.items)]
+    file_id = str(f["id"])
+    assert got == [
+        ("op", "mdvr.alarm.ack", f"00967/{names['V202']['alarm_uid']}", got[0][3]),
+        ("op", "mdvr.file.download", file_id, {"device": "00967", "which": "original"}),
+        ("op", "mdvr.live.start", "00967/0", {"stream": 0}),
+        ("op", "mdvr.live.stop", "00967/0", {"stream": 0, "stopped": True}),
+    ]
     viewer = create_app(
         ControlPlane(
             health=dict, metrics=dict, mdvr=env.gateway,
