@@ -92,7 +92,10 @@ class AuthConfig:
         100, "requests per minute per user (per address before login)", minimum=1, maximum=100_000
     )
     login_attempts_per_minute: int = setting(
-        10, "login attempts per minute per address and per user name", minimum=1, maximum=1000
+        10,
+        "login, refresh, logout and password-change requests per minute per client address",
+        minimum=1,
+        maximum=1000,
     )
 
 

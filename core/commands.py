@@ -35,6 +35,8 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "content.edit": frozenset({"admin", "marketing"}),  # the seed: marketing manages content
     "content.approve": frozenset({"admin", "operator"}),  # …and an operator or admin approves
     "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
+    # Recorded vehicle footage (files, thumbnails): the same footage as live view, same roles.
+    "mdvr.footage": frozenset({"admin", "operator"}),
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),
     "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators

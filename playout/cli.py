@@ -1,4 +1,4 @@
-"""`trocadero` command line: run, check-config, version, ctl, mdvr-sim.
+"""`trocadero` command line: run, check-config, version, ctl, users, mdvr-sim.
 
 Exit codes: 0 ok, 2 bad usage or bad config, 1 runtime failure.
 """
@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .ctl import add_parser as add_ctl_parser
 from .ctl import run_ctl
+from .users_cli import add_parser as add_users_parser
+from .users_cli import run_users
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     sim.add_argument("--no-video", action="store_true", help="no clip for live-video requests")
     add_ctl_parser(sub)
+    add_users_parser(sub)
     return parser
 
 
@@ -87,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _mdvr_sim(args)
     if args.command == "ctl":
         return run_ctl(args)
+    if args.command == "users":
+        return run_users(args)
     return _run(args.config)
 
 

@@ -98,7 +98,7 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("POST", "/api/mdvr/live"): "mdvr.control",
     ("POST", "/api/mdvr/live/stop"): "mdvr.control",
     ("GET", "/api/mdvr/files"): "read",
-    ("GET", "/api/mdvr/files/{id}/{which}"): "read",
+    ("GET", "/api/mdvr/files/{id}/{which}"): "mdvr.footage",  # recordings, like live view
     ("POST", "/api/mdvr/files/{id}/retry"): "mdvr.control",
     # fault injection (tests; only mounted when [debug] fault_injection = true)
     ("POST", "/debug/fault/block-python"): "debug",

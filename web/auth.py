@@ -9,7 +9,6 @@ is no ambient credential to ride on. Docs: docs/auth.md.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -74,7 +73,19 @@ def _user_json(user: Any) -> dict[str, Any]:
 
 def _auth_error(exc: AuthError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-    return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = retry_after_header(exc.retry_after)
+    body: dict[str, Any] = {"error": str(exc)}
+    if exc.retry_after is not None:
+        body["retry_after_s"] = round(exc.retry_after, 3)
+    return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+def _client(request: Request) -> tuple[str, Origin]:
+    """The caller's address (the socket peer: no proxy header is trusted) and interface."""
+    address = request.client.host if request.client else ""
+    origin: Origin = "ui" if request.headers.get("x-trocadero-client") == "ui" else "api"
+    return address, origin
 
 
 def _bearer(request: Request | Scope) -> str | None:
@@ -108,17 +119,25 @@ def auth_routes(
 
     async def login(request: Request) -> Response:
         doc = await json_body(request)
-        pair = await service.login(_string(doc, "username"), _string(doc, "password", limit=1000))
+        address, origin = _client(request)
+        pair = await service.login(
+            _string(doc, "username"),
+            _string(doc, "password", limit=1000),
+            address=address,
+            origin=origin,
+        )
         return JSONResponse(pair.as_json())
 
     async def refresh(request: Request) -> Response:
         doc = await json_body(request)
-        pair = await service.refresh(_string(doc, "refresh_token"))
+        address, origin = _client(request)
+        pair = await service.refresh(_string(doc, "refresh_token"), address=address, origin=origin)
         return JSONResponse(pair.as_json())
 
     async def logout(request: Request) -> Response:
         doc = await json_body(request)
-        known = await service.logout(_string(doc, "refresh_token"))
+        address, origin = _client(request)
+        known = await service.logout(_string(doc, "refresh_token"), address=address, origin=origin)
         return JSONResponse({"revoked": known})
 
     async def password(request: Request) -> Response:
@@ -127,10 +146,13 @@ def auth_routes(
             raise AuthError("an access token is required (Authorization: Bearer)")
         user = service.password_change_token_user(token)
         doc = await json_body(request)
+        address, origin = _client(request)
         await service.change_password(
             user,
             _string(doc, "current_password", limit=1000),
             _string(doc, "new_password", limit=1000),
+            address=address,
+            origin=origin,
         )
         return JSONResponse({"changed": True, "user": user, "login_again": True})
 
@@ -156,7 +178,11 @@ def auth_routes(
         if not isinstance(email, str):
             raise BadRequest(f"email: expected a string (got {email!r})")
         user = await service.create_user(
-            _string(doc, "name", limit=64), _role(doc), _string(doc, "password", limit=1000), email
+            actor_of(request),
+            _string(doc, "name", limit=64),
+            _role(doc),
+            _string(doc, "password", limit=1000),
+            email,
         )
         return JSONResponse(_user_json(user), status_code=201)
 
@@ -175,6 +201,7 @@ def auth_routes(
         if email is not None and not isinstance(email, str):
             raise BadRequest(f"email: expected a string (got {email!r})")
         updated = await service.update_user(
+            actor_of(request),
             name,
             role=_role(doc) if "role" in doc else None,
             disabled=disabled,
@@ -243,11 +270,11 @@ class AuthMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        refusal = await self._check(scope, receive)
+        refusal = await self._check(scope)
         if refusal is not None:
             await refusal(scope, receive, send_with_headers)
             return
-        await self.app(scope, body_replay(scope, receive), send_with_headers)
+        await self.app(scope, receive, send_with_headers)
 
     def _template(self, scope: Scope) -> str | None:
         # The route the router will run (a full match: path and method); else a path-only
@@ -263,7 +290,7 @@ class AuthMiddleware:
                 partial = route.path
         return partial
 
-    async def _check(self, scope: Scope, receive: Receive) -> Response | None:
+    async def _check(self, scope: Scope) -> Response | None:
         path: str = scope["path"]
         if not path.startswith(_GUARDED_PREFIXES):
             return None  # static UI, /healthz, /metrics, /openapi.json; /ws checks its own
@@ -274,9 +301,10 @@ class AuthMiddleware:
         if template is None:
             return None  # the router answers 404 (nothing to protect)
         if (method, template) in PUBLIC:
+            # Per address only: a limit per user name would let anyone lock that account
+            # out. Repeated failures for one name from one address are slowed down further
+            # by the auth service (growing delay per name and address).
             wait = self.login_limiter.check(f"addr:{address}", now)
-            if wait is None and template == "/api/auth/login":
-                wait = await self._login_name_limit(scope, receive, now)
             return None if wait is None else _too_many(wait)
         token = _bearer(scope)
         if token is None:
@@ -287,6 +315,7 @@ class AuthMiddleware:
         headers = Request(scope).headers
         origin: Origin = "ui" if headers.get("x-trocadero-client") == "ui" else "api"
         try:
+            await self.service.sync_revocations()  # logouts made by another process
             actor = self.service.authenticate(token, origin, address)
         except AuthError as exc:
             wait = self.limiter.check(f"addr:{address}", now)
@@ -310,26 +339,6 @@ class AuthMiddleware:
         scope.setdefault("state", {})["actor"] = actor
         return None
 
-    async def _login_name_limit(self, scope: Scope, receive: Receive, now: float) -> float | None:
-        # The login body is read here to limit guesses per account name as well as per
-        # address; it is handed on to the handler unchanged.
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replay: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
-        scope["trocadero.body"] = replay
-        try:
-            name = json.loads(body).get("username")
-        except (ValueError, AttributeError):
-            name = None
-        if isinstance(name, str):
-            return self.login_limiter.check(f"name:{name[:200]}", now)
-        return None
-
 
 def _route_methods(routes: Sequence[BaseRoute], template: str) -> set[str]:
     found: set[str] = set()
@@ -345,17 +354,3 @@ def _too_many(wait: float) -> Response:
         status_code=429,
         headers={"Retry-After": retry_after_header(wait)},
     )
-
-
-def body_replay(scope: Scope, receive: Receive) -> Receive:
-    """The request's receive, replaying a body the middleware already read."""
-    pending: list[Message] | None = scope.get("trocadero.body")
-    if not pending:
-        return receive
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay

@@ -12,7 +12,13 @@
     GET  /api/mdvr/files/{id}/{original|video|thumbnail}      the stored file
     POST /api/mdvr/files/{id}/retry
 
-Reading needs the "read" roles; live view, acknowledgement and retries the operators'.
+Starting and stopping a live view and every download of a recording are audit-logged
+(mdvr.live.start, mdvr.live.stop, mdvr.file.download: who, from where, which vehicle;
+thumbnails are not logged).
+
+Reading devices, positions, alarms and the file list needs the "read" roles; live view,
+acknowledgement and retries "mdvr.control"; the recordings themselves (original, video,
+thumbnail) "mdvr.footage": the same footage as live view, so the same roles (docs/auth.md).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
+from trocadero.core.commands import PERMISSIONS, Actor, AuditSink, Forbidden, audit
 from trocadero.core.storage import Conflict, NotFound
 from trocadero.core.storage.devices import (
     AlarmRecord,
@@ -45,6 +51,8 @@ class MdvrControl(Protocol):
 
     @property
     def devices(self) -> DeviceStore: ...
+    @property
+    def store(self) -> AuditSink: ...  # where live views and downloads are audited
     @property
     def file_dir(self) -> Path: ...
     def online(self) -> Mapping[str, Mapping[str, Any]]: ...
@@ -178,6 +186,8 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
             _allow(actor, group, what)
             try:
                 return await fn(request)
+            except NotFound:
+                raise  # a missing file or alarm is a 404, not "not connected"
             except LookupError as exc:  # the device is not connected
                 raise Conflict(str(exc)) from exc
             except ValueError as exc:
@@ -236,11 +246,28 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
 
     async def live_start(request: Request) -> Response:
         device, channel, stream = await _live_args(request)
-        return JSONResponse(await gateway.start_live(device, channel, stream), status_code=202)
+        status = await gateway.start_live(device, channel, stream)
+        await audit(
+            gateway.store,
+            actor_of(request),
+            "mdvr.live.start",
+            f"{device}/{channel}",
+            stream=stream,
+        )
+        return JSONResponse(status, status_code=202)
 
     async def live_stop(request: Request) -> Response:
         device, channel, stream = await _live_args(request)
-        return JSONResponse({"stopped": await gateway.stop_live(device, channel, stream)})
+        stopped = await gateway.stop_live(device, channel, stream)
+        await audit(
+            gateway.store,
+            actor_of(request),
+            "mdvr.live.stop",
+            f"{device}/{channel}",
+            stream=stream,
+            stopped=stopped,
+        )
+        return JSONResponse({"stopped": stopped})
 
     async def files(request: Request) -> Response:
         q = request.query_params
@@ -280,12 +307,24 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
         media = {"video": "video/mp4", "thumbnail": "image/jpeg"}.get(
             which, "application/octet-stream"
         )
+        if which != "thumbnail":
+            # Recorded footage leaving the building: who took which, from where. Not the
+            # thumbnails: the devices page fetches them on every redraw, which would bury
+            # the log (they need the same role, mdvr.footage).
+            await audit(
+                gateway.store,
+                actor_of(request),
+                "mdvr.file.download",
+                str(row.id),
+                device=row.device_id,
+                which=which,
+            )
         return FileResponse(path, media_type=media, filename=path.name)
 
     async def retry(request: Request) -> Response:
         return JSONResponse(file_json(await gateway.retry_file(_file_id(request))), status_code=202)
 
-    read, operate = "read", "playback"
+    read, operate, footage = "read", "mdvr.control", "mdvr.footage"
     return [
         Route("/api/mdvr/devices", guarded(read, "list devices", devices), methods=["GET"]),
         Route(
@@ -309,7 +348,7 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
         Route("/api/mdvr/files", guarded(read, "list files", files), methods=["GET"]),
         Route(
             "/api/mdvr/files/{id}/{which}",
-            guarded(read, "download files", file_content),
+            guarded(footage, "download vehicle recordings", file_content),
             methods=["GET"],
         ),
         Route(

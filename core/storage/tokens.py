@@ -17,6 +17,10 @@ from .driver import Driver, Tx
 
 __all__ = ["RefreshGrant", "SqlTokenStore", "TokenStore"]
 
+# Revocations read back at once: logins are rate-limited per address, so far more than one
+# access-token lifetime holds; past it the newest win (the oldest expire first anyway).
+_MAX_REVOKED = 100_000
+
 Outcome = Literal["ok", "unknown", "expired", "revoked", "reused"]
 
 
@@ -46,12 +50,18 @@ class TokenStore(ABC):
         """Revoke `old_hash` and issue `new_hash` in its family, if `old_hash` is live."""
 
     @abstractmethod
-    async def revoke(self, token_hash: str, *, reason: str = "logout") -> bool:
-        """Revoke the family of this token; False when the token is unknown."""
+    async def revoke(self, token_hash: str, *, reason: str = "logout") -> RefreshGrant:
+        """Revoke the family of this token: outcome "revoked" with whose family it was, or
+        "unknown"."""
 
     @abstractmethod
     async def revoke_user(self, username: str, *, reason: str) -> int:
         """Revoke every live token of a user (password change, account disabled)."""
+
+    @abstractmethod
+    async def revoked_families(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(family, when) for every family revoked at or after `since` for a reason other
+        than rotation (logout, reuse, account change): their access tokens are refused."""
 
 
 class SqlTokenStore(TokenStore):
@@ -126,15 +136,16 @@ class SqlTokenStore(TokenStore):
             family,
         )
 
-    async def revoke(self, token_hash: str, *, reason: str = "logout") -> bool:
+    async def revoke(self, token_hash: str, *, reason: str = "logout") -> RefreshGrant:
         async with self._db.transaction(write=True) as tx:
-            family = await tx.fetchval(
-                "SELECT family FROM refresh_tokens WHERE token_hash = ?", token_hash
+            row = await tx.fetchrow(
+                "SELECT family, username FROM refresh_tokens WHERE token_hash = ?", token_hash
             )
-            if family is None:
-                return False
-            await self._revoke_family(tx, str(family), reason, datetime.now(UTC))
-            return True
+            if row is None:
+                return RefreshGrant("unknown")
+            family = str(row["family"])
+            await self._revoke_family(tx, family, reason, datetime.now(UTC))
+            return RefreshGrant("revoked", str(row["username"]), family)
 
     async def revoke_user(self, username: str, *, reason: str) -> int:
         async with self._db.transaction(write=True) as tx:
@@ -145,3 +156,14 @@ class SqlTokenStore(TokenStore):
                 reason,
                 username,
             )
+
+    async def revoked_families(self, since: datetime) -> list[tuple[str, datetime]]:
+        async with self._db.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                "SELECT family, MAX(revoked_at) AS at FROM refresh_tokens"
+                " WHERE revoked_at >= ? AND revoked_reason <> 'rotated' GROUP BY family"
+                " ORDER BY at DESC LIMIT ?",
+                self._d.enc_ts(since),
+                _MAX_REVOKED,
+            )
+        return [(str(r["family"]), self._d.dec_ts(r["at"])) for r in rows]

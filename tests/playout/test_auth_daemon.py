@@ -163,7 +163,10 @@ def test_refresh_rotation_logout_and_revocation_over_http(daemon: Daemon) -> Non
         ).status_code
         == 401
     )
-    access = login["access_token"]
+    # The logout took the login's access token with it (docs/auth.md).
+    stale = login["access_token"]
+    assert httpx.get(base + "/api/playback", headers=bearer(stale), timeout=5).status_code == 401
+    access = token(daemon, "temp-op")
     assert httpx.get(base + "/api/playback", headers=bearer(access), timeout=5).status_code == 200
     r = httpx.patch(
         base + "/api/users/temp-op", json={"disabled": True}, headers=daemon.headers(), timeout=10
@@ -262,3 +265,183 @@ def test_rate_limit_429_with_retry_after(tmp_path: Path) -> None:
         ]
         assert guesses == [401, 401, 429]
         json.dumps(body)
+
+
+def _from(address: str) -> httpx.Client:
+    """A client whose connections come from `address` (any 127/8 address works on Linux
+    loopback): the daemon takes the client address from the socket, never from a header."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+
+def _audit(d: Daemon, action: str) -> list[dict[str, Any]]:
+    r = d.get("/api/audit", params={"action": action, "limit": 100})
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def test_guessing_throttles_the_guessing_address_not_the_account(tmp_path: Path) -> None:
+    # 1000 login requests a minute per address: only the growing delay per (name, address)
+    # is at work here.
+    with running_daemon(tmp_path, _config()) as d:
+        d.wait_healthy()
+        login = {"username": "admin", "password": "wrong-guess"}
+        with _from("127.0.0.2") as attacker:
+            codes = []
+            for _ in range(30):
+                r = attacker.post(d.base + "/api/auth/login", json=login)
+                codes.append(r.status_code)
+                if r.status_code == 429:
+                    break
+            assert codes[:3] == [401, 401, 401]  # the first failures cost nothing
+            assert codes[-1] == 429, codes
+            assert int(r.headers["retry-after"]) >= 1
+            assert r.json()["retry_after_s"] > 0
+            # Even the right password is refused from there while the delay runs…
+            right = {"username": "admin", "password": ADMIN_PASSWORD}
+            assert attacker.post(d.base + "/api/auth/login", json=right).status_code == 429
+        # …but the real admin logs in from another address.
+        with _from("127.0.0.1") as admin:
+            r = admin.post(d.base + "/api/auth/login", json=right)
+            assert r.status_code == 200, r.text
+        d._token = r.json()["access_token"]
+        # Every failure is a structured log line and an audit entry (user, address, reason).
+        lines = [json.loads(line) for line in d.log().splitlines() if '"login failed"' in line]
+        assert {(x["user"], x["address"]) for x in lines} == {("admin", "127.0.0.2")}
+        assert {x["reason"] for x in lines} == {"wrong password", "throttled"}
+        failed = _audit(d, "auth.login.failed")
+        assert len(failed) == len(lines)
+        assert {(e["actor"], e["target"], e["address"]) for e in failed} == {
+            ("anonymous", "admin", "127.0.0.2")
+        }
+        ok = _audit(d, "auth.login")
+        assert ("admin", "admin", "127.0.0.1") in {
+            (e["actor"], e["target"], e["address"]) for e in ok
+        }
+
+
+def test_logout_and_reuse_cut_off_access_tokens_over_http(daemon: Daemon) -> None:
+    base = daemon.base
+
+    def login() -> dict[str, Any]:
+        r = httpx.post(
+            base + "/api/auth/login", json={"username": "viewer", "password": PASSWORD}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def status(access: str) -> int:
+        return httpx.get(base + "/api/playback", headers=bearer(access), timeout=5).status_code
+
+    session = login()
+    assert status(session["access_token"]) == 200
+    out = httpx.post(
+        base + "/api/auth/logout", json={"refresh_token": session["refresh_token"]}, timeout=5
+    )
+    assert out.json() == {"revoked": True}
+    r = httpx.get(base + "/api/playback", headers=bearer(session["access_token"]), timeout=5)
+    assert r.status_code == 401
+    assert r.json()["error"] == "token revoked"
+    # A rotated refresh token presented again: both access tokens of that login stop.
+    other = login()
+    first = login()
+    second = httpx.post(
+        base + "/api/auth/refresh", json={"refresh_token": first["refresh_token"]}, timeout=5
+    ).json()
+    assert status(first["access_token"]) == 200
+    reuse = httpx.post(
+        base + "/api/auth/refresh", json={"refresh_token": first["refresh_token"]}, timeout=5
+    )
+    assert reuse.status_code == 401
+    assert status(first["access_token"]) == 401
+    assert status(second["access_token"]) == 401
+    assert status(other["access_token"]) == 200  # another login of the same account
+    assert "viewer" in {e["target"] for e in _audit(daemon, "auth.token.reuse")}
+    assert "viewer" in {e["actor"] for e in _audit(daemon, "auth.logout")}
+
+
+def test_the_last_admin_cannot_disable_or_demote_itself(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, _config()) as d:
+        d.wait_healthy()
+        for change in ({"disabled": True}, {"role": "operator"}):
+            r = d.request("PATCH", "/api/users/admin", json=change)
+            assert r.status_code == 409, r.text
+            assert "last enabled admin" in r.json()["error"]
+        assert d.get("/api/auth/me").json()["role"] == "admin"  # still in, still admin
+        r = d.post("/api/users", json={"name": "deputy", "role": "admin", "password": PASSWORD})
+        assert r.status_code == 201
+        r = d.request("PATCH", "/api/users/admin", json={"role": "operator"})
+        assert r.status_code == 200  # another admin is left
+        d.login("deputy", PASSWORD)
+        r = d.request("PATCH", "/api/users/deputy", json={"disabled": True})
+        assert r.status_code == 409
+
+
+def test_account_changes_appear_in_the_audit_log(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, _config()) as d:
+        d.wait_healthy()
+        assert (
+            d.post(
+                "/api/users", json={"name": "ed", "role": "viewer", "password": PASSWORD}
+            ).status_code
+            == 201
+        )
+        for change in ({"role": "operator"}, {"disabled": True}, {"disabled": False}):
+            assert d.request("PATCH", "/api/users/ed", json=change).status_code == 200
+        assert (
+            d.request("PATCH", "/api/users/ed", json={"password": "reset-by-admin"}).status_code
+            == 200
+        )
+        ed = token(d, "ed", "reset-by-admin")
+        r = httpx.post(
+            d.base + "/api/auth/password",
+            json={"current_password": "reset-by-admin", "new_password": "chosen-by-ed"},
+            headers=bearer(ed),
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        r = d.get("/api/audit", params={"action": "user.*", "limit": 100})
+        got = [(e["actor"], e["action"], e["target"]) for e in reversed(r.json()["items"])]
+        assert got == [
+            ("admin", "user.create", "ed"),
+            ("admin", "user.role", "ed"),
+            ("admin", "user.disable", "ed"),
+            ("admin", "user.enable", "ed"),
+            ("admin", "user.password", "ed"),
+            ("ed", "user.password", "ed"),
+        ]
+
+
+def test_docs_role_table_is_the_code() -> None:
+    """docs/auth.md's per-group table says exactly what `PERMISSIONS` enforces."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "auth.md").read_text("utf-8")
+    documented = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`"):
+            documented[cells[0].strip("`")] = {
+                r for r, c in zip(ROLES, cells[1:5], strict=True) if c == "✓"
+            }
+    assert documented == {group: set(roles) for group, roles in PERMISSIONS.items()}
+
+
+def test_vehicle_footage_needs_the_live_view_roles(daemon: Daemon) -> None:
+    # Recordings are the same footage as live video: the same roles may see them.
+    assert PERMISSIONS["mdvr.footage"] == PERMISSIONS["mdvr.control"]
+    assert ROUTE_ACCESS[("GET", "/api/mdvr/files/{id}/{which}")] == "mdvr.footage"
+    for role in ("viewer", "marketing"):
+        headers = bearer(token(daemon, role))
+        for which in ("original", "video", "thumbnail"):
+            r = httpx.get(daemon.base + f"/api/mdvr/files/1/{which}", headers=headers, timeout=5)
+            assert r.status_code == 403, r.text
+            assert r.json()["needs"] == "mdvr.footage"
+        # What vehicles there are, where, their alarms and which files exist stay readable.
+        for path in ("/api/mdvr/devices", "/api/mdvr/alarms", "/api/mdvr/files"):
+            assert httpx.get(daemon.base + path, headers=headers, timeout=5).status_code == 200
+    r = httpx.get(
+        daemon.base + "/api/mdvr/files/1/video",
+        headers=bearer(token(daemon, "operator")),
+        timeout=5,
+    )
+    assert r.status_code == 404  # allowed; there is no such file

@@ -474,6 +474,16 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
         r = await client.post("/api/mdvr/live", json={"device": "00967", "channel": 99})
         assert r.status_code == 400
         assert "channel" in r.json()["error"]
+    # Live views and recording downloads are in the audit log: who, what, which vehicle.
+    page = await env.store.list_audit(action="mdvr.*", limit=50)
+    got = [(e.actor, e.action, e.target, dict(e.detail)) for e in reversed(page.items)]
+    file_id = str(f["id"])
+    assert got == [
+        ("op", "mdvr.alarm.ack", f"00967/{names['V202']['alarm_uid']}", got[0][3]),
+        ("op", "mdvr.file.download", file_id, {"device": "00967", "which": "original"}),
+        ("op", "mdvr.live.start", "00967/0", {"stream": 0}),
+        ("op", "mdvr.live.stop", "00967/0", {"stream": 0, "stopped": True}),
+    ]
     viewer = create_app(
         ControlPlane(
             health=dict, metrics=dict, mdvr=env.gateway,
@@ -486,3 +496,9 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
         assert (await client.get("/api/mdvr/devices")).status_code == 200
         r = await client.post("/api/mdvr/live", json={"device": "00967", "channel": 0})
         assert r.status_code == 403
+        # Recordings are the same footage as live view: a viewer lists them, never gets them.
+        assert (await client.get("/api/mdvr/files")).status_code == 200
+        for url in (f["original"], f["video"], f["thumbnail"]):
+            assert (await client.get(url)).status_code == 403
+        r = await client.get("/api/mdvr/files/987654/video")
+        assert r.status_code == 403  # refused before anything is looked up

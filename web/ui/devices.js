@@ -12,6 +12,7 @@ async function showThumb(img, url) {
 export async function mount(main, ui) {
   const { el, report, can } = ui;
   const control = can("mdvr.control");
+  const footage = can("mdvr.footage"); // recordings and thumbnails: operators, like live view
   let devices;
   if (!has("mdvr")) {
     main.replaceChildren(el("section", { class: "panel" }, el("h2", {}, "Vehicles"),
@@ -43,7 +44,7 @@ export async function mount(main, ui) {
         } }, "Acknowledge")))))));
     filePanel.replaceChildren(el("h2", {}, "Downloaded files"), el("table", {}, el("tbody", {}, files.map((f) => {
       const thumb = el("img", { alt: "", width: 96, class: "thumb" });
-      if (f.status === "done" && f.thumbnail) showThumb(thumb, f.thumbnail);
+      if (footage && f.status === "done" && f.thumbnail) showThumb(thumb, f.thumbnail);
       return el("tr", {}, el("td", {}, thumb), el("td", {}, f.device_id), el("td", {}, f.device_path),
         el("td", {}, f.status), el("td", {}, f.error || ""));
     }))));

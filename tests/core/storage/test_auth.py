@@ -17,9 +17,12 @@ from trocadero.core.auth import (
     hash_password,
     verify_password,
 )
+from trocadero.core.commands import Actor
+from trocadero.core.login_throttle import LoginThrottle
 from trocadero.core.storage import Storage
 
 KEY = b"k" * 32
+ADMIN = Actor("root", "admin", "api", "10.0.0.1")  # who manages the accounts in these tests
 
 
 class Clock:
@@ -67,7 +70,7 @@ def test_jwt_rejects_tampering_expiry_and_alg_none() -> None:
 async def test_login_authenticate_and_wrong_passwords(store: Storage) -> None:
     clock = Clock()
     auth = service(store, clock)
-    await auth.create_user("olga", "operator", "stage-left-42")
+    await auth.create_user(ADMIN, "olga", "operator", "stage-left-42")
     pair = await auth.login("olga", "stage-left-42")
     actor = auth.authenticate(pair.access_token, "ui", "10.0.0.7")
     assert (actor.name, actor.role, actor.origin, actor.address) == (
@@ -85,13 +88,13 @@ async def test_login_authenticate_and_wrong_passwords(store: Storage) -> None:
     with pytest.raises(AuthError, match="expired"):
         auth.authenticate(pair.access_token)
     with pytest.raises(AuthError, match="at least 10"):
-        await auth.create_user("short", "viewer", "abc")
+        await auth.create_user(ADMIN, "short", "viewer", "abc")
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(store: Storage) -> None:
     clock = Clock()
     auth = service(store, clock)
-    await auth.create_user("mia", "marketing", "posters-and-more")
+    await auth.create_user(ADMIN, "mia", "marketing", "posters-and-more")
     first = await auth.login("mia", "posters-and-more")
     clock.t += 5
     second = await auth.refresh(first.refresh_token)
@@ -113,7 +116,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(store: Storage) -> N
 async def test_logout_expiry_and_stored_hashes_only(store: Storage) -> None:
     clock = Clock()
     auth = service(store, clock, refresh_ttl_s=600.0)
-    await auth.create_user("vic", "viewer", "looking-only-1")
+    await auth.create_user(ADMIN, "vic", "viewer", "looking-only-1")
     pair = await auth.login("vic", "looking-only-1")
     assert await store.tokens.owner(pair.refresh_token) is None  # only the hash is stored
     assert await auth.logout(pair.refresh_token)
@@ -128,10 +131,10 @@ async def test_logout_expiry_and_stored_hashes_only(store: Storage) -> None:
 async def test_disable_role_change_and_password_change_cut_off_tokens(store: Storage) -> None:
     clock = Clock()
     auth = service(store, clock)
-    await auth.create_user("oz", "operator", "first-password")
+    await auth.create_user(ADMIN, "oz", "operator", "first-password")
     pair = await auth.login("oz", "first-password")
     clock.t += 1
-    await auth.update_user("oz", role="viewer")
+    await auth.update_user(ADMIN, "oz", role="viewer")
     with pytest.raises(AuthError, match="revoked"):
         auth.authenticate(pair.access_token)  # the old token carried "operator"
     with pytest.raises(AuthError):
@@ -146,7 +149,7 @@ async def test_disable_role_change_and_password_change_cut_off_tokens(store: Sto
         await auth.login("oz", "first-password")
     pair = await auth.login("oz", "second-password")
     clock.t += 1
-    await auth.update_user("oz", disabled=True)
+    await auth.update_user(ADMIN, "oz", disabled=True)
     with pytest.raises(AuthError):
         auth.authenticate(pair.access_token)
     with pytest.raises(AuthError, match="disabled"):
@@ -180,3 +183,160 @@ async def test_configured_admin_password(store: Storage) -> None:
     pair = await auth.login("root", "from-the-config")
     assert not pair.password_change_required
     assert auth.authenticate(pair.access_token).role == "admin"
+
+
+async def _audit(store: Storage, action: str) -> list[tuple[str, str, str, dict[str, object]]]:
+    page = await store.list_audit(action=action, limit=100)
+    return [(e.actor, e.target, e.address, dict(e.detail)) for e in reversed(page.items)]
+
+
+async def test_failed_logins_slow_down_one_name_from_one_address_only(store: Storage) -> None:
+    clock = Clock()
+    auth = AuthService(
+        store, KEY, AuthConfig(), now=clock, throttle=LoginThrottle(free=2, base_s=10, max_s=40)
+    )
+    await auth.create_user(ADMIN, "admin2", "admin", "the-real-password")
+    await auth.create_user(ADMIN, "olga", "operator", "stage-left-42")
+    for _ in range(2):  # free failures
+        with pytest.raises(AuthError) as err:
+            await auth.login("admin2", "guess-guess", address="203.0.113.9")
+        assert err.value.status == 401
+    with pytest.raises(AuthError) as err:
+        await auth.login("admin2", "guess-guess", address="203.0.113.9")  # the delay starts
+    assert err.value.status == 401
+    # Now even the right password is refused from that address, without being checked…
+    with pytest.raises(AuthError) as err:
+        await auth.login("admin2", "the-real-password", address="203.0.113.9")
+    assert (err.value.status, err.value.retry_after) == (429, 10)
+    # …but the account logs in from anywhere else, and other names from that address work.
+    assert (await auth.login("admin2", "the-real-password", address="10.0.0.5")).username
+    assert (await auth.login("olga", "stage-left-42", address="203.0.113.9")).username
+    # The delay doubles with every further failure, up to the cap.
+    delays = []
+    for _ in range(4):
+        clock.t += 100
+        with pytest.raises(AuthError):
+            await auth.login("admin2", "guess-guess", address="203.0.113.9")
+        with pytest.raises(AuthError) as err:
+            await auth.login("admin2", "guess-guess", address="203.0.113.9")
+        delays.append(err.value.retry_after)
+    assert delays == [20, 40, 40, 40]
+    # A success clears the pair.
+    clock.t += 100
+    await auth.login("admin2", "the-real-password", address="203.0.113.9")
+    with pytest.raises(AuthError) as err:
+        await auth.login("admin2", "guess-guess", address="203.0.113.9")
+    assert err.value.status == 401
+    failed = await _audit(store, "auth.login.failed")
+    assert failed[0] == (
+        "anonymous",
+        "admin2",
+        "203.0.113.9",
+        {"reason": "wrong password", "delay_s": 0.0},
+    )
+    reasons = {d["reason"] for _, _, _, d in failed}
+    assert reasons == {"wrong password", "throttled"}
+    with pytest.raises(AuthError):
+        await auth.login("nobody", "whatever-pw", address="203.0.113.10")
+    with pytest.raises(AuthError):
+        await auth.login("olga", "whatever-pw", address="203.0.113.10")
+    assert [d["reason"] for *_, d in (await _audit(store, "auth.login.failed"))[-2:]] == [
+        "unknown user",
+        "wrong password",
+    ]
+
+
+async def test_logout_and_reuse_cut_off_the_access_tokens_of_that_login(store: Storage) -> None:
+    auth = service(store, Clock())
+    await auth.create_user(ADMIN, "lou", "operator", "lights-up-please")
+    kept = await auth.login("lou", "lights-up-please")  # another login: unaffected throughout
+    pair = await auth.login("lou", "lights-up-please")
+    assert auth.authenticate(pair.access_token).name == "lou"
+    assert await auth.logout(pair.refresh_token)
+    with pytest.raises(AuthError, match="revoked"):
+        auth.authenticate(pair.access_token)
+    with pytest.raises(AuthError, match="revoked"):
+        auth.password_change_token_user(pair.access_token)
+    assert not await auth.logout("never-issued")
+    first = await auth.login("lou", "lights-up-please")
+    second = await auth.refresh(first.refresh_token)
+    assert auth.authenticate(first.access_token).name == "lou"  # rotation alone cuts nothing
+    with pytest.raises(AuthError, match="reused"):
+        await auth.refresh(first.refresh_token)
+    for access in (first.access_token, second.access_token):
+        with pytest.raises(AuthError, match="revoked"):
+            auth.authenticate(access)
+    assert auth.authenticate(kept.access_token).name == "lou"
+    assert [(a, t) for a, t, *_ in await _audit(store, "auth.token.reuse")] == [("lou", "lou")]
+    assert [(a, t) for a, t, *_ in await _audit(store, "auth.logout")] == [("lou", "lou")]
+
+
+async def test_revocations_survive_a_restart_and_reach_other_processes(store: Storage) -> None:
+    # The real clock: the store stamps revocations with it.
+    running = AuthService(store, KEY, AuthConfig())
+    await running.bootstrap()
+    await running.create_user(ADMIN, "ned", "viewer", "night-shift-1")
+    pair = await running.login("ned", "night-shift-1")
+    other = AuthService(store, KEY, AuthConfig())  # e.g. `trocadero users` on the appliance
+    await other.logout(pair.refresh_token)
+    assert running.authenticate(pair.access_token).name == "ned"  # not re-read yet
+    await running.sync_revocations(force=True)
+    with pytest.raises(AuthError, match="revoked"):
+        running.authenticate(pair.access_token)
+    # A restarted service loads them at start; a password reset elsewhere cuts off too.
+    pair = await running.login("ned", "night-shift-1")
+    await other.reset_password(ADMIN, "ned")
+    restarted = AuthService(store, KEY, AuthConfig())
+    await restarted.bootstrap()
+    with pytest.raises(AuthError, match="revoked"):
+        restarted.authenticate(pair.access_token)
+
+
+async def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(store: Storage) -> None:
+    auth = service(store, Clock(), admin_password="first-admin-pw")
+    await auth.bootstrap()
+    me = Actor("admin", "admin", "api")
+    for change in ({"disabled": True}, {"role": "operator"}):
+        with pytest.raises(AuthError, match="last enabled admin") as err:
+            await auth.update_user(me, "admin", **change)
+        assert err.value.status == 409
+    assert (await store.get_user("admin")).role == "admin"
+    # A disabled admin does not count; an enabled second one does.
+    await auth.create_user(me, "backup", "admin", "backup-admin-pw")
+    await auth.update_user(me, "backup", disabled=True)
+    with pytest.raises(AuthError, match="last enabled admin"):
+        await auth.update_user(me, "admin", role="viewer")
+    await auth.update_user(me, "backup", disabled=False)
+    await auth.update_user(me, "admin", role="operator")  # allowed now
+    with pytest.raises(AuthError, match="last enabled admin"):
+        await auth.update_user(me, "backup", disabled=True)
+    # Other changes to the last admin are fine.
+    await auth.update_user(me, "backup", email="backup@example.org")
+
+
+async def test_account_changes_are_audited_with_actor_and_target(store: Storage) -> None:
+    auth = service(store, Clock())
+    await auth.create_user(ADMIN, "ava", "viewer", "first-password", "ava@example.org")
+    await auth.update_user(ADMIN, "ava", role="operator")
+    await auth.update_user(ADMIN, "ava", disabled=True)
+    await auth.update_user(ADMIN, "ava", disabled=False)
+    await auth.update_user(ADMIN, "ava", password="set-by-admin-1")
+    await auth.login("ava", "set-by-admin-1", address="10.1.1.1", origin="ui")
+    await auth.change_password("ava", "set-by-admin-1", "chosen-by-ava", address="10.1.1.1")
+    one_time = await auth.reset_password(ADMIN, "ava")
+    assert (await auth.login("ava", one_time)).password_change_required
+    page = await store.list_audit(limit=100)
+    got = [(e.actor, e.action, e.target, dict(e.detail)) for e in reversed(page.items)]
+    assert got == [
+        ("root", "user.create", "ava", {"role": "viewer"}),
+        ("root", "user.role", "ava", {"role": "operator", "previous": "viewer"}),
+        ("root", "user.disable", "ava", {}),
+        ("root", "user.enable", "ava", {}),
+        ("root", "user.password", "ava", {"by": "root"}),
+        ("ava", "auth.login", "ava", {}),
+        ("ava", "user.password", "ava", {"by": "self"}),
+        ("root", "user.password", "ava", {"by": "root"}),
+        ("ava", "auth.login", "ava", {}),
+    ]
+    login = next(e for e in page.items if e.action == "auth.login" and e.origin == "ui")
+    assert (login.role, login.address) == ("operator", "10.1.1.1")
