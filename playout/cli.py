@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -38,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("--config", type=Path, metavar="PATH", help="TOML config file")
+    run.add_argument(
+        "--reseed",
+        action="store_true",
+        help=(
+            "seed an empty store with the show file's looks and cue lists and a new admin even"
+            " though the state directory holds an earlier installation's data"
+        ),
+    )
     check = sub.add_parser(
         "check-config",
         help="validate a config file",
@@ -92,16 +101,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_ctl(args)
     if args.command == "users":
         return run_users(args)
-    return _run(args.config)
+    return _run(args.config, reseed=args.reseed)
 
 
 def _check_config(path: Path) -> int:
     from trocadero.config import ConfigError, load_config
 
     from .showload import load_configured_show
+    from .statefile import resolve_state_dir, state_dir_problems
 
     try:
-        show = load_configured_show(load_config(path))
+        config = load_config(path)
+        show = load_configured_show(config)
+        state = resolve_state_dir(config.state.directory, os.environ)
+        if problems := state_dir_problems(state):
+            raise ConfigError([f"{path}: {p}" for p in problems])
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -136,12 +150,12 @@ def _version() -> int:
     return status
 
 
-def _run(config_path: Path | None) -> int:
+def _run(config_path: Path | None, *, reseed: bool = False) -> int:
     import trio
 
     from trocadero.config import ConfigError, load_config, load_default_config
 
-    from .daemon import run_daemon
+    from .daemon import StartupRefused, run_daemon
     from .logs import configure_logging, get_logger
     from .showload import load_configured_show
 
@@ -153,10 +167,13 @@ def _run(config_path: Path | None) -> int:
         return EXIT_USAGE
     configure_logging(config.logging)
     try:
-        trio.run(run_daemon, config, show)
+        trio.run(partial(run_daemon, config, show, reseed=reseed))
     except ConfigError as exc:  # found while attaching outputs (e.g. a bad wire_offset)
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except StartupRefused as exc:  # a damaged or missing store: nothing to configure away
+        print(f"trocadero: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         return EXIT_OK  # a second Ctrl-C during shutdown
     except Exception as exc:

@@ -40,7 +40,7 @@ from trocadero.core.ops import Ops
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
-from trocadero.core.storage import Storage, StorageError, open_storage
+from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.artnet import ARTNET_PORT
@@ -80,7 +80,7 @@ from .render.sources import describe_sources
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
 from .signing_key import load_signing_key
-from .statefile import StateFile, resolve_state_dir
+from .statefile import StateFile, resolve_state_dir, state_dir_problems
 from .supervisor import Policy, SupervisorStats, supervise
 from .systemd import Notifier
 
@@ -441,9 +441,12 @@ async def _supervised(
     )
 
 
-async def run_daemon(config: Config, show: LoadedShow) -> None:
+async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) -> None:
     """Run until SIGTERM/SIGINT. Raises on a start-up failure (the CLI exits 1)."""
-    state = StateFile(resolve_state_dir(config.state.directory, os.environ))
+    directory = resolve_state_dir(config.state.directory, os.environ)
+    if problems := state_dir_problems(directory):
+        raise ConfigError(problems)
+    state = StateFile(directory)
     previous = state.begin_run()
     if previous is not None and not previous.get("clean_shutdown", True):
         log.warning("previous run did not shut down cleanly", previous=previous)
@@ -457,7 +460,19 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
                 store = await stack.enter_async_context(
                     open_storage(config.storage, state.directory)
                 )
+                if not reseed and await store_is_empty(store):
+                    earlier = earlier_installation(state.directory, previous)
+                    if earlier:
+                        raise StartupRefused(
+                            f"storage ({config.storage.backend}): the store is missing or empty"
+                            f" but {state.directory} holds an earlier installation's"
+                            f" {', '.join(earlier)}; refusing to seed the default show and a new"
+                            " admin over it. Restore the store, or start once with"
+                            " `trocadero run --reseed` to seed it on purpose"
+                        )
                 playing = await reconcile_show(store, show.show)
+            except StoreCorrupt as exc:  # a runtime failure (exit 1), not a config problem
+                raise StartupRefused(f"storage ({config.storage.backend}): {exc}") from exc
             except (StorageError, OSError) as exc:
                 raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
             await _run(config, show, state, store, playing)
@@ -468,7 +483,34 @@ async def run_daemon(config: Config, show: LoadedShow) -> None:
         if matched is not None and rest is None:
             leaves = list(_leaves(matched))
             raise ConfigError([p for e in leaves for p in e.problems]) from group
+        refused, rest = group.split(StartupRefused)
+        if refused is not None and rest is None:
+            raise StartupRefused(str(refused.exceptions[0])) from group
         raise
+
+
+class StartupRefused(Exception):
+    """The daemon will not start over what it found (exit 1, one line to stderr)."""
+
+
+async def store_is_empty(store: Storage) -> bool:
+    """No show and no users: what a first start seeds."""
+    stored = await store.get_show()
+    return not stored.canvases and not stored.looks and not stored.cue_lists
+
+
+def earlier_installation(state_dir: Path, previous: Mapping[str, Any] | None) -> list[str]:
+    """What in the state directory says a daemon has run here before."""
+    # Each is only written once a store was opened and seeded (a first start that failed to
+    # reach its database leaves at most daemon.json without frames: not evidence).
+    found = []
+    if previous is not None and "frames_sent" in previous:
+        found.append("daemon.json (a completed run)")
+    for name in ("auth.key", "content", "mdvr-files"):
+        path = state_dir / name
+        if path.is_file() or (path.is_dir() and any(path.iterdir())):
+            found.append(name)
+    return found
 
 
 def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:

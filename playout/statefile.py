@@ -28,6 +28,25 @@ def resolve_state_dir(configured: str, environ: Mapping[str, str]) -> Path:
     return Path(base) / "trocadero"
 
 
+def state_dir_problems(directory: Path) -> list[str]:
+    """Why the daemon could not keep its state in `directory` ("state.directory: …")."""
+    if directory.exists():
+        if not directory.is_dir():
+            return [f"state.directory: {directory} is not a directory"]
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return [f"state.directory: {directory} is not writable by uid {os.geteuid()}"]
+        return []
+    parent = directory.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return [
+            f"state.directory: {directory} does not exist and cannot be created"
+            f" ({parent} is not a writable directory for uid {os.geteuid()})"
+        ]
+    return []
+
+
 class StateFile:
     def __init__(self, directory: Path) -> None:
         self.directory = directory

@@ -27,6 +27,7 @@ from .base import (
     SchemaError,
     Storage,
     StorageError,
+    StoreCorrupt,
     ValidationError,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "SchemaError",
     "Storage",
     "StorageError",
+    "StoreCorrupt",
     "ValidationError",
     "open_storage",
     "sqlite_path",

@@ -70,6 +70,10 @@ class ValidationError(StorageError, ValueError):
         super().__init__("\n".join(self.problems))
 
 
+class StoreCorrupt(StorageError):
+    """The store is damaged (not a database, a malformed page): nothing to seed over."""
+
+
 class SchemaError(StorageError):
     """The database schema cannot be used by this version of trocadero."""
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from .base import Conflict, StorageError
+from .base import Conflict, StorageError, StoreCorrupt
 from .driver import Driver, Row, SQLiteDialect, Tx, require_limit
 from .sql import SqlStorage
 
@@ -175,8 +175,10 @@ class SQLiteStorage(SqlStorage):
         """Open (creating if needed) the database at `path` and apply pending migrations."""
         try:
             conn = await trio.to_thread.run_sync(_connect, path)
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:  # cannot open (permissions, a directory…)
             raise StorageError(f"{path}: cannot open the database: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # opened, but not a database, or malformed
+            raise StoreCorrupt(f"{path}: the database is damaged: {exc}") from exc
         except OSError as exc:
             raise StorageError(f"{path}: {exc.strerror or exc}") from exc
         store = cls(SQLiteDriver(conn))
