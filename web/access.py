@@ -104,6 +104,7 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("POST", "/debug/fault/block-python"): "debug",
     ("POST", "/debug/fault/crash-web"): "debug",
     ("POST", "/debug/fault/crash/{subsystem}"): "debug",
+    ("POST", "/debug/fault/raise"): "debug",
     ("POST", "/debug/fault/stall-clock"): "debug",
 }
 

@@ -30,6 +30,7 @@ from trocadero.core.storage import Storage
 
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
+from .containment import ContainFailures
 from .guard import request_actor
 from .interaction_api import interaction_routes
 from .live import LiveStats, live_routes
@@ -221,6 +222,10 @@ def create_app(control: ControlPlane) -> Starlette:
                 background=BackgroundTask(fire),
             )
 
+        async def raise_in_handler(_: Request) -> Response:
+            # A handler bug, on purpose: the request gets a 500, the server goes on.
+            raise RuntimeError("handler failure requested through /debug/fault/raise")
+
         async def stall_clock(request: Request) -> Response:
             stalled = request.query_params.get("stalled", "1") != "0"
             faults.stall_clock(stalled)
@@ -237,6 +242,7 @@ def create_app(control: ControlPlane) -> Starlette:
             Route("/debug/fault/block-python", block_python, methods=["POST"]),
             Route("/debug/fault/crash-web", crash_web, methods=["POST"]),
             Route("/debug/fault/crash/{subsystem}", crash_subsystem, methods=["POST"]),
+            Route("/debug/fault/raise", raise_in_handler, methods=["POST"]),
             Route("/debug/fault/stall-clock", stall_clock, methods=["POST"]),
         ]
     document: dict[str, Any] = {}
@@ -263,4 +269,5 @@ def create_app(control: ControlPlane) -> Starlette:
             limiter=RateLimiter(control.rate_limit_per_minute),
             login_limiter=RateLimiter(control.login_attempts_per_minute),
         )
+    app.add_middleware(ContainFailures)  # outermost of ours: nothing escapes uncounted
     return app

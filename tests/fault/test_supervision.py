@@ -142,3 +142,21 @@ def test_mdvr_ports_in_use_do_not_keep_the_building_dark(tmp_path: Path) -> None
             with socket.create_connection(("127.0.0.1", sig), timeout=2):
                 pass
             assert d.stop()[0] == 0
+
+
+def test_a_handler_bug_is_a_500_counted_and_contained(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, "[debug]\nfault_injection = true\n") as d:
+        d.wait_healthy()
+        for _ in range(3):
+            r = d.post("/debug/fault/raise")
+            assert r.status_code == 500
+            assert r.json() == {"error": "internal error (logged)"}
+        health = frames_advance(d)
+        edge = health["containment"]["edges"]["rest"]
+        assert edge["contained"] == 3
+        assert "handler failure requested" in edge["last_error"]
+        assert health["subsystems"]["web"]["crashes"] == 0  # the server itself went on
+        # Logged once per client per interval, not once per failure.
+        assert d.log().count("session failure contained") == 1
+        metrics = d.get("/metrics").text
+        assert 'trocadero_contained_failures_total{edge="rest"} 3.0' in metrics
