@@ -183,6 +183,11 @@ class ContentLibrary:
         path = self.asset_file(asset_id, version, filename)
         return path.with_name(path.name + ".jpg")
 
+    @property
+    def max_chunk_bytes(self) -> int:
+        """The largest chunk `append` takes: the web refuses a larger body before reading it."""
+        return min(MAX_CHUNK, self.max_upload_bytes)
+
     @staticmethod
     def _allow(actor: Actor) -> None:
         if actor.role not in PERMISSIONS["content.edit"]:

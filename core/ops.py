@@ -18,6 +18,7 @@ from typing import Any, Final
 from .codec import to_plain
 from .commands import PERMISSIONS, Actor, Controller, Forbidden, Result
 from .interactions import Interactions
+from .nesting import check_nesting
 from .playback.cuelist import PlaybackError
 from .storage import MAX_LIMIT, Conflict, NotFound, Page, Storage, StorageError
 from .storage import ValidationError as StoreValidationError
@@ -160,6 +161,7 @@ class Ops:
             known = ", ".join(entry.args) or "none"
             raise OpError("bad_args", f"{unknown[0]}: not an argument of {op} (known: {known})")
         try:
+            check_nesting(args, "args")  # nothing below walks a 1000-level structure
             return await entry.run(actor, args)
         except InvalidArgument as exc:
             raise OpError("bad_args", str(exc)) from exc
