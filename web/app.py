@@ -32,6 +32,7 @@ from trocadero.core.storage import Storage
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
 from .guard import request_actor
+from .hypercorn_ws import install as close_refused_websocket_upgrades
 from .interaction_api import interaction_routes
 from .limits import BodyLimit, route_limits
 from .live import LiveStats, live_routes
@@ -91,6 +92,7 @@ class ControlPlane:
 
 
 def create_app(control: ControlPlane) -> Starlette:
+    close_refused_websocket_upgrades()  # Hypercorn leaves them open (web/hypercorn_ws.py)
 
     async def healthz(_: Request) -> Response:
         body = dict(control.health())

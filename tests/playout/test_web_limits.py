@@ -259,3 +259,23 @@ def test_socket_api_refuses_deep_nesting(daemon: Daemon) -> None:
     assert reply["error"]["code"] == "bad_message"
     assert "nested deeper" in reply["error"]["message"]
     assert socket_call(daemon, encode({"id": 3, "op": "ping"}))["result"] == "pong"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",  # no key
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\n"
+        "Sec-WebSocket-Version: 7\r\n",
+    ],
+    ids=["no-key", "old-version"],
+)
+def test_malformed_websocket_upgrade_gets_400_and_the_connection_closed(
+    daemon: Daemon, headers: str
+) -> None:
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+        s.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+        status, response_headers, _body = read_response(s)
+        assert (status, response_headers["connection"]) == (400, "close")
+        assert s.recv(1024) == b"", "the server left the connection open after its 400"
+    assert daemon.health()["status"] == "ok"
