@@ -22,7 +22,7 @@ from .nesting import check_nesting
 from .playback.cuelist import PlaybackError
 from .storage import MAX_LIMIT, Conflict, NotFound, Page, Storage, StorageError
 from .storage import ValidationError as StoreValidationError
-from .validate import InvalidArgument, cue_number, level, seconds, target
+from .validate import InvalidArgument, cue_number, level, name, seconds, target
 
 __all__ = ["SESSION_OPS", "VERBS", "OpError", "Ops", "topic_patterns"]
 
@@ -63,10 +63,7 @@ class _Op:
 
 
 def _string(args: Mapping[str, Any], key: str) -> str:
-    value = args.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{key}: required, a non-empty string (got {value!r})")
-    return value
+    return name(args, key)  # non-empty, at most NAME_MAX characters
 
 
 def _integer(args: Mapping[str, Any], key: str, default: int) -> int:
