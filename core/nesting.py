@@ -26,6 +26,7 @@ MAX_DEPTH: Final = 32
 # A JSON string, escapes included; possessive, and an unterminated one runs to the end (so a
 # body of escaped quotes is scanned once, not once per quote).
 _STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -55,9 +56,20 @@ def parse_json(raw: bytes | str, where: str = "body") -> Any:
     if json_depth(data) > MAX_DEPTH:
         raise InvalidArgument(f"{where}: JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        doc = json.loads(raw, parse_constant=_no_constant)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer
         raise InvalidArgument(f"{where}: not valid JSON ({str(exc)[:200]})") from None
+    if _SURROGATE_ESCAPE.search(data):
+        # "\ud800" alone is valid JSON text but no character: a string holding it cannot be
+        # encoded as UTF-8, so storing, hashing or logging it raised (a 500). Paired
+        # surrogates were joined by the decoder; only a lone one fails this.
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument(
+                f"{where}: a string holds a lone UTF-16 surrogate (\\ud800..\\udfff)"
+            ) from None
+    return doc
 
 
 def check_nesting(value: Any, where: str, limit: int = MAX_DEPTH) -> None:
