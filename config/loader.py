@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import math
 import tomllib
 import types
@@ -18,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from .fields import TEXT_MAX
 from .schema import Config
 from .show import ShowDef
 
@@ -111,7 +113,8 @@ def _show(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "an array"
-    return repr(value)
+    text = repr(value)  # a 50 MB string is not echoed back whole
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 @functools.cache
@@ -150,6 +153,10 @@ def _build(cls: type[T], raw: Any, path: tuple[str, ...], problems: list[str]) -
                 else f"{_dotted(key_path)}: out of range (got {value!r})"
             )
             continue
+        too_big = _size_problem(value, f)
+        if too_big:
+            problems.append(f"{_dotted(key_path)}: {too_big}")
+            continue
         values[name] = value
     if len(problems) != before:
         return None
@@ -167,6 +174,25 @@ def _build(cls: type[T], raw: Any, path: tuple[str, ...], problems: list[str]) -
             problems.extend(found)
             return None
     return built
+
+
+def _size_problem(value: Any, f: Field[Any]) -> str | None:
+    """Text longer than the field's `max_length` (every text has one: `TEXT_MAX` unless the
+    field sets its own), or a free-form map larger than its `max_bytes` as JSON."""
+    limit = f.metadata.get("max_length", TEXT_MAX)
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, tuple):
+        texts = [v for v in value if isinstance(v, str)]
+    longest = max((len(t) for t in texts), default=0)
+    if longest > limit:
+        each = " each" if isinstance(value, tuple) else ""
+        return f"at most {limit} characters{each} (got {longest})"
+    max_bytes = f.metadata.get("max_bytes")
+    if max_bytes is not None and isinstance(value, Mapping):
+        size = len(json.dumps(dict(value), default=str, separators=(",", ":")).encode())
+        if size > max_bytes:
+            return f"at most {max_bytes} bytes as JSON (got {size})"
+    return None
 
 
 class _Invalid:
@@ -272,5 +298,7 @@ def _item_label(key: str, index: int, item: Any) -> str:
     """`fixtures[3 "facade-2"]`: array items that have a name are named in errors."""
     name = item.get("name") if isinstance(item, dict) else None
     if name is None and isinstance(item, dict) and "number" in item:
-        return f"{key}[{index} cue {item['number']}]"
-    return f'{key}[{index} "{name}"]' if isinstance(name, str) and name else f"{key}[{index}]"
+        return f"{key}[{index} cue {str(item['number'])[:20]}]"
+    if isinstance(name, str) and name:
+        return f'{key}[{index} "{name[:60]}"]'
+    return f"{key}[{index}]"

@@ -15,6 +15,8 @@ from .fields import setting
 from .inputs import InputConfig, validate_inputs
 from .outputs import OutputConfig
 
+MAX_BODY_BYTES = 1 << 20  # the default of [web] max_body_bytes
+
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -67,6 +69,13 @@ class WebConfig:
         "pause before a crashed web server is restarted",
         minimum=0.0,
         maximum=60.0,
+    )
+    max_body_bytes: int = setting(
+        MAX_BODY_BYTES,
+        "largest request body of a JSON route, bytes; larger ones get 413 before being read"
+        " (upload chunks and the iCal import have their own limits)",
+        minimum=1024,
+        maximum=64 << 20,
     )
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 
-from .fields import setting
+from .fields import JSON_MAX_BYTES, NAME_MAX, setting
 
 ColourOrder = Literal["RGB", "GRB", "BGR", "RGBW", "RGBA", "DIMMER"]
 Shape = Literal["strip", "matrix"]
@@ -33,7 +33,7 @@ MAX_UNIVERSE = 63999  # E1.31 universe range (Art-Net maps onto the same numbers
 class CanvasDef:
     """An RGB pixel surface that layers render into."""
 
-    name: str = setting("", "unique canvas name")
+    name: str = setting("", "unique canvas name", max_length=NAME_MAX)
     width: int = setting(1, "pixels across", minimum=1, maximum=8192)
     height: int = setting(1, "pixels down", minimum=1, maximum=8192)
     master: float = setting(1.0, "canvas master level, 0..1", minimum=0.0, maximum=1.0)
@@ -44,7 +44,7 @@ class CanvasDef:
 class FixtureTypeDef:
     """Output correction shared by fixtures of one make: gamma, curve, white balance."""
 
-    name: str = setting("", "unique fixture type name")
+    name: str = setting("", "unique fixture type name", max_length=NAME_MAX)
     gamma: float = setting(2.2, "gamma exponent applied to 16-bit levels", minimum=0.1, maximum=5.0)
     curve: DimmerCurve = setting("linear", "dimmer curve applied before gamma")
     white_balance: tuple[float, ...] = setting(
@@ -62,9 +62,11 @@ class FixtureDef:
     straddles two universes (it moves to the next one).
     """
 
-    name: str = setting("", "unique fixture name")
-    canvas: str = setting("", "canvas the pixels are sampled from")
-    type: str = setting("", "fixture type name (gamma/white balance); empty = the default")
+    name: str = setting("", "unique fixture name", max_length=NAME_MAX)
+    canvas: str = setting("", "canvas the pixels are sampled from", max_length=NAME_MAX)
+    type: str = setting(
+        "", "fixture type name (gamma/white balance); empty = the default", max_length=NAME_MAX
+    )
     shape: Shape = setting("strip", "strip (a line of pixels) or matrix")
     x: int = setting(0, "canvas column of the first pixel", minimum=0, maximum=8191)
     y: int = setting(0, "canvas row of the first pixel", minimum=0, maximum=8191)
@@ -89,18 +91,20 @@ class FixtureDef:
 class LayerDef:
     """One layer of a canvas's stack: a source, how it blends, and its parameters."""
 
-    source: str = setting("solid", "source kind (solid, linear-gradient, chase, …)")
+    source: str = setting(
+        "solid", "source kind (solid, linear-gradient, chase, …)", max_length=NAME_MAX
+    )
     blend: BlendName = setting("normal", "blend mode onto the layers below")
     opacity: float = setting(1.0, "0..1", minimum=0.0, maximum=1.0)
     params: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}),
-        metadata={"doc": "source parameters (checked by the source)"},
+        metadata={"doc": "source parameters (checked by the source)", "max_bytes": JSON_MAX_BYTES},
     )
 
 
 @dataclass(frozen=True, slots=True)
 class CanvasLayersDef:
-    canvas: str = setting("", "canvas these layers render")
+    canvas: str = setting("", "canvas these layers render", max_length=NAME_MAX)
     layers: tuple[LayerDef, ...] = setting((), "bottom to top")
 
 
@@ -109,8 +113,8 @@ class LookDef:
     """A named look: a layer stack for each canvas it covers (canvases it omits are untouched
     by whatever plays it)."""
 
-    name: str = setting("", "unique look name")
-    label: str = setting("", "what technicians call it")
+    name: str = setting("", "unique look name", max_length=NAME_MAX)
+    label: str = setting("", "what technicians call it", max_length=NAME_MAX)
     canvases: tuple[CanvasLayersDef, ...] = setting((), "one layer stack per canvas")
 
     def validate(self) -> list[str]:
@@ -127,7 +131,7 @@ class LookDef:
 class CuePartDef:
     """Part of a cue (Eos part cues): some canvases fade with their own times."""
 
-    canvases: tuple[str, ...] = setting((), "canvases this part times")
+    canvases: tuple[str, ...] = setting((), "canvases this part times", max_length=NAME_MAX)
     up_fade: float = setting(3.0, "seconds for rising levels", minimum=0.0, maximum=3600.0)
     down_fade: float = setting(3.0, "seconds for falling levels", minimum=0.0, maximum=3600.0)
     delay: float = setting(
@@ -153,8 +157,10 @@ class CueDef:
     """
 
     number: Decimal = setting(Decimal(1), 'cue number, 0.001..9999.999 (e.g. "12.5")')
-    look: str = setting("", "look played; empty = the list releases its canvases")
-    label: str = setting("", "short label")
+    look: str = setting(
+        "", "look played; empty = the list releases its canvases", max_length=NAME_MAX
+    )
+    label: str = setting("", "short label", max_length=NAME_MAX)
     notes: str = setting("", "notes for the operator")
     up_fade: float = setting(3.0, "seconds for rising levels", minimum=0.0, maximum=3600.0)
     down_fade: float = setting(3.0, "seconds for falling levels", minimum=0.0, maximum=3600.0)
@@ -199,8 +205,8 @@ class CueDef:
 class CueListDef:
     """A cue list: cues in number order, played at its priority on the ladder."""
 
-    name: str = setting("", "unique cue list name")
-    label: str = setting("", "what technicians call it")
+    name: str = setting("", "unique cue list name", max_length=NAME_MAX)
+    label: str = setting("", "what technicians call it", max_length=NAME_MAX)
     priority: int = setting(100, "higher wins among cue lists", minimum=0, maximum=1000)
     mode: ListMode = setting(
         "ltp", "with other lists at the same priority: ltp (latest wins) or htp (highest wins)"
@@ -223,7 +229,7 @@ class CueListDef:
 
 @dataclass(frozen=True, slots=True)
 class ShowDef:
-    name: str = setting("Untitled show", "show name")
+    name: str = setting("Untitled show", "show name", max_length=NAME_MAX)
     grand_master: float = setting(1.0, "grand master level, 0..1", minimum=0.0, maximum=1.0)
     canvases: tuple[CanvasDef, ...] = field(default=())
     fixture_types: tuple[FixtureTypeDef, ...] = field(default=())

@@ -28,11 +28,13 @@ from typing import Any, Final
 
 import trio
 
+from trocadero.config.fields import FILENAME_MAX, NAME_MAX
+
 from .commands import PERMISSIONS, Actor, Forbidden, audit
 from .media import MediaError, make_thumbnail, probe
 from .model import ContentAsset
 from .storage import NotFound, Storage
-from .validate import InvalidArgument
+from .validate import InvalidArgument, text_limit
 
 __all__ = ["ContentLibrary", "UploadRefused", "resolve_asset"]
 
@@ -183,6 +185,11 @@ class ContentLibrary:
         path = self.asset_file(asset_id, version, filename)
         return path.with_name(path.name + ".jpg")
 
+    @property
+    def max_chunk_bytes(self) -> int:
+        """The largest chunk `append` takes: the web refuses a larger body before reading it."""
+        return min(MAX_CHUNK, self.max_upload_bytes)
+
     @staticmethod
     def _allow(actor: Actor) -> None:
         if actor.role not in PERMISSIONS["content.edit"]:
@@ -196,6 +203,9 @@ class ContentLibrary:
         self._allow(actor)
         if not name.strip():
             raise InvalidArgument("name: must not be empty")
+        # Checked now, not when the store refuses them after the whole file has arrived.
+        text_limit(name, "name", NAME_MAX)
+        text_limit(filename, "filename", FILENAME_MAX)
         if not 0 < size <= self.max_upload_bytes:
             raise InvalidArgument(
                 f"size: 1 to {self.max_upload_bytes} bytes ([content] max_upload_bytes; got {size})"

@@ -66,7 +66,15 @@ def probe(path: Path, *, demuxer: str | None = None) -> MediaInfo:
     except MediaError:
         raise
     except (av.FFmpegError, StopIteration, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise MediaError(f"not a readable video or image: {exc}") from exc
+        raise MediaError(f"not a readable video or image: {_reason(exc, path)}") from exc
+
+
+def _reason(exc: BaseException, path: Path) -> str:
+    """What went wrong, without where: FFmpeg's errors end in the file's path, and the reason
+    goes back to a web client (and into alerts), which must not learn the server's layout."""
+    strerror = getattr(exc, "strerror", None)
+    text = strerror if isinstance(strerror, str) and strerror else str(exc) or type(exc).__name__
+    return text.replace(str(path), "the file")
 
 
 def make_thumbnail(

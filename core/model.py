@@ -15,7 +15,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
-from trocadero.config.fields import setting
+from trocadero.config.fields import EMAIL_MAX, FILENAME_MAX, JSON_MAX_BYTES, NAME_MAX, setting
 from trocadero.config.show import (
     CanvasDef,
     CanvasLayersDef,
@@ -83,8 +83,8 @@ class User:
     """An account. `password_hash` is opaque here (the auth layer makes and checks it)."""
 
     id: int = setting(0, "assigned by the store")
-    username: str = setting("", "unique login name")
-    email: str = setting("", "contact address; unique when not empty")
+    username: str = setting("", "unique login name", max_length=NAME_MAX)
+    email: str = setting("", "contact address; unique when not empty", max_length=EMAIL_MAX)
     role: Role = setting("viewer", "admin, operator, marketing or viewer")
     password_hash: str = setting("", "opaque hash made by the auth layer")
     disabled: bool = setting(False, "a disabled account cannot log in")
@@ -117,8 +117,8 @@ class ContentAsset:
     """An uploaded media file's catalogue entry (the file itself lives outside the database)."""
 
     id: int = setting(0, "assigned by the store")
-    name: str = setting("", "display name")
-    filename: str = setting("", "file name of the current version")
+    name: str = setting("", "display name", max_length=NAME_MAX)
+    filename: str = setting("", "file name of the current version", max_length=FILENAME_MAX)
     content_type: str = setting("", "MIME type")
     size: int = setting(0, "bytes", minimum=0)
     sha256: str = setting("", "hex digest of the current version")
@@ -129,7 +129,8 @@ class ContentAsset:
     live_version: int | None = setting(None, "the version that plays (None: none approved)")
     live_filename: str = setting("", "file name of the version that plays")
     metadata: Mapping[str, Any] = field(
-        default_factory=_empty, metadata={"doc": "free-form (duration, resolution, tags, …)"}
+        default_factory=_empty,
+        metadata={"doc": "free-form (duration, resolution, tags, …)", "max_bytes": JSON_MAX_BYTES},
     )
     created_at: datetime = setting(EPOCH, "when the asset was first uploaded")
     created_by: str = setting("", "username")
@@ -141,7 +142,7 @@ class AssetVersion:
 
     asset_id: int = setting(0, "the asset")
     version: int = setting(1, "from 1", minimum=1)
-    filename: str = setting("", "file name")
+    filename: str = setting("", "file name", max_length=FILENAME_MAX)
     content_type: str = setting("", "MIME type")
     size: int = setting(0, "bytes", minimum=0)
     sha256: str = setting("", "hex digest")
@@ -160,13 +161,17 @@ class ScheduleEntry:
     """
 
     id: int = setting(0, "assigned by the store")
-    name: str = setting("", "unique schedule name")
+    name: str = setting("", "unique schedule name", max_length=NAME_MAX)
     enabled: bool = setting(True, "disabled entries never fire")
     target_kind: ScheduleTarget = setting("cue_list", "cue_list, look or cue")
-    target: str = setting("", "cue list name (cue_list, cue) or look name (look)")
+    target: str = setting(
+        "", "cue list name (cue_list, cue) or look name (look)", max_length=NAME_MAX
+    )
     cue: Decimal | None = setting(None, "cue number when target_kind is cue")
     canvases: tuple[str, ...] = setting(
-        (), "canvases a look entry drives (empty = all the look covers); cue lists play whole"
+        (),
+        "canvases a look entry drives (empty = all the look covers); cue lists play whole",
+        max_length=NAME_MAX,
     )
     rrule: str = setting("", 'RFC 5545 RRULE, e.g. "FREQ=DAILY;BYDAY=FR,SA"; "" = once')
     dtstart: datetime = setting(
@@ -181,7 +186,8 @@ class ScheduleEntry:
     priority: int = setting(0, "higher wins between overlapping entries", minimum=0, maximum=1000)
     created_by: str = setting("", "username")
     detail: Mapping[str, Any] = field(
-        default_factory=_empty, metadata={"doc": "free-form notes kept with the entry"}
+        default_factory=_empty,
+        metadata={"doc": "free-form notes kept with the entry", "max_bytes": JSON_MAX_BYTES},
     )
     timezone: str = setting("", "IANA zone of the recurrence's wall clock; \"\" = the site's")
     anchor: StartAnchor = setting(

@@ -18,10 +18,11 @@ from typing import Any, Final
 from .codec import to_plain
 from .commands import PERMISSIONS, Actor, Controller, Forbidden, Result
 from .interactions import Interactions
+from .nesting import check_nesting
 from .playback.cuelist import PlaybackError
 from .storage import MAX_LIMIT, Conflict, NotFound, Page, Storage, StorageError
 from .storage import ValidationError as StoreValidationError
-from .validate import InvalidArgument, cue_number, level, seconds, target
+from .validate import InvalidArgument, cue_number, level, name, seconds, target
 
 __all__ = ["SESSION_OPS", "VERBS", "OpError", "Ops", "topic_patterns"]
 
@@ -62,10 +63,7 @@ class _Op:
 
 
 def _string(args: Mapping[str, Any], key: str) -> str:
-    value = args.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{key}: required, a non-empty string (got {value!r})")
-    return value
+    return name(args, key)  # non-empty, at most NAME_MAX characters
 
 
 def _integer(args: Mapping[str, Any], key: str, default: int) -> int:
@@ -160,6 +158,7 @@ class Ops:
             known = ", ".join(entry.args) or "none"
             raise OpError("bad_args", f"{unknown[0]}: not an argument of {op} (known: {known})")
         try:
+            check_nesting(args, "args")  # nothing below walks a 1000-level structure
             return await entry.run(actor, args)
         except InvalidArgument as exc:
             raise OpError("bad_args", str(exc)) from exc

@@ -137,6 +137,8 @@ class ReplyDecoder(Decoder):
 def _parse(body: bytes) -> Request | BadMessage:
     try:
         doc = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except msgpack.StackError:  # its message is empty
+        return BadMessage(None, "not msgpack: nested deeper than the decoder's 1024 levels")
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
         return BadMessage(None, f"not msgpack: {exc}")
     if not isinstance(doc, dict):

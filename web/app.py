@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from trocadero import __version__
+from trocadero.config.schema import MAX_BODY_BYTES
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Actor, Controller
 from trocadero.core.content import ContentLibrary
@@ -32,7 +33,9 @@ from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
 from .containment import ContainFailures
 from .guard import request_actor
+from .hypercorn_ws import install as close_refused_websocket_upgrades
 from .interaction_api import interaction_routes
+from .limits import BodyLimit, route_limits
 from .live import LiveStats, live_routes
 from .mdvr_api import MdvrControl, mdvr_routes
 from .openapi import openapi_document
@@ -88,9 +91,12 @@ class ControlPlane:
     content: ContentLibrary | None = None  # uploads (web/assets_api.py)
     sources: Callable[[], Mapping[str, Any]] = dict  # layer kinds and parameter schemas
     live: LiveStats = field(default_factory=LiveStats)  # the WebSocket's counters
+    max_body_bytes: int = MAX_BODY_BYTES  # [web] max_body_bytes (web/limits.py)
 
 
 def create_app(control: ControlPlane) -> Starlette:
+    close_refused_websocket_upgrades()  # Hypercorn leaves them open (web/hypercorn_ws.py)
+
     async def healthz(_: Request) -> Response:
         body = dict(control.health())
         return JSONResponse(body, status_code=200 if body.get("status") == "ok" else 503)
@@ -269,5 +275,9 @@ def create_app(control: ControlPlane) -> Starlette:
             limiter=RateLimiter(control.rate_limit_per_minute),
             login_limiter=RateLimiter(control.login_attempts_per_minute),
         )
-    app.add_middleware(ContainFailures)  # outermost of ours: nothing escapes uncounted
+    # An oversize or too deeply nested body is refused before the login throttle or any
+    # handler reads it; outside it, the containment of handler bugs (outermost of ours).
+    chunk = control.content.max_chunk_bytes if control.content is not None else None
+    app.add_middleware(BodyLimit, limit=control.max_body_bytes, routes=route_limits(chunk))
+    app.add_middleware(ContainFailures)
     return app

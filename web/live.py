@@ -43,6 +43,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import PERMISSIONS, Actor
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
+from trocadero.core.nesting import parse_json
+from trocadero.core.validate import InvalidArgument
 
 __all__ = ["TOPIC_ACCESS", "LiveStats", "live_routes", "preview_frame"]
 
@@ -185,7 +187,7 @@ class LiveEndpoint:
         if text is None:
             raise _Closed(CLOSE_UNAUTHORIZED, f"auth: no auth message within {AUTH_TIMEOUT_S:g} s")
         doc = _parse(text)
-        if doc is None or doc.get("op") != "auth":
+        if isinstance(doc, str) or doc.get("op") != "auth":
             raise _Closed(CLOSE_UNAUTHORIZED, 'auth: the first message must be {"op": "auth"}')
         actor, expires = self._check(ws, doc.get("token"))
         await ws.send_text(
@@ -203,8 +205,8 @@ class LiveEndpoint:
                 self._reply(s, "?", error=f"expected JSON text of at most {MAX_MESSAGE} bytes")
                 continue
             doc = _parse(text)
-            if doc is None or not isinstance(doc.get("op"), str):
-                self._reply(s, "?", error='expected a JSON object with "op"')
+            if isinstance(doc, str) or not isinstance(doc.get("op"), str):
+                self._reply(s, "?", error=doc if isinstance(doc, str) else NOT_AN_OP)
                 continue
             try:
                 self._op(s, doc["op"], doc)
@@ -319,12 +321,16 @@ def _event_json(event: Event) -> str:
     )
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+NOT_AN_OP: Final = 'expected a JSON object with "op"'
+
+
+def _parse(text: str) -> dict[str, Any] | str:
+    """The message's object, or what is wrong with it."""
     try:
-        doc = json.loads(text)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
+        doc = parse_json(text, "message")  # depth-limited: a deep message cannot recurse
+    except InvalidArgument as exc:
+        return str(exc) if "nested deeper" in str(exc) else NOT_AN_OP
+    return doc if isinstance(doc, dict) else NOT_AN_OP
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fractions
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -234,3 +235,37 @@ def test_only_approved_content_plays_in_a_look(daemon: Daemon, tmp_path: Path) -
     assert daemon.put("/api/cue-lists/clips", json={"cues": []}).status_code == 200
     assert daemon.delete("/api/looks/wall-video").status_code == 200
     assert daemon.delete(f"/api/content/{asset}").status_code == 200
+
+
+def test_complete_errors_never_name_a_server_path(daemon: Daemon) -> None:
+    """Every error body of `/complete` (a text file, a wrong checksum, a short upload, an
+    unknown upload, bad JSON) says what is wrong without any path of the state directory."""
+    mia = as_user(daemon, "mia")
+    base = daemon.base + "/api/content/uploads"
+    state = Path(daemon.health()["socket"]["path"]).parent
+    bodies: list[str] = []
+
+    def begin(data: bytes, send: bytes | None = None) -> str:
+        r = httpx.post(base, json={"filename": "notes.mp4", "size": len(data)}, headers=mia)
+        upload: str = r.json()["upload_id"]
+        httpx.put(f"{base}/{upload}?offset=0", content=data if send is None else send, headers=mia)
+        return upload
+
+    text = b"just some text, not a video\n" * 50
+    for upload, doc in (
+        (begin(text), {}),
+        (begin(text), {"sha256": "0" * 64}),
+        (begin(text, send=text[:10]), {}),
+        ("0" * 24, {}),
+    ):
+        r = httpx.post(f"{base}/{upload}/complete", json=doc, headers=mia)
+        assert 400 <= r.status_code < 500, r.text
+        bodies.append(r.text)
+    r = httpx.post(f"{base}/{begin(text)}/complete", content=b"{", headers=mia)
+    bodies.append(r.text)
+    assert json.loads(bodies[0])["error"] == (
+        "file: not a readable video or image: Invalid data found when processing input"
+    )
+    for body in bodies:
+        for path in {str(state), str(state.resolve()), str(state.parent)}:
+            assert path not in body, body
