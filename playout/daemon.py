@@ -282,6 +282,7 @@ class Runtime:
             sources=describe_sources,
             rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
             login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
+            max_body_bytes=self.config.web.max_body_bytes,
         )
 
     def canvas_patch(self, name: str) -> list[Mapping[str, Any]] | None:
@@ -360,6 +361,9 @@ async def serve_web(
     # A Logger instance (not "-") keeps Hypercorn's lines in our JSON, subsystem web.hypercorn.
     cfg.errorlog = logging.getLogger("web.hypercorn")
     cfg.graceful_timeout = 0.5
+    # Client WebSocket messages are small JSON ops (web/live.py refuses past 8 KiB): a larger
+    # frame is refused by Hypercorn before it is buffered (its default would take 16 MiB).
+    cfg.websocket_max_message_size = 64 * 1024
     app = create_app(rt.control_plane())
     async with trio.open_nursery() as nursery:
         # serve() is Hypercorn's own nursery.start-able task: ready once bound.

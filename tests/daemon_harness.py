@@ -103,8 +103,12 @@ class Daemon:
 
 def write_config(path: Path, port: int, state: Path, extra: str = "") -> Path:
     auth = "" if "[auth]" in extra else f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\n'
+    web = ""
+    if extra.startswith("[web]\n"):  # more [web] keys: into the one [web] table
+        first, sep, rest = extra[len("[web]\n") :].partition("\n[")
+        web, extra = first + "\n", (sep.lstrip("\n") + rest) if sep else ""
     path.write_text(
-        f'[web]\nport = {port}\nrestart_delay_s = 0.1\n[state]\ndirectory = "{state}"\n'
+        f'[web]\nport = {port}\nrestart_delay_s = 0.1\n{web}[state]\ndirectory = "{state}"\n'
         f'[logging]\nformat = "json"\n{auth}{extra}'
     )
     return path

@@ -279,3 +279,28 @@ def test_malformed_websocket_upgrade_gets_400_and_the_connection_closed(
         assert (status, response_headers["connection"]) == (400, "close")
         assert s.recv(1024) == b"", "the server left the connection open after its 400"
     assert daemon.health()["status"] == "ok"
+
+
+def test_configured_body_limit_and_websocket_frame_limit(tmp_path: Path) -> None:
+    # [web] max_body_bytes reaches the daemon; a WebSocket frame over 64 KiB is refused by
+    # the server (close 1009) before it is buffered, whatever the endpoint would do with it.
+    with running_daemon(tmp_path, "[web]\nmax_body_bytes = 4096\n" + AUTH_UNLIMITED) as d:
+        d.wait_healthy()
+        big = json.dumps({"username": "x" * 5000, "password": "y"})
+        r = d.post("/api/auth/login", content=big)
+        assert r.status_code == 413
+        assert "4096 bytes" in r.json()["error"]
+        assert d.post("/api/auth/login", json={"username": "x", "password": "y"}).status_code in (
+            401,
+            429,
+        )
+        ws = WsClient(d.port)
+        ws.send({"op": "auth", "token": d.headers()["Authorization"].split()[1]})
+        assert ws.receive_json()["ok"]
+        ws.send_raw('{"op": "ping", "pad": "' + "z" * 100_000 + '"}')
+        with pytest.raises((Closed, OSError)) as closed:
+            for _ in range(10):
+                ws.receive()
+        if isinstance(closed.value, Closed):
+            assert closed.value.code == 1009
+        assert d.health()["status"] == "ok"
