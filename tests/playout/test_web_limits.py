@@ -298,6 +298,7 @@ def test_configured_body_limit_and_websocket_frame_limit(tmp_path: Path) -> None
         ws.send({"op": "auth", "token": d.headers()["Authorization"].split()[1]})
         assert ws.receive_json()["ok"]
         ws.send_raw('{"op": "ping", "pad": "' + "z" * 100_000 + '"}')
+
         def until_closed() -> None:
             for _ in range(10):
                 ws.receive()
