@@ -48,6 +48,7 @@ from typing import Any
 
 import trio
 
+from trocadero.core.containment import CONTAINMENT
 from trocadero.protocols.artnet import (
     ARTNET_PORT,
     POLL_REPLY_ON_CHANGE,
@@ -299,7 +300,6 @@ class ArtNetDiscovery:
             status2=STATUS2_PORT_ADDRESS_15BIT,
         )
         self._malformed_log = _Throttled("malformed artnet datagrams dropped")
-        self._internal_log = _Throttled("artnet discovery packet handling failed (bug)")
         self._reply_error_log = _Throttled("artnet ArtPollReply send failed")
 
     # -- sockets ---------------------------------------------------------------------------
@@ -475,8 +475,8 @@ class ArtNetDiscovery:
             return
         try:
             self.handle_packet(packet, address, now)
-        except Exception:
-            self._internal_log.warning(now, exc_info=True)
+        except Exception as exc:  # a bug: this reply is dropped, discovery goes on
+            CONTAINMENT.record("artnet_discovery", f"{address[0]}:{address[1]}", exc)
 
 
 def discovery_health(discovery: ArtNetDiscovery, now: float | None = None) -> dict[str, Any]:

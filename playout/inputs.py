@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import trio
 
 from trocadero.config.inputs import InputConfig, InputProtocol, validate_inputs
+from trocadero.core.containment import CONTAINMENT
 from trocadero.protocols.artnet import (
     ARTNET_PORT,
     ArtDmx,
@@ -374,7 +375,6 @@ async def _receive_loop(
     malformed_log = _Throttled("malformed input datagrams dropped")
     oversize_log = _Throttled("oversized input datagrams dropped")
     error_log = _Throttled("input receive failed")
-    internal_log = _Throttled("input datagram handling failed (bug)")
     while True:
         try:
             data, address = await sock.recvfrom(MAX_DATAGRAM + 1)
@@ -404,11 +404,15 @@ async def _receive_loop(
                 malformed_total=status.malformed,
             )
             continue
+        except Exception as exc:  # a decoder bug: this datagram is dropped, nothing else
+            status.internal_errors += 1
+            CONTAINMENT.record(f"inputs.{status.protocol}", f"{address[0]}:{address[1]}", exc)
+            continue
         try:
             dispatch(packet, address, now)
-        except Exception:
+        except Exception as exc:
             status.internal_errors += 1
-            internal_log.warning(now, protocol=status.protocol, exc_info=True)
+            CONTAINMENT.record(f"inputs.{status.protocol}", f"{address[0]}:{address[1]}", exc)
 
 
 # -------------------------------------------------------------------------------------------
