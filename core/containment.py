@@ -20,8 +20,14 @@ from typing import Any, Final
 
 import structlog
 
+from trocadero.native.clock import NativePanic
+
 MAX_PEERS_REMEMBERED: Final = 10_000  # per edge; cleared past it (an address-spraying peer)
 LOG_INTERVAL_S: Final = 60.0
+
+# What a connection handler contains: every Exception, and a Rust panic in a native call
+# (pyo3 raises it as a BaseException). Never Cancelled, KeyboardInterrupt or SystemExit.
+SESSION_FAILURES: Final = (Exception, NativePanic)
 
 
 @dataclass

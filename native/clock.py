@@ -14,9 +14,18 @@ from __future__ import annotations
 
 import trocadero_rt
 from trocadero_rt import ClockStats, FrameClock, OutputStats
+from trocadero_rt import PanicException as NativePanic
 
 BUILD_PROFILE: str = trocadero_rt.BUILD_PROFILE
 BUILD_INFO: str = trocadero_rt.BUILD_INFO
 VERSION: str = trocadero_rt.__version__
 
-__all__ = ["BUILD_INFO", "BUILD_PROFILE", "VERSION", "ClockStats", "FrameClock", "OutputStats"]
+__all__ = [
+    "BUILD_INFO",
+    "BUILD_PROFILE",
+    "VERSION",
+    "ClockStats",
+    "FrameClock",
+    "NativePanic",
+    "OutputStats",
+]

@@ -29,7 +29,7 @@ import trio
 
 from trocadero.config.schema import SocketConfig
 from trocadero.core.commands import Actor, Forbidden, Role
-from trocadero.core.containment import CONTAINMENT
+from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
 from trocadero.core.ops import OpError, Ops, may_read, topic_patterns
 from trocadero.protocols.control_socket import (
@@ -152,7 +152,7 @@ class ControlSocket:
             await conn.run()
         except* _GONE:
             pass  # the script went away (mid-reply, mid-event): its connection ends, that's all
-        except* Exception as group:
+        except* SESSION_FAILURES as group:
             # A bug, not the client's doing: count and log it, end this connection only.
             CONTAINMENT.record("socket", actor.name, group)
         finally:
@@ -226,7 +226,7 @@ class _Connection:
             self.server.errors += 1
             await self._error(req.id, exc.code, exc.message)
             return
-        except Exception as exc:
+        except SESSION_FAILURES as exc:
             # A bug in an op: this request fails (logged with its traceback), the connection
             # and the daemon go on.
             self.server.errors += 1

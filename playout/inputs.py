@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import trio
 
 from trocadero.config.inputs import InputConfig, InputProtocol, validate_inputs
-from trocadero.core.containment import CONTAINMENT
+from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES
 from trocadero.protocols.artnet import (
     ARTNET_PORT,
     ArtDmx,
@@ -404,13 +404,13 @@ async def _receive_loop(
                 malformed_total=status.malformed,
             )
             continue
-        except Exception as exc:  # a decoder bug: this datagram is dropped, nothing else
+        except SESSION_FAILURES as exc:  # a decoder bug: this datagram is dropped, nothing else
             status.internal_errors += 1
             CONTAINMENT.record(f"inputs.{status.protocol}", f"{address[0]}:{address[1]}", exc)
             continue
         try:
             dispatch(packet, address, now)
-        except Exception as exc:
+        except SESSION_FAILURES as exc:
             status.internal_errors += 1
             CONTAINMENT.record(f"inputs.{status.protocol}", f"{address[0]}:{address[1]}", exc)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trocadero.core.containment import CONTAINMENT, Containment
+from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES, Containment
 
 _INTERNAL = b'{"error":"internal error (logged)"}'
 
@@ -33,7 +33,7 @@ class ContainFailures:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception as exc:
+        except SESSION_FAILURES as exc:
             client = scope.get("client") or ("?", 0)
             edge = "rest" if kind == "http" else "websocket"
             self.containment.record(edge, f"{client[0]} {scope.get('path', '')}", exc)

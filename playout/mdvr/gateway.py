@@ -40,7 +40,12 @@ import trio
 from trocadero.config import ConfigError
 from trocadero.config.schema import MdvrConfig
 from trocadero.core.commands import Actor, audit
-from trocadero.core.containment import CONTAINMENT, Containment, describe
+from trocadero.core.containment import (
+    CONTAINMENT,
+    SESSION_FAILURES,
+    Containment,
+    describe,
+)
 from trocadero.core.events import EventBus
 from trocadero.core.storage import Storage, StorageError
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, NewAlarm, PositionRow
@@ -647,7 +652,7 @@ class MdvrGateway:
                     nursery.cancel_scope.cancel()
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
             reason = f"connection lost ({group.exceptions[0]})"
-        except* Exception as group:
+        except* SESSION_FAILURES as group:
             # A bug or an input nobody foresaw: this device's link ends, the building's
             # lighting and every other link go on.
             reason = "session failure"
@@ -930,7 +935,7 @@ class MdvrGateway:
                 await self._download_attempts(row)
         except StorageError as exc:
             log.error("file download bookkeeping failed", file_id=file_id, error=str(exc))
-        except Exception as exc:
+        except SESSION_FAILURES as exc:
             # e.g. a device path C702 cannot carry: this file fails, the gateway goes on.
             self.containment.record("mdvr.download", f"file {file_id}", exc)
             with contextlib.suppress(StorageError):
@@ -1169,7 +1174,7 @@ class MdvrGateway:
                 session.done.set()
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass  # the device went away; a file attempt is retried by its download task
-        except* Exception as group:
+        except* SESSION_FAILURES as group:
             self.containment.record("mdvr.media", address, group)
         finally:
             with trio.CancelScope(shield=True):

@@ -14,6 +14,7 @@ __all__ = [
     "ClockStats",
     "FrameClock",
     "OutputStats",
+    "PanicException",
     "__version__",
     # MDVR protocol (section at the end)
     "MDVR_DEFAULT_MAX_PAYLOAD",
@@ -43,6 +44,9 @@ BUILD_PROFILE: str
 """``"release"`` or ``"debug"`` (Rust debug assertions)."""
 BUILD_INFO: str
 """E.g. ``"rustc-profile=release opt-level=3 target=x86_64-unknown-linux-gnu"``."""
+
+class PanicException(BaseException):
+    """A Rust panic inside a native call (pyo3's; a BaseException, not an Exception)."""
 
 @final
 class FrameClock:

@@ -600,6 +600,12 @@ mod trocadero_rt {
                 env!("TROCADERO_BUILD_TARGET"),
             ),
         )?;
+        // A Rust panic reaches Python as this BaseException (not an Exception): exported so
+        // connection handlers can contain it like any other session failure.
+        m.add(
+            "PanicException",
+            m.py().get_type::<pyo3::panic::PanicException>(),
+        )?;
         super::mdvr::register(m)?;
         Ok(())
     }
