@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -151,6 +152,23 @@ def wire_lateness(rx_ns: list[int]) -> tuple[float, float, float, int]:
     )
 
 
+def late_render_line(name: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Late renders over a phase, by cause, and where the frame period went (from /healthz
+    taken at the phase's start and end; the shares are the daemon's last 1,024 frames)."""
+    a, b = before["render"]["late_renders"], after["render"]["late_renders"]
+    frames = after["render"]["frames_rendered"] - before["render"]["frames_rendered"]
+    late = {k: b[k] - a[k] for k in ("total", "started_late", "too_slow", "waited")}
+    share = after["render"]["period_share"]
+    pct = 100.0 * late["total"] / max(1, frames + late["total"])
+    return (
+        f"{name}: late renders {late['total']} of {frames + late['total']} deadlines ({pct:.2f} %):"
+        f" started late {late['started_late']}, too slow {late['too_slow']},"
+        f" waited (GIL/CPU) {late['waited']}; period spent: wake delay"
+        f" {100 * share['wake_delay']:.1f} %, render CPU {100 * share['render_cpu']:.1f} %,"
+        f" waiting while rendering {100 * share['render_waiting']:.1f} %"
+    )
+
+
 def phase(rx: Capture, seconds: float) -> list[int]:
     start = len(rx.packets)
     time.sleep(seconds)
@@ -200,7 +218,9 @@ def main() -> int:
             # 60 threads it would measure its own GIL waits, not the daemon.
             quiet = load_process(daemon.port, token, args.seconds, 0, 0, canvases, verbs=True)
             time.sleep(1.0)
+            h_idle0 = daemon.health()
             idle = phase(rx, args.seconds - 2.0)
+            h_idle1 = daemon.health()
             quiet_out, _ = quiet.communicate(timeout=args.seconds + 60)
             load = load_process(
                 daemon.port, token, args.seconds, args.pollers, args.ws, canvases, verbs=False
@@ -208,7 +228,9 @@ def main() -> int:
             timer = load_process(daemon.port, token, args.seconds, 0, 0, canvases, verbs=True)
             time.sleep(1.0)  # connections up before the loaded phase is measured
             cpu0 = cpu_seconds(daemon.proc.pid), cpu_seconds(load.pid), time.monotonic()
+            h_load0 = daemon.health()
             loaded = phase(rx, args.seconds - 2.0)
+            h_load1 = daemon.health()
             cpu1 = cpu_seconds(daemon.proc.pid), cpu_seconds(load.pid), time.monotonic()
             daemon_cpu = (cpu1[0] - cpu0[0]) / (cpu1[2] - cpu0[2])
             load_cpu = (cpu1[1] - cpu0[1]) / (cpu1[2] - cpu0[2])
@@ -238,6 +260,8 @@ def main() -> int:
         f"output p99 loaded - idle: {delta:+.3f} ms (target within 0.2 ms: "
         f"{'MET' if delta <= 0.2 else 'NOT MET'})"
     )
+    print(late_render_line("idle", h_idle0, h_idle1))
+    print(late_render_line("loaded", h_load0, h_load1))
     print(verb_line("idle", verb_idle))
     print(verb_line("under the load", verb))
     for name, got in (("idle", floor_idle), ("under the load", floor)):

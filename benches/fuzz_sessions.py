@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benches.control_plane import phase, wire_lateness
+from benches.control_plane import late_render_line, phase, wire_lateness
 from tests.daemon_harness import AUTH_UNLIMITED, free_port, running_daemon
 from tests.fault.test_session_fuzz import fuzz_config
 from tests.sacn_capture import Capture
@@ -57,15 +57,16 @@ def main() -> int:
                 alive=lambda: daemon.proc.poll() is None,
             )
             time.sleep(2.0)
-            c0 = daemon.health()["clock"]
+            h0 = daemon.health()
             idle = phase(rx, args.idle)
-            c1 = daemon.health()["clock"]
+            h1 = daemon.health()
+            c0, c1 = h0["clock"], h1["clock"]
             start = len(rx.packets)
             with SessionFuzzer(target, seed=args.seed, workers=args.workers) as fuzzer:
                 report = fuzzer.run(args.seconds)
             fuzzed = [p.rx_ns for p in rx.packets[start:] if p.universe == 1]
-            c2 = daemon.health()["clock"]
-            final = daemon.health()
+            final = h2 = daemon.health()
+            c2 = h2["clock"]
     li, lf = wire_lateness(idle), wire_lateness(fuzzed)
     print(f"seed {args.seed}, {args.workers} fuzzing threads")
     print(describe_report(report))
@@ -77,6 +78,8 @@ def main() -> int:
         late = b["late_renders"] - a["late_renders"]
         missed = b["missed_deadlines"] - a["missed_deadlines"]
         print(f"{name:6} {f[0]:12.3f} {f[1]:8.3f} {f[2]:8.3f} {f[3]:8d} {late:13d} {missed:7d}")
+    print(late_render_line("idle", h0, h1))
+    print(late_render_line("fuzz", h1, h2))
     delta = lf[1] - li[1]
     print(
         f"output p99 fuzz - idle: {delta:+.3f} ms (target within 0.2 ms: "

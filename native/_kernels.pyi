@@ -39,3 +39,8 @@ def rgb_to_rgbw(out: NDArray[np.uint16], src: NDArray[np.uint16]) -> None: ...
 def downscale_preview(
     out: NDArray[np.uint8], src: NDArray[np.uint16], h: int, w: int, h2: int, w2: int
 ) -> None: ...
+def set_release_gil(release: bool) -> None:
+    """Whether the kernels release the GIL while they run (default True)."""
+
+def release_gil() -> bool:
+    """The current setting of `set_release_gil`."""

@@ -11,6 +11,25 @@ this module checks only what it needs for memory safety (lengths, index ranges, 
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memmove, memset
 
+
+# Whether kernels drop the GIL while they run. On (the default), other Python threads run
+# meanwhile. The daemon's render thread turns it off (`set_release_gil(False)`): a frame is
+# ~1 ms of kernels, and re-taking the GIL after each one from a busy Trio thread could cost a
+# whole switch interval (5 ms) each time; holding it, the render waits at most once per frame.
+cdef bint _release_gil = True
+
+
+def set_release_gil(bint release):
+    """Whether the kernels release the GIL while they run (default True)."""
+    global _release_gil
+    _release_gil = release
+
+
+def release_gil():
+    """The current setting of `set_release_gil`."""
+    return _release_gil
+
+
 cdef extern from *:
     const char* TROCADERO_BUILD_PROFILE
 
@@ -203,7 +222,10 @@ def blend(uint16_t[::1] dst not None, const uint16_t[::1] src not None, int mode
     if n == 0 or opacity == 0:
         return
     cdef _blend_loop loop = _APPLY_LOOPS[mode] if opacity == _FULL else _BLEND_LOOPS[mode]
-    with nogil:
+    if _release_gil:
+        with nogil:
+            loop(&dst[0], &src[0], n, <uint16_t>opacity)
+    else:
         loop(&dst[0], &src[0], n, <uint16_t>opacity)
 
 
@@ -236,7 +258,10 @@ def crossfade(
     _check_level(t, "t")
     if n == 0:
         return
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _CROSSFADE_LOOP(&out[0], &a[0], &b[0], n, <uint16_t>t)
+    else:
         _CROSSFADE_LOOP(&out[0], &a[0], &b[0], n, <uint16_t>t)
 
 
@@ -286,7 +311,10 @@ def crossfade_split(
     _check_level(down, "down")
     if n == 0:
         return
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _CROSSFADE_SPLIT_LOOP(&out[0], &a[0], &b[0], n, <uint16_t>up, <uint16_t>down)
+    else:
         _CROSSFADE_SPLIT_LOOP(&out[0], &a[0], &b[0], n, <uint16_t>up, <uint16_t>down)
 
 
@@ -296,7 +324,10 @@ def scale(uint16_t[::1] buf not None, int level):
     cdef Py_ssize_t n = buf.shape[0]
     if n == 0 or level == _FULL:
         return
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _SCALE_LOOP(&buf[0], n, <uint16_t>level)
+    else:
         _SCALE_LOOP(&buf[0], n, <uint16_t>level)
 
 
@@ -393,7 +424,12 @@ def lut_gather_u8(
     # src may be empty when every slot is unpatched; never take &src[0] then.
     cdef const uint16_t* s = &src[0] if n_src else NULL
     cdef Py_ssize_t bad
-    with nogil:
+    if _release_gil:
+        with nogil:
+            bad = _GATHER_U8_LOOP(
+                &out[0], s, n_src, &src_index[0], &lut_id[0], n, &luts[0], n_luts
+            )
+    else:
         bad = _GATHER_U8_LOOP(
             &out[0], s, n_src, &src_index[0], &lut_id[0], n, &luts[0], n_luts
         )
@@ -417,7 +453,12 @@ def lut_gather_u16(
     cdef Py_ssize_t n_src = src.shape[0]
     cdef const uint16_t* s = &src[0] if n_src else NULL
     cdef Py_ssize_t bad
-    with nogil:
+    if _release_gil:
+        with nogil:
+            bad = _GATHER_U16_LOOP(
+                &out[0], s, n_src, &src_index[0], &lut_id[0], n, &luts[0], n_luts
+            )
+    else:
         bad = _GATHER_U16_LOOP(
             &out[0], s, n_src, &src_index[0], &lut_id[0], n, &luts[0], n_luts
         )
@@ -457,7 +498,10 @@ def rgb_to_rgbw(uint16_t[::1] out not None, const uint16_t[::1] src not None):
         raise ValueError(f"out has length {out.shape[0]}, expected {4 * n_px} (4 per pixel)")
     if n_px == 0:
         return
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _RGBW_LOOP(&out[0], &src[0], n_px)
+    else:
         _RGBW_LOOP(&out[0], &src[0], n_px)
 
 
@@ -506,5 +550,8 @@ def downscale_preview(
         raise ValueError(f"src has length {src.shape[0]}, expected {h * w * 3} (h*w*3)")
     if out.shape[0] != h2 * w2 * 3:
         raise ValueError(f"out has length {out.shape[0]}, expected {h2 * w2 * 3} (h2*w2*3)")
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _downscale(&out[0], &src[0], h, w, h2, w2)
+    else:
         _downscale(&out[0], &src[0], h, w, h2, w2)

@@ -34,3 +34,8 @@ def plasma_gather(
     s4: float,
     lut: NDArray[np.uint16],
 ) -> None: ...
+def set_release_gil(release: bool) -> None:
+    """Whether the kernels release the GIL while they run (default True)."""
+
+def release_gil() -> bool:
+    """The current setting of `set_release_gil`."""

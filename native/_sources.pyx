@@ -18,6 +18,25 @@ mask range); every index is masked or clamped, whatever the floats hold.
 from libc.stdint cimport int32_t, uint16_t
 from libc.string cimport memcpy
 
+
+# Whether kernels drop the GIL while they run. On (the default), other Python threads run
+# meanwhile. The daemon's render thread turns it off (`set_release_gil(False)`): a frame is
+# ~1 ms of kernels, and re-taking the GIL after each one from a busy Trio thread could cost a
+# whole switch interval (5 ms) each time; holding it, the render waits at most once per frame.
+cdef bint _release_gil = True
+
+
+def set_release_gil(bint release):
+    """Whether the kernels release the GIL while they run (default True)."""
+    global _release_gil
+    _release_gil = release
+
+
+def release_gil():
+    """The current setting of `set_release_gil`."""
+    return _release_gil
+
+
 cdef extern from *:
     const char* TROCADERO_BUILD_PROFILE
 
@@ -161,7 +180,11 @@ def shift_gather(
     _check(out.shape[0] == 3 * n, f"out has length {out.shape[0]}, expected {3 * n} (3 * pos)")
     _check_lut(lut)
     _check(0 <= mask < lut.shape[0], f"mask must be in 0..{lut.shape[0] - 1}, got {mask}")
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _SHIFT(&out[0] if n else NULL, &pos[0] if n else NULL, n, shift, &lut[0, 0],
+                   lut.shape[0], mask)
+    else:
         _SHIFT(&out[0] if n else NULL, &pos[0] if n else NULL, n, shift, &lut[0, 0],
                lut.shape[0], mask)
 
@@ -178,7 +201,11 @@ def lerp_gather(
     _check(d.shape[0] == n, f"d has length {d.shape[0]}, expected {n} (the length of a)")
     _check(out.shape[0] == 3 * n, f"out has length {out.shape[0]}, expected {3 * n} (3 * a)")
     _check_lut(lut)
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _LERP(&out[0] if n else NULL, &a[0] if n else NULL, &d[0] if n else NULL, n, w,
+                  &lut[0, 0], lut.shape[0])
+    else:
         _LERP(&out[0] if n else NULL, &a[0] if n else NULL, &d[0] if n else NULL, n, w,
               &lut[0, 0], lut.shape[0])
 
@@ -210,6 +237,10 @@ def plasma_gather(
     _check_lut(lut)
     if n == 0:
         return
-    with nogil:
+    if _release_gil:
+        with nogil:
+            _PLASMA(&out[0], h, w, &colx[0], &rowy[0], &sa[0], &ca[0], &cb[0], &sb[0], &sr[0],
+                    &cr[0], c4, s4, &lut[0, 0], lut.shape[0])
+    else:
         _PLASMA(&out[0], h, w, &colx[0], &rowy[0], &sa[0], &ca[0], &cb[0], &sb[0], &sr[0],
                 &cr[0], c4, s4, &lut[0, 0], lut.shape[0])

@@ -79,6 +79,7 @@ __all__ = [
     "crossfade",
     "crossfade_split",
     "downscale_preview",
+    "hold_gil",
     "lut_gather_u8",
     "lut_gather_u16",
     "rgb_to_rgbw",
@@ -148,6 +149,21 @@ def _load_backend() -> tuple[_Backend, Literal["cython", "numpy"]]:
 
 
 _impl, IMPLEMENTATION = _load_backend()
+
+
+def hold_gil(hold: bool) -> None:
+    """Keep the GIL through every native kernel, compositing and layer sources (True), or
+    drop it while each runs (False, the default). The daemon's render thread holds it: one
+    wait for the GIL per frame instead of one after every kernel (see playout/frames.py).
+    No effect on the numpy reference."""
+    if IMPLEMENTATION != "cython":
+        return
+    from . import _kernels, _sources
+
+    _kernels.set_release_gil(not hold)
+    _sources.set_release_gil(not hold)
+
+
 BUILD_PROFILE: Final[str] = _impl.BUILD_PROFILE
 """Build profile: "release" or "debug" for the Cython module, "numpy" for the reference."""
 

@@ -170,6 +170,13 @@ class Runtime:
                 "source_implementation": fields.IMPLEMENTATION,
                 "frames_rendered": self.render.frames_rendered,
                 "deadlines_skipped": self.render.deadlines_skipped,
+                "late_renders": {
+                    "total": self.render.late.total,
+                    "started_late": self.render.late.started_late,
+                    "too_slow": self.render.late.too_slow,
+                    "waited": self.render.late.waited,
+                },
+                "period_share": dict(self.render.period_share(self.clock.period_ns)),
                 "render_ms": dict(self.render.render_ms()),
                 "stages_ms": dict(self.render.stages_ms()),
             },
@@ -231,6 +238,14 @@ class Runtime:
             "trocadero_clock_realtime": float(s.realtime),
             "trocadero_frames_rendered_total": self.render.frames_rendered,
             "trocadero_render_deadlines_skipped_total": self.render.deadlines_skipped,
+            **{
+                f'trocadero_late_renders_by_cause_total{{cause="{cause}"}}': float(n)
+                for cause, n in (
+                    ("started_late", self.render.late.started_late),
+                    ("too_slow", self.render.late.too_slow),
+                    ("waited", self.render.late.waited),
+                )
+            },
             **{
                 f"trocadero_render_{q}_seconds": v / 1e3 for q, v in self.render.render_ms().items()
             },

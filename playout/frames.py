@@ -87,16 +87,57 @@ class InputOverlay:
 
 
 @dataclass
+class LateRenders:
+    """Why deadlines went without a fresh frame (the output thread repeated the last one).
+
+    `started_late`: the producer woke too late to render for them (the Trio thread was busy
+    with other tasks); `too_slow`: the render itself ran past its deadline on CPU;
+    `waited`: it ran past its deadline mostly *not* running (waiting for the GIL or a core)."""
+
+    started_late: int = 0
+    too_slow: int = 0
+    waited: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.started_late + self.too_slow + self.waited
+
+
+@dataclass
 class RenderStats:
     frames_rendered: int = 0
     deadlines_skipped: int = 0  # deadlines Python had no fresh render for
     last: StageTimes = field(default_factory=StageTimes)
+    late: LateRenders = field(default_factory=LateRenders)
     _totals: np.ndarray = field(default_factory=lambda: np.zeros(WINDOW, dtype=np.int64))
+    # Per frame, over the same window: wake delay, render CPU, render wall minus CPU (ns).
+    _spent: np.ndarray = field(default_factory=lambda: np.zeros((WINDOW, 3), dtype=np.int64))
 
     def record(self, times: StageTimes) -> None:
         self._totals[self.frames_rendered % WINDOW] = times.total
         self.frames_rendered += 1
         self.last = times
+
+    def record_timing(self, wake_delay_ns: int, cpu_ns: int, wall_ns: int) -> None:
+        """Where the frame's time went (called after `record`)."""
+        self._spent[(self.frames_rendered - 1) % WINDOW] = (
+            max(0, wake_delay_ns),
+            cpu_ns,
+            max(0, wall_ns - cpu_ns),
+        )
+
+    def period_share(self, period_ns: int) -> Mapping[str, float]:
+        """Mean share of the frame period spent waking late, rendering on CPU and waiting
+        while rendering (GIL or a core), over the last WINDOW frames."""
+        n = min(self.frames_rendered, WINDOW)
+        if n == 0:
+            return {"wake_delay": 0.0, "render_cpu": 0.0, "render_waiting": 0.0}
+        mean = self._spent[:n].mean(axis=0) / period_ns
+        return {
+            "wake_delay": round(float(mean[0]), 4),
+            "render_cpu": round(float(mean[1]), 4),
+            "render_waiting": round(float(mean[2]), 4),
+        }
 
     def render_ms(self) -> Mapping[str, float]:
         n = min(self.frames_rendered, WINDOW)
@@ -153,11 +194,14 @@ async def serve_frame_producer(
         frame_bytes=renderer.universes.nbytes,
     )
     started = False
+    planned_wake: int | None = None  # when the producer meant to wake (None: at once)
     while True:
+        woke = time.monotonic_ns()
+        cpu0 = time.thread_time_ns()
         if stats.frames_rendered % 64 == 0:
             urgent_lead = urgent_margin(stats, margin)
         lead = urgent_lead if urgent else margin
-        target = clock.deadline_after(time.monotonic_ns() + lead)
+        target = clock.deadline_after(woke + lead)
         assert target is not None
         index, deadline = target
         frame_time = (deadline - epoch) / 1e9
@@ -169,16 +213,28 @@ async def serve_frame_producer(
         if overlay is not None:
             overlay.apply(renderer.universes)
         clock.publish(renderer.universes)
+        published = time.monotonic_ns()
+        cpu = time.thread_time_ns() - cpu0
+        stats.record_timing(
+            0 if planned_wake is None else woke - planned_wake, cpu, published - woke
+        )
+        if published > deadline:  # the output thread sent the previous frame again
+            if (published - woke) - cpu > cpu:
+                stats.late.waited += 1
+            else:
+                stats.late.too_slow += 1
         for output in serial_threads:  # Open DMX: a 512-byte copy for its own thread
             output.publish_frame(renderer.universes.data)
         previews.maybe_update(time.monotonic(), frame_time)
         if last_index is not None and index > last_index + 1:
             stats.deadlines_skipped += index - last_index - 1
+            stats.late.started_late += index - last_index - 1
         last_index = max(index, last_index or 0)
         if not started:
             started = True
             task_status.started()
         wake = deadline + period // 2
+        planned_wake = wake
         urgent = False
         if driver is None:
             await trio.sleep(max(0, wake - time.monotonic_ns()) / 1e9)
@@ -186,4 +242,5 @@ async def serve_frame_producer(
         with trio.move_on_after(max(0, wake - time.monotonic_ns()) / 1e9):
             await driver.nudge.wait()
             urgent = True
+            planned_wake = None  # woken on purpose: no delay to count
         driver.nudge = trio.Event()

@@ -684,3 +684,30 @@ def test_facade_matches_reference_on_long_buffers(
     _kernels.blend(out_c, src, int(mode), opacity)
     kernels_ref.blend(out_n, src, int(mode), opacity)
     assert np.array_equal(out_c, out_n)
+
+
+@pytest.mark.skipif(
+    kernels.IMPLEMENTATION != "cython", reason="the numpy reference has no GIL mode"
+)
+def test_holding_the_gil_changes_no_result() -> None:
+    from trocadero.native import _kernels, _sources
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 65536, 3000, dtype=np.uint16)
+    b = rng.integers(0, 65536, 3000, dtype=np.uint16)
+    results = []
+    for hold in (False, True):
+        kernels.hold_gil(hold)
+        try:
+            assert _kernels.release_gil() is (not hold)
+            assert _sources.release_gil() is (not hold)
+            out = a.copy()
+            kernels.blend(out, b, kernels.BlendMode.SCREEN, 40000)
+            fade = np.empty_like(a)
+            kernels.crossfade_split(fade, a, b, 20000, 50000)
+            kernels.scale(fade, 30000)
+            results.append((out, fade))
+        finally:
+            kernels.hold_gil(False)
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])

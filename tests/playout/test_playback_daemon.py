@@ -204,6 +204,8 @@ def test_on_postgresql_commands_are_audited_and_state_survives_a_restart(
     assert state["lists"][0]["current"] == "1"
     assert state["masters"]["grand"] == 0.5
     rows = postgres_server.psql(
-        "SELECT actor || ' ' || origin || ' ' || action FROM audit_log ORDER BY id", database
+        "SELECT actor || ' ' || origin || ' ' || action FROM audit_log"
+        " WHERE action NOT LIKE 'auth.%' ORDER BY id",  # logins are audited too
+        database,
     )
     assert rows.split() == ["admin", "api", "cue.go", "admin", "api", "master.set"]
