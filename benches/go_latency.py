@@ -76,6 +76,9 @@ def main() -> None:
     ap.add_argument(
         "--via", choices=("rest", "socket"), default="rest", help="REST or the socket API"
     )
+    ap.add_argument(
+        "--config", default="", help='extra daemon config, e.g. "[render]\\nthread = false"'
+    )
     args = ap.parse_args()
     rx = Capture()
     rx.start()
@@ -90,6 +93,8 @@ def main() -> None:
             # 1,000 GOs from one account: the per-user rate limit would refuse most of them.
             + AUTH_UNLIMITED
             + "login_attempts_per_minute = 1000\n"
+            + args.config.replace("\\n", "\n")
+            + "\n"
         )
         with running_daemon(tmp_path, extra) as daemon:
             daemon.wait_healthy()

@@ -48,7 +48,7 @@ def proc_status(pid: int) -> tuple[int, int]:
     return rss, len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
 
-def soak_config(rx_port: int, sig: int, media: int, vehicles: int) -> str:
+def soak_config(rx_port: int, sig: int, media: int, vehicles: int, extra: str = "") -> str:
     ids = ", ".join(f'"{n:05d}"' for n in range(1, vehicles + 1))
     mdvr = (
         f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
@@ -59,7 +59,7 @@ def soak_config(rx_port: int, sig: int, media: int, vehicles: int) -> str:
     )
     return (
         f'[[outputs]]\nname = "soak"\nprotocol = "sacn"\nuniverses = "1"\n'
-        f'destinations = ["127.0.0.1:{rx_port}"]\n' + AUTH_UNLIMITED + mdvr
+        f'destinations = ["127.0.0.1:{rx_port}"]\n' + AUTH_UNLIMITED + mdvr + extra
     )
 
 
@@ -80,12 +80,17 @@ def main() -> int:
     parser.add_argument("--go-every", type=float, default=5.0)
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--ws", type=int, default=10)
+    parser.add_argument(
+        "--config", default="", help='extra daemon config, e.g. "[render]\\nthread = false"'
+    )
     args = parser.parse_args()
     seconds = args.minutes * 60
     sig, media = free_port(), free_port()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, Capture() as rx:
-        extra = soak_config(rx.port, sig, media, args.vehicles)
+        extra = soak_config(
+            rx.port, sig, media, args.vehicles, args.config.replace("\\n", "\n") + "\n"
+        )
         with running_daemon(Path(tmp), extra) as daemon:
             daemon.wait_healthy()
             pid = daemon.proc.pid

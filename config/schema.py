@@ -56,6 +56,11 @@ class RenderConfig:
     preview_max_size: int = setting(
         160, "longest side of a preview snapshot, pixels", minimum=8, maximum=1024
     )
+    thread: bool = setting(
+        True,
+        "render in a thread of its own (off: on the Trio thread, where vehicles, REST and"
+        " WebSocket work can delay a frame)",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import trio
 import trio_asyncio
@@ -37,6 +37,7 @@ from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.ops import Ops
+from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
@@ -64,10 +65,12 @@ from .outputs import (
     serve_sacn_discovery,
 )
 from .playback import (
+    LockedCalls,
     PlaybackDriver,
     build_engine,
     console_asserted,
     install_emergency,
+    locked,
     restore_state,
     serve_emergency_watch,
     serve_persistence,
@@ -170,6 +173,9 @@ class Runtime:
                 "source_implementation": fields.IMPLEMENTATION,
                 "frames_rendered": self.render.frames_rendered,
                 "deadlines_skipped": self.render.deadlines_skipped,
+                "thread": self.render.thread,
+                "realtime": self.render.realtime,
+                "realtime_error": self.render.realtime_error,
                 "late_renders": {
                     "total": self.render.late.total,
                     "started_late": self.render.late.started_late,
@@ -555,14 +561,16 @@ async def _run(
     rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier(), store=store)
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
+    # The render runs in its own thread: every engine call and look change from the Trio
+    # thread holds the lock each frame holds (PlaybackDriver).
     rt.controller = Controller(
-        engine,
+        cast(Engine, LockedCalls(engine, driver.lock)),
         now=driver.now,
         latch=clock,
         changed=driver.changed,
         check_look=show.renderer.check_look,
-        look_stored=show.renderer.set_look,
-        look_removed=show.renderer.forget_look,
+        look_stored=locked(driver.lock, show.renderer.set_look),
+        look_removed=locked(driver.lock, show.renderer.forget_look),
         panic_fade=config.playback.panic_fade_s,
         input_asserted=lambda: console_asserted(rt.inputs, config),
         audit=store,
@@ -592,7 +600,7 @@ async def _run(
     )
     await rt.content.load_index()
     content_module.CURRENT = rt.content  # video layers find approved assets through it
-    rt.content.rebuild_looks = show.renderer.rebuild_looks
+    rt.content.rebuild_looks = locked(driver.lock, show.renderer.rebuild_looks)
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.
@@ -651,7 +659,11 @@ async def _run(
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
                 rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
                 await nursery.start(
-                    serve_frame_producer,
+                    partial(
+                        serve_frame_producer,
+                        threaded=config.render.thread,
+                        realtime_priority=config.clock.realtime_priority,
+                    ),
                     clock,
                     show.renderer,
                     show.previews,

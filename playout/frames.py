@@ -10,8 +10,13 @@ the next future deadline and the gap is counted.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +25,7 @@ from numpy.typing import NDArray
 
 from trocadero.config.schema import InputMasterConfig
 from trocadero.core.patch import UNIVERSE_BYTES, CompiledPatch
+from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 
 from .inputs import InputUniverses
@@ -31,6 +37,7 @@ from .render.renderer import Renderer, StageTimes
 
 WINDOW = 1024  # render-time samples kept for percentiles
 NUDGE_MIN_NS = 300_000  # an urgent render never aims at a deadline closer than this
+GIL_SWITCH_INTERVAL_S = 0.0002  # with the render thread (see render_thread)
 
 
 class InputOverlay:
@@ -109,6 +116,9 @@ class RenderStats:
     deadlines_skipped: int = 0  # deadlines Python had no fresh render for
     last: StageTimes = field(default_factory=StageTimes)
     late: LateRenders = field(default_factory=LateRenders)
+    thread: bool = False  # rendering in a thread of its own
+    realtime: bool = False  # that thread runs SCHED_FIFO
+    realtime_error: str | None = None
     _totals: np.ndarray = field(default_factory=lambda: np.zeros(WINDOW, dtype=np.int64))
     # Per frame, over the same window: wake delay, render CPU, render wall minus CPU (ns).
     _spent: np.ndarray = field(default_factory=lambda: np.zeros((WINDOW, 3), dtype=np.int64))
@@ -164,6 +174,135 @@ def urgent_margin(stats: RenderStats, margin: int) -> int:
     return max(NUDGE_MIN_NS, min(margin, p99_ns * 5 // 4 + 150_000))
 
 
+class FrameLoop:
+    """One frame at a time: pick the deadline, render for it, publish, and say when to wake.
+
+    Shared by both producers: on the Trio thread (`serve_frame_producer(threaded=False)`),
+    and in a render thread of its own (the default). `lock` is held for the whole step: the
+    Trio thread takes the same lock around every change to the engine and the looks, so a
+    frame never sees half a command (see `playout/playback.py`)."""
+
+    def __init__(
+        self,
+        clock: FrameClock,
+        renderer: Renderer,
+        previews: Previews,
+        stats: RenderStats,
+        overlay: InputOverlay | None,
+        serial_threads: Sequence[OpenDmxOutput],
+        driver: PlaybackDriver | None,
+        lock: AbstractContextManager[object],
+    ) -> None:
+        epoch = clock.epoch_ns
+        if epoch is None:
+            raise RuntimeError("the frame clock must be started before the frame producer")
+        self.clock, self.renderer, self.previews, self.stats = clock, renderer, previews, stats
+        self.overlay, self.serial_threads, self.driver, self.lock = (
+            overlay,
+            serial_threads,
+            driver,
+            lock,
+        )
+        self.epoch = epoch
+        self.period = clock.period_ns
+        self.margin = self.period // 4  # never render for a deadline closer than this
+        # After a command (GO…) the next frame is re-rendered at once, for the very next
+        # deadline if a render still fits before it (the margin follows the measured render
+        # time): GO reaches the wire within about a period, not 1.5.
+        self.urgent_lead = self.margin
+        self.last_index: int | None = None
+        self.planned_wake: int | None = None  # when the producer meant to wake (None: now)
+
+    def step(self, urgent: bool) -> int:
+        """Render and publish one frame; returns the monotonic time (ns) to wake for the next."""
+        stats, renderer, overlay = self.stats, self.renderer, self.overlay
+        woke = time.monotonic_ns()
+        cpu0 = time.thread_time_ns()
+        if stats.frames_rendered % 64 == 0:
+            self.urgent_lead = urgent_margin(stats, self.margin)
+        lead = self.urgent_lead if urgent else self.margin
+        target = self.clock.deadline_after(woke + lead)
+        assert target is not None
+        index, deadline = target
+        frame_time = (deadline - self.epoch) / 1e9
+        with self.lock:
+            if self.driver is not None:
+                self.driver.before_render(frame_time)
+            if overlay is not None:
+                overlay.apply_masters(renderer)
+            stats.record(renderer.render(frame_time))
+            if overlay is not None:
+                overlay.apply(renderer.universes)
+            self.clock.publish(renderer.universes)
+            published = time.monotonic_ns()
+            for output in self.serial_threads:  # Open DMX: a 512-byte copy for its own thread
+                output.publish_frame(renderer.universes.data)
+            self.previews.maybe_update(time.monotonic(), frame_time)
+        cpu = time.thread_time_ns() - cpu0
+        wake_delay = 0 if self.planned_wake is None else woke - self.planned_wake
+        stats.record_timing(wake_delay, cpu, published - woke)
+        if published > deadline:  # the output thread sent the previous frame again
+            if (published - woke) - cpu > cpu:
+                stats.late.waited += 1
+            else:
+                stats.late.too_slow += 1
+        last = self.last_index
+        if last is not None and index > last + 1:
+            stats.deadlines_skipped += index - last - 1
+            stats.late.started_late += index - last - 1
+        self.last_index = max(index, last or 0)
+        self.planned_wake = deadline + self.period // 2
+        return self.planned_wake
+
+    def woken_early(self) -> None:
+        """A command woke the producer before its planned time: no delay to count."""
+        self.planned_wake = None
+
+
+def render_thread(
+    loop: FrameLoop, wakeup: threading.Event, stop: threading.Event, realtime_priority: int = 0
+) -> None:
+    """The render thread's body: frames until `stop` is set.
+
+    Why a thread (issue 14): on the Trio thread the render waits behind every other task
+    ready in the same scheduler batch (2,000 vehicles made one deadline in eight go without
+    a frame). Here it wakes from a kernel-level wait at its own time, whatever Trio runs.
+
+    It still needs the GIL, and waits for it each time it has dropped it: the kernels keep it
+    (`kernels.hold_gil`), the renderer copies through a kernel, not numpy, and the switch
+    interval is 0.2 ms instead of 5 ms for the numpy calls that remain in layer sources
+    (`./dev bench render_thread`: a 3.4 ms frame took 70 ms beside a busy Python thread with
+    5 ms and dropping kernels, 5.5 ms like this). It runs SCHED_FIFO just below the output
+    thread (`[clock] realtime_priority` - 1) when allowed: otherwise other processes on the
+    appliance preempt it mid-frame."""
+    switch_interval = sys.getswitchinterval()
+    kernels.hold_gil(True)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    if realtime_priority > 0:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(realtime_priority))
+            loop.stats.realtime = True
+        except OSError as exc:
+            loop.stats.realtime_error = str(exc)
+    try:
+        wake = loop.step(urgent=False)
+        while not stop.is_set():
+            urgent = wakeup.wait(max(0, wake - time.monotonic_ns()) / 1e9)
+            if stop.is_set():
+                return
+            if urgent:
+                wakeup.clear()
+                loop.woken_early()
+            wake = loop.step(urgent)
+    finally:
+        # The thread goes back to Trio's thread cache: leave it as it was found.
+        kernels.hold_gil(False)
+        sys.setswitchinterval(switch_interval)
+        if loop.stats.realtime:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            loop.stats.realtime = False
+
+
 async def serve_frame_producer(
     clock: FrameClock,
     renderer: Renderer,
@@ -173,74 +312,62 @@ async def serve_frame_producer(
     serial_threads: Sequence[OpenDmxOutput] = (),
     driver: PlaybackDriver | None = None,
     *,
+    threaded: bool = True,
+    realtime_priority: int = 0,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Produce frames until cancelled: in a render thread (default), or on this Trio task.
+
+    The first frame is rendered here, before `started()`: the daemon reports ready with a
+    frame on the wire. A failure in the render thread is raised here (it ends the daemon:
+    the frame producer is the lighting itself, not a supervised subsystem)."""
     log = get_logger("render")
-    period = clock.period_ns
-    epoch = clock.epoch_ns
-    if epoch is None:
-        raise RuntimeError("the frame clock must be started before the frame producer")
-    margin = period // 4  # never render for a deadline closer than this
-    # After a command (GO…) the next frame is re-rendered at once, for the very next deadline
-    # if a render still fits before it (the margin follows the measured render time): GO
-    # reaches the wire within about a period, not 1.5.
-    urgent = False
-    urgent_lead = margin  # refreshed once a second from the measured render times
-    last_index: int | None = None
+    lock = driver.lock if driver is not None else contextlib.nullcontext()
+    loop = FrameLoop(clock, renderer, previews, stats, overlay, serial_threads, driver, lock)
     log.info(
         "frame producer started",
         canvases=len(renderer.canvases),
         universes=len(renderer.patch.universes),
         frame_bytes=renderer.universes.nbytes,
+        render_thread=threaded,
     )
-    started = False
-    planned_wake: int | None = None  # when the producer meant to wake (None: at once)
+    wake = loop.step(urgent=False)
+    task_status.started()
+    stats.thread = threaded
+    if threaded:
+        wakeup = driver.wakeup if driver is not None else threading.Event()
+        stop = threading.Event()
+
+        async def stop_when_cancelled() -> None:
+            # Trio waits for a thread it cannot cancel: on shutdown the thread is told to stop
+            # (it ends within a frame), so nothing renders after the clock stops.
+            try:
+                await trio.sleep_forever()
+            finally:
+                stop.set()
+                wakeup.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop_when_cancelled)
+            await trio.to_thread.run_sync(
+                render_thread,
+                loop,
+                wakeup,
+                stop,
+                max(0, realtime_priority - 1),
+                limiter=trio.CapacityLimiter(1),
+            )
+            nursery.cancel_scope.cancel()
+        return
     while True:
-        woke = time.monotonic_ns()
-        cpu0 = time.thread_time_ns()
-        if stats.frames_rendered % 64 == 0:
-            urgent_lead = urgent_margin(stats, margin)
-        lead = urgent_lead if urgent else margin
-        target = clock.deadline_after(woke + lead)
-        assert target is not None
-        index, deadline = target
-        frame_time = (deadline - epoch) / 1e9
-        if driver is not None:
-            driver.before_render(frame_time)
-        if overlay is not None:
-            overlay.apply_masters(renderer)
-        stats.record(renderer.render(frame_time))
-        if overlay is not None:
-            overlay.apply(renderer.universes)
-        clock.publish(renderer.universes)
-        published = time.monotonic_ns()
-        cpu = time.thread_time_ns() - cpu0
-        stats.record_timing(
-            0 if planned_wake is None else woke - planned_wake, cpu, published - woke
-        )
-        if published > deadline:  # the output thread sent the previous frame again
-            if (published - woke) - cpu > cpu:
-                stats.late.waited += 1
-            else:
-                stats.late.too_slow += 1
-        for output in serial_threads:  # Open DMX: a 512-byte copy for its own thread
-            output.publish_frame(renderer.universes.data)
-        previews.maybe_update(time.monotonic(), frame_time)
-        if last_index is not None and index > last_index + 1:
-            stats.deadlines_skipped += index - last_index - 1
-            stats.late.started_late += index - last_index - 1
-        last_index = max(index, last_index or 0)
-        if not started:
-            started = True
-            task_status.started()
-        wake = deadline + period // 2
-        planned_wake = wake
-        urgent = False
         if driver is None:
             await trio.sleep(max(0, wake - time.monotonic_ns()) / 1e9)
+            wake = loop.step(urgent=False)
             continue
+        urgent = False
         with trio.move_on_after(max(0, wake - time.monotonic_ns()) / 1e9):
             await driver.nudge.wait()
             urgent = True
-            planned_wake = None  # woken on purpose: no delay to count
+            loop.woken_early()
         driver.nudge = trio.Event()
+        wake = loop.step(urgent)

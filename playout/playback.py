@@ -3,9 +3,12 @@ the emergency inputs, persisted on every change and restored at start-up."""
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, ParamSpec, TypeVar
 
 import trio
 
@@ -40,13 +43,21 @@ def build_engine(show: ShowDef, renderer: Renderer, config: Config) -> Engine:
 
 
 class PlaybackDriver:
-    """Feeds the renderer from the engine each frame; re-renders at once after a command."""
+    """Feeds the renderer from the engine each frame; re-renders at once after a command.
+
+    `lock` is held by the frame producer for each whole frame (engine tick, compose, render,
+    publish) and by the Trio thread around every engine call and look change (`locked`,
+    `LockedCalls`): with the render in a thread of its own, neither ever sees the other's
+    half-done work. The Trio side holds it only for the synchronous call itself, never
+    across an await."""
 
     def __init__(self, engine: Engine, renderer: Renderer, clock: FrameClock) -> None:
         self.engine = engine
         self.renderer = renderer
         self.clock = clock
-        self.nudge = trio.Event()
+        self.nudge = trio.Event()  # wakes the Trio-thread producer
+        self.wakeup = threading.Event()  # wakes the render thread
+        self.lock = threading.RLock()
 
     def now(self) -> float:
         """The frame clock's time now (seconds since its epoch)."""
@@ -57,6 +68,7 @@ class PlaybackDriver:
 
     def changed(self) -> None:
         self.nudge.set()
+        self.wakeup.set()
 
     def before_render(self, frame_time: float) -> None:
         e, r = self.engine, self.renderer
@@ -66,6 +78,36 @@ class PlaybackDriver:
         r.show_grand_master = r.grand_master = grand
         for name, c in r.canvases.items():
             c.show_master = c.master = level16(e.canvas_masters.get(name, 1.0))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def locked(lock: AbstractContextManager[object], fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, called holding `lock`."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with lock:
+            return fn(*args, **kwargs)
+
+    return call
+
+
+class LockedCalls:
+    """`target` with every method call made holding `lock` (attribute reads pass through:
+    the Trio thread reads flags and looks the render thread does not resize)."""
+
+    def __init__(self, target: object, lock: AbstractContextManager[object]) -> None:
+        self._target = target
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if callable(value) and not isinstance(value, type):
+            return locked(self._lock, value)
+        return value
 
 
 def install_emergency(clock: FrameClock, renderer: Renderer, config: Config) -> int:

@@ -435,6 +435,7 @@ class SessionFuzzer:
                 for f in futures:
                     f.result()
         report.seconds = time.monotonic() - t0
+        time.sleep(0.25)  # the last check may have been a moment ago: let frames pass
         self._check(report, contained, frames)
         self._check_store(report)
         for finding in report.findings:

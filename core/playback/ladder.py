@@ -321,10 +321,16 @@ class Engine:
             pb.track.settle(t)
         self.parks.settle(t)
         self.schedule.settle(t)
-        for oid, ov in list(self.overrides.items()):
+        for ov in self.overrides.values():
             ov.track.settle(t)
-            if ov.expires is None and not ov.track.lanes:
-                del self.overrides[oid]
+        if any(ov.expires is None and not ov.track.lanes for ov in self.overrides.values()):
+            # Rebound, not resized in place: a reader on another thread (the render runs in
+            # its own) may be iterating the old dict.
+            self.overrides = {
+                oid: ov
+                for oid, ov in self.overrides.items()
+                if ov.expires is not None or ov.track.lanes
+            }
         return done
 
     # --- composition --------------------------------------------------------------------

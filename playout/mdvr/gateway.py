@@ -28,7 +28,7 @@ import math
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -550,8 +550,15 @@ class MdvrGateway:
 
     # --- signaling -------------------------------------------------------------------------
 
-    async def _signaling_conn(self, stream: trio.SocketStream) -> None:
-        admitted = self._admit(stream, "mdvr.signaling")
+    async def _admitted(
+        self,
+        stream: trio.SocketStream,
+        edge: str,
+        session: Callable[[str, _Admission], Awaitable[None]],
+    ) -> None:
+        """Run `session(address, admission)` for a connection the limits admit; close it at
+        once otherwise. The connection counts against its address until it registers."""
+        admitted = self._admit(stream, edge)
         if admitted is None:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
@@ -559,10 +566,16 @@ class MdvrGateway:
         address, ip = admitted
         state = _Admission(ip)
         try:
-            local_ip = self.config.media_host or stream.socket.getsockname()[0]
-            await self._signaling_session(stream, address, local_ip, admission=state)
+            await session(address, state)
         finally:
             self._release(ip, state.registered)
+
+    async def _signaling_conn(self, stream: trio.SocketStream) -> None:
+        async def session(address: str, admission: _Admission) -> None:
+            local_ip = self.config.media_host or stream.socket.getsockname()[0]
+            await self._signaling_session(stream, address, local_ip, admission=admission)
+
+        await self._admitted(stream, "mdvr.signaling", session)
 
     async def _udp_session(self, peer: DatagramPeer, address: str, local_ip: str) -> None:
         await self._signaling_session(peer, address, local_ip, per_read=True)
@@ -1113,17 +1126,11 @@ class MdvrGateway:
         return link.local_ip, self.media_port
 
     async def _media_conn(self, stream: trio.SocketStream) -> None:
-        admitted = self._admit(stream, "mdvr.media")
-        if admitted is None:
-            with trio.CancelScope(shield=True):
-                await stream.aclose()
-            return
-        address, ip = admitted
-        state = _Admission(ip)
-        try:
-            await self._media_session(stream, address, state)
-        finally:
-            self._release(ip, state.registered)
+        await self._admitted(
+            stream,
+            "mdvr.media",
+            lambda address, admission: self._media_session(stream, address, admission),
+        )
 
     async def _media_session(
         self, stream: trio.SocketStream, address: str, admission: _Admission

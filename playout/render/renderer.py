@@ -49,6 +49,12 @@ BLEND_MODES: Mapping[str, BlendMode] = {
 }
 
 
+def copy(dst: NDArray[np.uint16], src: NDArray[np.uint16]) -> None:
+    """dst = src through a kernel, not numpy: numpy drops the GIL for large copies, and the
+    render thread would then wait for it back (up to a switch interval) after each one."""
+    kernels.blend(dst, src, BlendMode.NORMAL, FULL)
+
+
 class ShowError(ValueError):
     """The show's looks cannot be built; `problems` names canvas, layer and parameter."""
 
@@ -96,16 +102,16 @@ class LookStack:
             layer.source.render(t, layer.buffer)
         out = self.buffer
         if not self.layers:
-            out.fill(0)
+            kernels.scale(out, 0)
             return out
         bottom = self.layers[0]
         if bottom.mode in (BlendMode.NORMAL, BlendMode.ADD, BlendMode.SCREEN, BlendMode.MAX) and (
             bottom.opacity == FULL
         ):
             # Onto black these modes all yield the layer itself: a copy, not a blend.
-            np.copyto(out, bottom.buffer)
+            copy(out, bottom.buffer)
         else:
-            out.fill(0)
+            kernels.scale(out, 0)
             kernels.blend(out, bottom.buffer, bottom.mode, bottom.opacity)
         for layer in self.layers[1:]:
             if layer.opacity:
@@ -182,7 +188,8 @@ class CanvasRenderer:
                 a, b = ev(node.a), ev(node.b)
                 out = self._scratch(used)
                 used += 1
-                np.maximum(a, b, out=out)
+                copy(out, a)
+                kernels.blend(out, b, BlendMode.MAX, FULL)
             elif isinstance(node, Solid):
                 out = self._scratch(used)
                 used += 1
@@ -194,8 +201,8 @@ class CanvasRenderer:
             memo[key] = out
             return out
 
-        np.copyto(self.rgb, ev(self.plan))
-        np.copyto(self.last, self.rgb)
+        copy(self.rgb, ev(self.plan))
+        copy(self.last, self.rgb)
         return drawing, clock() - t0 - drawing
 
     def apply_master(self, grand: int) -> None:

@@ -29,6 +29,14 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, d: Daemon
     raise AssertionError(f"timed out waiting for {what}:\n{d.log()[-3000:]}")
 
 
+def faults_and_gateway(sig: int, media: int) -> str:
+    return (
+        "[debug]\nfault_injection = true\n"
+        f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
+        f"media_port = {media}\n"
+    )
+
+
 def subsystem(d: Daemon, name: str) -> dict[str, Any]:
     block: dict[str, Any] = d.health()["subsystems"][name]
     return block
@@ -36,11 +44,7 @@ def subsystem(d: Daemon, name: str) -> dict[str, Any]:
 
 def test_every_subsystem_restarts_after_a_crash(tmp_path: Path) -> None:
     sig, media = free_port(), free_port()
-    extra = (
-        "[debug]\nfault_injection = true\n"
-        f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
-        f"media_port = {media}\n"
-    )
+    extra = faults_and_gateway(sig, media)
     with running_daemon(tmp_path, extra) as d:
         names = sorted(d.wait_healthy()["subsystems"])
         assert {"web", "socket", "mdvr", "schedule", "persistence", "playback_events"} <= set(names)
@@ -67,11 +71,7 @@ def test_every_subsystem_restarts_after_a_crash(tmp_path: Path) -> None:
 
 def test_a_subsystem_that_keeps_crashing_is_disabled(tmp_path: Path) -> None:
     sig, media = free_port(), free_port()
-    extra = (
-        "[debug]\nfault_injection = true\n"
-        f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
-        f"media_port = {media}\n"
-    )
+    extra = faults_and_gateway(sig, media)
     with running_daemon(tmp_path, extra) as d:
         d.wait_healthy()
         sent_before = d.health()["clock"]["frames_sent"]
