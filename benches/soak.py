@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,8 +65,13 @@ def soak_config(rx_port: int, sig: int, media: int, vehicles: int, extra: str = 
 
 
 def go(daemon: Daemon, cue_list: str) -> float:
+    """One GO's latency (ms); a GO that gets no answer in 30 s counts as 30 s."""
     t0 = time.perf_counter()
-    r = daemon.post(f"/api/cue-lists/{cue_list}/go")
+    try:
+        r = daemon.post(f"/api/cue-lists/{cue_list}/go", timeout=30.0)
+    except httpx.HTTPError as exc:
+        print(f"GO failed: {exc!r}", file=sys.stderr)
+        return 30_000.0
     ms = (time.perf_counter() - t0) * 1e3
     if r.status_code != 200:
         print(f"GO refused: {r.status_code} {r.text[:200]}", file=sys.stderr)
