@@ -17,7 +17,9 @@ and binary preview frames::
     width * height * 3 bytes RGB, row-major
 
 Every op checks the role (`TOPIC_ACCESS`, previews need "read"). An access token's expiry
-ends the session (close 4401) unless the client re-authenticates first.
+ends the session (close 4401) unless the client re-authenticates first; so does its revocation
+(logout, a reused refresh token, the account disabled or its password changed), checked every
+second.
 
 Slow clients never make the server buffer without bound: one sender task owns the socket;
 events wait in a bounded queue (overflow: the client is closed with 4008, as its view of the
@@ -104,6 +106,7 @@ class _Session:
     actor: Actor
     expires: float
     follower: TopicFollower
+    token: str = ""  # re-checked every second: a logout or a cut-off ends the session
     preview_canvases: tuple[str, ...] = ()
     fps: float = 10.0
     preview_changed: trio.Event = field(default_factory=trio.Event)
@@ -193,7 +196,9 @@ class LiveEndpoint:
         await ws.send_text(
             json.dumps({"reply": "auth", "ok": True, "user": actor.name, "role": actor.role})
         )
-        return _Session(ws, actor, expires, TopicFollower(self.bus, EVENT_QUEUE))
+        return _Session(
+            ws, actor, expires, TopicFollower(self.bus, EVENT_QUEUE), token=doc["token"]
+        )
 
     async def _receiver(self, s: _Session) -> None:
         while True:
@@ -219,6 +224,7 @@ class LiveEndpoint:
             self._reply(s, op, at=self.clock())
         elif op == "auth":
             s.actor, s.expires = self._check(s.ws, doc.get("token"))
+            s.token = doc["token"]
             self._reply(s, op, user=s.actor.name, role=s.actor.role)
         elif op in ("subscribe", "unsubscribe"):
             topics = doc.get("topics")
@@ -311,7 +317,14 @@ class LiveEndpoint:
             if left <= 0:
                 s.close(CLOSE_UNAUTHORIZED, "auth: token expired; re-authenticate")
                 return
-            await trio.sleep(min(left, 5.0))
+            try:
+                # Revoked since it was presented: a logout, a reused refresh token, an account
+                # disabled or its password changed end the live session too.
+                self.auth.authenticate(s.token, "ui")
+            except AuthError as exc:
+                s.close(CLOSE_UNAUTHORIZED, f"auth: {exc}")
+                return
+            await trio.sleep(min(left, 1.0))
 
 
 def _event_json(event: Event) -> str:

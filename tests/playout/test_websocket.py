@@ -148,3 +148,31 @@ def test_go_publishes_canvas_update_and_fade_progress(daemon: Daemon) -> None:
     assert progress == sorted(progress)  # rises monotonically
     assert 10 <= len(progress) <= 45  # ~10 per second over 3 s: bounded, not per frame
     ws.close()
+
+
+def test_logout_ends_an_open_session(daemon: Daemon) -> None:
+    login = httpx.post(
+        daemon.base + "/api/auth/login",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=10,
+    ).json()
+    ws = connect(daemon, login["access_token"])
+    ws.send({"op": "ping"})
+    assert ws.receive_json()["reply"] == "ping"
+    r = httpx.post(
+        daemon.base + "/api/auth/logout",
+        json={"refresh_token": login["refresh_token"]},
+        headers={"Authorization": f"Bearer {login['access_token']}"},
+        timeout=10,
+    )
+    assert r.status_code == 200
+
+    def until_closed() -> None:
+        for _ in range(1000):  # events and previews may still come before the close
+            ws.receive()
+
+    with pytest.raises(Closed) as closed:
+        until_closed()
+    ws.sock.close()
+    assert closed.value.code == 4401
+    assert "revoked" in closed.value.reason
