@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import structlog
 
@@ -113,3 +113,25 @@ class Containment:
 
 # One per process: the edges live in layers that do not know each other (web, playout).
 CONTAINMENT: Final = Containment()
+
+
+class _AsyncioLoop(Protocol):
+    def set_exception_handler(
+        self, handler: Callable[[Any, dict[str, Any]], object] | None
+    ) -> None: ...
+
+
+def contain_asyncio_errors(loop: _AsyncioLoop, containment: Containment = CONTAINMENT) -> None:
+    """Make `loop` (trio_asyncio's) count and log what reaches its exception handler instead
+    of raising it into the loop's nursery. trio_asyncio's default re-raises there, and the
+    loop's nursery holds the whole daemon: a stray future of asyncpg's (e.g. "unexpected
+    connection_lost() call" after a cancelled query on a dropped connection) ended the process.
+    The operation that owned the future has already failed (or been cancelled) on its own."""
+
+    def handler(_loop: Any, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not isinstance(exc, BaseException):
+            exc = RuntimeError(str(context.get("message") or "asyncio error"))
+        containment.record("asyncio", str(context.get("message") or "loop")[:120], exc)
+
+    loop.set_exception_handler(handler)

@@ -32,7 +32,7 @@ from trocadero.config.show import ShowDef
 from trocadero.core import content as content_module
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
-from trocadero.core.containment import CONTAINMENT
+from trocadero.core.containment import CONTAINMENT, contain_asyncio_errors
 from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
@@ -480,7 +480,8 @@ async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) 
             if config.storage.backend == "postgres" or config.events.redis_url:
                 # asyncpg and redis.asyncio are asyncio-only: one trio_asyncio loop for the
                 # daemon's lifetime.
-                await stack.enter_async_context(trio_asyncio.open_loop())
+                loop = await stack.enter_async_context(trio_asyncio.open_loop())
+                contain_asyncio_errors(loop)
             try:
                 store = await stack.enter_async_context(
                     open_storage(config.storage, state.directory)

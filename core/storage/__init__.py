@@ -17,6 +17,7 @@ from pathlib import Path
 import trio
 
 from trocadero.config.schema import StorageConfig
+from trocadero.core.containment import contain_asyncio_errors
 
 from .base import (
     DEFAULT_LIMIT,
@@ -79,6 +80,7 @@ async def open_storage(config: StorageConfig, state_dir: Path) -> AsyncIterator[
                 loop = trio_asyncio.current_loop.get()
                 if loop is None:
                     loop = await stack.enter_async_context(trio_asyncio.open_loop())
+                    contain_asyncio_errors(loop)
                     own_loop = True
                 store = await PostgresStorage.open(
                     config.postgres_dsn,
