@@ -55,6 +55,7 @@ def main() -> int:
                 socket_path=Path(health["socket"]["path"]),
                 database=Path(tmp) / "state" / "trocadero.db",
                 alive=lambda: daemon.proc.poll() is None,
+                udp=True,
             )
             time.sleep(2.0)
             h0 = daemon.health()

@@ -38,10 +38,16 @@ class EdgeFailures:
     last_peer: str | None = None
 
 
-def describe(exc: BaseException) -> str:
-    """`Type: message` of the one real error inside single-member exception groups."""
+def leaf(exc: BaseException) -> BaseException:
+    """The one real error inside single-member exception groups (nursery wrapping)."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of the one real error inside single-member exception groups."""
+    exc = leaf(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 

@@ -52,7 +52,7 @@ from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discov
 from .control_socket import ControlSocket, socket_path
 from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
-from .library import reconcile_show
+from .library import reconcile_show, unseeded
 from .logs import get_logger
 from .mdvr.gateway import MdvrGateway
 from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
@@ -486,7 +486,7 @@ async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) 
                 store = await stack.enter_async_context(
                     open_storage(config.storage, state.directory)
                 )
-                if not reseed and await store_is_empty(store):
+                if not reseed and unseeded(await store.get_show()):
                     earlier = earlier_installation(state.directory, previous)
                     if earlier:
                         raise StartupRefused(
@@ -517,12 +517,6 @@ async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) 
 
 class StartupRefused(Exception):
     """The daemon will not start over what it found (exit 1, one line to stderr)."""
-
-
-async def store_is_empty(store: Storage) -> bool:
-    """No show and no users: what a first start seeds."""
-    stored = await store.get_show()
-    return not stored.canvases and not stored.looks and not stored.cue_lists
 
 
 def earlier_installation(state_dir: Path, previous: Mapping[str, Any] | None) -> list[str]:

@@ -113,7 +113,6 @@ class LateRenders:
 @dataclass
 class RenderStats:
     frames_rendered: int = 0
-    deadlines_skipped: int = 0  # deadlines Python had no fresh render for
     last: StageTimes = field(default_factory=StageTimes)
     late: LateRenders = field(default_factory=LateRenders)
     thread: bool = False  # rendering in a thread of its own
@@ -122,6 +121,12 @@ class RenderStats:
     _totals: np.ndarray = field(default_factory=lambda: np.zeros(WINDOW, dtype=np.int64))
     # Per frame, over the same window: wake delay, render CPU, render wall minus CPU (ns).
     _spent: np.ndarray = field(default_factory=lambda: np.zeros((WINDOW, 3), dtype=np.int64))
+
+    @property
+    def deadlines_skipped(self) -> int:
+        """Deadlines the producer woke too late to render for (the older name of
+        `late.started_late`, kept in /healthz and /metrics)."""
+        return self.late.started_late
 
     def record(self, times: StageTimes) -> None:
         self._totals[self.frames_rendered % WINDOW] = times.total
@@ -248,7 +253,6 @@ class FrameLoop:
                 stats.late.too_slow += 1
         last = self.last_index
         if last is not None and index > last + 1:
-            stats.deadlines_skipped += index - last - 1
             stats.late.started_late += index - last - 1
         self.last_index = max(index, last or 0)
         self.planned_wake = deadline + self.period // 2

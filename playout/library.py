@@ -19,12 +19,17 @@ from .logs import get_logger
 log = get_logger("storage")
 
 
+def unseeded(stored: ShowDef) -> bool:
+    """A store no show was ever seeded into (a first start, or a store lost)."""
+    return not stored.canvases and not stored.looks and not stored.cue_lists
+
+
 async def reconcile_show(store: Storage, show: ShowDef) -> ShowDef:
     """Bring the store in line with the show file; return the show to play (its looks and
     cue lists from the store)."""
     stored = await store.get_show()
     file_patch = Patch(show.canvases, show.fixture_types, show.fixtures)
-    if not stored.canvases and not stored.looks and not stored.cue_lists:
+    if unseeded(stored):
         await store.replace_show(replace(show, fixtures_csv=""))
         log.info(
             "store seeded from the show file",

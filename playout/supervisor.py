@@ -24,7 +24,7 @@ from typing import Any, Literal
 import trio
 
 from trocadero.config import ConfigError
-from trocadero.core.containment import describe
+from trocadero.core.containment import describe, leaf
 
 from .logs import get_logger
 
@@ -79,19 +79,17 @@ Alert = Callable[[str, str], object]  # (subsystem, text)
 
 def start_error(policy: Policy, exc: BaseException) -> str:
     """One line naming the config key: what the operator must change."""
-    leaf = exc
-    while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
-        leaf = leaf.exceptions[0]
+    error = leaf(exc)
     key = policy.config_key or "start-up"
-    if isinstance(leaf, OSError) and leaf.errno == errno.EADDRINUSE:
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
         return f"{key}: {policy.bind} is in use"
-    if isinstance(leaf, OSError) and leaf.errno == errno.EADDRNOTAVAIL:
+    if isinstance(error, OSError) and error.errno == errno.EADDRNOTAVAIL:
         return f"{key}: {policy.bind} is not an address of this machine"
-    if isinstance(leaf, OSError) and leaf.errno in (errno.EACCES, errno.EPERM):
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM):
         return f"{key}: {policy.bind}: permission denied"
-    if isinstance(leaf, ConfigError):
-        return "; ".join(leaf.problems)
-    return f"{key}: {describe(leaf)}"
+    if isinstance(error, ConfigError):
+        return "; ".join(error.problems)
+    return f"{key}: {describe(error)}"
 
 
 async def _crash_on_request(stats: SupervisorStats) -> None:

@@ -9,6 +9,7 @@ and the socket API.
   messages (positions, alarms, status, file queries, V100) with fresh times, mutated field by
   field (empty, oversize, control and non-UTF-8 bytes, `#`, huge and non-finite numbers, bad
   times) or byte by byte, with right or wrong length prefixes, split across writes at random.
+- MDVR signaling over UDP (`[mdvr] udp`): the same sessions, one datagram per message.
 - MDVR media: registrations and M1/M2 packets, mutated.
 - Socket API: length-prefixed msgpack requests for every op with arguments of every wrong
   type (deep nesting, 2**70, NaN, bytes, long strings), random bodies, bad prefixes.
@@ -25,6 +26,7 @@ Used by `tests/fault/test_session_fuzz.py` (time-boxed, in CI) and
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import sqlite3
@@ -336,6 +338,7 @@ class Target:
     socket_path: Path | None
     database: Path | None  # SQLite file, checked for integrity at the end
     alive: Callable[[], bool]
+    udp: bool = False  # the gateway also takes signaling datagrams ([mdvr] udp)
 
 
 def send_case(address: Any, chunks: Sequence[bytes], rng: random.Random, family: int) -> None:
@@ -361,6 +364,19 @@ def send_case(address: Any, chunks: Sequence[bytes], rng: random.Random, family:
                 pass
     except OSError:
         pass  # refused, reset, closed on us: the daemon's right
+
+
+def send_datagrams(address: tuple[str, int], chunks: Sequence[bytes]) -> None:
+    """Each chunk as one datagram from one source port (one UDP "session"), then a moment
+    for the replies, which are read and dropped."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.02)
+        for chunk in chunks:
+            with contextlib.suppress(OSError):  # over 64 KiB, or an ICMP error: its loss
+                s.sendto(chunk[:65_000], address)
+        with contextlib.suppress(OSError):
+            while s.recv(65_536):
+                pass
 
 
 class SessionFuzzer:
@@ -390,6 +406,8 @@ class SessionFuzzer:
         t = self.target
         if kind == "socket" and t.socket_path is not None:
             send_case(str(t.socket_path), chunks, rng, socket.AF_UNIX)
+        elif kind == "udp":
+            send_datagrams(("127.0.0.1", t.signaling_port), chunks)
         else:
             port = t.media_port if kind == "media" else t.signaling_port
             send_case(("127.0.0.1", port), chunks, rng, socket.AF_INET)
@@ -400,6 +418,8 @@ class SessionFuzzer:
             return "socket", socket_case(rng)
         if r < 0.3:
             return "media", media_case(rng)
+        if r < 0.4 and self.target.udp:
+            return "udp", signaling_case(rng)  # the same sessions, a datagram per message
         return "signaling", signaling_case(rng)
 
     def run(self, seconds: float, *, on_progress: Callable[[Report], None] | None = None) -> Report:

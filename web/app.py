@@ -275,8 +275,8 @@ def create_app(control: ControlPlane) -> Starlette:
             limiter=RateLimiter(control.rate_limit_per_minute),
             login_limiter=RateLimiter(control.login_attempts_per_minute),
         )
-    # An oversize or too deeply nested body is refused before the login throttle or any
-    # handler reads it; outside it, the containment of handler bugs (outermost of ours).
+    # An oversize body is refused before authentication or any handler reads it; outside
+    # it, the containment of handler bugs (outermost of ours).
     chunk = control.content.max_chunk_bytes if control.content is not None else None
     app.add_middleware(BodyLimit, limit=control.max_body_bytes, routes=route_limits(chunk))
     app.add_middleware(ContainFailures)

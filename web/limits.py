@@ -1,12 +1,11 @@
-"""Request-body limits applied before any work: the outermost middleware of the app.
+"""Request-body limits applied before any work, outside authentication and every handler.
 
 Without it a 400 MB login body was read whole (by the login throttle, before any handler)
 and grew the process by 1.8 GB while the renderer starved. Here a body is refused with 413
 and a JSON error naming the limit as soon as it is known to be too large: at once from
 `Content-Length`, or while it arrives (chunked bodies), reading no more than the limit. A
-body within the limit is read whole and handed on unchanged; a JSON body nested deeper than
-`core.nesting.MAX_DEPTH` is refused with 400 here too, so that nothing behind this (the
-login throttle reads the user name out of the body) ever decodes one.
+body within the limit is handed on as it came. (Its nesting is checked where it is parsed:
+every JSON route reads its body through `guard.json_body`, `core.nesting.parse_json`.)
 
 Pure ASGI (not BaseHTTPMiddleware): nothing is buffered but the body itself, and the
 WebSocket passes straight through.
@@ -21,8 +20,6 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trocadero.core.nesting import MAX_DEPTH, json_depth
-
 from .schedule_api import MAX_ICAL_BYTES
 
 __all__ = ["BodyLimit", "RouteLimit", "route_limits"]
@@ -36,7 +33,6 @@ class RouteLimit:
     path: re.Pattern[str]  # matched against the whole request path
     limit: int
     setting: str  # what sets the limit, named in the 413
-    json: bool = True  # False: the body is data (an upload chunk), never scanned as JSON
 
 
 def route_limits(chunk_bytes: int | None) -> list[RouteLimit]:
@@ -57,7 +53,6 @@ def route_limits(chunk_bytes: int | None) -> list[RouteLimit]:
                 re.compile(r"/api/content/uploads/[^/]+"),
                 chunk_bytes,
                 "upload chunk limit, [content] max_upload_bytes",
-                json=False,
             )
         )
     return rules
@@ -104,13 +99,6 @@ class BodyLimit:
             messages.append(message)
             if not message.get("more_body", False):
                 break
-        if rule.json and size:
-            body = b"".join(m.get("body", b"") for m in messages)
-            if body.lstrip()[:1] in (b"[", b"{") and json_depth(body) > MAX_DEPTH:
-                error = f"body: JSON nested deeper than {MAX_DEPTH} levels"
-                await JSONResponse({"error": error}, status_code=400)(scope, receive, send)
-                return
-            messages = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def replay() -> Message:
             # The body as it came, then the real receive (a disconnect, for streaming replies).

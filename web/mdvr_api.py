@@ -244,26 +244,24 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
             raise BadRequest(f"device: expected a device id (got {device!r})")
         return device, _int(doc, "channel", None, 0, 15), _int(doc, "stream", 0, 0, 1)
 
+    async def _audit_live(request: Request, action: str, **detail: Any) -> None:
+        device, channel = detail.pop("device"), detail.pop("channel")
+        await audit(gateway.store, actor_of(request), action, f"{device}/{channel}", **detail)
+
     async def live_start(request: Request) -> Response:
         device, channel, stream = await _live_args(request)
         status = await gateway.start_live(device, channel, stream)
-        await audit(
-            gateway.store,
-            actor_of(request),
-            "mdvr.live.start",
-            f"{device}/{channel}",
-            stream=stream,
-        )
+        await _audit_live(request, "mdvr.live.start", device=device, channel=channel, stream=stream)
         return JSONResponse(status, status_code=202)
 
     async def live_stop(request: Request) -> Response:
         device, channel, stream = await _live_args(request)
         stopped = await gateway.stop_live(device, channel, stream)
-        await audit(
-            gateway.store,
-            actor_of(request),
+        await _audit_live(
+            request,
             "mdvr.live.stop",
-            f"{device}/{channel}",
+            device=device,
+            channel=channel,
             stream=stream,
             stopped=stopped,
         )

@@ -302,7 +302,6 @@ class MdvrGateway:
         self.udp_port: int | None = None
         self.udp_stats = UdpStats()
         self._allowed = frozenset(config.allowed_devices)
-        self._refusal_logged: dict[str, float] = {}
         self._session_ids = itertools.count(random.randrange(10_000_000, 90_000_000))
         self._positions_in, self._positions_out = trio.open_memory_channel[PositionRow](
             POSITION_QUEUE
@@ -497,17 +496,21 @@ class MdvrGateway:
 
     # --- edges: limits and containment ------------------------------------------------------
 
-    def _edge_log(self, key: str, text: str, **fields: Any) -> None:
-        """Log a refusal at most once per `unknown_log_interval_s` per key (a peer or an id
-        repeating itself must not flood the journal)."""
+    def _due(self, key: str) -> bool:
+        """Whether `key` (a refusal of a peer or an id) may be reported again: at most once
+        per `unknown_log_interval_s`, so a peer repeating itself cannot flood the journal."""
         mono = time.monotonic()
         last = self._edge_logged.get(key)
         if last is not None and mono - last < self.config.unknown_log_interval_s:
-            return
-        if len(self._edge_logged) > 10_000:  # bounded under an address-spraying peer
+            return False
+        if len(self._edge_logged) > 10_000:  # bounded under an address- or id-spraying peer
             self._edge_logged.clear()
         self._edge_logged[key] = mono
-        log.warning(text, **fields)
+        return True
+
+    def _edge_log(self, key: str, text: str, **fields: Any) -> None:
+        if self._due(key):
+            log.warning(text, **fields)
 
     def _admit(self, stream: trio.SocketStream, edge: str) -> tuple[str, str] | None:
         """Count a new connection in; None (refused) past `max_connections` in all or
@@ -712,15 +715,12 @@ class MdvrGateway:
         if device_id not in self._allowed:
             self.stats.refused += 1
             await stream.send_all(build_registration_refusal(msg, now))
-            last = self._refusal_logged.get(device_id)
-            mono = time.monotonic()
-            if last is None or mono - last >= self.config.unknown_log_interval_s:
-                if len(self._refusal_logged) > 10_000:  # bounded under an id-spraying peer
-                    self._refusal_logged.clear()
-                self._refusal_logged[device_id] = mono
-                log.warning(
-                    "MDVR device refused: not on the allow-list", device=device_id, address=address
-                )
+            self._edge_log(
+                f"unknown {device_id}",
+                "MDVR device refused: not on the allow-list",
+                device=device_id,
+                address=address,
+            )
             return None
         if current is not None:  # re-registration on the same link: just acknowledge
             await current.send(build_ack(msg, now))
@@ -783,9 +783,7 @@ class MdvrGateway:
             recent.append(mono)
             return True
         self.stats.replacements_refused += 1
-        last = self._edge_logged.get(f"storm {device_id}")
-        if last is None or mono - last >= self.config.unknown_log_interval_s:
-            self._edge_logged[f"storm {device_id}"] = mono
+        if self._due(f"storm {device_id}"):
             self.bus.alert(
                 "mdvr",
                 f"device {device_id}: registration storm from {address} (more than"

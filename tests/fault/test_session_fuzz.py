@@ -1,5 +1,5 @@
 """Session fuzzing in CI, time-boxed (`TROCADERO_FUZZ_SECONDS`, default 40 s): mutated and
-random session sequences into the real daemon's MDVR signaling and media ports and its
+random session sequences into the real daemon's MDVR signaling (TCP and UDP) and media ports and its
 socket API (`tests/session_fuzz.py`). The daemon must answer, its frame clock advance, no
 session failure be contained, and the stored data read back. Long runs:
 `./dev bench fuzz_sessions --seconds 600`.
@@ -26,7 +26,7 @@ def fuzz_config(sig: int, media: int) -> str:
     ids = ", ".join(f'"{d}"' for d in DEVICE_IDS)
     return (
         f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
-        f"media_port = {media}\nallowed_devices = [{ids}]\nheartbeat_s = 0.5\n"
+        f"media_port = {media}\nallowed_devices = [{ids}]\nheartbeat_s = 0.5\nudp = true\n"
         "offline_after_s = 2.0\nregister_within_s = 2.0\nsession_timeout_s = 2.0\n"
         "media_idle_s = 2.0\nmax_unregistered_per_address = 256\n"
         "max_replacements_per_minute = 1000\ntelemetry_flush_s = 0.1\n"
@@ -48,6 +48,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daem
             socket_path=Path(health["socket"]["path"]),
             database=tmp / "state" / "trocadero.db",
             alive=lambda: d.proc.poll() is None,
+            udp=True,
         )
         yield d, target
 
@@ -83,7 +84,7 @@ def test_session_fuzz_time_boxed(fuzz_target: tuple[Daemon, Target]) -> None:
         report = fuzzer.run(SECONDS)
     print(f"seed {seed}\n{describe_report(report)}")
     assert report.executions > 100  # the run did something
-    assert {"signaling", "media", "socket"} <= set(report.by_target)
+    assert {"signaling", "udp", "media", "socket"} <= set(report.by_target)
     assert not report.findings, f"{describe_report(report)}\n{d.log()[-4000:]}"
     # The sessions reached the gateway and the store: devices registered and reported.
     health = d.health()
