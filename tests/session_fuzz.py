@@ -45,6 +45,7 @@ import httpx
 import msgpack
 
 from tests.protocols import mdvr_vectors as v
+from trocadero.core.ops import SESSION_OPS, VERBS
 
 DEVICE_IDS = tuple(f"FZ{n:03d}" for n in range(32))
 
@@ -85,7 +86,10 @@ NASTY: tuple[bytes, ...] = (
     b"C100",
 )
 
+# Every op of the socket API (the table's own names: a new op is fuzzed without an edit here).
 SOCKET_OPS = [
+    *VERBS,
+    *SESSION_OPS,
     "ping",
     "status",
     "park",
@@ -104,17 +108,6 @@ SOCKET_OPS = [
     "look",
     "cue_lists",
     "cue_list",
-    "go",
-    "back",
-    "goto",
-    "fire",
-    "load",
-    "release",
-    "top",
-    "pause",
-    "resume",
-    "subscribe",
-    "unsubscribe",
 ]
 SOCKET_ARGS = [
     "canvas",

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
 
 from tests.daemon_harness import ADMIN_PASSWORD, ADMIN_USER, AUTH_UNLIMITED, Daemon, running_daemon
+from tests.playout.test_socket_api import read_one
 from tests.ws_client import Closed, WsClient
 from trocadero.protocols.control_socket import encode
 
@@ -235,15 +235,7 @@ def socket_call(d: Daemon, payload: bytes) -> dict[str, Any]:
         s.settimeout(5)
         s.connect(d.health()["socket"]["path"])
         s.sendall(payload)
-        head = b""
-        while len(head) < 4:
-            head += s.recv(4 - len(head))
-        size = int.from_bytes(head, "big")
-        body = b""
-        while len(body) < size:
-            body += s.recv(size - len(body))
-    reply: dict[str, Any] = msgpack.unpackb(body, raw=False)
-    return reply
+        return read_one(s)
 
 
 def test_socket_api_refuses_deep_nesting(daemon: Daemon) -> None:
