@@ -56,10 +56,16 @@ class RenderConfig:
     preview_max_size: int = setting(
         160, "longest side of a preview snapshot, pixels", minimum=8, maximum=1024
     )
+    native: bool = setting(
+        True,
+        "draw frames with the native render plan: a Rust thread that never needs the GIL, so"
+        " vehicles, browsers and scripts cannot delay a frame (off: the Python renderer, in"
+        " a thread or on the Trio thread as `thread` says)",
+    )
     thread: bool = setting(
         True,
-        "render in a thread of its own (off: on the Trio thread, where vehicles, REST and"
-        " WebSocket work can delay a frame)",
+        "without `native`: render in a Python thread of its own (off: on the Trio thread,"
+        " where vehicles, REST and WebSocket work can delay a frame)",
     )
 
 

@@ -8,6 +8,7 @@ and the process exits 0.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import math
@@ -55,6 +56,7 @@ from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .library import reconcile_show, unseeded
 from .logs import get_logger
 from .mdvr.gateway import MdvrGateway
+from .native_frames import serve_native_frames
 from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
 from .outputs import (
     AttachedOutput,
@@ -90,9 +92,16 @@ from .systemd import Notifier
 log = get_logger("daemon")
 
 
-def block_python(seconds: float) -> None:
-    """Wedge the Python side on purpose: the Trio thread spins holding the GIL."""
+def block_python(seconds: float, *, hold_gil: bool = False) -> None:
+    """Wedge the Python side on purpose: the Trio thread spins, running Python (which hands
+    the GIL to other threads every switch interval), or with `hold_gil` sits in one C call
+    that keeps the GIL throughout (as a long extension call does): no Python runs anywhere."""
     end = time.monotonic() + seconds
+    if hold_gil:
+        libc = ctypes.PyDLL(None)  # PyDLL: the GIL is not released around the call
+        while (left := end - time.monotonic()) > 0:
+            libc.poll(None, 0, max(1, int(left * 1000)))  # one wait for the whole time
+        return
     x = 0
     while time.monotonic() < end:
         x += 1
@@ -174,6 +183,7 @@ class Runtime:
                 "frames_rendered": self.render.frames_rendered,
                 "deadlines_skipped": self.render.deadlines_skipped,
                 "thread": self.render.thread,
+                "native": self.render.native,
                 "realtime": self.render.realtime,
                 "realtime_error": self.render.realtime_error,
                 "late_renders": {
@@ -653,12 +663,17 @@ async def _run(
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
                 rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
-                await nursery.start(
-                    partial(
+                producer = (
+                    partial(serve_native_frames, realtime_priority=config.clock.realtime_priority)
+                    if config.render.native
+                    else partial(
                         serve_frame_producer,
                         threaded=config.render.thread,
                         realtime_priority=config.clock.realtime_priority,
-                    ),
+                    )
+                )
+                await nursery.start(
+                    producer,
                     clock,
                     show.renderer,
                     show.previews,

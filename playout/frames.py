@@ -116,8 +116,11 @@ class RenderStats:
     last: StageTimes = field(default_factory=StageTimes)
     late: LateRenders = field(default_factory=LateRenders)
     thread: bool = False  # rendering in a thread of its own
+    native: bool = False  # that thread is the native render plan (no GIL)
     realtime: bool = False  # that thread runs SCHED_FIFO
     realtime_error: str | None = None
+    # The native render thread's own figures (`NativeRenderer.stats`), when it renders.
+    native_stats: Mapping[str, object] | None = None
     _totals: np.ndarray = field(default_factory=lambda: np.zeros(WINDOW, dtype=np.int64))
     # Per frame, over the same window: wake delay, render CPU, render wall minus CPU (ns).
     _spent: np.ndarray = field(default_factory=lambda: np.zeros((WINDOW, 3), dtype=np.int64))
@@ -144,6 +147,15 @@ class RenderStats:
     def period_share(self, period_ns: int) -> Mapping[str, float]:
         """Mean share of the frame period spent waking late, rendering on CPU and waiting
         while rendering (GIL or a core), over the last WINDOW frames."""
+        if self.native_stats is not None:
+            share = self.native_stats["period_share"]
+            assert isinstance(share, list | tuple)
+            wake, cpu, waiting = (float(v) for v in share)
+            return {
+                "wake_delay": round(float(wake), 4),
+                "render_cpu": round(float(cpu), 4),
+                "render_waiting": round(float(waiting), 4),
+            }
         n = min(self.frames_rendered, WINDOW)
         if n == 0:
             return {"wake_delay": 0.0, "render_cpu": 0.0, "render_waiting": 0.0}
@@ -155,6 +167,11 @@ class RenderStats:
         }
 
     def render_ms(self) -> Mapping[str, float]:
+        if self.native_stats is not None:
+            return {
+                q: int(self.native_stats[f"render_ns_{q}"]) / 1e6  # type: ignore[call-overload]
+                for q in ("p50", "p99", "max")
+            }
         n = min(self.frames_rendered, WINDOW)
         if n == 0:
             return {"p50": 0.0, "p99": 0.0, "max": 0.0}

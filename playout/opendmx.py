@@ -76,6 +76,9 @@ class LatestSlots:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots = bytearray(UNIVERSE_BYTES)
+        # Nothing goes out before the first rendered frame: a receiver holds its last look
+        # through a missing signal, but would flash to black on 512 zero slots.
+        self.ready = threading.Event()
 
     def update(self, slots: bytes | bytearray | memoryview) -> None:
         """Store `slots` (up to 512 bytes; shorter leaves the rest zero)."""
@@ -84,6 +87,7 @@ class LatestSlots:
             self._slots[:n] = slots[:n]
             if n < UNIVERSE_BYTES:
                 self._slots[n:] = bytes(UNIVERSE_BYTES - n)
+        self.ready.set()
 
     def snapshot(self) -> bytes:
         with self._lock:
@@ -219,6 +223,10 @@ class OpenDmxOutput:
         epoch = time.monotonic()
         n = 0
         try:
+            while not self.slots.ready.is_set():
+                if self._stop.wait(period):
+                    return
+            epoch = time.monotonic()
             while not self._stop.is_set():
                 now = time.monotonic()
                 if port is None and now >= next_open:

@@ -58,6 +58,8 @@ class PlaybackDriver:
         self.nudge = trio.Event()  # wakes the Trio-thread producer
         self.wakeup = threading.Event()  # wakes the render thread
         self.lock = threading.RLock()
+        # Set by the native render (`native_frames`): hands the new plan over at once.
+        self.on_change: Callable[[], None] | None = None
 
     def now(self) -> float:
         """The frame clock's time now (seconds since its epoch)."""
@@ -67,6 +69,8 @@ class PlaybackDriver:
         return (time.monotonic_ns() - epoch) / 1e9
 
     def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
         self.nudge.set()
         self.wakeup.set()
 

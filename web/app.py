@@ -54,7 +54,7 @@ class FaultHooks:
     stall_clock: Callable[[bool], None]
     crash_subsystem: Callable[[str], bool] = lambda _name: False
     can_crash: Callable[[str], bool] = lambda _name: False
-    block_python: Callable[[float], None] = lambda _s: None
+    block_python: Callable[..., None] = lambda _s, hold_gil=False: None
 
 
 class PreviewSnapshot(Protocol):
@@ -238,11 +238,13 @@ def create_app(control: ControlPlane) -> Starlette:
             return JSONResponse({"fault": "stall-clock", "stalled": stalled})
 
         async def block_python(request: Request) -> Response:
-            # Blocks the Trio thread itself (a wedged Python side), holding the GIL in a
-            # busy loop, to show what the native output thread does meanwhile.
+            # Blocks the Trio thread itself (a wedged Python side) in a busy loop, or with
+            # gil=hold in one C call that never lets go of the GIL, to show what the native
+            # threads (render, output) do meanwhile.
             seconds = min(30.0, float(request.query_params.get("seconds", "2")))
-            faults.block_python(seconds)
-            return JSONResponse({"fault": "block-python", "seconds": seconds})
+            hold = request.query_params.get("gil") == "hold"
+            faults.block_python(seconds, hold_gil=hold)
+            return JSONResponse({"fault": "block-python", "seconds": seconds, "gil_held": hold})
 
         routes += [
             Route("/debug/fault/block-python", block_python, methods=["POST"]),

@@ -115,8 +115,8 @@ class ListPlayback:
                 return Timing(part.up_fade, part.down_fade, part.delay, part.curve)
         return Timing(cue.up_fade, cue.down_fade, cue.delay, cue.curve)
 
-    def node(self, canvas: str, t: float) -> Node | None:
-        return self.track.node(canvas, t)
+    def node(self, canvas: str, t: float, *, timed: bool = False) -> Node | None:
+        return self.track.node(canvas, t, timed=timed)
 
     # --- verbs --------------------------------------------------------------------------
 

@@ -355,7 +355,9 @@ class Engine:
         out.append(self.parks)
         return out
 
-    def compose(self, t: float) -> dict[str, Node]:
+    def compose(self, t: float, *, timed: bool = False) -> dict[str, Node]:
+        """Each canvas's plan at `t`; `timed`: fades carry their timing (TimedFade), so the
+        plan holds until the next change (what the native render plan draws)."""
         stack = self._stack()
         plans: dict[str, Node] = {}
         for canvas in self.canvas_names:
@@ -365,7 +367,7 @@ class Engine:
                 else (HOLD if self.safe_state == "hold" else BLACK)
             )
             for contributor in stack:
-                node = contributor.node(canvas, t)
+                node = contributor.node(canvas, t, timed=timed)
                 if node is not None:
                     acc = substitute(node, acc)
             if self.emergency and canvas in self.emergency_canvases:

@@ -11,12 +11,15 @@ falling ones with the down-fade's), `Htp` keeps the higher of two values.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from trocadero.config.show import FadeCurve
 from trocadero.native import kernels_ref
+
+from .curves import progress
 
 FULL = 65535
 
@@ -67,6 +70,32 @@ class Fade(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class TimedFade(Node):
+    """A fade that carries its timing instead of its weights (`Engine.compose(timed=True)`):
+    the native render plan computes the weights from each frame's time, so a plan stays
+    exact until the next discrete change. The track clock reads `(paused_at or t) - offset`;
+    the fade started at `start` on it (see `track.Lane`)."""
+
+    a: Node
+    b: Node
+    offset: float
+    start: float
+    paused_at: float | None
+    delay: float
+    up: float
+    down: float
+    curve: FadeCurve
+
+    def elapsed(self, t: float) -> float:
+        return ((self.paused_at if self.paused_at is not None else t) - self.offset) - self.start
+
+    def settled(self, t: float) -> bool:
+        """At `t` and ever after, the fade shows `b` alone."""
+        since = self.elapsed(t) - self.delay
+        return since >= 0 and (self.curve == "snap" or since >= max(self.up, self.down))
+
+
+@dataclass(frozen=True, slots=True)
 class Htp(Node):
     a: Node
     b: Node
@@ -83,6 +112,31 @@ def fade(a: Node, b: Node, up: float, down: float) -> Node:
     if up <= 0.0 and down <= 0.0:
         return a
     return Fade(a, b, up, down)
+
+
+def timed_fade(a: Node, b: Node, timing: TimedFade, t: float) -> Node:
+    """A TimedFade, or `b` when nothing would show of `a` from `t` on."""
+    if a == b or timing.settled(t):
+        return b
+    return timing
+
+
+def resolve(node: Node, t: float) -> Node:
+    """The plan with every TimedFade at time `t` as the plain nodes `compose(t)` gives."""
+    if isinstance(node, TimedFade):
+        a, b = resolve(node.a, t), resolve(node.b, t)
+        elapsed = node.elapsed(t)
+        return fade(
+            a,
+            b,
+            progress(node.curve, elapsed, node.delay, node.up),
+            progress(node.curve, elapsed, node.delay, node.down),
+        )
+    if isinstance(node, Fade):
+        return Fade(resolve(node.a, t), resolve(node.b, t), node.up, node.down)
+    if isinstance(node, Htp):
+        return Htp(resolve(node.a, t), resolve(node.b, t))
+    return node
 
 
 def depth(node: Node) -> int:
@@ -111,6 +165,9 @@ def substitute(node: Node, under: Node) -> Node:
         return under
     if isinstance(node, Fade):
         return Fade(substitute(node.a, under), substitute(node.b, under), node.up, node.down)
+    if isinstance(node, TimedFade):
+        a, b = substitute(node.a, under), substitute(node.b, under)
+        return b if a == b else replace(node, a=a, b=b)
     if isinstance(node, Htp):
         return Htp(substitute(node.a, under), substitute(node.b, under))
     return node
@@ -120,7 +177,7 @@ def looks_in(node: Node) -> set[str]:
     """Every look the plan draws."""
     if isinstance(node, LookRef):
         return {node.look}
-    if isinstance(node, Fade | Htp):
+    if isinstance(node, Fade | Htp | TimedFade):
         return looks_in(node.a) | looks_in(node.b)
     return set()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from trocadero.config.show import FadeCurve
 
 from .curves import progress
-from .plan import UNDER, Node, cap_depth, fade
+from .plan import UNDER, Node, TimedFade, cap_depth, fade, timed_fade
 
 MAX_DEPTH = 3  # nested frozen fades per canvas (see plan.cap_depth)
 
@@ -89,11 +89,26 @@ class Track:
 
     # --- lanes ---------------------------------------------------------------------------
 
-    def node(self, canvas: str, t: float) -> Node | None:
-        """The canvas's mix now; None where this track does not touch the canvas."""
+    def node(self, canvas: str, t: float, *, timed: bool = False) -> Node | None:
+        """The canvas's mix now; None where this track does not touch the canvas. `timed`:
+        the fade with its timing (a TimedFade) instead of its weights at `t`."""
         lane = self.lanes.get(canvas)
         if lane is None:
             return None
+        if timed:
+            tm = lane.timing
+            timing = TimedFade(
+                lane.base,
+                lane.target,
+                self._offset,
+                lane.start,
+                self._paused_at,
+                tm.delay,
+                tm.up,
+                tm.down,
+                tm.curve,
+            )
+            return timed_fade(lane.base, lane.target, timing, t)
         up, down = lane.weights(self.clock(t) - lane.start)
         return fade(lane.base, lane.target, up, down)
 

@@ -42,6 +42,11 @@ class Previews:
         self._latest: dict[str, Preview] = {}
 
     @property
+    def next_due(self) -> float:
+        """When (a monotonic time) the next snapshots are due."""
+        return self._next_due
+
+    @property
     def canvases(self) -> tuple[str, ...]:
         return tuple(self._buffers)
 

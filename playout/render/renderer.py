@@ -242,6 +242,9 @@ class Renderer:
         for look in show.looks:
             self.looks[look.name] = {c.canvas: c.layers for c in look.canvases}
         self.build_errors: dict[tuple[str, str], str] = {}
+        # Told when a built stack is dropped (the native render plan mirrors the stacks).
+        self.stack_dropped: Callable[[LookStack], None] | None = None
+        self.generation = 0  # bumped whenever built stacks are dropped (looks edited)
         problems: list[str] = []
         known = set(patch.canvases)
         special = ((IDLE_LOOK, "idle", show.idle), (EMERGENCY_LOOK, "emergency", show.emergency))
@@ -352,10 +355,13 @@ class Renderer:
     def rebuild_looks(self, names: Sequence[str]) -> None:
         """Drop the built stacks of these looks (they are rebuilt from their definitions on
         next use: e.g. a video layer opens its asset's newly approved version)."""
+        self.generation += 1
         for name in names:
             for c in self.canvases.values():
                 stack = c.stacks.pop(name, None)
                 if stack is not None:
+                    if self.stack_dropped is not None:
+                        self.stack_dropped(stack)
                     # A video's decoding thread or a live feed's decoder would run on for good.
                     for layer in stack.layers:
                         layer.source.close()

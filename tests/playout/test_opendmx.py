@@ -60,6 +60,7 @@ def test_frames_on_a_pty_carry_start_code_and_slots(pty: tuple[int, str]) -> Non
 def test_rate_is_kept(pty: tuple[int, str]) -> None:
     master, path = pty
     out = OpenDmxOutput(path, timing=OpenDmxTiming(rate_hz=20))
+    out.publish_frame(bytes(512))
     out.start()
     try:
         read_bytes(master, FRAME)
@@ -76,6 +77,7 @@ def test_rate_is_kept(pty: tuple[int, str]) -> None:
 def test_unplug_fails_once_and_retries(pty: tuple[int, str]) -> None:
     master, path = pty
     out = OpenDmxOutput(path, name="u", retry_s=0.1)
+    out.publish_frame(bytes(512))
     out.start()
     try:
         read_bytes(master, FRAME)
@@ -92,6 +94,25 @@ def test_unplug_fails_once_and_retries(pty: tuple[int, str]) -> None:
         out.stop()
     assert out._thread is not None
     assert not out._thread.is_alive()
+
+
+def test_nothing_is_sent_before_the_first_frame() -> None:
+    """512 zero slots at start-up would flash the fixtures to black; no signal holds them."""
+    events: list[object] = []
+    out = OpenDmxOutput(
+        "/dev/fake", opener=lambda d: FakePort(events), timing=OpenDmxTiming(rate_hz=44)
+    )
+    out.start()
+    try:
+        time.sleep(0.2)
+        assert events == []
+        assert out.stats().frames_sent == 0
+        out.publish_frame(b"\x07" * 512)
+        wait_for(lambda: out.stats().frames_sent >= 1)
+        writes = [e[1] for e in events if isinstance(e, tuple) and e[0] == "write"]
+        assert writes[0] == b"\x00" + b"\x07" * 512
+    finally:
+        out.stop()
 
 
 class FakePort:

@@ -1,6 +1,9 @@
-"""The render thread as behaviour (issue 14): a moving look keeps advancing on the wire, with
-no frame repeated, while the Trio thread is deliberately blocked holding the GIL — and the
-same test on the old producer (`[render] thread = false`) shows the freeze it replaces."""
+"""The render decoupling as behaviour (issue 14): a moving look keeps advancing on the wire,
+with no frame repeated, while the Trio thread is deliberately blocked — busy in Python, or
+inside one C call that holds the GIL throughout. The native render plan (the default) needs
+no GIL, so neither stops it; the Python render thread (`native = false`) survives the busy
+loop but freezes while the GIL is held, and the old Trio-thread producer freezes in both:
+the contrasts show what each design buys."""
 
 from __future__ import annotations
 
@@ -22,24 +25,25 @@ def capture() -> Iterator[Capture]:
         yield rx
 
 
-def daemon_config(rx: Capture, thread: bool) -> str:
+def daemon_config(rx: Capture, thread: bool, native: bool = False) -> str:
     # Universe 1 is the facade's first: the default look there moves every frame.
     return (
-        f"[render]\nthread = {str(thread).lower()}\n"
+        f"[render]\nnative = {str(native).lower()}\nthread = {str(thread).lower()}\n"
         "[debug]\nfault_injection = true\n"
         f'[[outputs]]\nname = "probe"\nprotocol = "sacn"\nuniverses = "1"\n'
         f'destinations = ["127.0.0.1:{rx.port}"]\n' + AUTH_UNLIMITED
     )
 
 
-def repeats_while_blocked(d: Daemon, rx: Capture, seconds: float) -> tuple[int, int]:
+def repeats_while_blocked(
+    d: Daemon, rx: Capture, seconds: float, *, hold_gil: bool = False
+) -> tuple[int, int]:
     """(frames, frames identical to the one before) on universe 1 while the Trio thread
-    spins in /debug/fault/block-python."""
-    done: dict[str, int] = {}
+    is blocked in /debug/fault/block-python (spinning, or in a C call holding the GIL)."""
+    gil = "&gil=hold" if hold_gil else ""
 
     def block() -> None:
-        done["start"] = time.time_ns()
-        d.post(f"/debug/fault/block-python?seconds={seconds}", timeout=seconds + 10)
+        d.post(f"/debug/fault/block-python?seconds={seconds}{gil}", timeout=seconds + 10)
 
     blocker = threading.Thread(target=block)
     blocker.start()
@@ -53,20 +57,55 @@ def repeats_while_blocked(d: Daemon, rx: Capture, seconds: float) -> tuple[int, 
     return len(frames), same
 
 
-def test_a_moving_look_keeps_advancing_while_python_is_blocked(
+def assert_moving(rx: Capture) -> None:
+    calm = [p.slots for p in rx.packets if p.universe == 1][-40:]
+    assert len(calm) == 40
+    assert sum(1 for a, b in itertools.pairwise(calm) if a == b) == 0, (
+        "universe 1 does not move every frame: the test would prove nothing"
+    )
+
+
+def test_the_native_render_plan_goes_on_while_the_gil_is_held(
+    tmp_path: Path, capture: Capture
+) -> None:
+    """The default: no Python in the per-frame path at all."""
+    with running_daemon(tmp_path, daemon_config(capture, thread=True, native=True)) as d:
+        health = d.wait_healthy()
+        assert health["render"]["native"] is True
+        time.sleep(1.0)
+        assert_moving(capture)
+        before = d.health()
+        for hold_gil in (True, False):
+            frames, same = repeats_while_blocked(d, capture, 2.0, hold_gil=hold_gil)
+            assert frames >= 40  # 1.6 s at 44 Hz: the wire went on
+            assert same == 0, (
+                f"{same} of {frames} frames repeated while Python was blocked"
+                f" ({'holding the GIL' if hold_gil else 'busy'})"
+            )
+        after = d.health()
+        # Neither the output thread nor the render thread saw a deadline without a frame.
+        assert after["clock"]["late_renders"] == before["clock"]["late_renders"]
+        late = after["render"]["late_renders"]["total"] - before["render"]["late_renders"]["total"]
+        assert late == 0
+        assert d.stop()[0] == 0
+
+
+def test_the_python_render_thread_goes_on_while_python_is_busy(
     tmp_path: Path, capture: Capture
 ) -> None:
     with running_daemon(tmp_path, daemon_config(capture, thread=True)) as d:
         health = d.wait_healthy()
         assert health["render"]["thread"] is True
+        assert health["render"]["native"] is False
         time.sleep(1.0)
-        calm = [p.slots for p in capture.packets if p.universe == 1][-40:]
-        assert sum(1 for a, b in itertools.pairwise(calm) if a == b) == 0, (
-            "universe 1 does not move every frame: the test would prove nothing"
-        )
+        assert_moving(capture)
         frames, same = repeats_while_blocked(d, capture, 2.0)
         assert frames >= 40  # 1.6 s at 44 Hz: the wire went on
         assert same == 0, f"{same} of {frames} frames repeated while Python was blocked"
+        # ...but it needs the GIL for every frame: held, the wire repeats its last frame.
+        frames, same = repeats_while_blocked(d, capture, 2.0, hold_gil=True)
+        assert frames >= 40
+        assert same >= frames - 3
         assert d.stop()[0] == 0
 
 

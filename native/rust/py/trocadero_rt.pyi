@@ -2,7 +2,7 @@
 native/rust/core)."""
 
 from collections.abc import Sequence
-from typing import Literal, final
+from typing import Any, Literal, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +37,10 @@ __all__ = [
     "mdvr_build_frame",
     "mdvr_build_media_feedback",
     "mdvr_build_media_packet",
+    # the native render plan (section at the end)
+    "FULL_LEVEL",
+    "NativeRenderer",
+    "RenderSlot",
 ]
 
 __version__: str
@@ -459,3 +463,74 @@ def mdvr_build_media_packet(
 def mdvr_build_media_feedback(
     *, envelope: Literal["M1", "M2"], serial: int, time: int, ok: bool, reason: int
 ) -> bytes: ...
+
+# --- the native render plan (`trocadero_core::render`, `playout/render/native.py`) -------------
+
+FULL_LEVEL: int
+"""Full level (65535) of the 16-bit render values."""
+
+@final
+class RenderSlot:
+    """Frames handed to the render thread by Python (video, live feeds, animated sources with
+    no native port). The newest write wins; the thread never waits for one."""
+
+    def __new__(cls) -> RenderSlot: ...
+    def write(self, frame: bytes) -> None:
+        """Hand over a frame: (h, w, 3) uint16 values as bytes (a wrong size is ignored)."""
+
+    @property
+    def writes(self) -> int: ...
+
+@final
+class NativeRenderer:
+    """The native render plan and the thread that draws it without the GIL."""
+
+    def __new__(
+        cls,
+        canvases: list[tuple[int, int, int, int | None, int | None]],
+        source_length: int,
+        src_index: bytes,
+        lut_id: bytes,
+        luts: bytes,
+    ) -> NativeRenderer: ...
+    @property
+    def frame_bytes(self) -> int: ...
+    @property
+    def source_length(self) -> int: ...
+    def add_stack(
+        self, id: int, canvas: int, layers: list[tuple[tuple[Any, ...], int, int, bytes]]
+    ) -> None:
+        """A look's stack on `canvas`: layers of (source spec, blend mode, opacity, initial
+        buffer bytes); replaces a stack of the same id. ValueError names a bad layer."""
+
+    def remove_stack(self, id: int) -> None: ...
+    def set_plan(
+        self, canvases: list[tuple[list[tuple[Any, ...]], int, int, bool]], grand: int
+    ) -> None:
+        """Per canvas (nodes, root, master, exempt) and the grand master; taken at the next
+        frame. ValueError for a node that refers forward or an unknown kind or curve."""
+
+    def set_masters(self, grand: int, canvases: list[int]) -> None: ...
+    def set_inputs(self, inputs: list[tuple[int, bool, bytes]]) -> None:
+        """Live input universes over the frame: (byte offset, takeover, 512 slots)."""
+
+    def render(self, t: float) -> tuple[bytes, bytes, int]:
+        """Draw frame time `t` on this thread: (universes, source vector, render ns)."""
+
+    def start(self, clock: FrameClock, *, realtime_priority: int = 0) -> None:
+        """Start drawing for `clock` (already started); RuntimeError otherwise."""
+
+    def stop(self) -> None: ...
+    def poke(self) -> None:
+        """The plan changed: render for the soonest deadline now."""
+
+    @property
+    def running(self) -> bool: ...
+    def snapshot(self) -> tuple[float, bytes, bytes] | None:
+        """The newest frame as it went out, if one was taken since the last call: (frame
+        time, source vector bytes, universes bytes). Each call asks for the next one."""
+
+    def stats(self, period_ns: int) -> dict[str, Any]:
+        """frames_rendered, late_started_late/late_too_slow/late_waited, render_ns_p50/p99/
+        max, stages_ns, period_share (wake delay, CPU, waiting), last_frame_time, running,
+        realtime, realtime_error, failed."""

@@ -564,7 +564,7 @@ impl Drop for RunningGuard<'_> {
 }
 
 /// Ask for SCHED_FIFO at `priority` for the calling thread. Ok(false) if not asked.
-fn request_realtime(priority: i32) -> Result<bool, String> {
+pub(crate) fn request_realtime(priority: i32) -> Result<bool, String> {
     if priority == 0 {
         return Ok(false);
     }

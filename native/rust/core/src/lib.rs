@@ -9,6 +9,7 @@ pub mod emergency;
 pub mod histogram;
 pub mod mdvr;
 pub mod output;
+pub mod render;
 pub mod triple_buffer;
 
 pub use clock::{ClockConfig, FrameClock, FrameSink, Stats};

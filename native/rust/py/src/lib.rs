@@ -5,6 +5,7 @@
 //! thread, copying a frame). The output thread itself never touches Python.
 
 mod mdvr;
+mod render;
 
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
@@ -52,7 +53,7 @@ fn int_in<T: TryFrom<i64>>(arg: &str, value: i64, lo: i64, hi: i64) -> PyResult<
 /// absolute deadlines (CLOCK_MONOTONIC), repeating the previous frame when a render is late.
 #[pyclass(frozen, module = "trocadero_rt")]
 struct FrameClock {
-    inner: CoreClock,
+    inner: std::sync::Arc<CoreClock>,
 }
 
 #[pymethods]
@@ -76,7 +77,9 @@ impl FrameClock {
         let config =
             ClockConfig::new(rate_hz, frame_bytes).with_realtime_priority(realtime_priority);
         CoreClock::new(config)
-            .map(|inner| Self { inner })
+            .map(|inner| Self {
+                inner: std::sync::Arc::new(inner),
+            })
             .map_err(to_py_err)
     }
 
@@ -607,6 +610,7 @@ mod trocadero_rt {
             m.py().get_type::<pyo3::panic::PanicException>(),
         )?;
         super::mdvr::register(m)?;
+        super::render::register(m)?;
         Ok(())
     }
 }
