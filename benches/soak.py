@@ -84,19 +84,34 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds per row")
     parser.add_argument("--go-every", type=float, default=5.0)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        help="minutes before the RSS baseline (per-device state fills up: a window of 64"
+        " report times per vehicle takes a minute at 1 position/s)",
+    )
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--ws", type=int, default=10)
     parser.add_argument(
         "--config", default="", help='extra daemon config, e.g. "[render]\\nthread = false"'
+    )
+    parser.add_argument(
+        "--objects",
+        action="store_true",
+        help="also print which object types grew between the first row and the end"
+        " (GET /debug/objects: turns on [debug] fault_injection, walks the heap twice)",
     )
     args = parser.parse_args()
     seconds = args.minutes * 60
     sig, media = free_port(), free_port()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, Capture() as rx:
+        debug = "[debug]\nfault_injection = true\n" if args.objects else ""
         extra = soak_config(
-            rx.port, sig, media, args.vehicles, args.config.replace("\\n", "\n") + "\n"
+            rx.port, sig, media, args.vehicles, args.config.replace("\\n", "\n") + "\n" + debug
         )
+        objects: list[dict[str, int]] = []
         with running_daemon(Path(tmp), extra) as daemon:
             daemon.wait_healthy()
             pid = daemon.proc.pid
@@ -176,6 +191,8 @@ def main() -> int:
                     "missed": now["clock"]["missed_deadlines"],
                 }
                 rows.append(row)
+                if args.objects and len(rows) == 1:
+                    objects.append(daemon.get("/debug/objects?top=500").json()["objects"])
                 print(
                     f"{row['t']:6d} {late:6d} {100 * late / max(1, row['deadlines']):7.3f}"
                     f" {row['too_slow']:5d} {row['waited']:5d} {row['started_late']:5d}"
@@ -184,6 +201,8 @@ def main() -> int:
                     flush=True,
                 )
                 prev = now
+            if args.objects:
+                objects.append(daemon.get("/debug/objects?top=500").json()["objects"])
             timer_out, _ = timer.communicate(timeout=seconds + 120)
             load.communicate(timeout=seconds + 120)
             if sim is not None:
@@ -196,8 +215,9 @@ def main() -> int:
     share = rows[-1]["share"] if rows else {}
     late_pct = 100 * late / max(1, deadlines)
     late_target = 0.1 if args.vehicles else 0.01
-    base_rss = rows[0]["rss_kib"] if rows else 0
-    rss_dev = max((abs(r["rss_kib"] - base_rss) / base_rss * 100 for r in rows), default=0.0)
+    settled = [r for r in rows if r["t"] >= args.warmup * 60 - 1] or rows[-1:]
+    base_rss = settled[0]["rss_kib"] if settled else 0
+    rss_dev = max((abs(r["rss_kib"] - base_rss) / base_rss * 100 for r in settled), default=0.0)
     fd_growth = (rows[-1]["fds"] - rows[0]["fds"]) if rows else 0
     wire_p99 = max((r["wire_p99"] for r in rows), default=0.0)
     verb_p99 = float(np.percentile(verb, 99)) if verb.size else float("nan")
@@ -222,12 +242,17 @@ def main() -> int:
         f" {verb_p99:.2f} ms, n {verb.size} (target p99 ≤ 10 ms: {verdict(verb_p99 <= 10)})"
     )
     print(
-        f"RSS after warm-up: max deviation {rss_dev:.2f} % (target ≤ 2 %: {verdict(rss_dev <= 2)})"
+        f"RSS after {args.warmup:g} min warm-up: max deviation {rss_dev:.2f} %"
+        f" (target ≤ 2 %: {verdict(rss_dev <= 2)})"
     )
     print(f"open descriptors: {fd_growth:+d} over the run ({verdict(fd_growth <= 0)})")
     print(f"output lateness p99, worst row: {wire_p99:.3f} ms ({verdict(wire_p99 <= 0.1)})")
     if args.vehicles:
         print(f"positions dropped: {dropped} ({verdict(dropped == 0)})")
+    if len(objects) == 2:
+        first, last = objects
+        growth = sorted(((last[k] - first.get(k, 0), k) for k in last), reverse=True)[:15]
+        print("live objects grown since the first row:", ", ".join(f"{k} +{n}" for n, k in growth))
     return 0
 
 

@@ -105,6 +105,7 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("POST", "/debug/fault/crash-web"): "debug",
     ("POST", "/debug/fault/crash/{subsystem}"): "debug",
     ("POST", "/debug/fault/raise"): "debug",
+    ("GET", "/debug/objects"): "debug",
     ("POST", "/debug/fault/stall-clock"): "debug",
 }
 

@@ -5,6 +5,8 @@ The app knows nothing about the daemon: it is given a `ControlPlane` of plain ca
 
 from __future__ import annotations
 
+import gc
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,7 +248,15 @@ def create_app(control: ControlPlane) -> Starlette:
             faults.block_python(seconds, hold_gil=hold)
             return JSONResponse({"fault": "block-python", "seconds": seconds, "gil_held": hold})
 
+        async def live_objects(request: Request) -> Response:
+            # What is alive, by type (GC-tracked objects): two calls minutes apart show what
+            # grows under a soak. Costs one full walk of the heap: debug only.
+            top = int(request.query_params.get("top", "40"))
+            counts = Counter(type(o).__qualname__ for o in gc.get_objects())
+            return JSONResponse({"objects": dict(counts.most_common(max(1, min(top, 500))))})
+
         routes += [
+            Route("/debug/objects", live_objects, methods=["GET"]),
             Route("/debug/fault/block-python", block_python, methods=["POST"]),
             Route("/debug/fault/crash-web", crash_web, methods=["POST"]),
             Route("/debug/fault/crash/{subsystem}", crash_subsystem, methods=["POST"]),

@@ -502,3 +502,14 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
             assert (await client.get(url)).status_code == 403
         r = await client.get("/api/mdvr/files/987654/video")
         assert r.status_code == 403  # refused before anything is looked up
+
+
+def test_recent_keys_forget_the_oldest_and_answer_membership() -> None:
+    from trocadero.playout.mdvr.gateway import RecentKeys
+
+    recent = RecentKeys(3)
+    assert [recent.add(k) for k in "abca"] == [True, True, True, False]
+    assert recent.add("d")  # "a" is forgotten now
+    assert recent.add("a")
+    assert not recent.add("d")
+    assert len(recent) == 3
