@@ -49,7 +49,9 @@ def proc_status(pid: int) -> tuple[int, int]:
     return rss, len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
 
-def soak_config(rx_port: int, sig: int, media: int, vehicles: int, extra: str = "") -> str:
+def soak_config(
+    rx_port: int, sig: int, media: int, vehicles: int, extra: str = "", seconds: float = 600.0
+) -> str:
     ids = ", ".join(f'"{n:05d}"' for n in range(1, vehicles + 1))
     mdvr = (
         f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
@@ -60,7 +62,13 @@ def soak_config(rx_port: int, sig: int, media: int, vehicles: int, extra: str = 
     )
     return (
         f'[[outputs]]\nname = "soak"\nprotocol = "sacn"\nuniverses = "1"\n'
-        f'destinations = ["127.0.0.1:{rx_port}"]\n' + AUTH_UNLIMITED + mdvr + extra
+        f'destinations = ["127.0.0.1:{rx_port}"]\n'
+        + AUTH_UNLIMITED
+        # the load's tokens must outlive the run (the default 15 min would turn the second
+        # half of a 30-minute soak into 401s)
+        + f"access_ttl_s = {min(86400, int(seconds) + 900)}\n"
+        + mdvr
+        + extra
     )
 
 
@@ -109,7 +117,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, Capture() as rx:
         debug = "[debug]\nfault_injection = true\n" if args.objects else ""
         extra = soak_config(
-            rx.port, sig, media, args.vehicles, args.config.replace("\\n", "\n") + "\n" + debug
+            rx.port,
+            sig,
+            media,
+            args.vehicles,
+            args.config.replace("\\n", "\n") + "\n" + debug,
+            seconds,
         )
         objects: list[dict[str, int]] = []
         with running_daemon(Path(tmp), extra) as daemon:
