@@ -155,7 +155,7 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
 
     from trocadero.config import ConfigError, load_config, load_default_config
 
-    from .daemon import StartupRefused, run_daemon
+    from .daemon import StartupRefused, limit_malloc_arenas, run_daemon
     from .logs import configure_logging, get_logger
     from .showload import load_configured_show
 
@@ -166,6 +166,7 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     configure_logging(config.logging)
+    limit_malloc_arenas()
     try:
         trio.run(partial(run_daemon, config, show, reseed=reseed))
     except ConfigError as exc:  # found while attaching outputs (e.g. a bad wire_offset)
