@@ -25,7 +25,6 @@ from collections.abc import Sequence
 import numpy as np
 import trio
 
-from trocadero.core.playback.plan import level16
 from trocadero.native.clock import FrameClock
 
 from .frames import InputOverlay, LateRenders, RenderStats
@@ -77,11 +76,7 @@ class NativeFeeder:
         console masters)."""
         r = self.renderer
         if self.driver is not None:
-            e = self.driver.engine
-            grand = 0 if e.blackout else level16(e.grand_master)
-            r.show_grand_master = r.grand_master = grand
-            for name, c in r.canvases.items():
-                c.show_master = c.master = level16(e.canvas_masters.get(name, 1.0))
+            self.driver.apply_masters()
         if self.overlay is not None:
             self.overlay.apply_masters(r)
         return r.grand_master, tuple(c.master for c in r.canvases.values())

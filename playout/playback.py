@@ -75,9 +75,14 @@ class PlaybackDriver:
         self.wakeup.set()
 
     def before_render(self, frame_time: float) -> None:
-        e, r = self.engine, self.renderer
+        e = self.engine
         e.tick(frame_time)
-        r.set_plans(e.compose(frame_time))
+        self.renderer.set_plans(e.compose(frame_time))
+        self.apply_masters()
+
+    def apply_masters(self) -> None:
+        """The engine's grand (0 in blackout) and canvas masters onto the renderer."""
+        e, r = self.engine, self.renderer
         grand = 0 if e.blackout else level16(e.grand_master)
         r.show_grand_master = r.grand_master = grand
         for name, c in r.canvases.items():

@@ -297,6 +297,8 @@ pub struct Scene {
     black: Vec<Vec<u16>>,
     scratch: Vec<Vec<Vec<u16>>>,
     frame: u64,
+    /// Each node's result this frame (kept between frames: no allocation per frame).
+    memo: Vec<Option<Buf>>,
     pub times: StageTimes,
 }
 
@@ -361,6 +363,7 @@ impl Scene {
             plan,
             inputs: Vec::new(),
             frame: 0,
+            memo: Vec::new(),
             times: StageTimes::default(),
         })
     }
@@ -499,9 +502,12 @@ impl Scene {
                 let p = &self.plan.canvases[ci];
                 (p.root, p.nodes.len())
             };
-            let mut memo = vec![None; n];
+            let mut memo = std::mem::take(&mut self.memo);
+            memo.clear();
+            memo.resize(n, None); // reused: no allocation per frame once it has grown
             let mut used = 0;
             let b = self.eval(ci, root, t, &mut memo, &mut used, &mut drawing);
+            self.memo = memo;
             let c = self.layout[ci];
             let mut rgb = std::mem::take(&mut self.source);
             rgb[c.rgb..c.rgb + c.values()].copy_from_slice(self.buf(ci, b));

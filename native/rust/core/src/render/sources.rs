@@ -53,11 +53,14 @@ impl Slot {
     }
 
     /// Copy the newest frame into `out` if it is newer than `seen` and the right size.
+    /// Never waits: while Python is writing (it holds the lock for a copy), the layer keeps
+    /// the frame it has and takes the new one next time.
     fn read_into(&self, out: &mut [u16], seen: &mut u64) {
-        let g = self
-            .frame
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let g = match self.frame.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
         if g.1 != *seen && g.0.len() == out.len() {
             out.copy_from_slice(&g.0);
             *seen = g.1;

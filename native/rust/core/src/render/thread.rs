@@ -76,19 +76,38 @@ impl RenderStats {
         }
     }
 
+    /// `self = other` without allocating (both hold WINDOW-sized buffers).
+    fn copy_from(&mut self, other: &Self) {
+        self.frames_rendered = other.frames_rendered;
+        self.late = other.late;
+        self.last = other.last;
+        self.last_frame_time = other.last_frame_time;
+        self.realtime.clone_from(&other.realtime);
+        self.running = other.running;
+        self.totals.copy_from_slice(&other.totals);
+        self.spent.copy_from_slice(&other.spent);
+        self.failed.clone_from(&other.failed);
+    }
+
     fn window(&self) -> usize {
         (self.frames_rendered as usize).min(WINDOW)
     }
 
     /// Render time percentile (0..1) over the window, ns.
     pub fn render_ns(&self, q: f64) -> u64 {
+        self.render_ns_with(q, &mut Vec::new())
+    }
+
+    /// [`Self::render_ns`] sorting in `scratch` (the render thread reuses one).
+    fn render_ns_with(&self, q: f64, scratch: &mut Vec<u64>) -> u64 {
         let n = self.window();
         if n == 0 {
             return 0;
         }
-        let mut v = self.totals[..n].to_vec();
-        v.sort_unstable();
-        v[((q * (n - 1) as f64).round() as usize).min(n - 1)]
+        scratch.clear();
+        scratch.extend_from_slice(&self.totals[..n]);
+        scratch.sort_unstable();
+        scratch[((q * (n - 1) as f64).round() as usize).min(n - 1)]
     }
 
     /// Mean share of the period: waking late, rendering on CPU, waiting while rendering.
@@ -110,6 +129,15 @@ impl RenderStats {
 /// A frame as it went out: (frame time, source vector, universes).
 pub type Snapshot = (f64, Vec<u16>, Vec<u8>);
 
+/// The snapshot buffers, allocated once and overwritten in place by the render thread.
+#[derive(Debug, Default)]
+struct SnapBuf {
+    time: f64,
+    source: Vec<u16>,
+    frame: Vec<u8>,
+    fresh: bool,
+}
+
 struct Shared {
     scene: Mutex<Scene>,
     inbox: Mutex<Inbox>,
@@ -118,7 +146,7 @@ struct Shared {
     stop: AtomicBool,
     stats: Mutex<RenderStats>,
     /// The last frame's source vector and universes, copied when Python asks (previews).
-    snapshot: Mutex<Option<Snapshot>>,
+    snapshot: Mutex<SnapBuf>,
     snapshot_wanted: AtomicBool,
 }
 
@@ -149,7 +177,7 @@ impl RenderThread {
                 wake: Condvar::new(),
                 stop: AtomicBool::new(false),
                 stats: Mutex::new(RenderStats::new()),
-                snapshot: Mutex::new(None),
+                snapshot: Mutex::new(SnapBuf::default()),
                 snapshot_wanted: AtomicBool::new(false),
             }),
             thread: Mutex::new(None),
@@ -185,9 +213,15 @@ impl RenderThread {
         lock(&self.shared.inbox).inputs = Some(inputs);
     }
 
-    /// Apply the inbox now (tests and single-frame renders without the thread).
-    fn apply_inbox(shared: &Shared, scene: &mut Scene) {
-        let mut inbox = lock(&shared.inbox);
+    /// Apply the inbox (`wait`: even if Python is filling it right now; the render thread
+    /// does not wait — it takes the changes at its next frame).
+    fn apply_inbox(shared: &Shared, scene: &mut Scene, wait: bool) {
+        let mut inbox = match shared.inbox.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if wait => lock(&shared.inbox),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
         for id in inbox.remove.drain(..) {
             scene.stacks.remove(&id);
         }
@@ -212,7 +246,7 @@ impl RenderThread {
     /// a daemon without the thread). Also returns the source vector.
     pub fn render_once(&self, t: f64, frame: &mut [u8], source: Option<&mut [u16]>) -> StageTimes {
         let mut scene = lock(&self.shared.scene);
-        Self::apply_inbox(&self.shared, &mut scene);
+        Self::apply_inbox(&self.shared, &mut scene, true);
         let times = scene.render(t, frame);
         if let Some(out) = source {
             if out.len() == scene.source.len() {
@@ -240,7 +274,12 @@ impl RenderThread {
     /// and ask for the next one.
     pub fn take_snapshot(&self) -> Option<Snapshot> {
         self.shared.snapshot_wanted.store(true, Ordering::Release);
-        lock(&self.shared.snapshot).take()
+        let mut snap = lock(&self.shared.snapshot);
+        if !snap.fresh {
+            return None;
+        }
+        snap.fresh = false;
+        Some((snap.time, snap.source.clone(), snap.frame.clone()))
     }
 
     pub fn is_running(&self) -> bool {
@@ -302,8 +341,13 @@ impl Drop for RenderThread {
 }
 
 fn render_loop(shared: &Shared, clock: &FrameClock, epoch: u64, priority: i32) {
-    let realtime = request_realtime(priority);
-    lock(&shared.stats).realtime = Some(realtime);
+    // The figures are kept here and copied out when the lock is free: the thread never waits
+    // for a Python caller of stats() (nor for anything else Python holds).
+    let mut s = lock(&shared.stats).clone();
+    s.realtime = Some(request_realtime(priority));
+    s.running = true;
+    lock(&shared.stats).copy_from(&s);
+    let mut sorted = Vec::with_capacity(WINDOW);
     let period = clock.period_ns();
     let margin = period / 4;
     let mut urgent_lead = margin;
@@ -319,54 +363,61 @@ fn render_loop(shared: &Shared, clock: &FrameClock, epoch: u64, priority: i32) {
         };
         let frame_time = (deadline - epoch) as f64 / 1e9;
         let times = {
-            let mut scene = lock(&shared.scene);
-            RenderThread::apply_inbox(shared, &mut scene);
+            let mut scene = lock(&shared.scene); // only render_once (no thread) also takes it
+            RenderThread::apply_inbox(shared, &mut scene, false);
             let scene = &mut *scene;
             let mut times = StageTimes::default();
-            // previews ask ~10 times a second: then this frame is copied as it goes out
-            let mut snap = shared
-                .snapshot_wanted
-                .swap(false, Ordering::AcqRel)
-                .then(|| vec![0u8; scene.frame_bytes()]);
+            // Previews ask ~10 times a second, Open DMX every frame: the frame is copied as
+            // it goes out into buffers allocated once, unless Python is reading them now.
+            let wanted = shared.snapshot_wanted.load(Ordering::Acquire);
+            let mut snap = if wanted {
+                shared.snapshot.try_lock().ok()
+            } else {
+                None
+            };
             clock.publish_with(|frame| {
                 times = scene.render(frame_time, frame);
-                if let Some(copy) = snap.as_mut() {
-                    copy.copy_from_slice(frame);
+                if let Some(buf) = snap.as_deref_mut() {
+                    buf.frame.clear();
+                    buf.frame.extend_from_slice(frame);
                 }
             });
-            if let Some(copy) = snap {
-                *lock(&shared.snapshot) = Some((frame_time, scene.source.clone(), copy));
+            if let Some(mut buf) = snap {
+                buf.source.clear();
+                buf.source.extend_from_slice(&scene.source);
+                buf.time = frame_time;
+                buf.fresh = true;
+                shared.snapshot_wanted.store(false, Ordering::Release);
             }
             times
         };
         let published = monotonic_ns();
         let cpu = thread_cpu_ns() - cpu0;
-        {
-            let mut s = lock(&shared.stats);
-            let k = (s.frames_rendered as usize) % WINDOW;
-            s.totals[k] = times.total();
-            let wake_delay = planned_wake.map_or(0, |p| woke.saturating_sub(p));
-            s.spent[k] = [wake_delay, cpu, (published - woke).saturating_sub(cpu)];
-            s.frames_rendered += 1;
-            s.last = times;
-            s.last_frame_time = frame_time;
-            if published > deadline {
-                if (published - woke).saturating_sub(cpu) > cpu {
-                    s.late.waited += 1;
-                } else {
-                    s.late.too_slow += 1;
-                }
+        let k = (s.frames_rendered as usize) % WINDOW;
+        s.totals[k] = times.total();
+        let wake_delay = planned_wake.map_or(0, |p| woke.saturating_sub(p));
+        s.spent[k] = [wake_delay, cpu, (published - woke).saturating_sub(cpu)];
+        s.frames_rendered += 1;
+        s.last = times;
+        s.last_frame_time = frame_time;
+        if published > deadline {
+            if (published - woke).saturating_sub(cpu) > cpu {
+                s.late.waited += 1;
+            } else {
+                s.late.too_slow += 1;
             }
-            if let Some(last) = last_index {
-                if index > last + 1 {
-                    s.late.started_late += index - last - 1;
-                }
+        }
+        if let Some(last) = last_index {
+            if index > last + 1 {
+                s.late.started_late += index - last - 1;
             }
-            if s.frames_rendered % 64 == 0 {
-                let p99 = s.render_ns(0.99);
-                urgent_lead =
-                    (p99 * 5 / 4 + 150_000).clamp(URGENT_MIN_NS, margin.max(URGENT_MIN_NS));
-            }
+        }
+        if s.frames_rendered % 64 == 0 {
+            let p99 = s.render_ns_with(0.99, &mut sorted);
+            urgent_lead = (p99 * 5 / 4 + 150_000).clamp(URGENT_MIN_NS, margin.max(URGENT_MIN_NS));
+        }
+        if let Ok(mut out) = shared.stats.try_lock() {
+            out.copy_from(&s); // same-sized buffers: no allocation
         }
         last_index = Some(last_index.map_or(index, |l| l.max(index)));
         let wake_at = deadline + period / 2;
@@ -376,6 +427,7 @@ fn render_loop(shared: &Shared, clock: &FrameClock, epoch: u64, priority: i32) {
             planned_wake = None;
         }
     }
+    lock(&shared.stats).copy_from(&s);
 }
 
 /// Sleep until `wake_at` (CLOCK_MONOTONIC ns) or a poke; true if poked.
