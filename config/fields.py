@@ -12,6 +12,10 @@ from dataclasses import field
 from typing import Any, Final
 
 NAME_MAX: Final = 200  # names and labels (looks, cue lists, canvases, users, assets, …)
+# Paging of every list (storage and every interface over it): a 100k-row fetch holds the GIL
+# for ~150 ms, so pages stay small.
+PAGE_DEFAULT: Final = 100
+PAGE_MAX: Final = 1000
 EMAIL_MAX: Final = 254  # RFC 5321's longest address
 FILENAME_MAX: Final = 255  # the longest file name Linux file systems take
 TEXT_MAX: Final = 4000  # notes, descriptions: the limit of a text field that sets none

@@ -9,59 +9,29 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import trio
 
 from trocadero.config.show import CueListDef, LookDef
 
-from .playback.cuelist import Outcome, PlaybackError
+from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, require
+from .playback.cuelist import Outcome, PlaybackError, UnknownName
 from .playback.ladder import Engine
 from .playback.persist import STATE_KEY, snapshot
 from .playback.plan import LookRef, Node, Solid
 
-Role = Literal["admin", "operator", "marketing", "viewer"]
-Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
-
-# Which roles may run which group of commands (the seeds' roles; admin may do everything).
-PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "playback": frozenset({"admin", "operator"}),
-    "override": frozenset({"admin", "operator"}),
-    "emergency.engage": frozenset({"admin", "operator"}),
-    "emergency.release": frozenset({"admin", "operator"}),
-    "masters": frozenset({"admin", "operator"}),
-    "show.edit": frozenset({"admin", "operator"}),
-    "schedule.edit": frozenset({"admin", "operator", "marketing"}),  # the seed: marketing too
-    "content.edit": frozenset({"admin", "marketing"}),  # the seed: marketing manages content
-    "content.approve": frozenset({"admin", "operator"}),  # …and an operator or admin approves
-    "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
-    # Recorded vehicle footage (files, thumbnails): the same footage as live view, same roles.
-    "mdvr.footage": frozenset({"admin", "operator"}),
-    "audit.read": frozenset({"admin", "operator"}),
-    "users.manage": frozenset({"admin"}),
-    "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
-    "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
-    "read": frozenset({"admin", "operator", "marketing", "viewer"}),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks, in what role, through which interface, from where."""
-
-    name: str
-    role: Role
-    origin: Origin
-    address: str = ""
-
-
-SYSTEM = Actor("system", "admin", "system")
-
-
-class Forbidden(PermissionError):
-    def __init__(self, actor: Actor, action: str) -> None:
-        super().__init__(f'role "{actor.role}" may not {action}')
-        self.action = action
+__all__ = [
+    "PERMISSIONS",
+    "SYSTEM",
+    "Actor",
+    "Controller",
+    "Forbidden",
+    "Origin",
+    "Result",
+    "Role",
+    "audit",
+]
 
 
 class AuditSink(Protocol):
@@ -163,8 +133,7 @@ class Controller:
     # --- plumbing -----------------------------------------------------------------------
 
     def _allow(self, actor: Actor, group: str, action: str) -> None:
-        if actor.role not in PERMISSIONS[group]:
-            raise Forbidden(actor, action)
+        require(actor, group, action)
 
     async def _record(
         self,
@@ -406,7 +375,7 @@ class Controller:
         """Refused by the store (Conflict) while a cue or schedule uses the look."""
         self._allow(actor, "show.edit", "edit looks")
         if name not in self.engine.looks:
-            raise PlaybackError(f'no look "{name}"')
+            raise UnknownName(f'no look "{name}"')
         if self.library is not None:
             await self.library.delete_look(name)
         self.engine.remove_look(name)

@@ -30,9 +30,10 @@ import trio
 
 from trocadero.config.fields import FILENAME_MAX, NAME_MAX
 
-from .commands import PERMISSIONS, Actor, Forbidden, audit
+from .commands import Actor, audit
 from .media import MediaError, make_thumbnail, probe
 from .model import ContentAsset
+from .permissions import require
 from .storage import NotFound, Storage
 from .validate import InvalidArgument, text_limit
 
@@ -192,8 +193,7 @@ class ContentLibrary:
 
     @staticmethod
     def _allow(actor: Actor) -> None:
-        if actor.role not in PERMISSIONS["content.edit"]:
-            raise Forbidden(actor, "upload content")
+        require(actor, "content.edit", "upload content")
 
     # --- the upload ---
 

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from .commands import PERMISSIONS, Actor, Controller, Forbidden
-from .playback.cuelist import PlaybackError
+from .commands import Actor, Controller
+from .permissions import require
+from .playback.cuelist import UnknownName
 from .validate import InvalidArgument as InvalidInput
 
 __all__ = ["Interactions", "InvalidInput"]
@@ -59,7 +60,7 @@ class Interactions:
     ) -> dict[str, Any]:
         defn = self.controller.engine.looks.get(look)
         if defn is None:
-            raise PlaybackError(f'no look "{look}"')
+            raise UnknownName(f'no look "{look}"')
         covered = [c.canvas for c in defn.canvases]
         chosen = list(canvases) if canvases is not None else covered
         if not chosen:
@@ -92,8 +93,7 @@ class Interactions:
     def sensor(
         self, actor: Actor, sensor: str, values: object, at: object = None
     ) -> dict[str, Any]:
-        if actor.role not in PERMISSIONS["sensors.write"]:
-            raise Forbidden(actor, "report sensor data")
+        require(actor, "sensors.write", "report sensor data")
         if not _SENSOR_NAME.match(sensor):
             raise InvalidInput(
                 f"sensor: 1-64 letters, digits, '_', '.', ':' or '-' (got {sensor[:80]!r})"

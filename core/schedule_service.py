@@ -17,16 +17,17 @@ import trio
 from trocadero.config.schema import SiteConfig
 
 from .codec import from_plain, to_plain
-from .commands import PERMISSIONS, Actor, Forbidden, audit
+from .commands import Actor, audit
 from .model import ScheduleEntry
+from .permissions import require
 from .schedule.clock import zone
 from .schedule.ical import parse_ical
 from .schedule.resolve import Schedule, ShowIndex, timeline_doc, verdict_doc
 from .storage import NotFound, Storage, ValidationError
 from .storage.base import MAX_LIMIT
 
-EDIT_ROLES: Final = PERMISSIONS["schedule.edit"]  # the seed: marketing schedules too
-READ_ROLES: Final = PERMISSIONS["read"]
+EDIT: Final = "schedule.edit"  # the seed: marketing schedules too
+READ: Final = "read"
 MAX_TIMELINE_HOURS: Final = 24 * 7
 _ASSIGNED: Final = ("id", "created_by")  # the store and the caller's identity set these
 
@@ -80,9 +81,8 @@ class ScheduleService:
             listener()
 
     @staticmethod
-    def _allow(actor: Actor, roles: frozenset[str], action: str) -> None:
-        if actor.role not in roles:
-            raise Forbidden(actor, action)
+    def _allow(actor: Actor, group: str, action: str) -> None:
+        require(actor, group, action)
 
     async def _record(self, actor: Actor, action: str, target: str, **detail: Any) -> None:
         await audit(self.store, actor, action, target, **detail)
@@ -99,11 +99,11 @@ class ScheduleService:
     # --- queries --------------------------------------------------------------------------------
 
     def list(self, actor: Actor) -> list[ScheduleEntry]:
-        self._allow(actor, READ_ROLES, "read the schedule")
+        self._allow(actor, READ, "read the schedule")
         return sorted(self.entries.values(), key=lambda e: e.name)
 
     def get(self, actor: Actor, entry_id: int) -> ScheduleEntry:
-        self._allow(actor, READ_ROLES, "read the schedule")
+        self._allow(actor, READ, "read the schedule")
         entry = self.entries.get(entry_id)
         if entry is None:
             raise NotFound(f"no schedule {entry_id}")
@@ -111,7 +111,7 @@ class ScheduleService:
 
     async def why(self, actor: Actor, at: datetime | None = None) -> dict[str, Any]:
         """Per canvas at `at` (default now): the winning entry and those it beat, with why."""
-        self._allow(actor, READ_ROLES, "read the schedule")
+        self._allow(actor, READ, "read the schedule")
         sched = self.schedule()
         verdict = await trio.to_thread.run_sync(sched.verdict, at or self.now_utc())
         return verdict_doc(verdict, self.tz)
@@ -120,7 +120,7 @@ class ScheduleService:
         self, actor: Actor, start: datetime | None = None, hours: float = 24.0
     ) -> dict[str, Any]:
         """Segments and transitions per canvas from `start` (default now) for `hours`."""
-        self._allow(actor, READ_ROLES, "read the schedule")
+        self._allow(actor, READ, "read the schedule")
         if not 0 < hours <= MAX_TIMELINE_HOURS:
             raise ValidationError([f"hours: must be above 0 and at most {MAX_TIMELINE_HOURS}"])
         lo = start or self.now_utc()
@@ -153,7 +153,7 @@ class ScheduleService:
         return entry
 
     async def create(self, actor: Actor, doc: Mapping[str, Any]) -> ScheduleEntry:
-        self._allow(actor, EDIT_ROLES, "edit the schedule")
+        self._allow(actor, EDIT, "edit the schedule")
         made = await self.store.create_schedule(self._build(doc, actor, None))
         self.entries[made.id] = made
         await self._record(actor, "schedule.create", made.name, id=made.id)
@@ -164,7 +164,7 @@ class ScheduleService:
         self, actor: Actor, entry_id: int, doc: Mapping[str, Any], *, partial: bool
     ) -> ScheduleEntry:
         """Replace the entry (`partial`: only the fields given change)."""
-        self._allow(actor, EDIT_ROLES, "edit the schedule")
+        self._allow(actor, EDIT, "edit the schedule")
         old = await self.store.get_schedule(entry_id)
         entry = self._build(doc, actor, old if partial else replace(ScheduleEntry(), id=old.id))
         entry = replace(entry, id=old.id, created_by=old.created_by)
@@ -176,7 +176,7 @@ class ScheduleService:
         return saved
 
     async def set_enabled(self, actor: Actor, entry_id: int, enabled: bool) -> ScheduleEntry:
-        self._allow(actor, EDIT_ROLES, "enable or disable schedule entries")
+        self._allow(actor, EDIT, "enable or disable schedule entries")
         old = await self.store.get_schedule(entry_id)
         if old.enabled == enabled:
             return old
@@ -188,7 +188,7 @@ class ScheduleService:
         return saved
 
     async def delete(self, actor: Actor, entry_id: int) -> None:
-        self._allow(actor, EDIT_ROLES, "edit the schedule")
+        self._allow(actor, EDIT, "edit the schedule")
         old = await self.store.get_schedule(entry_id)
         await self.store.delete_schedule(entry_id)
         self.entries.pop(entry_id, None)
@@ -205,7 +205,7 @@ class ScheduleService:
     ) -> dict[str, Any]:
         """Create (or with `replace_existing`, update by name) an entry per VEVENT. Everything
         is checked before anything is written: any problem, and nothing is."""
-        self._allow(actor, EDIT_ROLES, "edit the schedule")
+        self._allow(actor, EDIT, "edit the schedule")
         base = self._build(
             {"name": "(import)", "dtstart": "2000-01-01T00:00:00+00:00", **template}, actor, None
         )

@@ -11,11 +11,18 @@ from typing import Any
 from trocadero.config.fields import NAME_MAX
 from trocadero.config.show import CUE_NUMBER_MAX, CUE_NUMBER_MIN
 
-__all__ = ["InvalidArgument", "cue_number", "level", "name", "seconds", "target", "text_limit"]
+from .errors import InvalidArgument
 
-
-class InvalidArgument(ValueError):
-    """Input that names the field that is wrong."""
+__all__ = [
+    "InvalidArgument",
+    "cue_number",
+    "level",
+    "name",
+    "seconds",
+    "short",
+    "target",
+    "text_limit",
+]
 
 
 def text_limit(value: str, key: str, limit: int = NAME_MAX) -> str:
@@ -31,7 +38,7 @@ def name(doc: Mapping[str, Any], key: str) -> str:
     NAME_MAX characters."""
     value = doc.get(key)
     if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{key}: required, a non-empty string (got {_short(value)})")
+        raise InvalidArgument(f"{key}: required, a non-empty string (got {short(value)})")
     return text_limit(value, key)
 
 
@@ -40,7 +47,7 @@ def seconds(doc: Mapping[str, Any], key: str, default: float | None = None) -> f
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidArgument(f"{key}: expected a number of seconds (got {_short(value)})")
+        raise InvalidArgument(f"{key}: expected a number of seconds (got {short(value)})")
     if not 0 <= value <= 86400:
         raise InvalidArgument(f"{key}: must be between 0 and 86400 (got {value!r})")
     return float(value)
@@ -49,30 +56,30 @@ def seconds(doc: Mapping[str, Any], key: str, default: float | None = None) -> f
 def level(doc: Mapping[str, Any], key: str) -> float:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise InvalidArgument(f"{key}: expected a level between 0 and 1 (got {_short(value)})")
+        raise InvalidArgument(f"{key}: expected a level between 0 and 1 (got {short(value)})")
     return float(value)
 
 
 def cue_number(doc: Mapping[str, Any], key: str = "cue") -> Decimal:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidArgument(f'{key}: expected a cue number such as "12.5" (got {_short(value)})')
+        raise InvalidArgument(f'{key}: expected a cue number such as "12.5" (got {short(value)})')
     try:
         number = Decimal(repr(value) if isinstance(value, float) else str(value))
     except InvalidOperation as exc:
-        raise InvalidArgument(f"{key}: not a cue number (got {_short(value)})") from exc
+        raise InvalidArgument(f"{key}: not a cue number (got {short(value)})") from exc
     # Range first: quantize() raises InvalidOperation for a number with more digits than the
     # decimal context holds (1e30), and that must be a named error, not a crash.
     if not number.is_finite() or not CUE_NUMBER_MIN <= number <= CUE_NUMBER_MAX:
         raise InvalidArgument(
-            f"{key}: a cue number {CUE_NUMBER_MIN}..{CUE_NUMBER_MAX} (got {_short(value)})"
+            f"{key}: a cue number {CUE_NUMBER_MIN}..{CUE_NUMBER_MAX} (got {short(value)})"
         )
     if number != number.quantize(Decimal("0.001")):
         raise InvalidArgument(f"{key}: at most three decimals (got {value!r})")
     return number
 
 
-def _short(value: object) -> str:
+def short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -84,12 +91,12 @@ def target(doc: Mapping[str, Any], where: str) -> tuple[str | None, tuple[int, i
         raise InvalidArgument(f"{where}: give either look or rgb")
     if look is not None:
         if not isinstance(look, str) or not look:
-            raise InvalidArgument(f"{where}.look: expected a look name (got {_short(look)})")
+            raise InvalidArgument(f"{where}.look: expected a look name (got {short(look)})")
         return text_limit(look, f"{where}.look"), None
     if (
         not isinstance(rgb, list)
         or len(rgb) != 3
         or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 65535 for v in rgb)
     ):
-        raise InvalidArgument(f"{where}.rgb: expected three integers 0..65535 (got {_short(rgb)})")
+        raise InvalidArgument(f"{where}.rgb: expected three integers 0..65535 (got {short(rgb)})")
     return None, (rgb[0], rgb[1], rgb[2])

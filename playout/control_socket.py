@@ -1,6 +1,6 @@
 """The show-script socket API server: a Unix socket, msgpack messages (docs/socket-api.md).
 
-Framing and parsing are `protocols.control_socket` (sans-IO), the operations `core.ops`
+Framing and parsing are `protocols.control_socket` (sans-IO), the operations `core.operations`
 (the same command layer as REST). Here: the socket file (mode, group, stale file removed),
 the caller's identity from SO_PEERCRED for the audit log, one task per connection handling
 requests in order, and event subscriptions pushed in between.
@@ -31,7 +31,10 @@ from trocadero.config.schema import SocketConfig
 from trocadero.core.commands import Actor, Forbidden, Role
 from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
-from trocadero.core.ops import OpError, Ops, may_read, topic_patterns
+from trocadero.core.operations import OpError
+from trocadero.core.operations.registry import Registry
+from trocadero.core.operations.session import topic_patterns
+from trocadero.core.permissions import require
 from trocadero.protocols.control_socket import (
     BadMessage,
     Decoder,
@@ -73,8 +76,8 @@ def peer_actor(sock: trio.socket.SocketType, role: Role) -> Actor:
 
 
 class ControlSocket:
-    def __init__(self, ops: Ops, bus: EventBus, config: SocketConfig, path: Path) -> None:
-        self.ops = ops
+    def __init__(self, registry: Registry, bus: EventBus, config: SocketConfig, path: Path) -> None:
+        self.registry = registry
         self.bus = bus
         self.config = config
         self.path = path
@@ -241,14 +244,14 @@ class _Connection:
             current = self.follower.patterns
             if req.op == "subscribe":
                 try:
-                    may_read(self.actor)
+                    require(self.actor, "read", "subscribe to events")
                 except Forbidden as exc:
                     raise OpError("forbidden", str(exc)) from exc
                 self.follower.set_patterns((*current, *topics))
             else:
                 self.follower.set_patterns(p for p in current if p not in topics)
             return {"topics": list(self.follower.patterns)}
-        return await self.server.ops.call(self.actor, req.op, req.args)
+        return await self.server.registry.call(self.actor, req.op, req.args)
 
     async def _events(self) -> None:
         while True:

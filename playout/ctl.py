@@ -4,6 +4,9 @@
     trocadero ctl release main         trocadero ctl status [--json]
     trocadero ctl watch [TOPIC ...]    trocadero ctl call OP [key=value ...]
 
+Every op of the operation table (`core.operations`) is a subcommand: its required arguments
+positional, the others as ``--name VALUE`` (JSON, except names and cue numbers).
+
 Exit codes: 0 ok, 1 the daemon refused (its message on stderr), 2 bad usage or no daemon.
 """
 
@@ -13,11 +16,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from trocadero.client import Client, ScriptError, default_socket_path
+from trocadero.core.operations import OPERATIONS, operation
+from trocadero.core.operations.args import CueNumber, Name, Text, Timestamp
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+# Kinds whose command-line text is the value itself (a name, a cue number "12.5"); the others
+# are read as JSON (numbers, true/false, lists, objects).
+_TEXT_KINDS: Final = (Name, Text, CueNumber, Timestamp)
 
 
 def add_parser(sub: Any) -> None:
@@ -28,17 +38,16 @@ def add_parser(sub: Any) -> None:
     )
     ctl.add_argument("--socket", type=Path, metavar="PATH", help="socket (default: see docs)")
     verbs = ctl.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb in ("go", "back", "release", "top", "pause", "resume"):
-        p = verbs.add_parser(verb, help=f"{verb.upper()} on a cue list")
-        p.add_argument("list")
-        if verb in ("back", "release", "top"):
-            p.add_argument("--fade", type=float)
-    for verb in ("goto", "fire", "load"):
-        p = verbs.add_parser(verb, help=f"{verb.upper()} a cue of a cue list")
-        p.add_argument("list")
-        p.add_argument("cue")
-        if verb != "load":
-            p.add_argument("--fade", type=float)
+    for op in OPERATIONS:
+        if op.name == "status":
+            continue  # below, with its own printing
+        p = verbs.add_parser(op.name, help=op.summary, description=op.summary)
+        for a in op.args:
+            what = a.doc or type(a.kind).__name__.lower()
+            if a.required:
+                p.add_argument(a.name, help=what)
+            else:
+                p.add_argument(f"--{a.name}", help=what, metavar="VALUE")
     status = verbs.add_parser("status", help="every cue list, park, override and master")
     status.add_argument("--json", action="store_true", help="the raw state as JSON")
     watch = verbs.add_parser("watch", help="print events until Ctrl-C")
@@ -65,12 +74,13 @@ def _args(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 raise ValueError(f"argument {pair!r}: expected key=value")
             out[key] = _value(value)
         return ns.op, out
-    args: dict[str, Any] = {"list": ns.list}
-    if getattr(ns, "cue", None) is not None:
-        args["cue"] = ns.cue
-    if getattr(ns, "fade", None) is not None:
-        args["fade"] = ns.fade
-    return verb, args
+    op = operation(verb)
+    args: dict[str, Any] = {}
+    for a in op.args:
+        text = getattr(ns, a.name, None)
+        if text is not None:
+            args[a.name] = text if isinstance(a.kind, _TEXT_KINDS) else _value(text)
+    return op.name, args
 
 
 def _print_status(state: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ from trocadero.core.containment import CONTAINMENT, contain_asyncio_errors
 from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
-from trocadero.core.ops import Ops
+from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
@@ -147,6 +147,7 @@ class Runtime:
     redis: RedisBridge | None = None
     live: LiveStats = field(default_factory=LiveStats)
     socket: ControlSocket | None = None
+    operations: Registry | None = None  # the one table REST and the socket API serve
     content: ContentLibrary | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     supervisors: dict[str, SupervisorStats] = field(default_factory=dict)
@@ -319,6 +320,7 @@ class Runtime:
             artnet_nodes=self.artnet_nodes,
             faults=faults,
             playback=self.controller,
+            operations=self.operations,
             store=self.store,
             schedule=self.schedules,
             mdvr=self.mdvr,
@@ -599,6 +601,12 @@ async def _run(
         state=store,
         library=store,
     )
+    rt.operations = registry(
+        rt.controller,
+        interactions=Interactions(rt.controller, rt.events.publish),
+        show=store,
+        audit=store,
+    )
     # The building's schedule: entries in memory, the show as the engine has it now.
     rt.schedules = ScheduleService(
         store,
@@ -717,9 +725,8 @@ async def _run(
                     Policy(),
                 )
                 if config.socket.enabled:
-                    ops = Ops(rt.controller, Interactions(rt.controller, rt.events.publish), store)
                     path = socket_path(config.socket, state.directory, dict(os.environ))
-                    rt.socket = ControlSocket(ops, rt.events, config.socket, path)
+                    rt.socket = ControlSocket(rt.operations, rt.events, config.socket, path)
                     await _supervised(
                         nursery,
                         rt,

@@ -45,7 +45,7 @@ import httpx
 import msgpack
 
 from tests.protocols import mdvr_vectors as v
-from trocadero.core.ops import SESSION_OPS, VERBS
+from trocadero.core.operations import OPERATIONS, SESSION_OPS
 
 DEVICE_IDS = tuple(f"FZ{n:03d}" for n in range(32))
 
@@ -87,28 +87,7 @@ NASTY: tuple[bytes, ...] = (
 )
 
 # Every op of the socket API (the table's own names: a new op is fuzzed without an edit here).
-SOCKET_OPS = [
-    *VERBS,
-    *SESSION_OPS,
-    "ping",
-    "status",
-    "park",
-    "unpark",
-    "override",
-    "override.refresh",
-    "override.release",
-    "master",
-    "blackout",
-    "panic",
-    "emergency.engage",
-    "emergency.release",
-    "celebrate",
-    "sensor",
-    "looks",
-    "look",
-    "cue_lists",
-    "cue_list",
-]
+SOCKET_OPS = [*(op.name for op in OPERATIONS), *SESSION_OPS]
 SOCKET_ARGS = [
     "canvas",
     "look",

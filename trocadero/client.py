@@ -21,14 +21,15 @@ import itertools
 import os
 import socket
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
+from trocadero.core.operations import OPERATIONS, Operation
 from trocadero.protocols.control_socket import ReplyDecoder, encode
 
-__all__ = ["Client", "ScriptError", "TrioClient", "default_socket_path"]
+__all__ = ["METHODS", "Client", "ScriptError", "TrioClient", "default_socket_path"]
 
 SOCKET_NAME = "control.sock"
 R = TypeVar("R")
@@ -91,129 +92,51 @@ def _result(reply: dict[str, Any]) -> Any:
     raise ScriptError(str(error.get("code", "error")), str(error.get("message", "")))
 
 
-def _opt(**kw: Any) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}
+def _plain(value: Any) -> Any:
+    """msgpack has no tuples or mappings other than dict: send them as lists and maps."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# Every op by its method name: "override.refresh" is `refresh` … `override_refresh(...)`.
+METHODS: Final[Mapping[str, Operation]] = {op.name.replace(".", "_"): op for op in OPERATIONS}
 
 
 class _Verbs(Generic[R]):
-    """The ops by name, one definition for both clients: `Client.call` returns the result,
-    `TrioClient.call` an awaitable of it (``R``)."""
+    """The ops of the daemon's operation table (`trocadero.core.operations`) as methods, one
+    definition for both clients: `Client.call` returns the result, `TrioClient.call` an
+    awaitable of it (``R``). Positional arguments follow the op's declared order
+    (``c.goto("main", "2.5", fade=1)``); an argument given as None is left out."""
 
     def call(self, op: str, **args: Any) -> R:
         raise NotImplementedError
 
-    def ping(self) -> R:
-        return self.call("ping")
+    def __getattr__(self, attr: str) -> Callable[..., R]:
+        op = METHODS.get(attr)
+        if op is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no op {attr!r} (ops: {', '.join(sorted(METHODS))})"
+            )
 
-    def status(self) -> R:
-        return self.call("status")
+        def invoke(*positional: Any, **named: Any) -> R:
+            names = op.arg_names
+            if len(positional) > len(names):
+                raise TypeError(f"{attr}() takes at most {len(names)} arguments ({names})")
+            args = dict(zip(names, positional, strict=False))
+            twice = sorted(set(args) & set(named))
+            if twice:
+                raise TypeError(f"{attr}() got {twice[0]!r} twice")
+            args.update(named)
+            return self.call(op.name, **{k: _plain(v) for k, v in args.items() if v is not None})
 
-    # cue lists
-    def go(self, cue_list: str) -> R:
-        return self.call("go", list=cue_list)
+        invoke.__name__ = attr
+        invoke.__doc__ = op.summary
+        return invoke
 
-    def back(self, cue_list: str, fade: float | None = None) -> R:
-        return self.call("back", list=cue_list, **_opt(fade=fade))
-
-    def goto(self, cue_list: str, cue: str | float, fade: float | None = None) -> R:
-        return self.call("goto", list=cue_list, cue=str(cue), **_opt(fade=fade))
-
-    def fire(self, cue_list: str, cue: str | float, fade: float | None = None) -> R:
-        return self.call("fire", list=cue_list, cue=str(cue), **_opt(fade=fade))
-
-    def load(self, cue_list: str, cue: str | float) -> R:
-        return self.call("load", list=cue_list, cue=str(cue))
-
-    def release(self, cue_list: str, fade: float | None = None) -> R:
-        return self.call("release", list=cue_list, **_opt(fade=fade))
-
-    def top(self, cue_list: str, fade: float | None = None) -> R:
-        return self.call("top", list=cue_list, **_opt(fade=fade))
-
-    def pause(self, cue_list: str) -> R:
-        return self.call("pause", list=cue_list)
-
-    def resume(self, cue_list: str) -> R:
-        return self.call("resume", list=cue_list)
-
-    # the priority ladder
-    def override(
-        self,
-        canvases: Mapping[str, Mapping[str, Any]],
-        *,
-        ttl: float,
-        priority: int = 0,
-        fade_in: float = 0.0,
-        fade_out: float = 0.0,
-    ) -> R:
-        """Show looks (``{"look": name}``) or colours (``{"rgb": [r, g, b]}``, 0..65535) on
-        canvases over the cue lists for ``ttl`` seconds; the result's ``id`` refreshes or
-        releases it early."""
-        return self.call(
-            "override",
-            canvases={c: dict(t) for c, t in canvases.items()},
-            ttl=ttl,
-            priority=priority,
-            fade_in=fade_in,
-            fade_out=fade_out,
-        )
-
-    def refresh_override(self, oid: str, ttl: float) -> R:
-        return self.call("override.refresh", id=oid, ttl=ttl)
-
-    def release_override(self, oid: str, fade: float | None = None) -> R:
-        return self.call("override.release", id=oid, **_opt(fade=fade))
-
-    def park(
-        self,
-        canvas: str,
-        *,
-        look: str | None = None,
-        rgb: tuple[int, int, int] | list[int] | None = None,
-        fade: float = 0.0,
-    ) -> R:
-        colour = None if rgb is None else list(rgb)
-        return self.call("park", canvas=canvas, fade=fade, **_opt(look=look, rgb=colour))
-
-    def unpark(self, canvas: str, fade: float = 0.0) -> R:
-        return self.call("unpark", canvas=canvas, fade=fade)
-
-    def master(self, target: str, level: float) -> R:
-        return self.call("master", target=target, level=level)
-
-    def blackout(self, on: bool = True) -> R:
-        return self.call("blackout", on=on)
-
-    def panic(self, fade: float | None = None) -> R:
-        return self.call("panic", **_opt(fade=fade))
-
-    def emergency_engage(self) -> R:
-        return self.call("emergency.engage")
-
-    def emergency_release(self) -> R:
-        return self.call("emergency.release")
-
-    # moments and sensors
-    def celebrate(self, look: str, duration_s: float = 30.0, **kw: Any) -> R:
-        return self.call("celebrate", look=look, duration_s=duration_s, **kw)
-
-    def sensor(self, sensor: str, values: Mapping[str, float | bool]) -> R:
-        return self.call("sensor", sensor=sensor, values=dict(values))
-
-    # the stored show
-    def looks(self, limit: int = 100, cursor: str | None = None) -> R:
-        return self.call("looks", limit=limit, **_opt(cursor=cursor))
-
-    def look(self, name: str) -> R:
-        return self.call("look", name=name)
-
-    def cue_lists(self, limit: int = 100, cursor: str | None = None) -> R:
-        return self.call("cue_lists", limit=limit, **_opt(cursor=cursor))
-
-    def cue_list(self, name: str) -> R:
-        return self.call("cue_list", name=name)
-
-    # subscriptions (events come from `events()`)
+    # subscriptions (events come from `events()`): about the connection, not the table
     def subscribe(self, topics: list[str]) -> R:
         return self.call("subscribe", topics=list(topics))
 

@@ -1,5 +1,6 @@
 """Who may call which REST endpoint: (method, route path) → a permission group of
-`core.commands.PERMISSIONS`.
+`core.permissions.PERMISSIONS` (the operation table's routes declare theirs; the others are
+listed here).
 
 The auth middleware checks this table before a handler runs, so a role that may not act is
 refused with 403 before its input is even parsed (no validation details leak to it). The
@@ -13,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from trocadero.core.operations import OPERATIONS, Operation
+
+from .choices import choice_routes
+
 # Reachable without an access token (login and token refresh check their own credentials).
 PUBLIC: Final = frozenset(
     {
@@ -23,7 +28,7 @@ PUBLIC: Final = frozenset(
     }
 )
 
-ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
+_OTHER_ROUTES: Final[Mapping[tuple[str, str], str]] = {
     # the account itself
     ("GET", "/api/auth/me"): "read",
     # users (admin)
@@ -38,33 +43,6 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("GET", "/api/outputs"): "read",
     ("GET", "/api/sources"): "read",
     ("GET", "/api/artnet/nodes"): "read",
-    # playback
-    ("GET", "/api/playback"): "read",
-    ("POST", "/api/cue-lists/{name}/{verb}"): "playback",
-    ("PUT", "/api/parks/{canvas}"): "override",
-    ("DELETE", "/api/parks/{canvas}"): "override",
-    ("POST", "/api/overrides"): "override",
-    ("POST", "/api/overrides/{id}"): "override",
-    ("DELETE", "/api/overrides/{id}"): "override",
-    ("PUT", "/api/masters/{target}"): "masters",
-    ("POST", "/api/blackout"): "masters",
-    ("POST", "/api/panic"): "playback",
-    ("POST", "/api/emergency/{action}"): "emergency.engage",
-    ("POST", "/api/celebrations"): "override",
-    ("POST", "/api/sensors/{sensor}"): "sensors.write",
-    # show model
-    ("GET", "/api/looks"): "read",
-    ("GET", "/api/looks/{name}"): "read",
-    ("PUT", "/api/looks/{name}"): "show.edit",
-    ("DELETE", "/api/looks/{name}"): "show.edit",
-    ("GET", "/api/cue-lists"): "read",
-    ("GET", "/api/cue-lists/{name}"): "read",
-    ("PUT", "/api/cue-lists/{name}"): "show.edit",
-    ("DELETE", "/api/cue-lists/{name}"): "show.edit",
-    ("GET", "/api/cue-lists/{name}/cues/{number}"): "read",
-    ("PUT", "/api/cue-lists/{name}/cues/{number}"): "show.edit",
-    ("DELETE", "/api/cue-lists/{name}/cues/{number}"): "show.edit",
-    ("GET", "/api/audit"): "audit.read",
     # schedule
     ("GET", "/api/schedule"): "read",
     ("POST", "/api/schedule"): "schedule.edit",
@@ -107,6 +85,17 @@ ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
     ("POST", "/debug/fault/raise"): "debug",
     ("GET", "/debug/objects"): "debug",
     ("POST", "/debug/fault/stall-clock"): "debug",
+}
+
+
+# The routes of the operation table (`core.operations`) carry their own permission group.
+OPERATION_ROUTES: Final[Mapping[tuple[str, str], Operation]] = {
+    (op.rest.method, op.rest.path): op for op in OPERATIONS if op.rest is not None
+}
+ROUTE_ACCESS: Final[Mapping[tuple[str, str], str]] = {
+    **_OTHER_ROUTES,
+    **{(op.rest.method, op.rest.path): op.group for op in OPERATIONS if op.rest is not None},
+    **{(method, path): group for method, path, group, _ in choice_routes(OPERATIONS)},
 }
 
 

@@ -27,6 +27,7 @@ from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.metrics import render_prometheus
+from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.storage import Storage
@@ -36,14 +37,12 @@ from .auth import AuthMiddleware, auth_routes
 from .containment import ContainFailures
 from .guard import request_actor
 from .hypercorn_ws import install as close_refused_websocket_upgrades
-from .interaction_api import interaction_routes
 from .limits import BodyLimit, route_limits
 from .live import LiveStats, live_routes
 from .mdvr_api import MdvrControl, mdvr_routes
 from .openapi import openapi_document
-from .playback_api import playback_routes
+from .operations_api import operation_routes
 from .schedule_api import schedule_routes
-from .show_api import show_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -79,6 +78,9 @@ class ControlPlane:
     artnet_nodes: Callable[[], Sequence[Mapping[str, Any]] | None] = lambda: None
     faults: FaultHooks | None = None
     playback: Controller | None = None
+    # The operation table REST serves (the daemon gives the one its socket API uses too);
+    # without it, one is made of `playback`, `store` and `events`.
+    operations: Registry | None = None
     store: Storage | None = None  # looks, cue lists and the audit log are read from it
     schedule: ScheduleService | None = None  # the building's schedule (docs/schedule.md)
     mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (web/mdvr_api.py)
@@ -181,10 +183,17 @@ def create_app(control: ControlPlane) -> Starlette:
             return [name for name, on in parts.items() if on]
 
         routes += auth_routes(control.auth, control.actor_of, features)
-    if control.playback is not None:
-        routes += playback_routes(control.playback, control.actor_of)
-        if control.store is not None:
-            routes += show_routes(control.playback, control.store, control.actor_of)
+    operations = control.operations
+    if operations is None and control.playback is not None:
+        publish = None if control.events is None else control.events.publish
+        operations = registry(
+            control.playback,
+            interactions=None if publish is None else Interactions(control.playback, publish),
+            show=control.store,
+            audit=control.store,
+        )
+    if operations is not None:
+        routes += operation_routes(operations, control.actor_of)
     if control.store is not None:
         routes += assets_routes(control.store, control.actor_of, control.content)
     if control.auth is not None and control.events is not None:
@@ -195,9 +204,6 @@ def create_app(control: ControlPlane) -> Starlette:
             lambda: [c["name"] for c in control.canvases()],
             control.live,
         )
-    if control.playback is not None and control.events is not None:
-        moments = Interactions(control.playback, control.events.publish)
-        routes += interaction_routes(moments, control.actor_of)
     if control.schedule is not None:
         routes += schedule_routes(control.schedule, control.actor_of)
     if control.mdvr is not None:

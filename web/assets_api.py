@@ -12,10 +12,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from trocadero.core.codec import to_plain
-from trocadero.core.commands import PERMISSIONS, Actor, Forbidden
+from trocadero.core.commands import Actor
 from trocadero.core.commands import audit as audit_entry
 from trocadero.core.content import ContentLibrary, UploadRefused
 from trocadero.core.model import AssetStatus
+from trocadero.core.permissions import require
 from trocadero.core.storage import MAX_LIMIT, Conflict, NotFound, Storage
 
 from .guard import ActorOf, BadRequest, guard, json_body
@@ -37,9 +38,7 @@ def _id(request: Request) -> int:
     return int(raw)
 
 
-def _allow(actor: Actor, group: str, what: str) -> None:
-    if actor.role not in PERMISSIONS[group]:
-        raise Forbidden(actor, what)
+_allow = require
 
 
 def assets_routes(

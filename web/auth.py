@@ -21,9 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import PERMISSIONS, Actor, Origin
 from trocadero.core.model import ROLES, Role
+from trocadero.core.permissions import Forbidden, allowed
 from trocadero.core.ratelimit import RateLimiter, retry_after_header
 
-from .access import PUBLIC, permission_for
+from .access import OPERATION_ROUTES, PUBLIC, permission_for
 from .guard import BadRequest, error_response, json_body
 
 __all__ = ["SECURITY_HEADERS", "AuthMiddleware", "auth_routes"]
@@ -331,10 +332,12 @@ class AuthMiddleware:
                 {"error": f"{method} {template} has no access rule: refused (deny by default)"},
                 status_code=403,
             )
-        if actor.role not in PERMISSIONS[group]:
+        if not allowed(actor.role, group):
+            # An operation's refusal reads as the socket API's does (the table's action).
+            op = OPERATION_ROUTES.get((method, template))
+            refusal = Forbidden(actor, f"{method} {template}" if op is None else op.refusal)
             return JSONResponse(
-                {"error": f'role "{actor.role}" may not {method} {template}', "needs": group},
-                status_code=403,
+                {"error": str(refusal), "code": "forbidden", "needs": group}, status_code=403
             )
         scope.setdefault("state", {})["actor"] = actor
         return None

@@ -10,12 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trocadero.core.auth import AuthError
-from trocadero.core.commands import Actor, Forbidden
+from trocadero.core.errors import InvalidArgument
 from trocadero.core.nesting import parse_json
-from trocadero.core.playback.cuelist import PlaybackError
-from trocadero.core.storage import Conflict, NotFound, StorageError
-from trocadero.core.storage import ValidationError as StoreValidationError
-from trocadero.core.validate import InvalidArgument
+from trocadero.core.operations import OpError
+from trocadero.core.operations.registry import as_op_error
+from trocadero.core.permissions import Actor
 
 Handler = Callable[[Request], Awaitable[Response]]
 ActorOf = Callable[[Request], Actor]
@@ -37,26 +36,16 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 def error_response(exc: Exception) -> Response | None:
-    """The response for a domain error, or None for anything else (a real bug: re-raised)."""
+    """The response for a domain error (the table of `core.errors`: the same status and
+    ``code`` the socket API gives), or None for anything else (a real bug: re-raised)."""
     if isinstance(exc, AuthError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
-    if isinstance(exc, InvalidArgument):
-        return JSONResponse({"error": str(exc)}, status_code=400)
-    if isinstance(exc, StoreValidationError):
-        return JSONResponse({"error": "invalid", "problems": list(exc.problems)}, status_code=400)
-    if isinstance(exc, Forbidden):
-        return JSONResponse({"error": str(exc)}, status_code=403)
-    if isinstance(exc, NotFound):
-        return JSONResponse({"error": str(exc)}, status_code=404)
-    if isinstance(exc, Conflict):
-        return JSONResponse({"error": str(exc)}, status_code=409)
-    if isinstance(exc, PlaybackError):
-        text = str(exc)  # 'no cue list "x"' names a missing thing; the rest is bad input
-        return JSONResponse({"error": text}, status_code=404 if text.startswith("no ") else 400)
-    if isinstance(exc, StorageError):
-        return JSONResponse({"error": f"storage: {exc}"}, status_code=503)
-    return None
+    op_error = as_op_error(exc)
+    if not isinstance(op_error, OpError):
+        return None
+    body: dict[str, Any] = {"error": op_error.message, "code": op_error.code, **op_error.detail}
+    return JSONResponse(body, status_code=op_error.status)
 
 
 def request_actor(request: Request) -> Actor:

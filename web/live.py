@@ -43,9 +43,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from trocadero.core.auth import AuthError, AuthService
-from trocadero.core.commands import PERMISSIONS, Actor
+from trocadero.core.commands import Actor
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
 from trocadero.core.nesting import parse_json
+from trocadero.core.permissions import allowed
 from trocadero.core.validate import InvalidArgument
 
 __all__ = ["TOPIC_ACCESS", "LiveStats", "live_routes", "preview_frame"]
@@ -89,7 +90,7 @@ def preview_frame(name: str, width: int, height: int, frame_time: float, rgb: by
 def _topic_allowed(topic: str, role: str) -> bool:
     for pattern, group in TOPIC_ACCESS.items():
         if topic == pattern or (pattern.endswith("*") and topic.startswith(pattern[:-1])):
-            return role in PERMISSIONS[group]
+            return allowed(role, group)
     return False
 
 
@@ -245,7 +246,7 @@ class LiveEndpoint:
             self._reply(s, op, error=f"op: unknown {op!r}")
 
     def _preview_op(self, s: _Session, doc: dict[str, Any]) -> None:
-        if s.actor.role not in PERMISSIONS["read"]:
+        if not allowed(s.actor.role, "read"):
             self._reply(s, "preview", error="previews need the read permission")
             return
         names, fps = doc.get("canvases"), doc.get("fps", 10)

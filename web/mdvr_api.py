@@ -32,7 +32,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from trocadero.core.commands import PERMISSIONS, Actor, AuditSink, Forbidden, audit
+from trocadero.core.commands import Actor, AuditSink, audit
+from trocadero.core.permissions import require
 from trocadero.core.storage import Conflict, NotFound
 from trocadero.core.storage.devices import (
     AlarmRecord,
@@ -170,9 +171,7 @@ def _int(doc: Mapping[str, Any], key: str, default: int | None, lo: int, hi: int
     return value
 
 
-def _allow(actor: Actor, group: str, what: str) -> None:
-    if actor.role not in PERMISSIONS[group]:
-        raise Forbidden(actor, what)
+_allow = require
 
 
 def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:

@@ -1,41 +1,26 @@
 """The OpenAPI 3.1 document of the REST API, built from the routes the app actually serves.
 
 Paths and methods come from the router (so the document never lists a route that is not
-there, or misses one); path parameters from the route templates; who may call what from
-`access.ROUTE_ACCESS`; request bodies from the schemas below. Served at ``/openapi.json``.
+there, or misses one); who may call what from `access.ROUTE_ACCESS`. The operation table's
+routes (`core.operations`) take their parameters, request bodies, result schemas and summaries
+from the same declarations that check their input; the other routes' bodies are below.
+Served at ``/openapi.json``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from starlette.routing import BaseRoute, Route
 
-from trocadero.core.commands import PERMISSIONS
+from trocadero.core.errors import ERROR_KINDS
+from trocadero.core.operations import OPERATIONS, Operation
+from trocadero.core.permissions import PERMISSIONS
 
 from .access import PUBLIC, permission_for
 
-_SECONDS: Final = {"type": "number", "minimum": 0, "maximum": 86400}
-_CUE: Final = {
-    "oneOf": [{"type": "string", "pattern": r"^\d{1,4}(\.\d{1,3})?$"}, {"type": "number"}],
-    "description": 'cue number, e.g. "12.5"',
-}
-_TARGET: Final = {
-    "type": "object",
-    "properties": {
-        "look": {"type": "string", "minLength": 1},
-        "rgb": {
-            "type": "array",
-            "items": {"type": "integer", "minimum": 0, "maximum": 65535},
-            "minItems": 3,
-            "maxItems": 3,
-        },
-        "fade": _SECONDS,
-    },
-    "description": "either look or rgb",
-}
 _ROLE: Final = {"type": "string", "enum": ["admin", "operator", "marketing", "viewer"]}
 
 
@@ -70,111 +55,118 @@ BODIES: Final[Mapping[tuple[str, str], Mapping[str, Any]]] = {
         email={"type": "string"},
         password={"type": "string", "minLength": 10},
     ),
-    ("POST", "/api/cue-lists/{name}/{verb}"): _obj(cue=_CUE, fade=_SECONDS),
-    ("PUT", "/api/parks/{canvas}"): _TARGET,
-    ("DELETE", "/api/parks/{canvas}"): _obj(fade=_SECONDS),
-    ("POST", "/api/overrides"): _obj(
-        ("canvases", "ttl"),
-        canvases={"type": "object", "additionalProperties": _TARGET},
-        ttl=_SECONDS,
-        priority={"type": "integer"},
-        fade_in=_SECONDS,
-        fade_out=_SECONDS,
-    ),
-    ("POST", "/api/overrides/{id}"): _obj(("ttl",), ttl=_SECONDS),
-    ("DELETE", "/api/overrides/{id}"): _obj(fade=_SECONDS),
-    ("PUT", "/api/masters/{target}"): _obj(
-        ("level",), level={"type": "number", "minimum": 0, "maximum": 1}
-    ),
-    ("POST", "/api/blackout"): _obj(("on",), on={"type": "boolean"}),
-    ("POST", "/api/panic"): _obj(fade=_SECONDS),
-    ("POST", "/api/celebrations"): _obj(
-        ("look",),
-        look={"type": "string"},
-        canvases={"type": "array", "items": {"type": "string"}},
-        duration_s={"type": "number", "minimum": 0.1, "maximum": 3600},
-        fade_in={"type": "number", "minimum": 0, "maximum": 60},
-        fade_out={"type": "number", "minimum": 0, "maximum": 60},
-        priority={"type": "integer"},
-    ),
-    ("POST", "/api/sensors/{sensor}"): _obj(
-        ("values",),
-        values={"type": "object", "additionalProperties": {"type": ["number", "boolean"]}},
-        at={"type": "number"},
-    ),
-    ("PUT", "/api/looks/{name}"): _obj(
-        ("canvases",), canvases={"type": "array", "items": {"type": "object"}}
-    ),
-    ("PUT", "/api/cue-lists/{name}"): _obj(
-        priority={"type": "integer"},
-        mode={"type": "string", "enum": ["ltp", "htp"]},
-        cues={"type": "array", "items": {"type": "object"}},
-    ),
 }
 
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
-_ENUMS: Final[Mapping[tuple[str, str], list[str]]] = {
-    ("/api/cue-lists/{name}/{verb}", "verb"): [
-        "go",
-        "back",
-        "goto",
-        "fire",
-        "load",
-        "release",
-        "top",
-        "pause",
-        "resume",
-    ],
-    ("/api/emergency/{action}", "action"): ["engage", "release"],
+_ERROR: Final = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "description": "what is wrong, naming the field"},
+        "code": {
+            "type": "string",
+            "enum": sorted({k.code for k in ERROR_KINDS}),
+            "description": "the same code the socket API gives (core/errors.py)",
+        },
+    },
+    "required": ["error"],
 }
 
 
-def _parameters(path: str) -> tuple[str, list[dict[str, Any]]]:
+def _parameters(path: str, op: Operation | None) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for name, kind in _PARAM.findall(path):
         schema: dict[str, Any] = {"type": "integer"} if kind == "int" else {"type": "string"}
-        if (path, name) in _ENUMS:
-            schema["enum"] = _ENUMS[(path, name)]
+        if op is not None:
+            schema = op.arg(name).schema()
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if op is not None and op.rest is not None and op.rest.method == "GET":
+        in_path = {name for name, _ in _PARAM.findall(path)}
+        for a in op.args:
+            if a.name not in in_path:
+                params.append(
+                    {"name": a.name, "in": "query", "required": a.required, "schema": a.schema()}
+                )
     return _PARAM.sub(r"{\1}", path), params
 
 
-def _responses(method: str, public: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "200": {"description": "done", "content": {"application/json": {}}},
-        "400": {"description": "invalid input; the message names the field"},
-        "404": {"description": "no such thing"},
-        "409": {"description": "refused in the current state, or a conflict"},
-        "429": {"description": "rate limited; see Retry-After"},
+def _body(op: Operation) -> dict[str, Any] | None:
+    """The request body schema of an operation, from its argument declarations."""
+    assert op.rest is not None
+    if op.rest.body is not None:
+        return op.arg(op.rest.body).schema()
+    if op.rest.method == "GET":
+        return None
+    in_path = {name for name, _ in _PARAM.findall(op.rest.path)}
+    args = [a for a in op.args if a.name not in in_path]
+    if not args:
+        return None
+    doc: dict[str, Any] = {
+        "type": "object",
+        "properties": {a.name: a.schema() for a in args},
+        "additionalProperties": False,  # an unknown field is refused, naming it
     }
-    if method in ("POST", "PUT"):
+    required = [a.name for a in args if a.required]
+    if required:
+        doc["required"] = required
+    return doc
+
+
+def _responses(method: str, public: bool, op: Operation | None) -> dict[str, Any]:
+    error = {"application/json": {"schema": dict(_ERROR)}}
+    ok: dict[str, Any] = {"application/json": {}}
+    status = "200"
+    if op is not None and op.rest is not None:
+        ok = {"application/json": {"schema": dict(op.result)}}
+        status = str(op.rest.status)
+    out: dict[str, Any] = {
+        status: {"description": "done", "content": ok},
+        "400": {"description": "invalid input; the message names the field", "content": error},
+        "404": {"description": "no such thing", "content": error},
+        "409": {"description": "refused in the current state, or a conflict", "content": error},
+        "429": {"description": "rate limited; see Retry-After"},
+        "503": {"description": "storage unavailable", "content": error},
+    }
+    if op is None and method in ("POST", "PUT"):
         out["201"] = {"description": "created"}
+    if op is not None and op.rest is not None and op.rest.created is not None:
+        out[str(op.rest.created)] = {"description": "created", "content": ok}
     if not public:
         out["401"] = {"description": "no valid access token"}
-        out["403"] = {"description": "the role may not do this"}
+        out["403"] = {"description": "the role may not do this", "content": error}
     return out
 
 
-def openapi_document(routes: Sequence[BaseRoute], *, version: str) -> dict[str, Any]:
+def openapi_document(
+    routes: Sequence[BaseRoute], *, version: str, operations: Iterable[Operation] = OPERATIONS
+) -> dict[str, Any]:
+    declared = {(op.rest.method, op.rest.path): op for op in operations if op.rest is not None}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         if not isinstance(route, Route) or not route.path.startswith("/api/"):
             continue
-        path, params = _parameters(route.path)
+        if not route.include_in_schema:
+            continue  # catch-alls that only explain a misspelt verb
         for method in sorted((route.methods or set()) - {"HEAD"}):
+            operation = declared.get((method, route.path))
+            path, params = _parameters(route.path, operation)
             public = (method, route.path) in PUBLIC
             group = permission_for(method, route.path)
             op: dict[str, Any] = {
                 "operationId": f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}",
                 "parameters": params,
-                "responses": _responses(method, public),
+                "responses": _responses(method, public, operation),
             }
+            if operation is not None:
+                op["operationId"] = operation.name.replace(".", "_")
+                op["summary"] = operation.summary
             if public:
                 op["security"] = []
             elif group is not None:
                 op["description"] = f"needs {group}: " + ", ".join(sorted(PERMISSIONS[group]))
             body = BODIES.get((method, route.path))
-            if body is None and method in ("POST", "PUT", "PATCH"):
+            if operation is not None:
+                body = _body(operation)
+            elif body is None and method in ("POST", "PUT", "PATCH"):
                 body = {"type": "object"}
             if body is not None:
                 op["requestBody"] = {

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from trocadero.config.show import CueDef, CueListDef, LookDef
 
+from ..errors import InvalidArgument, NotFoundError
 from .plan import UNDER, Htp, LookRef, Node
 from .track import Timing, Track, even
 
@@ -27,8 +28,12 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-class PlaybackError(ValueError):
-    """A verb that names something that does not exist (a cue number, a look)."""
+class PlaybackError(InvalidArgument):
+    """A verb the engine cannot carry out as asked (bad input: a cue number, a level)."""
+
+
+class UnknownName(PlaybackError, NotFoundError):
+    """A verb that names something that does not exist (a cue list, canvas, look, override)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Literal
 
 from trocadero.config.show import CueListDef, LookDef, SafeState
 
-from .cuelist import ListPlayback, Outcome, PlaybackError
+from .cuelist import ListPlayback, Outcome, PlaybackError, UnknownName
 from .plan import (
     BLACK,
     EMERGENCY_LOOK,
@@ -103,12 +103,12 @@ class Engine:
     def playback(self, name: str) -> ListPlayback:
         pb = self.lists.get(name)
         if pb is None:
-            raise PlaybackError(f'no cue list "{name}"')
+            raise UnknownName(f'no cue list "{name}"')
         return pb
 
     def _canvas(self, name: str) -> str:
         if name not in self.canvas_names:
-            raise PlaybackError(f'no canvas "{name}"')
+            raise UnknownName(f'no canvas "{name}"')
         return name
 
     def _changed(self) -> None:
@@ -215,7 +215,7 @@ class Engine:
 
     def _check_target(self, target: Node) -> None:
         if isinstance(target, LookRef) and target.look not in self.looks:
-            raise PlaybackError(f'no look "{target.look}"')
+            raise UnknownName(f'no look "{target.look}"')
 
     def add_override(
         self,
@@ -257,7 +257,7 @@ class Engine:
     def _override(self, oid: str) -> Override:
         ov = self.overrides.get(oid)
         if ov is None:
-            raise PlaybackError(f'no override "{oid}"')
+            raise UnknownName(f'no override "{oid}"')
         return ov
 
     def set_grand_master(self, level: float) -> None:

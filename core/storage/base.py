@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
+from trocadero.config.fields import PAGE_DEFAULT, PAGE_MAX
 from trocadero.config.show import (
     CanvasDef,
     CueDef,
@@ -28,6 +29,7 @@ from trocadero.config.show import (
     ShowDef,
 )
 
+from ..errors import ConflictError, InvalidDocument, NotFoundError, UnavailableError
 from ..model import (
     AssetStatus,
     AssetVersion,
@@ -46,28 +48,24 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+DEFAULT_LIMIT: Final = PAGE_DEFAULT
+MAX_LIMIT: Final = PAGE_MAX
 
 
-class StorageError(Exception):
+class StorageError(UnavailableError):
     """The store could not do what was asked (database unreachable, corrupt, …)."""
 
 
-class NotFound(StorageError, LookupError):
+class NotFound(StorageError, NotFoundError):
     """The named object does not exist."""
 
 
-class Conflict(StorageError):
+class Conflict(StorageError, ConflictError):
     """The change clashes with what is stored: a duplicate name, or an object still in use."""
 
 
-class ValidationError(StorageError, ValueError):
+class ValidationError(StorageError, InvalidDocument):
     """The input is invalid; `problems` has one `key.path: what is wrong (got X)` per line."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 class StoreCorrupt(StorageError):

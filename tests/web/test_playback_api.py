@@ -92,7 +92,7 @@ async def test_verbs_reach_the_engine(setup: Setup) -> None:
         ("put", "/api/masters/grand", {"level": 2}, 400, "level: expected a level between 0 and 1"),
         ("put", "/api/masters/zz", {"level": 1}, 404, 'no canvas "zz"'),
         ("put", "/api/parks/a", {"look": "red", "rgb": [1, 1, 1]}, 400, "give either look or rgb"),
-        ("put", "/api/parks/a", {"rgb": [1, 1]}, 400, "body.rgb: expected three integers"),
+        ("put", "/api/parks/a", {"rgb": [1, 1]}, 400, "rgb: expected three integers"),
         ("post", "/api/overrides", {"canvases": {"a": {"look": "red"}}}, 400, "ttl: required"),
         ("post", "/api/blackout", {"on": "yes"}, 400, "on: expected true or false"),
     ],

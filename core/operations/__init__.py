@@ -1,0 +1,29 @@
+"""The one table of operations behind every interface: the declarations (`spec.py`, one
+module per area) are light to import; `registry.py` runs them for the daemon."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from . import playback, show
+from .args import Arg
+from .spec import SESSION_OPS, Operation, OpError, Rest, Services
+
+__all__ = [
+    "OPERATIONS",
+    "SESSION_OPS",
+    "Arg",
+    "OpError",
+    "Operation",
+    "Rest",
+    "Services",
+    "operation",
+]
+
+OPERATIONS: Final[tuple[Operation, ...]] = (*playback.OPERATIONS, *show.OPERATIONS)
+_BY_NAME: Final = {op.name: op for op in OPERATIONS}
+
+
+def operation(name: str) -> Operation:
+    """The declaration of operation `name` (KeyError when there is none)."""
+    return _BY_NAME[name]

@@ -1,0 +1,81 @@
+"""The operation table: every command and query an interface offers, declared once.
+
+An `Operation` names itself, its arguments (kinds, defaults, which are required), the
+permission group that may run it, its handler, the shape of its result and, when
+REST serves it, its method and path. `Registry.call` is the one way in: it refuses unknown and
+misspelt arguments (naming the accepted ones), checks the role, parses every argument, runs
+the handler and turns every domain error into an `OpError` with the code of
+`core.errors.ERROR_KINDS`. REST routes (`web/operations_api.py`), the OpenAPI document, the
+socket API, `trocadero ctl` and `trocadero.client` are all derived from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import error_kind
+from ..nesting import check_nesting
+from ..permissions import Actor, require
+from . import OPERATIONS
+from .spec import SESSION_OPS, Operation, OpError, Services
+
+__all__ = ["Registry", "as_op_error", "registry"]
+
+
+class Registry:
+    def __init__(self, operations: Iterable[Operation], services: Services) -> None:
+        self.services = services
+        self.operations: dict[str, Operation] = {}
+        for op in operations:
+            if op.name in self.operations:
+                raise ValueError(f"operation {op.name!r} declared twice")
+            if all(services.has(n) for n in op.needs):
+                self.operations[op.name] = op
+
+    def names(self) -> list[str]:
+        return sorted([*self.operations, *SESSION_OPS])
+
+    def get(self, name: str) -> Operation:
+        op = self.operations.get(name)
+        if op is None:
+            raise OpError(
+                "unknown_op", f"op: unknown {name!r} (known: {', '.join(self.names())})", 404
+            )
+        return op
+
+    async def call(self, actor: Actor, name: str, args: Mapping[str, Any]) -> Any:
+        """Run operation `name` for `actor`; every refusal is an `OpError`."""
+        op = self.get(name)
+        try:
+            # The role first: a caller who may not act learns nothing about the input.
+            require(actor, op.group, op.refusal)
+            check_nesting(args, "args")  # nothing below walks a 1000-level structure
+            parsed = op.parse(args)
+            return await op.run(self.services, actor, parsed)
+        except Exception as exc:
+            raise as_op_error(exc) from exc
+
+
+def as_op_error(exc: Exception) -> Exception:
+    """The `OpError` for a domain error (anything else is returned as it is: a bug)."""
+    if isinstance(exc, OpError):
+        return exc
+    kind = error_kind(exc)
+    if kind is None:
+        return exc
+    problems = getattr(exc, "problems", None)
+    message = "; ".join(problems) if problems else str(exc)
+    detail: dict[str, Any] = dict(getattr(exc, "detail", None) or {})
+    if problems:
+        detail["problems"] = list(problems)
+    if kind.code == "unavailable" and not message.startswith("storage"):
+        message = f"storage: {message}"
+    return OpError(kind.code, message, kind.status, **detail)
+
+
+def registry(
+    controller: Any, *, interactions: Any = None, show: Any = None, audit: Any = None
+) -> Registry:
+    """The table over these services (operations whose services are absent are left out)."""
+    return Registry(OPERATIONS, Services(controller, interactions, show, audit))

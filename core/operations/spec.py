@@ -1,0 +1,98 @@
+"""The declaration of an operation (name, arguments, permission group, handler, result, REST
+binding) and the error every interface reports; `registry.py` runs them. Light to import:
+`trocadero.client` and `trocadero ctl` read the declarations without the daemon's modules."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..errors import InvalidArgument
+from ..permissions import Actor
+from .args import Arg
+
+__all__ = ["SESSION_OPS", "Handler", "OpError", "Operation", "Rest", "Services"]
+
+Handler = Callable[[Any, Actor, Mapping[str, Any]], Awaitable[Any]]
+
+
+class OpError(Exception):
+    """A refused call: `code` from the error table, `message` names what and where."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **detail: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Rest:
+    """How REST serves an operation: path parameters are named after its arguments."""
+
+    method: str
+    path: str
+    status: int = 200  # on success
+    body: str | None = None  # the argument that takes the whole JSON body (a document)
+    created: int | None = None  # the status when the result says it ``created`` something
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    summary: str
+    group: str  # permission group of core.permissions.PERMISSIONS
+    args: tuple[Arg, ...]
+    run: Handler  # (services, actor, parsed args) → result
+    result: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    rest: Rest | None = None
+    needs: tuple[str, ...] = ()  # services it needs (an interface without them omits it)
+    action: str = ""  # the verb in the role-refusal message ("go on a cue list")
+
+    @property
+    def refusal(self) -> str:
+        """What a role that may not run it is told it may not do."""
+        return self.action or self.name
+
+    def arg(self, name: str) -> Arg:
+        return next(a for a in self.args if a.name == name)
+
+    @property
+    def arg_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.args)
+
+    def parse(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Every declared argument, checked (absent ones at their default); unknown ones and
+        missing required ones are refused, naming the field."""
+        unknown = sorted(str(k) for k in args if k not in self.arg_names)
+        if unknown:
+            known = ", ".join(self.arg_names) or "none"
+            raise InvalidArgument(f"{unknown[0]}: not an argument of {self.name} (known: {known})")
+        out: dict[str, Any] = {}
+        for a in self.args:
+            value = args.get(a.name)
+            if value is None:
+                if a.required:
+                    raise InvalidArgument(f"{a.name}: required")
+                out[a.name] = a.default
+            else:
+                out[a.name] = a.kind.parse(value, a.name)
+        return out
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the handlers act on; an operation whose `needs` are missing is left out."""
+
+    controller: Any  # core.commands.Controller
+    interactions: Any = None  # core.interactions.Interactions
+    show: Any = None  # the store's looks and cue lists (get/list)
+    audit: Any = None  # the store's audit log (list_audit)
+
+    def has(self, need: str) -> bool:
+        return getattr(self, need) is not None
+
+
+SESSION_OPS: Final = ("subscribe", "unsubscribe")  # about the connection: the socket runs them

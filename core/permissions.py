@@ -1,0 +1,66 @@
+"""Who may do what: the roles, the permission groups, the caller (`Actor`) and the one check
+every interface uses (`require`), so no module writes its own role test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import ForbiddenError
+
+__all__ = ["PERMISSIONS", "SYSTEM", "Actor", "Forbidden", "Origin", "Role", "allowed", "require"]
+
+Role = Literal["admin", "operator", "marketing", "viewer"]
+Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
+
+# Which roles may run which group of commands (the seeds' roles; admin may do everything).
+PERMISSIONS: Mapping[str, frozenset[str]] = {
+    "playback": frozenset({"admin", "operator"}),
+    "override": frozenset({"admin", "operator"}),
+    "emergency.engage": frozenset({"admin", "operator"}),
+    "emergency.release": frozenset({"admin", "operator"}),
+    "masters": frozenset({"admin", "operator"}),
+    "show.edit": frozenset({"admin", "operator"}),
+    "schedule.edit": frozenset({"admin", "operator", "marketing"}),  # the seed: marketing too
+    "content.edit": frozenset({"admin", "marketing"}),  # the seed: marketing manages content
+    "content.approve": frozenset({"admin", "operator"}),  # …and an operator or admin approves
+    "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
+    # Recorded vehicle footage (files, thumbnails): the same footage as live view, same roles.
+    "mdvr.footage": frozenset({"admin", "operator"}),
+    "audit.read": frozenset({"admin", "operator"}),
+    "users.manage": frozenset({"admin"}),
+    "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
+    "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
+    "read": frozenset({"admin", "operator", "marketing", "viewer"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks, in what role, through which interface, from where."""
+
+    name: str
+    role: Role
+    origin: Origin
+    address: str = ""
+
+
+SYSTEM = Actor("system", "admin", "system")
+
+
+class Forbidden(ForbiddenError):
+    def __init__(self, actor: Actor, action: str) -> None:
+        super().__init__(f'role "{actor.role}" may not {action}')
+        self.action = action
+
+
+def allowed(role: str, group: str) -> bool:
+    """Whether `role` may run the commands of permission `group` (an unknown group: nobody)."""
+    return role in PERMISSIONS.get(group, frozenset())
+
+
+def require(actor: Actor, group: str, action: str) -> None:
+    """Raise `Forbidden` (naming `action`) unless the actor's role may run `group`."""
+    if not allowed(actor.role, group):
+        raise Forbidden(actor, action)

@@ -1,0 +1,245 @@
+"""Every operation of the table behaves the same through REST and the socket API, against the
+real daemon: the same refusal for a misspelt argument (code and message), the same refusal
+for a role that may not run it, and the same audit entry when it runs. The table is walked,
+so a new operation is checked without an edit here (the test fails until it has arguments
+below)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from trocadero.client import Client, ScriptError
+from trocadero.core.operations import OPERATIONS, Operation
+from trocadero.core.operations.reference import markdown
+from trocadero.core.permissions import allowed
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "operation-table-pw"
+LOOK = {"canvases": [{"canvas": "facade", "layers": [{"source": "solid"}]}]}
+Args = dict[str, Any] | Callable[["Sides"], dict[str, Any]]
+
+# Valid arguments for every operation on the default show (a callable: made when needed).
+ARGS: dict[str, Args] = {
+    "ping": {},
+    "status": {},
+    "go": {"list": "main"},
+    "back": {"list": "main", "fade": 0},
+    "goto": {"list": "main", "cue": "2", "fade": 0},
+    "fire": {"list": "main", "cue": "2", "fade": 0},
+    "load": {"list": "main", "cue": "1"},
+    "release": {"list": "main", "fade": 0},
+    "top": {"list": "main", "fade": 0},
+    "pause": {"list": "main"},
+    "resume": {"list": "main"},
+    "park": {"canvas": "canopy", "rgb": [0, 65535, 0]},
+    "unpark": {"canvas": "canopy"},
+    "override": {"canvases": {"stairs": {"rgb": [0, 0, 65535]}}, "ttl": 60},
+    "override.refresh": lambda s: {"id": s.new_override(), "ttl": 30},
+    "override.release": lambda s: {"id": s.new_override(), "fade": 0},
+    "master": {"target": "grand", "level": 1.0},
+    "blackout": {"on": False},
+    "panic": {"fade": 0},
+    "emergency.engage": {},
+    "emergency.release": {},
+    "looks": {"limit": 2},
+    "look": {"name": "warm-welcome"},
+    "look.put": {"name": "eq-look", "look": LOOK},
+    "look.delete": {"name": "eq-look"},
+    "cue_lists": {"limit": 2},
+    "cue_list": {"name": "main"},
+    "cue_list.put": {"name": "eq-list", "cue_list": {"cues": []}},
+    "cue_list.delete": {"name": "eq-list"},
+    "cue": {"list": "main", "cue": "1"},
+    "cue.put": {"list": "eq-list", "cue": "1", "definition": {"look": "warm-welcome"}},
+    "cue.delete": {"list": "eq-list", "cue": "1"},
+    "audit": {"limit": 1},
+    "celebrate": {"look": "celebration", "duration_s": 1, "fade_in": 0, "fade_out": 0},
+    "sensor": {"sensor": "lobby", "values": {"people": 3}},
+}
+# What must be there before an operation can run (run through the socket first, each time).
+BEFORE: dict[str, list[str]] = {
+    "release": ["go"],
+    "pause": ["go"],
+    "resume": ["go", "pause"],
+    "emergency.engage": ["emergency.release"],
+    "unpark": ["park"],
+    "emergency.release": ["emergency.engage"],
+    "look.delete": ["look.put"],
+    "cue_list.delete": ["cue_list.put"],
+    "cue.put": ["cue_list.put"],
+    "cue.delete": ["cue_list.put", "cue.put"],
+}
+RESTFUL = [op for op in OPERATIONS if op.rest is not None]
+
+
+class Sides:
+    """One daemon seen through both interfaces, as the same role."""
+
+    def __init__(self, d: Daemon, role: str) -> None:
+        self.d = d
+        sock = Path(d.health()["socket"]["path"])
+        self.client = Client(sock)
+        r = httpx.post(
+            d.base + "/api/auth/login", json={"username": role, "password": PASSWORD}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def args(self, name: str) -> dict[str, Any]:
+        made = ARGS[name]
+        return made(self) if callable(made) else dict(made)
+
+    def prepare(self, name: str) -> None:
+        for before in BEFORE.get(name, []):
+            code, result = self.socket(before, self.args(before))
+            assert code == "ok", f"{before} (before {name}): {result}"
+
+    def new_override(self) -> str:
+        result = self.client.call("override", **self.args("override"))
+        oid: str = result["id"]
+        return oid
+
+    def socket(self, name: str, args: dict[str, Any]) -> tuple[str, Any]:
+        """(code or "ok", message or result)."""
+        try:
+            return "ok", self.client.call(name, **args)
+        except ScriptError as exc:
+            return exc.code, exc.message
+
+    def rest(self, op: Operation, args: dict[str, Any]) -> tuple[str, Any, int]:
+        """(code or "ok", message or result, HTTP status): the same arguments, as REST takes
+        them (path parameters in the URL, a GET's in the query, a document as the body)."""
+        assert op.rest is not None
+        rest, rest_args = op.rest, dict(args)
+
+        def fill(m: re.Match[str]) -> str:
+            return str(rest_args.pop(m.group(1)))
+
+        path = re.sub(r"{(\w+)}", fill, rest.path)
+        kw: dict[str, Any] = {"headers": self.headers, "timeout": 10}
+        if rest.body is not None:
+            kw["json"] = rest_args.pop(rest.body)
+            assert not rest_args, f"{op.name}: arguments REST cannot carry: {rest_args}"
+        elif rest.method == "GET":
+            kw["params"] = rest_args
+        else:
+            kw["json"] = rest_args
+        r = httpx.request(rest.method, self.d.base + path, **kw)
+        body = r.json()
+        if r.status_code >= 400:
+            return body.get("code", "?"), body["error"], r.status_code
+        return "ok", body, r.status_code
+
+
+def _config() -> str:
+    return (
+        f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
+        "[playback]\ngo_debounce_s = 0.0\n"
+    )
+
+
+def _users(d: Daemon) -> None:
+    for role in ("operator", "viewer"):
+        r = d.post("/api/users", json={"name": role, "role": role, "password": PASSWORD})
+        assert r.status_code == 201, r.text
+
+
+@pytest.fixture(scope="module")
+def operator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sides]:
+    with running_daemon(tmp_path_factory.mktemp("ops"), _config()) as d:
+        d.wait_healthy()
+        _users(d)
+        sides = Sides(d, "operator")
+        yield sides
+        sides.client.close()
+
+
+@pytest.fixture(scope="module")
+def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sides]:
+    extra = _config() + '[socket]\nrole = "viewer"\n'
+    with running_daemon(tmp_path_factory.mktemp("ops-viewer"), extra) as d:
+        d.wait_healthy()
+        _users(d)
+        sides = Sides(d, "viewer")
+        yield sides
+        sides.client.close()
+
+
+def test_every_operation_has_arguments_here() -> None:
+    assert sorted(ARGS) == sorted(op.name for op in OPERATIONS)
+
+
+@pytest.mark.parametrize("op", RESTFUL, ids=lambda op: op.name)
+def test_a_misspelt_argument_is_the_same_refusal(operator: Sides, op: Operation) -> None:
+    operator.prepare(op.name)
+    args = operator.args(op.name)
+    assert op.rest is not None
+    if op.rest.body is not None:
+        # The whole body is one document: a misspelt field of it is the refusal to compare.
+        args[op.rest.body] = {**args[op.rest.body], "colour_typo": 1}
+    else:
+        args["fdae"] = 2
+    via_socket = operator.socket(op.name, args)
+    code, message, status = operator.rest(op, args)
+    assert via_socket == (code, message), f"{op.name}: socket {via_socket}, REST {message}"
+    assert (code, status) == ("bad_args", 400)
+    assert ("colour_typo" if op.rest.body else "fdae") in message
+
+
+@pytest.mark.parametrize(
+    "op", [op for op in RESTFUL if not allowed("viewer", op.group)], ids=lambda op: op.name
+)
+def test_a_role_that_may_not_is_the_same_refusal(viewer: Sides, op: Operation) -> None:
+    args = viewer.args(op.name) if not callable(ARGS[op.name]) else {"id": "x", "ttl": 1}
+    via_socket = viewer.socket(op.name, args)
+    code, message, status = viewer.rest(op, args)
+    assert via_socket == (code, message)
+    assert (code, status) == ("forbidden", 403)
+    assert message == f'role "viewer" may not {op.refusal}'
+
+
+def _latest_audit(d: Daemon) -> tuple[int, dict[str, Any] | None]:
+    r = d.get("/api/audit", params={"limit": 1})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    return (items[0]["id"] if items else 0), (items[0] if items else None)
+
+
+@pytest.mark.parametrize("op", RESTFUL, ids=lambda op: op.name)
+def test_the_same_audit_entry(operator: Sides, op: Operation) -> None:
+    entries = []
+    for side in ("socket", "rest"):
+        operator.prepare(op.name)
+        args = operator.args(op.name)
+        before, _ = _latest_audit(operator.d)
+        if side == "socket":
+            code, result = operator.socket(op.name, args)
+        else:
+            code, result, _ = operator.rest(op, args)
+        assert code == "ok", f"{op.name} via {side}: {result}"
+        after, entry = _latest_audit(operator.d)
+        entries.append(None if after == before else entry)
+    via_socket, via_rest = entries
+    if via_socket is None or via_rest is None:
+        assert (via_socket, via_rest) == (None, None), f"{op.name}: audited by one side only"
+        return
+    assert (via_socket["origin"], via_rest["origin"]) == ("socket", "api")
+    for key in ("action", "target", "role"):
+        # An override's id is made by each call: the same kind of target, not the same one.
+        same = [re.sub(r"^ov\d+$", "ov#", str(e[key])) for e in (via_socket, via_rest)]
+        assert same[0] == same[1], key
+    assert sorted(via_socket["detail"]) == sorted(via_rest["detail"])
+
+
+def test_the_socket_api_page_lists_the_table() -> None:
+    page = (ROOT / "docs" / "socket-api.md").read_text()
+    begin, end = "<!-- operations:begin -->\n", "<!-- operations:end -->"
+    listed = page[page.index(begin) + len(begin) : page.index(end)]
+    assert listed == markdown(), "run: python -m trocadero.core.operations.reference"
