@@ -22,6 +22,7 @@ from .nesting import check_nesting
 from .playback.cuelist import PlaybackError
 from .storage import MAX_LIMIT, Conflict, NotFound, Page, Storage, StorageError
 from .storage import ValidationError as StoreValidationError
+from .storage.show import ShowStore
 from .validate import InvalidArgument, cue_number, level, name, seconds, target
 
 __all__ = ["SESSION_OPS", "VERBS", "OpError", "Ops", "topic_patterns"]
@@ -292,10 +293,10 @@ class Ops:
 
     # --- reads (the stored show, as GET /api/looks and /api/cue-lists give it) ---
 
-    def _reader(self, actor: Actor) -> Storage:
+    def _reader(self, actor: Actor) -> ShowStore:
         assert self.store is not None  # the read ops are in the table only with a store
         may_read(actor)
-        return self.store
+        return self.store.show
 
     async def _looks(self, actor: Actor, args: Mapping[str, Any]) -> Any:
         return _page(await self._reader(actor).list_looks(limit=_limit(args), cursor=_cursor(args)))

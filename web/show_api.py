@@ -55,7 +55,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
 
     async def list_looks(request: Request, actor: Actor) -> Response:
         can_read(actor)
-        page = await store.list_looks(
+        page = await store.show.list_looks(
             limit=_limit(request), cursor=request.query_params.get("cursor")
         )
         return _page(page.items, page.next)
@@ -64,7 +64,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
         name = request.path_params["name"]
         if request.method == "GET":
             can_read(actor)
-            return JSONResponse(to_plain(await store.get_look(name)))
+            return JSONResponse(to_plain(await store.show.get_look(name)))
         if request.method == "DELETE":
             result = await controller.delete_look(actor, name)
             return JSONResponse({"outcome": result.outcome})
@@ -85,7 +85,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
 
     async def list_cue_lists(request: Request, actor: Actor) -> Response:
         can_read(actor)
-        page = await store.list_cue_lists(
+        page = await store.show.list_cue_lists(
             limit=_limit(request), cursor=request.query_params.get("cursor")
         )
         return _page(page.items, page.next)
@@ -94,7 +94,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
         name = request.path_params["name"]
         if request.method == "GET":
             can_read(actor)
-            return JSONResponse(to_plain(await store.get_cue_list(name)))
+            return JSONResponse(to_plain(await store.show.get_cue_list(name)))
         if request.method == "DELETE":
             result = await controller.delete_cue_list(actor, name)
             return JSONResponse({"outcome": result.outcome})
@@ -118,7 +118,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
         # engine, the store and the audit log see one cue-list change.
         name = request.path_params["name"]
         number = _cue_number(request.path_params["number"])
-        current = await store.get_cue_list(name)
+        current = await store.show.get_cue_list(name)
         found = next((c for c in current.cues if c.number == number), None)
         if request.method == "GET":
             can_read(actor)
@@ -159,7 +159,7 @@ def show_routes(controller: Controller, store: Storage, actor_of: ActorOf) -> li
             bounds[key] = parse_datetime(q[key], key, problems) if key in q else None
         if problems:
             raise BadRequest("; ".join(problems))
-        page = await store.list_audit(
+        page = await store.audit.list_audit(
             limit=_limit(request),
             cursor=q.get("cursor"),
             actor=q.get("actor"),
