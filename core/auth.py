@@ -209,12 +209,12 @@ class AuthService:
         Also loads the revocations still in force (they survive a restart)."""
         await self._load_must_change()
         await self.sync_revocations(force=True)
-        if (await self.store.list_users(limit=1)).items:
+        if (await self.store.users.list_users(limit=1)).items:
             return None
         name = self.config.admin_user
         password = self.config.admin_password or secrets.token_urlsafe(12)
         digest = await trio.to_thread.run_sync(hash_password, password)
-        await self.store.create_user(name, role="admin", password_hash=digest)
+        await self.store.users.create_user(name, role="admin", password_hash=digest)
         if self.config.admin_password:
             return None
         await self._set_must_change(name, True)
@@ -222,7 +222,7 @@ class AuthService:
 
     async def _load_must_change(self) -> None:
         # Re-read at every login: `trocadero users reset-password` sets it from another process.
-        state = await self.store.load_state(BOOTSTRAP_KEY) or {}
+        state = await self.store.state.load_state(BOOTSTRAP_KEY) or {}
         self._must_change = {str(u) for u in state.get("must_change", [])}
 
     async def _set_must_change(self, username: str, flag: bool) -> None:
@@ -231,7 +231,7 @@ class AuthService:
             self._must_change.add(username)
         else:
             self._must_change.discard(username)
-        await self.store.save_state(BOOTSTRAP_KEY, {"must_change": sorted(self._must_change)})
+        await self.store.state.save_state(BOOTSTRAP_KEY, {"must_change": sorted(self._must_change)})
 
     async def sync_revocations(self, *, force: bool = False) -> None:
         """Re-read the families revoked within the last access-token lifetime (at most every
@@ -330,7 +330,7 @@ class AuthService:
                 retry_after=wait,
             )
         try:
-            user = await self.store.get_user(username)
+            user = await self.store.users.get_user(username)
         except NotFound:
             user = None
         # Hash even for an unknown user, so timing does not tell which names exist.
@@ -342,7 +342,7 @@ class AuthService:
             await self._login_failed(name, address, origin, reason, delay)
             raise AuthError("wrong user name or password, or the account is disabled")
         self.throttle.succeeded(name, address)
-        await self.store.record_login(user.username)
+        await self.store.users.record_login(user.username)
         await self._load_must_change()
         actor = Actor(user.username, user.role, origin, address)
         pair = await self._pair(user, None, actor)
@@ -356,7 +356,7 @@ class AuthService:
         # "anonymous", the account they tried is the target. The client is only ever told
         # "wrong user name or password"; the reason is for the log and the audit trail.
         log.warning("login failed", user=name, address=address, reason=reason, delay_s=delay)
-        await self.store.append_audit(
+        await self.store.audit.append_audit(
             actor="anonymous",
             role="",
             origin=origin,
@@ -367,7 +367,7 @@ class AuthService:
         )
 
     async def _audit_as(self, actor: Actor, action: str, target: str, **detail: Any) -> None:
-        await audit(self.store, actor, action, target, **detail)
+        await audit(self.store.audit, actor, action, target, **detail)
 
     async def refresh(
         self, refresh_token: str, *, address: str = "", origin: Origin = "api"
@@ -386,7 +386,7 @@ class AuthService:
         if grant is None:
             raise AuthError("refresh token unknown")
         try:
-            user = await self.store.get_user(grant)
+            user = await self.store.users.get_user(grant)
         except NotFound as exc:
             raise AuthError("refresh token unknown") from exc
         if user.disabled:
@@ -409,7 +409,7 @@ class AuthService:
 
     async def _role_of(self, username: str) -> Role:
         try:
-            return (await self.store.get_user(username)).role
+            return (await self.store.users.get_user(username)).role
         except NotFound:
             return "viewer"
 
@@ -456,14 +456,14 @@ class AuthService:
     async def change_password(
         self, username: str, old: str, new: str, *, address: str = "", origin: Origin = "api"
     ) -> None:
-        user = await self.store.get_user(username)
+        user = await self.store.users.get_user(username)
         if not await trio.to_thread.run_sync(verify_password, old, user.password_hash):
             raise AuthError("current_password: wrong password", status=400)
         check_password_rules(new)
         if new == old:
             raise AuthError("new_password: must differ from the current one", status=400)
         digest = await trio.to_thread.run_sync(hash_password, new)
-        await self.store.update_user(username, password_hash=digest)
+        await self.store.users.update_user(username, password_hash=digest)
         await self._cut_off(username, "password changed")
         await self._set_must_change(username, False)
         await self._audit_as(
@@ -483,7 +483,9 @@ class AuthService:
         """`must_change`: the password is a one-time one, to be changed at first login."""
         check_password_rules(password)
         digest = await trio.to_thread.run_sync(hash_password, password)
-        user = await self.store.create_user(username, role=role, password_hash=digest, email=email)
+        user = await self.store.users.create_user(
+            username, role=role, password_hash=digest, email=email
+        )
         if must_change:
             await self._set_must_change(username, True)
         await self._audit_as(actor, "user.create", username, role=role)
@@ -501,7 +503,7 @@ class AuthService:
         found: set[str] = set()
         cursor = None
         while True:
-            page = await self.store.list_users(limit=500, cursor=cursor)
+            page = await self.store.users.list_users(limit=500, cursor=cursor)
             found |= {u.username for u in page.items if u.role == "admin" and not u.disabled}
             if not page.next:
                 return found
@@ -522,7 +524,7 @@ class AuthService:
             check_password_rules(password)
             digest = await trio.to_thread.run_sync(hash_password, password)
         async with self._accounts:
-            before = await self.store.get_user(username)
+            before = await self.store.users.get_user(username)
             demoted = role is not None and role != "admin"
             losing = before.role == "admin" and not before.disabled and (demoted or disabled)
             # Nobody could log in to manage accounts again (the [auth] admin_password only
@@ -534,7 +536,7 @@ class AuthService:
                     "create or enable another admin first",
                     status=409,
                 )
-            user = await self.store.update_user(
+            user = await self.store.users.update_user(
                 username, role=role, disabled=disabled, email=email, password_hash=digest
             )
         if disabled or digest is not None or role is not None:

@@ -49,6 +49,16 @@ class AuditSink(Protocol):
     ) -> None: ...
 
 
+class AuditLog(AuditSink, Protocol):
+    """The audit sink of the command layer: it can also save the playback state in the audit
+    entry's commit, for a state store in its own database."""
+
+    def commits_with(self, state: object) -> bool:
+        """True when `append_audit(state=…)` saves what `state.save_state` would (the same
+        database), so a command's entry and state are one commit."""
+        ...
+
+
 async def audit(sink: AuditSink, actor: Actor, action: str, target: str, **detail: Any) -> None:
     """One audit entry for what `actor` did (its name, role, origin and address recorded)."""
     await sink.append_audit(
@@ -102,7 +112,7 @@ class Controller:
         *,
         now: Callable[[], float],
         wall: Callable[[], float] = time.time,
-        audit: AuditSink | None = None,
+        audit: AuditLog | None = None,
         state: StateStore | None = None,
         latch: EmergencyLatch | None = None,
         changed: Callable[[], None] = lambda: None,
@@ -145,14 +155,15 @@ class Controller:
         save: bool = False,
     ) -> None:
         """Audit the command; with `save`, persist the playback state too — in the same
-        transaction when the audit log and the state live in one store (one commit, one
-        fsync: the command's reply waits for it)."""
+        transaction when the audit log and the state store share a database
+        (`audit.commits_with(state)`: one commit, one fsync; the command's reply waits for
+        it)."""
         revision = self.engine.revision
         state = None
         if save and self.store is not None and revision != self.saved_revision:
             state = (STATE_KEY, snapshot(self.engine, self.now(), self.wall()))
         if self.audit is not None:
-            together = state is not None and self.audit is self.store  # type: ignore[comparison-overlap]
+            together = state is not None and self.audit.commits_with(self.store)
             await self.audit.append_audit(
                 actor=actor.name,
                 role=actor.role,

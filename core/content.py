@@ -114,7 +114,7 @@ class ContentLibrary:
         date by `note` and `forget` as assets change)."""
         cursor = None
         while True:
-            page = await self.store.list_assets(limit=500, cursor=cursor)
+            page = await self.store.assets.list_assets(limit=500, cursor=cursor)
             for asset in page.items:
                 self.note(asset)
             if page.next is None:
@@ -126,7 +126,7 @@ class ContentLibrary:
         found: list[str] = []
         cursor = None
         while True:
-            page = await self.store.list_looks(limit=500, cursor=cursor)
+            page = await self.store.show.list_looks(limit=500, cursor=cursor)
             for look in page.items:
                 layers = (layer for stack in look.canvases for layer in stack.layers)
                 if any(layer.params.get("asset") == asset_id for layer in layers):
@@ -211,7 +211,7 @@ class ContentLibrary:
                 f"size: 1 to {self.max_upload_bytes} bytes ([content] max_upload_bytes; got {size})"
             )
         if asset_id is not None:
-            await self.store.get_asset(asset_id)  # NotFound for a version of nothing
+            await self.store.assets.get_asset(asset_id)  # NotFound for a version of nothing
         upload = _Upload(secrets.token_hex(12), name, filename, size, actor.name, asset_id)
         part = self._part(upload.id)
         part.touch()
@@ -297,7 +297,7 @@ class ContentLibrary:
         content_type = "image/" + info.codec if info.kind == "image" else f"video/{info.container}"
         metadata = {**info.as_json(), "uploaded_by": actor.name}
         if upload.asset_id is None:
-            asset = await self.store.create_asset(
+            asset = await self.store.assets.create_asset(
                 name=upload.name,
                 filename=upload.filename,
                 content_type=content_type,
@@ -307,7 +307,7 @@ class ContentLibrary:
                 metadata=metadata,
             )
         else:
-            asset = await self.store.add_asset_version(
+            asset = await self.store.assets.add_asset_version(
                 upload.asset_id,
                 filename=upload.filename,
                 content_type=content_type,
@@ -315,7 +315,7 @@ class ContentLibrary:
                 sha256=digest,
                 created_by=actor.name,
             )
-            asset = await self.store.update_asset(asset.id, metadata=metadata)
+            asset = await self.store.assets.update_asset(asset.id, metadata=metadata)
         self.note(asset)
         self.prune(asset)  # a pending version this one replaces can never play now
         target = self.asset_file(asset.id, asset.version, upload.filename)
@@ -329,7 +329,7 @@ class ContentLibrary:
         except Exception as exc:
             metadata["thumbnail_error"] = str(exc)
         await audit(
-            self.store,
+            self.store.audit,
             actor,
             "content.upload",
             str(asset.id),

@@ -60,7 +60,7 @@ class ScheduleService:
         found: dict[int, ScheduleEntry] = {}
         cursor: str | None = None
         while True:
-            page = await self.store.list_schedules(limit=MAX_LIMIT, cursor=cursor)
+            page = await self.store.schedules.list_schedules(limit=MAX_LIMIT, cursor=cursor)
             found.update((e.id, e) for e in page.items)
             if page.next is None:
                 break
@@ -85,7 +85,7 @@ class ScheduleService:
         require(actor, group, action)
 
     async def _record(self, actor: Actor, action: str, target: str, **detail: Any) -> None:
-        await audit(self.store, actor, action, target, **detail)
+        await audit(self.store.audit, actor, action, target, **detail)
 
     def schedule(self) -> Schedule:
         """The entries as they are now, compiled for the site and the current show."""
@@ -154,7 +154,7 @@ class ScheduleService:
 
     async def create(self, actor: Actor, doc: Mapping[str, Any]) -> ScheduleEntry:
         self._allow(actor, EDIT, "edit the schedule")
-        made = await self.store.create_schedule(self._build(doc, actor, None))
+        made = await self.store.schedules.create_schedule(self._build(doc, actor, None))
         self.entries[made.id] = made
         await self._record(actor, "schedule.create", made.name, id=made.id)
         self._changed()
@@ -165,10 +165,10 @@ class ScheduleService:
     ) -> ScheduleEntry:
         """Replace the entry (`partial`: only the fields given change)."""
         self._allow(actor, EDIT, "edit the schedule")
-        old = await self.store.get_schedule(entry_id)
+        old = await self.store.schedules.get_schedule(entry_id)
         entry = self._build(doc, actor, old if partial else replace(ScheduleEntry(), id=old.id))
         entry = replace(entry, id=old.id, created_by=old.created_by)
-        saved = await self.store.update_schedule(entry)
+        saved = await self.store.schedules.update_schedule(entry)
         self.entries[saved.id] = saved
         changed = sorted(k for k, v in to_plain(saved).items() if to_plain(old).get(k) != v)
         await self._record(actor, "schedule.update", saved.name, id=saved.id, fields=changed)
@@ -177,10 +177,10 @@ class ScheduleService:
 
     async def set_enabled(self, actor: Actor, entry_id: int, enabled: bool) -> ScheduleEntry:
         self._allow(actor, EDIT, "enable or disable schedule entries")
-        old = await self.store.get_schedule(entry_id)
+        old = await self.store.schedules.get_schedule(entry_id)
         if old.enabled == enabled:
             return old
-        saved = await self.store.update_schedule(replace(old, enabled=enabled))
+        saved = await self.store.schedules.update_schedule(replace(old, enabled=enabled))
         self.entries[saved.id] = saved
         action = "schedule.enable" if enabled else "schedule.disable"
         await self._record(actor, action, saved.name, id=saved.id)
@@ -189,8 +189,8 @@ class ScheduleService:
 
     async def delete(self, actor: Actor, entry_id: int) -> None:
         self._allow(actor, EDIT, "edit the schedule")
-        old = await self.store.get_schedule(entry_id)
-        await self.store.delete_schedule(entry_id)
+        old = await self.store.schedules.get_schedule(entry_id)
+        await self.store.schedules.delete_schedule(entry_id)
         self.entries.pop(entry_id, None)
         await self._record(actor, "schedule.delete", old.name, id=entry_id)
         self._changed()
@@ -229,10 +229,10 @@ class ScheduleService:
         for entry in result.entries:
             old = by_name.get(entry.name)
             if old is None:
-                saved = await self.store.create_schedule(entry)
+                saved = await self.store.schedules.create_schedule(entry)
                 created.append(saved.name)
             else:
-                saved = await self.store.update_schedule(
+                saved = await self.store.schedules.update_schedule(
                     replace(entry, id=old.id, created_by=old.created_by)
                 )
                 updated.append(saved.name)

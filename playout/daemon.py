@@ -515,7 +515,7 @@ async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) 
                 store = await stack.enter_async_context(
                     open_storage(config.storage, state.directory)
                 )
-                if not reseed and unseeded(await store.get_show()):
+                if not reseed and unseeded(await store.show.get_show()):
                     earlier = earlier_installation(state.directory, previous)
                     if earlier:
                         raise StartupRefused(
@@ -597,15 +597,15 @@ async def _run(
         look_removed=locked(driver.lock, show.renderer.forget_look),
         panic_fade=config.playback.panic_fade_s,
         input_asserted=lambda: console_asserted(rt.inputs, config),
-        audit=store,
-        state=store,
-        library=store,
+        audit=store.audit,
+        state=store.state,
+        library=store.show,
     )
     rt.operations = registry(
         rt.controller,
         interactions=Interactions(rt.controller, rt.events.publish),
-        show=store,
-        audit=store,
+        show=store.show,
+        audit=store.audit,
     )
     # The building's schedule: entries in memory, the show as the engine has it now.
     rt.schedules = ScheduleService(
@@ -670,7 +670,9 @@ async def _run(
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
                 # Before the first frame: the output resumes where it should be.
-                restore_state(engine, await store.load_state(STATE_KEY), driver.now(), time.time())
+                restore_state(
+                    engine, await store.state.load_state(STATE_KEY), driver.now(), time.time()
+                )
                 if engine.emergency:
                     clock.engage_emergency()
                 if config.schedule.enabled:  # re-derived from the horizon, before any frame

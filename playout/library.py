@@ -27,10 +27,10 @@ def unseeded(stored: ShowDef) -> bool:
 async def reconcile_show(store: Storage, show: ShowDef) -> ShowDef:
     """Bring the store in line with the show file; return the show to play (its looks and
     cue lists from the store)."""
-    stored = await store.get_show()
+    stored = await store.show.get_show()
     file_patch = Patch(show.canvases, show.fixture_types, show.fixtures)
     if unseeded(stored):
-        await store.replace_show(replace(show, fixtures_csv=""))
+        await store.show.replace_show(replace(show, fixtures_csv=""))
         log.info(
             "store seeded from the show file",
             looks=len(show.looks),
@@ -38,7 +38,7 @@ async def reconcile_show(store: Storage, show: ShowDef) -> ShowDef:
         )
         return show
     if Patch(stored.canvases, stored.fixture_types, stored.fixtures) != file_patch:
-        await store.put_patch(show.canvases, show.fixture_types, show.fixtures)
+        await store.patch.put_patch(show.canvases, show.fixture_types, show.fixtures)
         log.info("stored patch updated from the show file", fixtures=len(show.fixtures))
     settings = ShowSettings(
         name=show.name,
@@ -47,6 +47,6 @@ async def reconcile_show(store: Storage, show: ShowDef) -> ShowDef:
         idle=show.idle,
         emergency=show.emergency,
     )
-    if await store.get_settings() != settings:
-        await store.put_settings(settings)
+    if await store.show.get_settings() != settings:
+        await store.show.put_settings(settings)
     return replace(show, looks=stored.looks, cue_lists=stored.cue_lists)

@@ -140,7 +140,7 @@ async def _action(
         cursor = None
         print(f"{'NAME':<24} {'ROLE':<10} {'STATE':<9} LAST LOGIN")
         while True:
-            page = await auth.store.list_users(limit=500, cursor=cursor)
+            page = await auth.store.users.list_users(limit=500, cursor=cursor)
             for u in page.items:
                 state = "disabled" if u.disabled else "enabled"
                 last = u.last_login.isoformat(timespec="seconds") if u.last_login else "never"

@@ -189,8 +189,8 @@ def create_app(control: ControlPlane) -> Starlette:
         operations = registry(
             control.playback,
             interactions=None if publish is None else Interactions(control.playback, publish),
-            show=control.store,
-            audit=control.store,
+            show=None if control.store is None else control.store.show,
+            audit=None if control.store is None else control.store.audit,
         )
     if operations is not None:
         routes += operation_routes(operations, control.actor_of)

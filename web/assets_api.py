@@ -47,14 +47,14 @@ def assets_routes(
     guarded = guard(actor_of)
 
     async def audit(actor: Actor, action: str, asset_id: int, **detail: Any) -> None:
-        await audit_entry(store, actor, action, str(asset_id), **detail)
+        await audit_entry(store.audit, actor, action, str(asset_id), **detail)
 
     async def listing(request: Request, actor: Actor) -> Response:
         _allow(actor, "read", "read the content library")
         status = request.query_params.get("status")
         if status is not None and status not in STATUSES:
             raise BadRequest(f"status: one of {', '.join(STATUSES)} (got {status!r})")
-        page = await store.list_assets(
+        page = await store.assets.list_assets(
             limit=_limit(request),
             cursor=request.query_params.get("cursor"),
             status=status,  # type: ignore[arg-type]
@@ -65,13 +65,13 @@ def assets_routes(
         asset_id = _id(request)
         if request.method == "GET":
             _allow(actor, "read", "read the content library")
-            return JSONResponse(to_plain(await store.get_asset(asset_id)))
+            return JSONResponse(to_plain(await store.assets.get_asset(asset_id)))
         if request.method == "DELETE":
             _allow(actor, "content.edit", "delete content")
             users = [] if library is None else await library.looks_using(asset_id)
             if users:
                 raise Conflict(f"content {asset_id} is used by looks: {', '.join(users)}")
-            await store.delete_asset(asset_id)  # Conflict (409) while something uses it
+            await store.assets.delete_asset(asset_id)  # Conflict (409) while something uses it
             if library is not None:
                 library.forget(asset_id)
             await audit(actor, "content.delete", asset_id)
@@ -86,13 +86,13 @@ def assets_routes(
             raise BadRequest(f"name: a non-empty string (got {name!r})")
         if metadata is not None and not isinstance(metadata, dict):
             raise BadRequest("metadata: an object")
-        asset = await store.update_asset(asset_id, name=name, metadata=metadata)
+        asset = await store.assets.update_asset(asset_id, name=name, metadata=metadata)
         await audit(actor, "content.edit", asset_id, fields=sorted(doc))
         return JSONResponse(to_plain(asset))
 
     async def versions(request: Request, actor: Actor) -> Response:
         _allow(actor, "read", "read the content library")
-        page = await store.list_asset_versions(
+        page = await store.assets.list_asset_versions(
             _id(request), limit=_limit(request), cursor=request.query_params.get("cursor")
         )
         return JSONResponse({"items": [to_plain(v) for v in page.items], "next": page.next})
@@ -104,7 +104,7 @@ def assets_routes(
         _allow(actor, "content.approve", "approve or reject content")
         asset_id = _id(request)
         status: AssetStatus = "approved" if action == "approve" else "rejected"
-        asset = await store.update_asset(asset_id, status=status)
+        asset = await store.assets.update_asset(asset_id, status=status)
         if library is not None:
             await library.decided(asset)
         await audit(actor, f"content.{action}", asset_id, version=asset.version)
@@ -172,7 +172,7 @@ def upload_routes(store: Storage, library: ContentLibrary, guarded: Any) -> list
 
     async def thumbnail(request: Request, actor: Actor) -> Response:
         _allow(actor, "read", "read the content library")
-        asset = await store.get_asset(_id(request))
+        asset = await store.assets.get_asset(_id(request))
         path = library.thumbnail(asset.id, asset.version, asset.filename)
         if not path.is_file():
             raise NotFound(f"content {asset.id} has no thumbnail")

@@ -170,7 +170,7 @@ def auth_routes(
 
     async def users(request: Request) -> Response:
         if request.method == "GET":
-            page = await service.store.list_users(
+            page = await service.store.users.list_users(
                 limit=_limit(request), cursor=request.query_params.get("cursor")
             )
             return JSONResponse({"users": [_user_json(u) for u in page.items], "next": page.next})
@@ -190,7 +190,7 @@ def auth_routes(
     async def user(request: Request) -> Response:
         name = request.path_params["name"]
         if request.method == "GET":
-            return JSONResponse(_user_json(await service.store.get_user(name)))
+            return JSONResponse(_user_json(await service.store.users.get_user(name)))
         doc = await json_body(request)
         unknown = sorted(set(doc) - {"role", "disabled", "email", "password"})
         if unknown:

@@ -32,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from trocadero.core.commands import Actor, AuditSink, audit
+from trocadero.core.commands import Actor, audit
 from trocadero.core.permissions import require
-from trocadero.core.storage import Conflict, NotFound
+from trocadero.core.storage import Conflict, NotFound, Storage
 from trocadero.core.storage.devices import (
     AlarmRecord,
     DeviceFile,
@@ -53,7 +53,7 @@ class MdvrControl(Protocol):
     @property
     def devices(self) -> DeviceStore: ...
     @property
-    def store(self) -> AuditSink: ...  # where live views and downloads are audited
+    def store(self) -> Storage: ...  # its audit log records live views and downloads
     @property
     def file_dir(self) -> Path: ...
     def online(self) -> Mapping[str, Mapping[str, Any]]: ...
@@ -245,7 +245,7 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
 
     async def _audit_live(request: Request, action: str, **detail: Any) -> None:
         device, channel = detail.pop("device"), detail.pop("channel")
-        await audit(gateway.store, actor_of(request), action, f"{device}/{channel}", **detail)
+        await audit(gateway.store.audit, actor_of(request), action, f"{device}/{channel}", **detail)
 
     async def live_start(request: Request) -> Response:
         device, channel, stream = await _live_args(request)
@@ -309,7 +309,7 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
             # thumbnails: the devices page fetches them on every redraw, which would bury
             # the log (they need the same role, mdvr.footage).
             await audit(
-                gateway.store,
+                gateway.store.audit,
                 actor_of(request),
                 "mdvr.file.download",
                 str(row.id),

@@ -12,13 +12,19 @@ socket API, `trocadero ctl` and `trocadero.client` are all derived from this tab
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import error_kind
 from ..nesting import check_nesting
 from ..permissions import Actor, require
 from . import OPERATIONS
 from .spec import SESSION_OPS, Operation, OpError, Services
+
+if TYPE_CHECKING:
+    from ..commands import Controller
+    from ..interactions import Interactions
+    from ..storage.audit import AuditStore
+    from ..storage.show import ShowStore
 
 __all__ = ["Registry", "as_op_error", "registry"]
 
@@ -75,7 +81,11 @@ def as_op_error(exc: Exception) -> Exception:
 
 
 def registry(
-    controller: Any, *, interactions: Any = None, show: Any = None, audit: Any = None
+    controller: Controller,
+    *,
+    interactions: Interactions | None = None,
+    show: ShowStore | None = None,
+    audit: AuditStore | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     return Registry(OPERATIONS, Services(controller, interactions, show, audit))

@@ -76,11 +76,11 @@ def _cue_number(text: str) -> Any:
 
 
 async def _looks(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return _page(await s.show.list_looks(limit=a["limit"], cursor=a["cursor"]))
+    return _page(await s.store_show().list_looks(limit=a["limit"], cursor=a["cursor"]))
 
 
 async def _look(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return to_plain(await s.show.get_look(a["name"]))
+    return to_plain(await s.store_show().get_look(a["name"]))
 
 
 async def _look_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -93,11 +93,11 @@ async def _look_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 
 async def _cue_lists(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return _page(await s.show.list_cue_lists(limit=a["limit"], cursor=a["cursor"]))
+    return _page(await s.store_show().list_cue_lists(limit=a["limit"], cursor=a["cursor"]))
 
 
 async def _cue_list(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return to_plain(await s.show.get_cue_list(a["name"]))
+    return to_plain(await s.store_show().get_cue_list(a["name"]))
 
 
 async def _cue_list_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -111,7 +111,7 @@ async def _cue_list_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> A
 
 async def _find_cue(s: Services, a: Mapping[str, Any]) -> tuple[CueListDef, CueDef | None, Any]:
     number = _cue_number(a["cue"])
-    current: CueListDef = await s.show.get_cue_list(a["list"])
+    current: CueListDef = await s.store_show().get_cue_list(a["list"])
     return current, next((c for c in current.cues if c.number == number), None), number
 
 
@@ -147,7 +147,7 @@ async def _cue_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 async def _audit(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     return _page(
-        await s.audit.list_audit(
+        await s.store_audit().list_audit(
             limit=a["limit"],
             cursor=a["cursor"],
             actor=a["actor"],
@@ -160,7 +160,7 @@ async def _audit(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 
 async def _celebrate(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return await s.interactions.celebrate(
+    return await s.moments().celebrate(
         actor,
         a["look"],
         duration=a["duration_s"],
@@ -172,7 +172,7 @@ async def _celebrate(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 
 async def _sensor(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return s.interactions.sensor(actor, a["sensor"], a["values"], a["at"])
+    return s.moments().sensor(actor, a["sensor"], a["values"], a["at"])
 
 
 _LOOK_DOC: Final = Document("look", {"canvases": {"type": "array", "items": {"type": "object"}}})

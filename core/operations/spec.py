@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import InvalidArgument
 from ..permissions import Actor
 from .args import Arg
+
+if TYPE_CHECKING:
+    from ..commands import Controller
+    from ..interactions import Interactions
+    from ..storage.audit import AuditStore
+    from ..storage.show import ShowStore
 
 __all__ = ["SESSION_OPS", "Handler", "OpError", "Operation", "Rest", "Services"]
 
@@ -86,10 +92,23 @@ class Operation:
 class Services:
     """What the handlers act on; an operation whose `needs` are missing is left out."""
 
-    controller: Any  # core.commands.Controller
-    interactions: Any = None  # core.interactions.Interactions
-    show: Any = None  # the store's looks and cue lists (get/list)
-    audit: Any = None  # the store's audit log (list_audit)
+    controller: Controller
+    interactions: Interactions | None = None
+    show: ShowStore | None = None  # looks and cue lists as stored
+    audit: AuditStore | None = None
+
+    # The operations that need a service are in a registry only when it is there.
+    def store_show(self) -> ShowStore:
+        assert self.show is not None
+        return self.show
+
+    def store_audit(self) -> AuditStore:
+        assert self.audit is not None
+        return self.audit
+
+    def moments(self) -> Interactions:
+        assert self.interactions is not None
+        return self.interactions
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

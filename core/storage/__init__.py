@@ -1,11 +1,13 @@
 """Storage: the show model, users, content assets, schedules, audit log and runtime state.
 
     async with open_storage(config.storage, state_dir) as store:
-        show = await store.get_show()
+        show = await store.show.get_show()
 
-`Storage` (base.py) is the interface; `SQLiteStorage` (default) and `PostgresStorage` implement
-it with the same behaviour (sql.py). Migrations run when the store opens (schema.py). The show
-file format is in showfile.py and docs/show-file.md.
+`Storage` (base.py) is the interface: one store per aggregate (`show`, `patch`, `schedules`,
+`assets`, `users`, `audit`, `state`, `devices`, `tokens`), each in its own module with its
+interface and its SQL. `SQLiteStorage` (default) and `PostgresStorage` compose them over their
+driver with the same behaviour (sql.py). Migrations run when the store opens (schema.py). The
+show file format is in showfile.py and docs/show-file.md.
 """
 
 from __future__ import annotations

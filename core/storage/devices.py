@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 
 from .base import DEFAULT_LIMIT, NotFound, Page, ValidationError, row_id
 from .driver import Dialect, Driver, Row, Tx
+from .sqlkit import keyset_page
 
 __all__ = [
     "AlarmRecord",
@@ -313,7 +314,7 @@ _FILE_CHANGES: Final = frozenset(
 
 
 class SqlDeviceStore(DeviceStore):
-    """`DeviceStore` over the store's driver (SQL written once, as in sql.py)."""
+    """`DeviceStore` over the store's driver (SQL written once for both backends)."""
 
     def __init__(self, driver: Driver) -> None:
         self._db = driver
@@ -325,37 +326,6 @@ class SqlDeviceStore(DeviceStore):
 
     def _ts(self, value: Any) -> datetime | None:
         return None if value is None else self._d.dec_ts(value)
-
-    async def _page(
-        self,
-        tx: Tx,
-        *,
-        select: str,
-        key: str,
-        kind: str,
-        cursor: str | None,
-        limit: int,
-        where: Sequence[str] = (),
-        args: Sequence[Any] = (),
-        desc: bool = False,
-        enc: Any = lambda v: v,
-        dec: Any = lambda v: v,
-    ) -> tuple[list[Row], str | None]:
-        from .sql import check_limit, decode_cursor, encode_cursor
-
-        check_limit(limit)
-        conds, params = list(where), list(args)
-        after = decode_cursor(kind, cursor)
-        if after is not None:
-            conds.append(f"{key} {'<' if desc else '>'} ?")
-            params.append(enc(after))
-        sql = select + (" WHERE " + " AND ".join(conds) if conds else "")
-        sql += f" ORDER BY {key}{' DESC' if desc else ''} LIMIT ?"
-        rows = await tx.fetch(sql, *params, limit + 1)
-        if len(rows) <= limit:
-            return rows, None
-        rows = rows[:limit]
-        return rows, encode_cursor(kind, dec(rows[-1][key]))
 
     # --- devices ---------------------------------------------------------------------------
 
@@ -431,7 +401,7 @@ class SqlDeviceStore(DeviceStore):
         self, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[DeviceRecord]:
         async with self._db.transaction(write=False) as tx:
-            rows, nxt = await self._page(
+            rows, nxt = await keyset_page(
                 tx,
                 select="SELECT * FROM devices",
                 key="device_id",
@@ -573,7 +543,7 @@ class SqlDeviceStore(DeviceStore):
             where.append("at < ?")
             args.append(d.enc_ts(until))
         async with self._db.transaction(write=False) as tx:
-            rows, nxt = await self._page(
+            rows, nxt = await keyset_page(
                 tx,
                 select="SELECT * FROM positions",
                 key="at",
@@ -582,8 +552,8 @@ class SqlDeviceStore(DeviceStore):
                 limit=limit,
                 where=where,
                 args=args,
-                enc=lambda v: d.enc_ts(datetime.fromisoformat(v)),
-                dec=lambda v: d.dec_ts(v).isoformat(),
+                enc_key=lambda v: d.enc_ts(datetime.fromisoformat(v)),
+                dec_key=lambda v: d.dec_ts(v).isoformat(),
             )
         return Page(tuple(self._position(r) for r in rows), nxt)
 
@@ -702,7 +672,7 @@ class SqlDeviceStore(DeviceStore):
         if unacknowledged:
             where.append("acknowledged_at IS NULL")
         async with self._db.transaction(write=False) as tx:
-            rows, nxt = await self._page(
+            rows, nxt = await keyset_page(
                 tx,
                 select="SELECT * FROM alarms",
                 key="id",
@@ -820,7 +790,7 @@ class SqlDeviceStore(DeviceStore):
             where.append("status = ?")
             args.append(status)
         async with self._db.transaction(write=False) as tx:
-            rows, nxt = await self._page(
+            rows, nxt = await keyset_page(
                 tx,
                 select="SELECT * FROM device_files",
                 key="id",

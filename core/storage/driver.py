@@ -1,5 +1,6 @@
-"""What the shared SQL store (`sql.py`) needs from a database: transactions of bounded
-statements, and the few places where SQLite and PostgreSQL types differ.
+"""What the SQL stores (one per aggregate, composed in `sql.py`) need from a database:
+transactions of bounded statements, and the few places where SQLite and PostgreSQL types
+differ.
 
 SQL is written once with `?` placeholders and a common subset of both dialects; a driver
 translates placeholders if it has to. `Tx.fetch` refuses a statement without LIMIT: listings

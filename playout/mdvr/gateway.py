@@ -1366,7 +1366,7 @@ class MdvrGateway:
         record = await self.devices.acknowledge_alarm(alarm_id, by=actor.name)
         if self.audit:
             target = f"{record.device_id}/{record.alarm_uid}"
-            await audit(self.store, actor, "mdvr.alarm.ack", target, alarm_id=alarm_id)
+            await audit(self.store.audit, actor, "mdvr.alarm.ack", target, alarm_id=alarm_id)
         self.bus.publish(
             "device:alarm",
             {

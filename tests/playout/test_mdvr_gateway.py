@@ -301,7 +301,7 @@ async def test_alarm_acknowledged_and_file_downloaded(
         page.items[0].id, Actor("alice", "operator", "api")
     )
     assert record.acknowledged_by == "alice"
-    audit = await env.store.list_audit(limit=5)
+    audit = await env.store.audit.list_audit(limit=5)
     assert audit.items[0].action == "mdvr.alarm.ack"
     # V232: the file is fetched (C702 → V103 → 0x6102), interrupted once, resumed.
     data = clip.elementary_stream()
@@ -475,7 +475,7 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
         assert r.status_code == 400
         assert "channel" in r.json()["error"]
     # Live views and recording downloads are in the audit log: who, what, which vehicle.
-    page = await env.store.list_audit(action="mdvr.*", limit=50)
+    page = await env.store.audit.list_audit(action="mdvr.*", limit=50)
     got = [(e.actor, e.action, e.target, dict(e.detail)) for e in reversed(page.items)]
     file_id = str(f["id"])
     assert got == [

@@ -78,16 +78,16 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     async with open_storage(StorageConfig(sqlite_path="s.db"), tmp_path) as store:
-        await store.put_patch((CanvasDef("facade", 4, 4), CanvasDef("canopy", 4, 4)), (), ())
+        await store.patch.put_patch((CanvasDef("facade", 4, 4), CanvasDef("canopy", 4, 4)), (), ())
         for look in LOOKS:
-            await store.put_look(look)
-        await store.put_cue_list(EVENING)
+            await store.show.put_look(look)
+        await store.show.put_cue_list(EVENING)
         engine = Engine(("facade", "canopy"), looks={lk.name: lk for lk in LOOKS},
                         cue_lists=(EVENING,), debounce=0.0)  # fmt: skip
         wall = [datetime(2026, 11, 3, 12, tzinfo=PARIS).timestamp()]
         frame = [5000.0]
         controller = Controller(
-            engine, now=lambda: frame[0], wall=lambda: wall[0], audit=store, state=store
+            engine, now=lambda: frame[0], wall=lambda: wall[0], audit=store.audit, state=store.state
         )
 
         def show() -> ShowIndex:
@@ -131,7 +131,7 @@ async def test_restart_at_21_37_shows_the_21_00_list_where_its_follows_have_take
     assert pb.track.lanes["facade"].target == LookRef("red")
     assert pb.track.lanes["facade"].start == pytest.approx(rig.frame[0] - 7 * 60)  # since 21:30
     assert nxt is None  # nothing changes within the interval
-    audit = (await rig.store.list_audit(origin="schedule")).items
+    audit = (await rig.store.audit.list_audit(origin="schedule")).items
     assert [(a.actor, a.action, a.target) for a in audit] == [
         ("schedule", "schedule.start", "evening")
     ]
@@ -140,7 +140,9 @@ async def test_restart_at_21_37_shows_the_21_00_list_where_its_follows_have_take
     rig.at(paris(2026, 11, 4, 0, 0, 0.01))
     await runner.evaluate()
     assert rig.engine.playback("evening").current is None
-    assert (await rig.store.list_audit(origin="schedule")).items[0].action == "schedule.release"
+    assert (await rig.store.audit.list_audit(origin="schedule")).items[
+        0
+    ].action == "schedule.release"
 
 
 async def test_catch_up_is_bounded(rig: Rig) -> None:
@@ -170,7 +172,7 @@ async def test_a_look_comes_on_at_its_start_with_its_fade_and_goes_at_its_end(ri
     await runner.evaluate()
     assert rig.engine.schedule_targets == {}
     assert rig.engine.schedule.lanes["facade"].timing.down == 2.0  # fades out by its fade_s
-    actions = [a.action for a in (await rig.store.list_audit(origin="schedule")).items]
+    actions = [a.action for a in (await rig.store.audit.list_audit(origin="schedule")).items]
     assert actions == ["schedule.looks", "schedule.looks"]
 
 

@@ -34,7 +34,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
 
 async def test_catalogue_approval_by_role(setup: Setup) -> None:
     client, store, role = setup
-    asset = await store.create_asset(
+    asset = await store.assets.create_asset(
         name="Intro", filename="intro.mp4", content_type="video/mp4", size=10,
         sha256="0" * 64, created_by="mia",
     )  # fmt: skip
@@ -57,5 +57,5 @@ async def test_catalogue_approval_by_role(setup: Setup) -> None:
     role[0] = "admin"
     assert (await client.delete(f"/api/content/{asset.id}")).status_code == 200
     assert (await client.get(f"/api/content/{asset.id}")).status_code == 404
-    actions = [e.action for e in (await store.list_audit(limit=10)).items]
+    actions = [e.action for e in (await store.audit.list_audit(limit=10)).items]
     assert {"content.edit", "content.approve", "content.delete"} <= set(actions)

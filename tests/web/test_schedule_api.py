@@ -39,11 +39,11 @@ class Api:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with open_storage(StorageConfig(sqlite_path="s.db"), tmp_path) as store:
-        await store.put_patch((CanvasDef("facade", 4, 4), CanvasDef("canopy", 4, 4)), (), ())
+        await store.patch.put_patch((CanvasDef("facade", 4, 4), CanvasDef("canopy", 4, 4)), (), ())
         for look in LOOKS:
-            await store.put_look(look)
+            await store.show.put_look(look)
         for cl in LISTS:
-            await store.put_cue_list(cl)
+            await store.show.put_cue_list(cl)
         service = ScheduleService(
             store,
             SiteConfig(),
@@ -107,7 +107,7 @@ async def test_entries_crud_with_audit(api: Api) -> None:
     assert [e["name"] for e in (await c.get("/api/schedule")).json()["entries"]] == ["sunset"]
     assert (await c.delete(f"/api/schedule/{sid}")).json() == {"deleted": sid}
     assert (await c.get(f"/api/schedule/{sid}")).status_code == 404
-    audit = (await api.store.list_audit(action="schedule.*")).items
+    audit = (await api.store.audit.list_audit(action="schedule.*")).items
     assert [a.action for a in reversed(audit)] == [
         "schedule.create",
         "schedule.update",

@@ -22,9 +22,11 @@ Setup = tuple[httpx.AsyncClient, Engine, list[str]]
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     async with open_storage(StorageConfig(), tmp_path) as store:
-        await store.put_patch((CanvasDef(name="a"), CanvasDef(name="b")), (), ())
+        await store.patch.put_patch((CanvasDef(name="a"), CanvasDef(name="b")), (), ())
         engine = Engine(("a", "b"), looks={}, debounce=0.0)
-        controller = Controller(engine, now=lambda: 0.0, audit=store, state=store, library=store)
+        controller = Controller(
+            engine, now=lambda: 0.0, audit=store.audit, state=store.state, library=store.show
+        )
         role = ["operator"]
 
         def actor_of(request: Request) -> Actor:

@@ -79,7 +79,7 @@ async def test_login_authenticate_and_wrong_passwords(store: Storage) -> None:
         "ui",
         "10.0.0.7",
     )
-    assert (await store.get_user("olga")).last_login is not None
+    assert (await store.users.get_user("olga")).last_login is not None
     for name, pw in (("olga", "wrong-password"), ("nobody", "stage-left-42")):
         with pytest.raises(AuthError, match="wrong user name or password") as err:
             await auth.login(name, pw)
@@ -186,7 +186,7 @@ async def test_configured_admin_password(store: Storage) -> None:
 
 
 async def _audit(store: Storage, action: str) -> list[tuple[str, str, str, dict[str, object]]]:
-    page = await store.list_audit(action=action, limit=100)
+    page = await store.audit.list_audit(action=action, limit=100)
     return [(e.actor, e.target, e.address, dict(e.detail)) for e in reversed(page.items)]
 
 
@@ -300,7 +300,7 @@ async def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(store: Stora
         with pytest.raises(AuthError, match="last enabled admin") as err:
             await auth.update_user(me, "admin", **change)
         assert err.value.status == 409
-    assert (await store.get_user("admin")).role == "admin"
+    assert (await store.users.get_user("admin")).role == "admin"
     # A disabled admin does not count; an enabled second one does.
     await auth.create_user(me, "backup", "admin", "backup-admin-pw")
     await auth.update_user(me, "backup", disabled=True)
@@ -325,7 +325,7 @@ async def test_account_changes_are_audited_with_actor_and_target(store: Storage)
     await auth.change_password("ava", "set-by-admin-1", "chosen-by-ava", address="10.1.1.1")
     one_time = await auth.reset_password(ADMIN, "ava")
     assert (await auth.login("ava", one_time)).password_change_required
-    page = await store.list_audit(limit=100)
+    page = await store.audit.list_audit(limit=100)
     got = [(e.actor, e.action, e.target, dict(e.detail)) for e in reversed(page.items)]
     assert got == [
         ("root", "user.create", "ava", {"role": "viewer"}),

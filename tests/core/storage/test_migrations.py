@@ -36,11 +36,11 @@ async def test_fresh_database_gets_every_migration(store: Storage) -> None:
 
 async def test_reopen_applies_nothing_and_keeps_data(open_store: StoreFactory) -> None:
     async with open_store() as store:
-        await store.save_state("k", {"v": 1})
+        await store.state.save_state("k", {"v": 1})
         before = await ledger(store)
     async with open_store() as store:
         assert await ledger(store) == before
-        assert await store.load_state("k") == {"v": 1}
+        assert await store.state.load_state("k") == {"v": 1}
 
 
 async def test_approved_assets_stored_before_live_versions_go_on_playing(
@@ -65,7 +65,7 @@ async def test_approved_assets_stored_before_live_versions_go_on_playing(
     monkeypatch.undo()
     # ... migrates forward: the approved one plays its version, the pending one nothing.
     async with open_store() as store:
-        approved, waiting = (await store.list_assets()).items
+        approved, waiting = (await store.assets.list_assets()).items
     assert (approved.live_version, approved.live_filename) == (1, "approved.mp4")
     assert (waiting.live_version, waiting.live_filename) == (None, "")
 
@@ -91,7 +91,7 @@ async def test_schedules_stored_before_the_timing_fields_read_with_their_default
     # ... migrates forward, and the row reads as an entry with the new fields' defaults.
     async with open_store() as store:
         assert await store.schema_version() == LATEST
-        (old,) = (await store.list_schedules()).items
+        (old,) = (await store.schedules.list_schedules()).items
     assert old == ScheduleEntry(
         id=old.id,
         name="old",
@@ -123,7 +123,7 @@ async def test_newer_database_is_refused(open_store: StoreFactory) -> None:
 async def test_sqlite_file_is_wal_full_sync_private(tmp_path: Path) -> None:
     config = StorageConfig()
     async with open_storage(config, tmp_path) as store:
-        await store.save_state("k", {})
+        await store.state.save_state("k", {})
     path = sqlite_path(config, tmp_path)
     assert path == tmp_path / "trocadero.db"
     assert path.stat().st_mode & 0o777 == 0o600
