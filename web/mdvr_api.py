@@ -48,7 +48,7 @@ from .guard import ActorOf, BadRequest, Handler, guard, json_body
 
 
 class MdvrControl(Protocol):
-    """What the routes need from the gateway (playout/mdvr/gateway.py)."""
+    """What the routes need from the gateway (playout/mdvr/gateway/core.py)."""
 
     @property
     def devices(self) -> DeviceStore: ...
