@@ -80,8 +80,8 @@ from .playback import (
 from .playback_events import serve_playback_events
 from .redis_bridge import RedisBridge
 from .render import fields
-from .render import video as video_layers
 from .render.sources import describe_sources
+from .render.sources import video as video_layers
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow
 from .signing_key import load_signing_key

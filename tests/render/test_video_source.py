@@ -17,9 +17,9 @@ import pytest
 from tests.render.test_renderer import tiny_show
 from trocadero.config.show import CanvasLayersDef, LayerDef, LookDef
 from trocadero.core.patch import compile_patch
-from trocadero.playout.render import video as video_module
 from trocadero.playout.render.renderer import Renderer
 from trocadero.playout.render.sources import CanvasContext, SourceError, build_source
+from trocadero.playout.render.sources import video as video_module
 
 FPS = 25
 FRAMES = 30  # fits the ring: a second pass is not needed to loop

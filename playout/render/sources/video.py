@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 
 from trocadero.core.content import resolve_asset
 
-from .sources import FALLBACK_IMAGE, LayerSource, ParamSpec, fallback_frame
+from .base import LayerSource, ParamSpec
+from .fallback import FALLBACK_IMAGE, fallback_frame
 
 RING: Final = 48  # frames kept decoded ahead (and just behind) the one shown
 MODES: Final = ("loop", "once", "hold")
