@@ -3,8 +3,8 @@
 The interface
 -------------
 A source is built once from its kind's parameters and the canvas it draws on
-(``build_source(kind, params, canvas)``); every problem with the parameters is reported at once
-as a ``SourceError`` with one line per problem, each naming the parameter::
+(``build_source(kind, params, canvas, context)``); every problem with the parameters is
+reported at once as a ``SourceError`` with one line per problem, each naming the parameter::
 
     chase: param "speed": must be a number (got "fast")
     chase: param "direction": must be one of right, left, down, up (got "sideways")
@@ -22,6 +22,11 @@ due at ``t`` (repeated frames are skipped), a camera's is the sequence number of
 captured frame; ``close()`` releases decoders and devices. ``ParamSpec`` types cover their
 parameters (``path``, ``boolean`` loop, ``number`` speed/in/out points with a unit, ``choice``,
 ``string`` device names).
+
+What a source needs from the rest of the process comes in its ``SourceContext``, given at
+construction (the renderer hands its own to every source it builds): the content library's
+asset files (video ``asset`` ids), the live MDVR feeds and where decoder threads report
+failures. No source reads a module global set at start-up.
 
 Parameters
 ----------
@@ -54,15 +59,17 @@ video and live); ``registry.py`` maps kind names to classes. Kind modules import
 registry: no module imports one that imports it back.
 """
 
-from .base import CanvasContext, LayerSource, ParamSpec, SourceError
+from .base import AssetFiles, CanvasContext, LayerSource, ParamSpec, SourceContext, SourceError
 from .registry import SOURCES, build_source, describe_sources
 from .testpatterns import TestIdentify, universe_colour
 
 __all__ = [
     "SOURCES",
+    "AssetFiles",
     "CanvasContext",
     "LayerSource",
     "ParamSpec",
+    "SourceContext",
     "SourceError",
     "TestIdentify",
     "build_source",

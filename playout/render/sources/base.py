@@ -6,14 +6,16 @@ from __future__ import annotations
 import difflib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ...mdvr.feeds import LiveFeeds  # no Trio/PyAV: just the frames the gateway decodes
 from ..colour import COLOUR_FORMS, Colour, parse_colour, shown
 
 # ---------------------------------------------------------------------------------------------
@@ -52,6 +54,31 @@ class CanvasContext:
         """A canvas with no fixtures on it (tests, previews of a look before patching)."""
         none = np.full((height, width), -1, dtype=np.int32)
         return cls(name, width, height, none, none.copy(), ())
+
+
+class AssetFiles(Protocol):
+    """The content library's playable files (``core.content.AssetIndex``)."""
+
+    def resolve(self, asset_id: int) -> Path:
+        """The asset's live file; ValueError says why there is none."""
+        ...
+
+
+def ignore_alert(text: str) -> None:
+    """Nobody to tell (tests, previews, check-config)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SourceContext:
+    """What sources use beyond their parameters and canvas, handed to them at construction.
+
+    The daemon builds one before the show is loaded and gives the same content index and
+    feeds to the content library and the MDVR gateway. A bare ``SourceContext()`` has no
+    content library, feeds nobody publishes to and drops alerts."""
+
+    assets: AssetFiles | None = None  # video layers' `asset` ids; None: no content library
+    live_feeds: LiveFeeds = field(default_factory=LiveFeeds)  # what mdvr-live layers show
+    alert: Callable[[str], None] = ignore_alert  # called from worker threads (decoders)
 
 
 class SourceError(ValueError):
@@ -260,8 +287,14 @@ class LayerSource(ABC):
     animated: ClassVar[bool]  # False: output depends only on params (and the canvas)
     summary: ClassVar[str]
 
-    def __init__(self, params: Mapping[str, Any], canvas: CanvasContext) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        canvas: CanvasContext,
+        context: SourceContext | None = None,
+    ) -> None:
         self.canvas = canvas
+        self.context = SourceContext() if context is None else context
         self.shape: tuple[int, int, int] = (canvas.height, canvas.width, 3)
         given = params if isinstance(params, Mapping) else {}
         self.given: frozenset[str] = frozenset(k for k, v in given.items() if v is not None)

@@ -42,12 +42,12 @@ class MdvrLive(LayerSource):
     )
 
     def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
-        from ...mdvr.feeds import LIVE_FEEDS  # no Trio/PyAV: just the frames the gateway decodes
-
         self.fallback = fallback_frame(self, values, problems)
         self.fallback_after_s: float = values["fallback_after_s"]
         self.size = (self.canvas.width, self.canvas.height)
-        self.feed = LIVE_FEEDS.feed(str(values["device"] or ""), int(values["channel"]))
+        self.feed = self.context.live_feeds.feed(
+            str(values["device"] or ""), int(values["channel"])
+        )
         self.feed.want(self.size)  # the decoder scales to this size from the next picture
         self._closed = False
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..colour import shown
-from .base import CanvasContext, LayerSource, SourceError
+from .base import CanvasContext, LayerSource, SourceContext, SourceError
 from .chase import Chase
 from .gradients import LinearGradient, RadialGradient
 from .live import MdvrLive
@@ -40,8 +40,14 @@ SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType({cls.kind: cls for c
 """Every source kind by name (the names show files use)."""
 
 
-def build_source(kind: str, params: Mapping[str, Any], canvas: CanvasContext) -> LayerSource:
-    """A source of `kind` for `canvas`; SourceError lists every problem (or the known kinds)."""
+def build_source(
+    kind: str,
+    params: Mapping[str, Any],
+    canvas: CanvasContext,
+    context: SourceContext | None = None,
+) -> LayerSource:
+    """A source of `kind` for `canvas` using `context` (a bare one when None); SourceError
+    lists every problem (or the known kinds)."""
     cls = SOURCES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         close = difflib.get_close_matches(str(kind), list(SOURCES), n=1)
@@ -49,7 +55,7 @@ def build_source(kind: str, params: Mapping[str, Any], canvas: CanvasContext) ->
         raise SourceError(
             f"unknown layer source {shown(kind)}{hint} (known: {', '.join(sorted(SOURCES))})"
         )
-    return cls(params, canvas)
+    return cls(params, canvas, context)
 
 
 def describe_sources() -> dict[str, Any]:
