@@ -95,4 +95,6 @@ class LiveFeeds:
 
 
 LIVE_FEEDS = LiveFeeds()
-"""The process's feeds: the gateway publishes here and ``mdvr-live`` sources read here."""
+"""The MDVR gateway's default when it is given no feeds. The daemon passes one ``LiveFeeds``
+to the gateway and, in the renderer's ``SourceContext``, to the ``mdvr-live`` sources; no
+source reads this one."""
