@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trocadero.playout.render.sources import CanvasContext, build_source
-from trocadero.playout.render.video import VideoDecoder
+from trocadero.playout.render.sources.video import VideoDecoder
 
 FPS = 25
 RATE = 44.0

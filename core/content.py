@@ -37,25 +37,35 @@ from .permissions import require
 from .storage import NotFound, Storage
 from .validate import InvalidArgument, text_limit
 
-__all__ = ["ContentLibrary", "UploadRefused", "resolve_asset"]
-
-# The running library (the daemon sets it): layer sources find an asset's file through it.
-CURRENT: ContentLibrary | None = None
+__all__ = ["AssetIndex", "ContentLibrary", "UploadRefused"]
 
 
-def resolve_asset(asset_id: int) -> Path:
-    """The file of the asset's live version (its newest approved one); ValueError says why
-    there is none."""
-    library = CURRENT
-    if library is None:
-        raise ValueError("no content library in this process")
-    entry = library.index.get(asset_id)
-    if entry is None:
-        raise ValueError(f"no content asset {asset_id}")
-    status, path = entry
-    if path is None:
-        raise ValueError(f"content asset {asset_id} is {status}: only approved content plays")
-    return path
+class AssetIndex:
+    """Each content asset's status and live file (its newest approved version): kept by the
+    content library, read by video layers. Made before either and handed to both at
+    construction (the renderer builds its looks before the library exists)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[str, Path | None]] = {}
+
+    def note(self, asset_id: int, status: str, live: Path | None) -> None:
+        self._entries[asset_id] = (status, live)
+
+    def forget(self, asset_id: int) -> None:
+        self._entries.pop(asset_id, None)
+
+    def live_file(self, asset_id: int) -> Path | None:
+        return self._entries.get(asset_id, ("", None))[1]
+
+    def resolve(self, asset_id: int) -> Path:
+        """The file of the asset's live version; ValueError says why there is none."""
+        entry = self._entries.get(asset_id)
+        if entry is None:
+            raise ValueError(f"no content asset {asset_id}")
+        status, path = entry
+        if path is None:
+            raise ValueError(f"content asset {asset_id} is {status}: only approved content plays")
+        return path
 
 
 MAX_CHUNK: Final = 16 << 20
@@ -97,17 +107,20 @@ class ContentLibrary:
         publish: Callable[[str, Mapping[str, Any]], object],
         *,
         max_upload_bytes: int,
+        assets: AssetIndex,
+        rebuild_looks: Callable[[list[str]], None],
     ) -> None:
+        """`assets` is kept up to date here (video layers read it); `rebuild_looks` is told
+        the looks to rebuild when an asset's live version changes, so their video layers switch
+        to the newly approved file (the daemon passes the renderer's, under the render lock)."""
         self.store = store
         self.dir = directory
         self.publish = publish
         self.max_upload_bytes = max_upload_bytes
         (self.dir / "uploads").mkdir(parents=True, exist_ok=True)
         (self.dir / "assets").mkdir(parents=True, exist_ok=True)
-        self.index: dict[int, tuple[str, Path | None]] = {}  # asset → (status, live file)
-        # Told the looks to rebuild when an asset's live version changes (the daemon points
-        # it at the renderer): their video layers switch to the newly approved file.
-        self.rebuild_looks: Callable[[list[str]], None] = lambda _looks: None
+        self.assets = assets
+        self.rebuild_looks = rebuild_looks
 
     async def load_index(self) -> None:
         """Every asset's status and current file, read once at start-up (then kept up to
@@ -139,14 +152,14 @@ class ContentLibrary:
         live = None
         if asset.live_version is not None:
             live = self.asset_file(asset.id, asset.live_version, asset.live_filename)
-        self.index[asset.id] = (asset.status, live)
+        self.assets.note(asset.id, asset.status, live)
 
     async def decided(self, asset: ContentAsset) -> None:
         """An asset was approved or rejected. On approval its layers switch to the new live
         version, and the version that played before is deleted: nothing refers to it now."""
-        before = self.index.get(asset.id, ("", None))[1]
+        before = self.assets.live_file(asset.id)
         self.note(asset)
-        if self.index[asset.id][1] != before:
+        if self.assets.live_file(asset.id) != before:
             self.rebuild_looks(await self.looks_using(asset.id))
         self.prune(asset)
 
@@ -162,7 +175,7 @@ class ContentLibrary:
 
     def forget(self, asset_id: int) -> None:
         """The asset was deleted: its files go too (every version and thumbnail)."""
-        self.index.pop(asset_id, None)
+        self.assets.forget(asset_id)
         shutil.rmtree(self.dir / "assets" / str(asset_id), ignore_errors=True)
 
     # --- paths ---

@@ -157,19 +157,17 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
 
     from .daemon import StartupRefused, limit_malloc_arenas, run_daemon
     from .logs import configure_logging, get_logger
-    from .showload import load_configured_show
 
     try:
         config = load_default_config() if config_path is None else load_config(config_path)
-        show = load_configured_show(config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     configure_logging(config.logging)
     limit_malloc_arenas()
     try:
-        trio.run(partial(run_daemon, config, show, reseed=reseed))
-    except ConfigError as exc:  # found while attaching outputs (e.g. a bad wire_offset)
+        trio.run(partial(run_daemon, config, reseed=reseed))
+    except ConfigError as exc:  # the show (loaded first), or found while attaching outputs
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     except StartupRefused as exc:  # a damaged or missing store: nothing to configure away

@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -30,11 +30,10 @@ from hypercorn.trio import serve
 from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
-from trocadero.core import content as content_module
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
 from trocadero.core.containment import CONTAINMENT, contain_asyncio_errors
-from trocadero.core.content import ContentLibrary
+from trocadero.core.content import AssetIndex, ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.operations.registry import Registry, registry
@@ -55,6 +54,7 @@ from .frames import InputOverlay, RenderStats, serve_frame_producer
 from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
 from .library import reconcile_show, unseeded
 from .logs import get_logger
+from .mdvr.feeds import LiveFeeds
 from .mdvr.gateway import MdvrGateway
 from .native_frames import serve_native_frames
 from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
@@ -80,10 +80,9 @@ from .playback import (
 from .playback_events import serve_playback_events
 from .redis_bridge import RedisBridge
 from .render import fields
-from .render import video as video_layers
-from .render.sources import describe_sources
+from .render.sources import SourceContext, describe_sources
 from .schedule import ScheduleRunner, serve_schedule
-from .showload import LoadedShow
+from .showload import LoadedShow, load_configured_show
 from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir, state_dir_problems
 from .supervisor import Policy, SupervisorStats, supervise
@@ -495,8 +494,25 @@ async def _supervised(
     )
 
 
-async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) -> None:
-    """Run until SIGTERM/SIGINT. Raises on a start-up failure (the CLI exits 1)."""
+def video_alerts(events: EventBus) -> Callable[[str], None]:
+    """Where video layers report decoder failures from their threads: onto the bus, in Trio."""
+    token = trio.lowlevel.current_trio_token()
+
+    def alert(text: str) -> None:
+        payload = {"level": "error", "source": "video", "text": text}
+        token.run_sync_soon(events.publish, "system:alert", payload)
+
+    return alert
+
+
+async def run_daemon(config: Config, *, reseed: bool = False) -> None:
+    """Load the show and run until SIGTERM/SIGINT. Raises ConfigError for a configuration
+    problem (the CLI exits 2), other exceptions on a start-up failure (exit 1)."""
+    # Made before the show: its layers use them from the start, and so do the content
+    # library, the MDVR gateway and the runtime (the same instances, passed to each).
+    events, assets, feeds = EventBus(), AssetIndex(), LiveFeeds()
+    sources = SourceContext(assets=assets, live_feeds=feeds, alert=video_alerts(events))
+    show = load_configured_show(config, sources)
     directory = resolve_state_dir(config.state.directory, os.environ)
     if problems := state_dir_problems(directory):
         raise ConfigError(problems)
@@ -530,7 +546,7 @@ async def run_daemon(config: Config, show: LoadedShow, *, reseed: bool = False) 
                 raise StartupRefused(f"storage ({config.storage.backend}): {exc}") from exc
             except (StorageError, OSError) as exc:
                 raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
-            await _run(config, show, state, store, playing)
+            await _run(config, show, state, store, playing, events, assets, feeds)
     except BaseExceptionGroup as group:
         # trio_asyncio's loop nursery wraps a start-up ConfigError: unwrap it so the CLI
         # reports it as a configuration problem (exit 2) rather than a crash.
@@ -573,7 +589,14 @@ def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:
 
 
 async def _run(
-    config: Config, show: LoadedShow, state: StateFile, store: Storage, playing: ShowDef
+    config: Config,
+    show: LoadedShow,
+    state: StateFile,
+    store: Storage,
+    playing: ShowDef,
+    events: EventBus,
+    assets: AssetIndex,
+    feeds: LiveFeeds,
 ) -> None:
     for look in playing.looks:
         show.renderer.set_look(look)
@@ -582,7 +605,9 @@ async def _run(
         show.patch.frame_bytes,
         realtime_priority=config.clock.realtime_priority,
     )
-    rt = Runtime(config=config, show=show, clock=clock, notifier=Notifier(), store=store)
+    rt = Runtime(
+        config=config, show=show, clock=clock, notifier=Notifier(), store=store, events=events
+    )
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
     # The render runs in its own thread: every engine call and look change from the Trio
@@ -616,21 +641,16 @@ async def _run(
         canvases=lambda: engine.canvas_names,
     )
     await rt.schedules.load()
-    # Video layers report decoder failures from their threads: onto the bus, in Trio.
-    token = trio.lowlevel.current_trio_token()
-    video_layers.alert = lambda text: token.run_sync_soon(
-        rt.events.publish, "system:alert", {"level": "error", "source": "video", "text": text}
-    )
     rt.auth = AuthService(store, load_signing_key(state.directory), config.auth)
     rt.content = ContentLibrary(
         store,
         Path(config.content.directory) if config.content.directory else state.directory / "content",
         rt.events.publish,
         max_upload_bytes=config.content.max_upload_bytes,
+        assets=assets,  # the index video layers find approved assets in
+        rebuild_looks=locked(driver.lock, show.renderer.rebuild_looks),
     )
     await rt.content.load_index()
-    content_module.CURRENT = rt.content  # video layers find approved assets through it
-    rt.content.rebuild_looks = locked(driver.lock, show.renderer.rebuild_looks)
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.
@@ -686,7 +706,7 @@ async def _run(
                     await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())
                 if config.mdvr.enabled:  # off by default: no MDVR ports unless configured
                     files = state.directory / (config.mdvr.file_dir or "mdvr-files")
-                    rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files)
+                    rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
                 rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)

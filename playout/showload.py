@@ -17,6 +17,7 @@ from trocadero.core.patch_csv import load_patch_csv
 
 from .render.preview import Previews
 from .render.renderer import Renderer, ShowError
+from .render.sources import SourceContext
 
 
 def cue_problems(show: ShowDef) -> list[str]:
@@ -51,7 +52,9 @@ class LoadedShow:
     previews: Previews
 
 
-def load_configured_show(config: Config) -> LoadedShow:
+def load_configured_show(config: Config, sources: SourceContext | None = None) -> LoadedShow:
+    """`sources` is what the renderer's layers use (the daemon's content index, live feeds and
+    alerts); without it a bare context (check-config, benches)."""
     path = config.show.path
     source = path or "<embedded default_show.toml>"
     show = load_show(path) if path else load_default_show()
@@ -61,7 +64,8 @@ def load_configured_show(config: Config) -> LoadedShow:
         show = replace(show, fixtures=show.fixtures + load_patch_csv(csv_path))
     try:
         patch = compile_patch(show)
-        renderer = Renderer(show, patch, base_dir=Path(path).parent if path else None)
+        base_dir = Path(path).parent if path else None
+        renderer = Renderer(show, patch, base_dir=base_dir, sources=sources)
     except (PatchError, ShowError) as exc:
         raise ConfigError([f"{source}: {p}" for p in exc.problems]) from exc
     problems = cue_problems(show)

@@ -92,7 +92,3 @@ class LiveFeeds:
     def all(self) -> list[LiveFeed]:
         with self._lock:
             return list(self._feeds.values())
-
-
-LIVE_FEEDS = LiveFeeds()
-"""The process's feeds: the gateway publishes here and ``mdvr-live`` sources read here."""

@@ -39,12 +39,16 @@ from trocadero.core.playback.plan import (
 )
 
 from .renderer import Layer, LookStack, Renderer
-from .sources import Chase, LayerSource, Noise, Plasma, _Gradient
+from .sources.base import LayerSource
+from .sources.chase import Chase
+from .sources.gradients import Gradient
+from .sources.noise import Noise
+from .sources.plasma import Plasma
 
 NodeSpec = tuple[Any, ...]
 
 
-NATIVE_KINDS = (_Gradient, Chase, Noise, Plasma)
+NATIVE_KINDS = (Gradient, Chase, Noise, Plasma)
 
 
 def _static(source: LayerSource) -> bool:
@@ -59,7 +63,7 @@ def source_spec(source: LayerSource, slot: trocadero_rt.RenderSlot | None) -> No
     """How the render thread draws `source`: natively from its tables, or from `slot`."""
     if _static(source):
         return ("static",)
-    if isinstance(source, _Gradient):
+    if isinstance(source, Gradient):
         return (
             "shift",
             source._pos.tobytes(),

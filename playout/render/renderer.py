@@ -37,7 +37,14 @@ from trocadero.core.playback.plan import (
 from trocadero.native import kernels
 from trocadero.native.kernels import BlendMode
 
-from .sources import SOURCES, CanvasContext, LayerSource, SourceError, build_source
+from .sources import (
+    SOURCES,
+    CanvasContext,
+    LayerSource,
+    SourceContext,
+    SourceError,
+    build_source,
+)
 
 FULL = 65535
 BLEND_MODES: Mapping[str, BlendMode] = {
@@ -224,13 +231,20 @@ class Renderer:
 
     Each canvas draws a plan (`core.playback.plan`): by default its idle look; the playback
     engine sets new plans every frame with `set_plans`. Looks are built per canvas on first
-    use and kept until `forget_look` (an edited look is rebuilt on its next use).
+    use and kept until `forget_look` (an edited look is rebuilt on its next use). Every source
+    it builds gets `sources` (content files, live feeds, alerts; a bare context when None).
     """
 
     def __init__(
-        self, show: ShowDef, patch: CompiledPatch, *, base_dir: Path | None = None
+        self,
+        show: ShowDef,
+        patch: CompiledPatch,
+        *,
+        base_dir: Path | None = None,
+        sources: SourceContext | None = None,
     ) -> None:
         self.base_dir = base_dir
+        self.sources = SourceContext() if sources is None else sources
         self.patch = patch
         self.source = np.zeros(patch.source_length, dtype=np.uint16)
         self.universes = np.zeros(patch.frame_bytes, dtype=np.uint8)
@@ -306,7 +320,7 @@ class Renderer:
         layers: list[Layer] = []
         for i, ld in enumerate(layer_defs):
             try:
-                source = build_source(ld.source, self._resolve_paths(ld), c.context)
+                source = build_source(ld.source, self._resolve_paths(ld), c.context, self.sources)
             except SourceError as exc:
                 where = f'{label}["{canvas}"].layers[{i}] ({ld.source})'
                 problems.extend(f"{where}: {line}" for line in str(exc).splitlines())
@@ -337,7 +351,7 @@ class Renderer:
                 continue
             for i, ld in enumerate(stack.layers):
                 try:
-                    build_source(ld.source, self._resolve_paths(ld), c.context)
+                    build_source(ld.source, self._resolve_paths(ld), c.context, self.sources)
                 except SourceError as exc:
                     where = f'canvases["{stack.canvas}"].layers[{i}] ({ld.source})'
                     problems.extend(f"{where}: {line}" for line in str(exc).splitlines())

@@ -355,11 +355,12 @@ async def test_unsolicited_media_session_refused(env: Env) -> None:
 
 
 async def test_live_stream_on_a_canvas_layer_then_fallback(tmp_path: Path, clip: VideoClip) -> None:
-    from trocadero.playout.mdvr import feeds as feeds_module
-    from trocadero.playout.render.sources import CanvasContext, build_source
+    from trocadero.playout.render.sources import CanvasContext, SourceContext, build_source
 
+    feeds = LiveFeeds()  # the gateway publishes here, the layers read here (as in the daemon)
+    sources = SourceContext(live_feeds=feeds)
     async with open_storage(StorageConfig(), tmp_path) as store:
-        gw = MdvrGateway(config(), store, EventBus(), tmp_path / "files")  # the process feeds
+        gw = MdvrGateway(config(), store, EventBus(), tmp_path / "files", feeds=feeds)
         async with trio.open_nursery() as nursery:
             await nursery.start(gw.serve)
             dev = SimDevice("00967", "127.0.0.1", gw.signaling_port, clip=clip,
@@ -372,15 +373,16 @@ async def test_live_stream_on_a_canvas_layer_then_fallback(tmp_path: Path, clip:
                 "mdvr-live",
                 {"device": "00967", "channel": 1, "fallback": "#ff0000", "fallback_after_s": 0.5},
                 canvas,
+                sources,
             )
-            other = build_source("mdvr-live", {"device": "00967", "channel": 2}, canvas)
+            other = build_source("mdvr-live", {"device": "00967", "channel": 2}, canvas, sources)
             out = np.zeros((12, 32, 3), np.uint16)
             layer.render(0.0, out)
             assert (out == [65535, 0, 0]).all()  # no frames yet: the fallback colour
             status = await gw.start_live("00967", 1)
             assert status["state"] == "requested"
             await gw.start_live("00967", 2, 1)  # several channels at once
-            feed = feeds_module.LIVE_FEEDS.feed("00967", 1)
+            feed = feeds.feed("00967", 1)
             await until(lambda: feed.seq >= 5 and layer.frame_key(1.0) != "fallback")
             assert layer.render(1.0, out)
             # The clip is a colour gradient: not the fallback, and it varies across the canvas.

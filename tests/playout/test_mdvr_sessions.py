@@ -12,7 +12,6 @@ from tests.playout.test_mdvr_gateway import config, until
 from trocadero.config.schema import StorageConfig
 from trocadero.core.events import EventBus
 from trocadero.core.storage import open_storage
-from trocadero.playout.mdvr import feeds as feeds_module
 from trocadero.playout.mdvr.gateway import MdvrGateway
 from trocadero.playout.mdvr.sim import SimDevice, SimFile, encode_clip
 
@@ -33,7 +32,7 @@ async def test_live_stream_and_download_on_one_device(tmp_path: Path) -> None:
             with trio.fail_after(5):
                 await dev.registered.wait()
             await gw.start_live("00967", 1)
-            feed = feeds_module.LIVE_FEEDS.feed("00967", 1)
+            feed = gw.ctx.feeds.feed("00967", 1)
             await until(lambda: feed.seq >= 3)
             data = clip.elementary_stream() * 3  # a longer file: the transfer overlaps
             await dev.send_file_ready("UIDX", SimFile("/mnt/sd/alarm/ch2.264", data))

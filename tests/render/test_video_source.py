@@ -16,10 +16,18 @@ import pytest
 
 from tests.render.test_renderer import tiny_show
 from trocadero.config.show import CanvasLayersDef, LayerDef, LookDef
+from trocadero.core.content import AssetIndex
 from trocadero.core.patch import compile_patch
-from trocadero.playout.render import video as video_module
+from trocadero.core.playback.plan import IDLE_LOOK
+from trocadero.playout.mdvr.feeds import LiveFeeds
 from trocadero.playout.render.renderer import Renderer
-from trocadero.playout.render.sources import CanvasContext, SourceError, build_source
+from trocadero.playout.render.sources import (
+    CanvasContext,
+    SourceContext,
+    SourceError,
+    build_source,
+)
+from trocadero.playout.render.sources import video as video_module
 
 FPS = 25
 FRAMES = 30  # fits the ring: a second pass is not needed to loop
@@ -124,32 +132,28 @@ def test_decoder_failure_mid_playback_falls_back_and_alerts(
     tmp_path: Path, clips: dict[str, Path]
 ) -> None:
     alerts: list[str] = []
-    video_module.alert = alerts.append
-    try:
-        moving = tmp_path / "moving.mp4"
-        moving.write_bytes(clips["long"].read_bytes())
-        still = write_png(tmp_path / "still.png", 16, 16, (0, 0, 255))
-        params = {"path": str(moving), "fallback": "#00ff00", "fallback_image": str(still)}
-        layer = build_source("video", params, canvas())
-        out = np.zeros((16, 32, 3), np.uint16)
-        assert shown_index(layer, 0.0, out) == 0  # the layer starts at its first frame time
-        assert shown_index(layer, 100 / FPS + 0.001, out) == 100
-        moving.unlink()  # the file goes away under the player (a storage failure)
-        deadline = time.monotonic() + 10
-        t = LONG / FPS + 0.001  # looping back makes the decoder read the file again
-        while layer.frame_key(t) != "fallback":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        layer.render(t, out)
-        # The still, fitted (16x16 in the middle of 32x16), with bars of the fallback colour.
-        assert (out[:, 8:24] == [0, 0, 65535]).all()
-        assert (out[:, :8] == [0, 65535, 0]).all()
-        assert (out[:, 24:] == [0, 65535, 0]).all()
-        assert len(alerts) == 1
-        assert "decoding failed" in alerts[0]
-        layer.close()
-    finally:
-        video_module.alert = lambda _text: None
+    moving = tmp_path / "moving.mp4"
+    moving.write_bytes(clips["long"].read_bytes())
+    still = write_png(tmp_path / "still.png", 16, 16, (0, 0, 255))
+    params = {"path": str(moving), "fallback": "#00ff00", "fallback_image": str(still)}
+    layer = build_source("video", params, canvas(), SourceContext(alert=alerts.append))
+    out = np.zeros((16, 32, 3), np.uint16)
+    assert shown_index(layer, 0.0, out) == 0  # the layer starts at its first frame time
+    assert shown_index(layer, 100 / FPS + 0.001, out) == 100
+    moving.unlink()  # the file goes away under the player (a storage failure)
+    deadline = time.monotonic() + 10
+    t = LONG / FPS + 0.001  # looping back makes the decoder read the file again
+    while layer.frame_key(t) != "fallback":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    layer.render(t, out)
+    # The still, fitted (16x16 in the middle of 32x16), with bars of the fallback colour.
+    assert (out[:, 8:24] == [0, 0, 65535]).all()
+    assert (out[:, :8] == [0, 65535, 0]).all()
+    assert (out[:, 24:] == [0, 65535, 0]).all()
+    assert len(alerts) == 1
+    assert "decoding failed" in alerts[0]
+    layer.close()
 
 
 def test_unreadable_file_is_refused_when_the_look_is_built(tmp_path: Path) -> None:
@@ -232,3 +236,34 @@ def test_an_edited_or_deleted_look_stops_its_decoding_thread(clips: dict[str, Pa
     while any(d.running for d in running) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert [d.running for d in running] == [False, False]
+
+
+def test_asset_ids_resolve_through_the_source_context(clips: dict[str, Path]) -> None:
+    with pytest.raises(SourceError, match="no content library in this process"):
+        build_source("video", {"asset": 7}, canvas())  # a bare context: no library
+    assets = AssetIndex()
+    context = SourceContext(assets=assets)
+    with pytest.raises(SourceError, match="no content asset 7"):
+        build_source("video", {"asset": 7}, canvas(), context)
+    assets.note(7, "pending", None)
+    with pytest.raises(SourceError, match="only approved content plays"):
+        build_source("video", {"asset": 7}, canvas(), context)
+    assets.note(7, "approved", clips["short"])
+    layer = build_source("video", {"asset": 7}, canvas(), context)
+    out = np.zeros((16, 32, 3), np.uint16)
+    assert shown_index(layer, 0.0, out) == 0
+    layer.close()
+
+
+def test_the_renderer_hands_its_context_to_the_sources_it_builds() -> None:
+    feeds = LiveFeeds()
+    live = LayerDef(source="mdvr-live", params={"device": "00967", "channel": 1})
+    show = tiny_show((live,))
+    renderer = Renderer(show, compile_patch(show), sources=SourceContext(live_feeds=feeds))
+    stack = renderer.stack_for("c", IDLE_LOOK)
+    assert stack is not None
+    source = stack.layers[0].source
+    assert source.context is renderer.sources
+    assert feeds.feed("00967", 1).wanted() == [(2, 1)]  # the layer asked this context's feed
+    renderer.forget_look(IDLE_LOOK)
+    assert feeds.feed("00967", 1).wanted() == []

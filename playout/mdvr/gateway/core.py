@@ -16,7 +16,7 @@ from trocadero.core.storage import Storage
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
 
 from ...logs import get_logger
-from ..feeds import LIVE_FEEDS, LiveFeeds
+from ..feeds import LiveFeeds
 from ..udp import UdpStats, serve_udp_signaling
 from .alarms import Alarms
 from .allowlist import AllowList
@@ -44,7 +44,7 @@ class MdvrGateway:
         bus: EventBus,
         file_dir: Path,
         *,
-        feeds: LiveFeeds = LIVE_FEEDS,
+        feeds: LiveFeeds | None = None,
         audit: bool = True,
         containment: Containment = CONTAINMENT,
         clock: Clock = SYSTEM_CLOCK,
@@ -54,7 +54,8 @@ class MdvrGateway:
             store=store,
             bus=bus,
             file_dir=file_dir,
-            feeds=feeds,
+            # The daemon passes the feeds its renderer reads; alone, the gateway has its own.
+            feeds=LiveFeeds() if feeds is None else feeds,
             clock=clock,
             containment=containment,
             audit=audit,

@@ -1,5 +1,5 @@
 //! Layer sources the render thread draws itself: pure functions of frame time, ported from
-//! `playout/render/sources.py` (which stays the reference and computes every table here at
+//! `playout/render/sources/` (which stays the reference and computes every table here at
 //! build time, so only the per-frame arithmetic is native). Static sources are drawn once by
 //! Python; anything else animated reaches the thread through a [`Slot`].
 

@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from .pixel_font import HEIGHT as FONT_HEIGHT
-from .pixel_font import UnknownCharacter, text_bitmap
-from .sources import LayerSource, ParamSpec
+from ..pixel_font import HEIGHT as FONT_HEIGHT
+from ..pixel_font import UnknownCharacter, text_bitmap
+from .base import LayerSource, ParamSpec
 
 DIRECTIONS = ("right", "left", "down", "up")
 

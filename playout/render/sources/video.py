@@ -5,8 +5,8 @@ The frame for frame time t is computed, never accumulated, so there is no drift 
 ``n = floor((t - start) * speed * fps) + offset * fps``, then wrapped (loop), clamped (hold)
 or ended (once: the background). A frame never waits on the decoder: when frame n is not
 decoded yet the newest decoded frame before it is shown and the miss is counted. A decoder
-error mid-file switches the layer to its fallback colour and is reported once (the daemon
-turns it into a ``system:alert``).
+error mid-file switches the layer to its fallback colour and is reported once through the
+source context's ``alert`` (the daemon turns it into a ``system:alert``).
 """
 
 from __future__ import annotations
@@ -23,24 +23,24 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from trocadero.core.content import resolve_asset
-
-from .sources import FALLBACK_IMAGE, LayerSource, ParamSpec, fallback_frame
+from .base import LayerSource, ParamSpec, ignore_alert
+from .fallback import FALLBACK_IMAGE, fallback_frame
 
 RING: Final = 48  # frames kept decoded ahead (and just behind) the one shown
 MODES: Final = ("loop", "once", "hold")
-
-# Where decoder errors are reported (the daemon points it at the event bus).
-alert: Callable[[str], None] = lambda _text: None  # noqa: E731 - a settable hook
 
 
 class VideoDecoder:
     """Decodes `path` in order on its own thread, frames scaled to (width, height) as uint16
     RGB, keeping at most `RING` of them; seeks back to the start when asked for an earlier
-    frame than it holds (a loop)."""
+    frame than it holds (a loop). A decoding error is reported once to `alert`, from the
+    decoding thread."""
 
-    def __init__(self, path: Path, width: int, height: int) -> None:
+    def __init__(
+        self, path: Path, width: int, height: int, *, alert: Callable[[str], None] = ignore_alert
+    ) -> None:
         self.path, self.width, self.height = path, width, height
+        self.alert = alert
         with av.open(str(path)) as probe:
             stream = probe.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
@@ -94,7 +94,7 @@ class VideoDecoder:
                 self._decode_pass()
         except Exception as exc:
             self.error = f"{self.path.name}: {exc}"
-            alert(f"video layer: decoding failed ({self.error}); showing the fallback")
+            self.alert(f"video layer: decoding failed ({self.error}); showing the fallback")
 
     def _wrapped(self, index: int) -> bool:
         """The consumer wants a frame far behind this one: it looped back to the start."""
@@ -189,14 +189,22 @@ class Video(LayerSource):
             return
         if asset is not None:
             try:
-                path = str(resolve_asset(int(asset)))
+                path = str(self._asset_file(int(asset)))
             except ValueError as exc:
                 problems.append(self.problem("asset", str(exc)))
                 return
         try:
-            self.decoder = VideoDecoder(Path(path), self.canvas.width, self.canvas.height)
+            self.decoder = VideoDecoder(
+                Path(path), self.canvas.width, self.canvas.height, alert=self.context.alert
+            )
         except (av.FFmpegError, OSError, IndexError) as exc:
             problems.append(self.problem("path", f"not a readable video: {exc}"))
+
+    def _asset_file(self, asset_id: int) -> Path:
+        assets = self.context.assets
+        if assets is None:
+            raise ValueError("no content library in this process")
+        return assets.resolve(asset_id)
 
     def index_at(self, t: float) -> int | None:
         """The file's frame for frame time t (None: past the end of a play-once)."""
