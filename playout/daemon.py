@@ -57,7 +57,6 @@ from .logs import get_logger
 from .mdvr.feeds import LiveFeeds
 from .mdvr.gateway import MdvrGateway
 from .native_frames import serve_native_frames
-from .opendmx import OpenDmxOutput, open_dmx_health, start_open_dmx_outputs
 from .outputs import (
     AttachedOutput,
     attach_outputs,
@@ -135,7 +134,6 @@ class Runtime:
     outputs: list[AttachedOutput] = field(default_factory=list)
     inputs: InputUniverses | None = None
     discovery: ArtNetDiscovery | None = None
-    open_dmx: list[OpenDmxOutput] = field(default_factory=list)
     overlay: InputOverlay | None = None
     controller: Controller | None = None
     store: Storage | None = None
@@ -219,10 +217,7 @@ class Runtime:
                 "canvases": len(self.show.renderer.canvases),
                 "universes": len(self.show.patch.universes),
             },
-            "outputs": [
-                *output_health(self.clock, self.outputs),
-                *open_dmx_health(self.open_dmx),
-            ],
+            "outputs": output_health(self.clock, self.outputs),
             "inputs": None if self.inputs is None else input_health(self.inputs),
             "artnet_discovery": (
                 None if self.discovery is None else discovery_health(self.discovery)
@@ -709,7 +704,6 @@ async def _run(
                     rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
-                rt.open_dmx = start_open_dmx_outputs(config.outputs, show.patch)
                 producer = (
                     partial(serve_native_frames, realtime_priority=config.clock.realtime_priority)
                     if config.render.native
@@ -726,7 +720,6 @@ async def _run(
                     show.previews,
                     rt.render,
                     rt.overlay,
-                    rt.open_dmx,
                     driver,
                 )
                 await _supervised(
@@ -802,8 +795,6 @@ async def _run(
                     nursery.cancel_scope.cancel()
                     break
         finally:
-            for output in rt.open_dmx:
-                output.stop()
             s = clock.stats()
             state.end_run({"frames_sent": s.frames_sent, "late_renders": s.late_renders})
             rt.notifier.close()

@@ -30,7 +30,6 @@ from trocadero.native.clock import FrameClock
 
 from .inputs import InputUniverses
 from .logs import get_logger
-from .opendmx import OpenDmxOutput
 from .playback import PlaybackDriver
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
@@ -211,7 +210,6 @@ class FrameLoop:
         previews: Previews,
         stats: RenderStats,
         overlay: InputOverlay | None,
-        serial_threads: Sequence[OpenDmxOutput],
         driver: PlaybackDriver | None,
         lock: AbstractContextManager[object],
     ) -> None:
@@ -219,12 +217,7 @@ class FrameLoop:
         if epoch is None:
             raise RuntimeError("the frame clock must be started before the frame producer")
         self.clock, self.renderer, self.previews, self.stats = clock, renderer, previews, stats
-        self.overlay, self.serial_threads, self.driver, self.lock = (
-            overlay,
-            serial_threads,
-            driver,
-            lock,
-        )
+        self.overlay, self.driver, self.lock = overlay, driver, lock
         self.epoch = epoch
         self.period = clock.period_ns
         self.margin = self.period // 4  # never render for a deadline closer than this
@@ -257,8 +250,6 @@ class FrameLoop:
                 overlay.apply(renderer.universes)
             self.clock.publish(renderer.universes)
             published = time.monotonic_ns()
-            for output in self.serial_threads:  # Open DMX: a 512-byte copy for its own thread
-                output.publish_frame(renderer.universes.data)
             self.previews.maybe_update(time.monotonic(), frame_time)
         cpu = time.thread_time_ns() - cpu0
         wake_delay = 0 if self.planned_wake is None else woke - self.planned_wake
@@ -330,7 +321,6 @@ async def serve_frame_producer(
     previews: Previews,
     stats: RenderStats,
     overlay: InputOverlay | None = None,
-    serial_threads: Sequence[OpenDmxOutput] = (),
     driver: PlaybackDriver | None = None,
     *,
     threaded: bool = True,
@@ -344,7 +334,7 @@ async def serve_frame_producer(
     the frame producer is the lighting itself, not a supervised subsystem)."""
     log = get_logger("render")
     lock = driver.lock if driver is not None else contextlib.nullcontext()
-    loop = FrameLoop(clock, renderer, previews, stats, overlay, serial_threads, driver, lock)
+    loop = FrameLoop(clock, renderer, previews, stats, overlay, driver, lock)
     log.info(
         "frame producer started",
         canvases=len(renderer.canvases),

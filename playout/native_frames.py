@@ -20,7 +20,6 @@ only what needs Python waits — a follow due meanwhile, a video layer's next fr
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import numpy as np
 import trio
@@ -29,7 +28,6 @@ from trocadero.native.clock import FrameClock
 
 from .frames import InputOverlay, LateRenders, RenderStats
 from .logs import get_logger
-from .opendmx import OpenDmxOutput
 from .playback import PlaybackDriver
 from .render.native import NativeScene
 from .render.preview import Previews
@@ -49,11 +47,10 @@ class NativeFeeder:
         previews: Previews,
         stats: RenderStats,
         overlay: InputOverlay | None,
-        serial_threads: Sequence[OpenDmxOutput],
         driver: PlaybackDriver | None,
     ) -> None:
         self.scene, self.clock, self.previews, self.stats = scene, clock, previews, stats
-        self.overlay, self.serial_threads, self.driver = overlay, serial_threads, driver
+        self.overlay, self.driver = overlay, driver
         self.renderer: Renderer = scene.renderer
         self.period = clock.period_ns
         self.margin = self.period // 4
@@ -142,9 +139,9 @@ class NativeFeeder:
             self.inputs = now
 
     def _snapshot(self, force: bool = False) -> bool:
-        """Previews (at their own rate) and Open DMX (every frame) read the frames as they
-        went out. True if a frame was copied."""
-        if not (force or self.serial_threads) and time.monotonic() < self.previews.next_due:
+        """Previews (at their own rate) read the frames as they went out. True if a frame
+        was copied."""
+        if not force and time.monotonic() < self.previews.next_due:
             return False
         snap = self.scene.native.snapshot()  # also asks for the next one
         if snap is None:
@@ -153,8 +150,6 @@ class NativeFeeder:
         r = self.renderer
         r.source[:] = np.frombuffer(source, dtype=np.uint16)
         r.universes[:] = np.frombuffer(universes, dtype=np.uint8)
-        for output in self.serial_threads:
-            output.publish_frame(r.universes.data)
         self.previews.maybe_update(time.monotonic(), frame_time)
         return True
 
@@ -177,7 +172,6 @@ async def serve_native_frames(
     previews: Previews,
     stats: RenderStats,
     overlay: InputOverlay | None = None,
-    serial_threads: Sequence[OpenDmxOutput] = (),
     driver: PlaybackDriver | None = None,
     *,
     realtime_priority: int = 0,
@@ -188,10 +182,10 @@ async def serve_native_frames(
     a supervised subsystem)."""
     log = get_logger("render")
     scene = NativeScene(renderer)
-    feeder = NativeFeeder(scene, clock, previews, stats, overlay, serial_threads, driver)
+    feeder = NativeFeeder(scene, clock, previews, stats, overlay, driver)
     try:
         feeder.publish_plan(feeder.next_frame_time())
-        scene.native.snapshot()  # the first frame is copied for Open DMX and the previews
+        scene.native.snapshot()  # the first frame is copied for the previews
         scene.native.start(clock, realtime_priority=max(0, realtime_priority - 1))
         stats.thread = stats.native = True
         # Polled: the first frame comes from a native thread, which cannot set a trio.Event.

@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from trocadero.config import ConfigError
-from trocadero.config.outputs import OutputConfig
+from trocadero.config.outputs import SERIAL_PROTOCOLS, OutputConfig
 from trocadero.core.patch import CompiledPatch
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.sacn import (
@@ -28,6 +28,7 @@ from trocadero.protocols.sacn import (
 )
 
 from .logs import get_logger
+from .opendmx import add_open_dmx_output
 from .statefile import write_atomic
 
 log = get_logger("outputs")
@@ -94,8 +95,8 @@ def attach_outputs(
         if names.count(cfg.name) > 1:
             problems.append(f'outputs "{cfg.name}": name used twice')
             continue
-        if not cfg.enabled or cfg.protocol == "open-dmx":
-            continue  # open-dmx: its own thread, see playout.opendmx.start_open_dmx_outputs
+        if not cfg.enabled:
+            continue
         wanted = cfg.universe_list
         present = tuple(u for u in wanted if u in patch.universe_index)
         if len(present) < len(wanted):
@@ -109,13 +110,15 @@ def attach_outputs(
         if not present:
             log.warning("output has no universe of the show; not sent", output=cfg.name)
             continue
-        if cfg.protocol == "enttec-pro":
+        if cfg.protocol in SERIAL_PROTOCOLS:
+            index = patch.universe_index[present[0]]
             try:
-                output_id = clock.add_serial_output(
-                    device=cfg.device,
-                    universe_index=patch.universe_index[present[0]],
-                    rate_hz=cfg.rate_hz or None,
-                )
+                if cfg.protocol == "open-dmx":  # a native writer thread fed by the output thread
+                    output_id = add_open_dmx_output(clock, cfg, index)
+                else:
+                    output_id = clock.add_serial_output(
+                        device=cfg.device, universe_index=index, rate_hz=cfg.rate_hz or None
+                    )
             except ValueError as exc:
                 problems.append(f'outputs "{cfg.name}": {exc}')
                 continue

@@ -187,6 +187,29 @@ class FrameClock:
         Raises ValueError naming the argument for anything invalid, RuntimeError after start().
         """
 
+    def add_opendmx_output(
+        self,
+        *,
+        device: str,
+        universe_index: int,
+        rate_hz: float = 40.0,
+        break_us: int = 110,
+        mab_us: int = 16,
+    ) -> int:
+        """Add an Open DMX (plain FTDI) output; returns its id (shared with ``add_output``).
+        Only before start().
+
+        The output thread hands frame universe ``universe_index`` of every frame it sends
+        (with the emergency overlay applied) to a native writer thread, which on its own
+        absolute schedule at ``rate_hz`` (1..44) raises the break for ``break_us`` (>= 92),
+        waits ``mab_us`` (>= 12) and writes start code 0 + 512 slots at 250 kbaud 8N2, then
+        waits for the tty to drain. Nothing is sent before the first published (or emergency)
+        frame. A refused break is counted in ``break_errors``; an error makes the output
+        failing and it is reopened once a second. No Python runs on this path.
+
+        Raises ValueError naming the argument for anything invalid, RuntimeError after start().
+        """
+
     def output_stats(self, output_id: int) -> OutputStats:
         """Counters and health of an output (ValueError for an unknown id)."""
 
@@ -269,7 +292,7 @@ class OutputStats:
     @property
     def output_id(self) -> int: ...
     @property
-    def protocol(self) -> Literal["sacn", "artnet", "ddp", "enttec-pro"]: ...
+    def protocol(self) -> Literal["sacn", "artnet", "ddp", "enttec-pro", "open-dmx"]: ...
     @property
     def universes(self) -> int: ...
     @property
@@ -307,6 +330,14 @@ class OutputStats:
     @property
     def state_changes(self) -> int:
         """Incremented on every change of state or of the error: log once per change."""
+
+    @property
+    def break_errors(self) -> int:
+        """Open DMX only (0 otherwise): breaks the tty refused (the frame was still written)."""
+
+    @property
+    def late_frames(self) -> int:
+        """Open DMX only (0 otherwise): DMX frames the writer skipped because it woke late."""
 
 # ---------------------------------------------------------------------------------------------
 # MDVR protocol ("$$dc" / CMSV6; native/rust/core/src/mdvr). Use it through

@@ -19,8 +19,8 @@
 
 use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
-use trocadero_core::clock::{monotonic_ns, thread_cpu_ns};
 use trocadero_core::output::packets::{sacn_data_template, SacnSource};
+use trocadero_core::timebase::{monotonic_ns, thread_cpu_ns};
 
 struct Args {
     universes: usize,

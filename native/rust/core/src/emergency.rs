@@ -172,7 +172,7 @@ impl Emergency {
         if !self.latched.swap(true, Ordering::AcqRel) {
             self.engagements.fetch_add(1, Ordering::Relaxed);
             self.latched_at_ns
-                .store(crate::clock::monotonic_ns(), Ordering::Relaxed);
+                .store(crate::timebase::monotonic_ns(), Ordering::Relaxed);
         }
     }
 

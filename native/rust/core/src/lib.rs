@@ -10,16 +10,18 @@ pub mod histogram;
 pub mod mdvr;
 pub mod output;
 pub mod render;
+pub mod timebase;
 pub mod triple_buffer;
 
-pub use clock::{ClockConfig, FrameClock, FrameSink, Stats};
+pub use clock::{FrameClock, Stats};
 pub use emergency::EmergencyStats;
 pub use histogram::Histogram;
+pub use output::{OpenDmxConfig, OpenDmxSink, SerialConfig, SerialKind, SerialOutput};
 pub use output::{
     OutputConfig, OutputError, OutputHandle, OutputState, OutputStats, Protocol, UdpOutput,
     UniverseMap,
 };
-pub use output::{SerialConfig, SerialKind, SerialOutput};
+pub use timebase::{ClockConfig, FrameSink};
 pub use triple_buffer::{triple_buffer, Consumer, Producer};
 
 use std::fmt;

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
-use trocadero_core::clock::monotonic_ns;
+use trocadero_core::timebase::monotonic_ns;
 use trocadero_core::{ClockConfig, Error, FrameClock, FrameSink};
 
 #[derive(Debug, Clone)]
@@ -413,8 +413,8 @@ struct Busy;
 
 impl FrameSink for Busy {
     fn send(&mut self, _frame: &[u8], _frame_number: u64) {
-        let until = trocadero_core::clock::thread_cpu_ns() + 2_000_000;
-        while trocadero_core::clock::thread_cpu_ns() < until {
+        let until = trocadero_core::timebase::thread_cpu_ns() + 2_000_000;
+        while trocadero_core::timebase::thread_cpu_ns() < until {
             std::hint::spin_loop();
         }
     }

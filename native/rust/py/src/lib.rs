@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::net::Ipv4Addr;
 use trocadero_core::output::{parse_destination, OutputStats as CoreOutputStats};
-use trocadero_core::output::{SerialConfig, SerialKind};
+use trocadero_core::output::{OpenDmxConfig, SerialConfig, SerialKind};
 use trocadero_core::{
     ClockConfig, Error, FrameClock as CoreClock, OutputConfig, OutputError, Protocol, Stats,
     UniverseMap, MAX_FRAME_BYTES, MAX_REALTIME_PRIORITY,
@@ -383,6 +383,33 @@ impl FrameClock {
             .map_err(output_err)
     }
 
+    /// Add an Open DMX output (plain FTDI): universe `universe_index` of every frame the
+    /// output thread sends (emergency overlay applied) goes to a native writer thread that
+    /// makes break, MAB and the 513-byte frame on `device` at `rate_hz` (≤ 44). Nothing is
+    /// sent before the first frame. Returns its id for `output_stats`. Only before start().
+    #[pyo3(signature = (*, device, universe_index, rate_hz = 40.0, break_us = 110, mab_us = 16))]
+    fn add_opendmx_output(
+        &self,
+        py: Python<'_>,
+        device: &str,
+        universe_index: i64,
+        rate_hz: f64,
+        break_us: i64,
+        mab_us: i64,
+    ) -> PyResult<usize> {
+        let frame_index = usize::try_from(universe_index).map_err(|_| {
+            PyValueError::new_err(format!(
+                "universe_index must not be negative (got {universe_index})"
+            ))
+        })?;
+        let mut config = OpenDmxConfig::new(device, frame_index);
+        config.rate_hz = rate_hz;
+        config.break_us = int_in("break_us", break_us, 0, 1_000_000)?;
+        config.mab_us = int_in("mab_us", mab_us, 0, 1_000_000)?;
+        py.detach(|| self.inner.add_opendmx_output(&config))
+            .map_err(output_err)
+    }
+
     /// Counters and state of output `output_id` (from add_output), readable while running.
     fn output_stats(&self, output_id: i64) -> PyResult<OutputStats> {
         usize::try_from(output_id)
@@ -520,6 +547,8 @@ struct OutputStats {
     state: &'static str,
     last_error: Option<String>,
     state_changes: u64,
+    break_errors: u64,
+    late_frames: u64,
 }
 
 impl OutputStats {
@@ -538,6 +567,8 @@ impl OutputStats {
             state: s.state.name(),
             last_error: s.last_error,
             state_changes: s.state_changes,
+            break_errors: s.break_errors,
+            late_frames: s.late_frames,
         }
     }
 }
@@ -553,7 +584,8 @@ impl OutputStats {
         format!(
             "OutputStats(output_id={}, protocol={:?}, universes={}, packets_per_frame={}, \
              packets_sent={}, bytes_sent={}, frames_sent={}, frames_skipped_by_rate={}, \
-             send_errors={}, drops={}, state={:?}, last_error={}, state_changes={})",
+             send_errors={}, drops={}, state={:?}, last_error={}, state_changes={}, \
+             break_errors={}, late_frames={})",
             self.output_id,
             self.protocol,
             self.universes,
@@ -570,6 +602,8 @@ impl OutputStats {
                 None => "None".to_owned(),
             },
             self.state_changes,
+            self.break_errors,
+            self.late_frames,
         )
     }
 }

@@ -28,6 +28,8 @@ pub enum Protocol {
     Ddp,
     /// Enttec DMX USB Pro (label 6 over a serial device): [`super::SerialOutput`] only.
     EnttecPro,
+    /// Open DMX (plain FTDI, host-timed break): [`super::OpenDmxSink`] only.
+    OpenDmx,
 }
 
 impl Protocol {
@@ -37,6 +39,7 @@ impl Protocol {
             Protocol::ArtNet => "artnet",
             Protocol::Ddp => "ddp",
             Protocol::EnttecPro => "enttec-pro",
+            Protocol::OpenDmx => "open-dmx",
         }
     }
 
@@ -56,7 +59,7 @@ impl Protocol {
             Protocol::Sacn => SACN_PORT,
             Protocol::ArtNet => ARTNET_PORT,
             Protocol::Ddp => DDP_PORT,
-            Protocol::EnttecPro => 0,
+            Protocol::EnttecPro | Protocol::OpenDmx => 0,
         }
     }
 }
@@ -152,10 +155,13 @@ impl OutputConfig {
     pub fn validate(&self, frame_bytes: usize, clock_rate_hz: f64) -> Result<(), OutputError> {
         let invalid = |arg: &str, message: String| Err(OutputError::invalid(arg, message));
         let proto = self.protocol;
-        if proto == Protocol::EnttecPro {
+        if matches!(proto, Protocol::EnttecPro | Protocol::OpenDmx) {
             return invalid(
                 "protocol",
-                "enttec-pro is a serial output (SerialOutput / add_serial_output)".into(),
+                format!(
+                    "{} is a serial output (add_serial_output / add_opendmx_output)",
+                    proto.name()
+                ),
             );
         }
         if self.universes.is_empty() {
@@ -233,7 +239,7 @@ impl OutputConfig {
                          {} slots each)",
                         self.slots
                     ),
-                    Protocol::EnttecPro => unreachable!("rejected above"),
+                    Protocol::EnttecPro | Protocol::OpenDmx => unreachable!("rejected above"),
                 };
                 return invalid(&arg, message);
             }

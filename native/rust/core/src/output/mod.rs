@@ -28,6 +28,7 @@
 //! (1..15, one per frame) and for the sACN sync address.
 
 pub mod config;
+pub mod opendmx;
 pub mod packets;
 pub mod serial;
 mod socket;
@@ -35,9 +36,10 @@ mod socket;
 pub use config::{
     parse_destination, OutputConfig, OutputError, Protocol, UniverseMap, UNIVERSE_BYTES,
 };
+pub use opendmx::{OpenDmxConfig, OpenDmxSink};
 pub use serial::{SerialConfig, SerialKind, SerialOutput};
 
-use crate::clock::{ClockConfig, FrameSink, Schedule};
+use crate::timebase::{ClockConfig, FrameSink, Schedule};
 use packets::*;
 use socket::{SetupError, SocketOptions, MAX_BATCH};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -105,6 +107,10 @@ pub struct OutputStats {
     pub last_error: Option<String>,
     /// Transitions healthy ↔ failing, and changes of the error while failing.
     pub state_changes: u64,
+    /// Open DMX only (0 otherwise): breaks the tty refused (the frame was still written).
+    pub break_errors: u64,
+    /// Open DMX only (0 otherwise): DMX frames the writer skipped because it woke late.
+    pub late_frames: u64,
 }
 
 struct StateCell {
@@ -124,6 +130,8 @@ struct Shared {
     frames_skipped_by_rate: AtomicU64,
     send_errors: AtomicU64,
     drops: AtomicU64,
+    break_errors: AtomicU64,
+    late_frames: AtomicU64,
     /// The output thread only ever `try_lock`s this (a reader holds it for a string clone).
     state: Mutex<StateCell>,
 }
@@ -141,6 +149,8 @@ impl Shared {
             frames_skipped_by_rate: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
             drops: AtomicU64::new(0),
+            break_errors: AtomicU64::new(0),
+            late_frames: AtomicU64::new(0),
             state: Mutex::new(StateCell {
                 failing: false,
                 last_error: None,
@@ -192,6 +202,8 @@ impl OutputHandle {
             },
             last_error,
             state_changes,
+            break_errors: s.break_errors.load(Ordering::Relaxed),
+            late_frames: s.late_frames.load(Ordering::Relaxed),
         }
     }
 }
@@ -494,7 +506,9 @@ impl UdpOutput {
             Protocol::Sacn => (SACN_SEQUENCE_OFFSET, 0),
             Protocol::ArtNet => (ARTNET_SEQUENCE_OFFSET, 1),
             Protocol::Ddp => (DDP_SEQUENCE_OFFSET, 1),
-            Protocol::EnttecPro => unreachable!("serial protocol rejected by validate"),
+            Protocol::EnttecPro | Protocol::OpenDmx => {
+                unreachable!("serial protocol rejected by validate")
+            }
         };
         match protocol {
             Protocol::Sacn => {
@@ -541,7 +555,7 @@ impl UdpOutput {
                     );
                 }
             }
-            Protocol::EnttecPro => {}
+            Protocol::EnttecPro | Protocol::OpenDmx => {}
         }
 
         // The sync packet and where it goes.
@@ -769,7 +783,7 @@ impl UdpOutput {
                     buf[p.off + *seq_offset] = *ddp_seq;
                     buf[p.off + DDP_FLAGS_OFFSET] = DDP_FLAG_VERSION1;
                 }
-                Protocol::EnttecPro => {}
+                Protocol::EnttecPro | Protocol::OpenDmx => {}
             }
             selected.push(pi as u32);
         }
@@ -828,7 +842,7 @@ impl UdpOutput {
     fn transmit(&mut self, patient: bool) -> Outcome {
         let mut out = Outcome::default();
         let fd = self.fd.as_raw_fd();
-        let give_up_at = patient.then(|| crate::clock::monotonic_ns() + TERMINATE_PATIENCE_NS);
+        let give_up_at = patient.then(|| crate::timebase::monotonic_ns() + TERMINATE_PATIENCE_NS);
         let base = self.buf.as_ptr();
         let names = self.names.as_ptr();
         let namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
@@ -937,7 +951,7 @@ impl UdpOutput {
                         libc::EINTR => {}
                         libc::EAGAIN | libc::ENOBUFS => {
                             if let Some(limit) = give_up_at {
-                                if crate::clock::monotonic_ns() < limit {
+                                if crate::timebase::monotonic_ns() < limit {
                                     socket::wait_writable(fd, 20);
                                     continue;
                                 }

@@ -13,7 +13,7 @@
 //! healthy again. Nothing here can stop the clock or the other outputs.
 
 use super::{OutputError, OutputHandle, PendingState, Protocol, RateGate, Shared, UNIVERSE_BYTES};
-use crate::clock::{monotonic_ns, ClockConfig, FrameSink, Schedule};
+use crate::timebase::{monotonic_ns, ClockConfig, FrameSink, Schedule};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
@@ -28,8 +28,8 @@ pub const ENTTEC_MESSAGE_BYTES: usize = 4 + 1 + UNIVERSE_BYTES + 1;
 /// Interval between attempts to open a missing or failed device.
 const REOPEN_INTERVAL_NS: u64 = 1_000_000_000;
 
-/// Which serial protocol an output speaks (only the USB Pro runs on the output thread; Open
-/// DMX needs host-timed breaks and runs on a Python thread).
+/// Which serial protocol an output speaks through [`SerialOutput`] (Open DMX needs host-timed
+/// breaks and has its own writer thread: [`super::OpenDmxSink`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SerialKind {
     EnttecPro,
@@ -122,7 +122,7 @@ fn last_errno() -> i32 {
 }
 
 /// Open `path` for non-blocking writes and set raw mode (not a tty, e.g. a FIFO: left as is).
-fn open_device(path: &CString) -> Result<OwnedFd, i32> {
+pub(super) fn open_device(path: &CString) -> Result<OwnedFd, i32> {
     // SAFETY: `path` is a valid NUL-terminated string; open has no other preconditions.
     let fd = unsafe {
         libc::open(
@@ -359,14 +359,14 @@ impl FrameSink for SerialOutput {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::output::OutputState;
     use std::io::Read;
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::fs::OpenOptionsExt;
 
-    fn openpty() -> (std::fs::File, OwnedFd, String) {
+    pub(crate) fn openpty() -> (std::fs::File, OwnedFd, String) {
         let (mut master, mut slave) = (-1, -1);
         // SAFETY: valid out-pointers; name/termios/winsize may be null.
         let rc = unsafe {
@@ -397,7 +397,7 @@ mod tests {
         }
     }
 
-    fn read_exact_timeout(f: &mut std::fs::File, n: usize) -> Vec<u8> {
+    pub(crate) fn read_exact_timeout(f: &mut std::fs::File, n: usize) -> Vec<u8> {
         let mut out = vec![0u8; n];
         let mut got = 0;
         while got < n {

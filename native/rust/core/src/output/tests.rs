@@ -2,7 +2,7 @@
 //! for byte with packets built from the templates and patched independently here.
 
 use super::*;
-use crate::clock::ClockConfig;
+use crate::timebase::ClockConfig;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};

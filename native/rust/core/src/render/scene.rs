@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::kernels::{self, BlendMode, FULL};
 use super::sources::Source;
-use crate::clock::monotonic_ns;
+use crate::timebase::monotonic_ns;
 
 pub const UNIVERSE_BYTES: usize = 512;
 

@@ -13,7 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use super::scene::{InputPatch, Plan, Scene, Stack, StageTimes};
-use crate::clock::{monotonic_ns, request_realtime, thread_cpu_ns, FrameClock};
+use crate::clock::FrameClock;
+use crate::timebase::{monotonic_ns, request_realtime, thread_cpu_ns};
 
 const THREAD_NAME: &str = "trocadero-render";
 /// Render-time samples kept for percentiles (as `frames.WINDOW`).
