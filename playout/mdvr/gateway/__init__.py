@@ -12,7 +12,8 @@ device + UID), and every alarm is acknowledged by UID, new or not.
 Media (TCP): a connection must register a session we asked for (C508 live video, C702 file)
 from the device we asked, before that session timed out; anything else gets 0x6000 failure
 and is closed. Live video is decoded off-thread into the ``LiveFeeds`` it was given
-(feeds.py, video.py) for the ``mdvr-live`` layer source; files are written and checked (files.py), remuxed and thumbnailed.
+(feeds.py, video.py) for the ``mdvr-live`` layer source; files are written and checked
+(files.py), remuxed and thumbnailed.
 
 Garbage policy (reference §9): a link is closed after 64 KiB of unframeable bytes or 16
 rejected frames in a row; media packets are capped at 8 MiB (never buffered beyond one).
