@@ -1,8 +1,10 @@
 //! Trocadero's native output path, without any Python: the frame clock that puts frames on
 //! the wire at absolute deadlines, the network senders it drives (sACN, Art-Net, DDP; see
-//! [`output`]), the triple buffer the Python renderer publishes into, and the lock-free
-//! lateness histogram the control plane reads. `trocadero-py` wraps this crate.
-//! [`mdvr`] is the MDVR gateway's protocol core (framing, messages, builders).
+//! [`output`]; the Enttec Pro serial writer too), the triple buffer the renderers publish
+//! into, and the lock-free lateness histogram the control plane reads. [`emergency`] is the
+//! latch the output thread applies itself, [`render`] the native render plan (the thread
+//! that draws every frame without Python), [`mdvr`] the MDVR gateway's protocol core
+//! (framing, messages, builders). `trocadero-py` wraps this crate.
 
 pub mod clock;
 pub mod emergency;

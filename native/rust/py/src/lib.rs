@@ -1,4 +1,5 @@
-//! `trocadero_rt`: thin Python binding of `trocadero_core::FrameClock`.
+//! `trocadero_rt`: thin Python binding of `trocadero-core`: the frame clock and its outputs
+//! (`FrameClock`, here), the native render plan (`render`) and the MDVR codec (`mdvr`).
 //!
 //! All logic lives in `trocadero-core`; this crate only converts arguments, maps errors to
 //! Python exceptions, and releases the GIL around anything that can wait (joining the output
