@@ -37,6 +37,7 @@ import trio
 from trocadero.config.schema import AuthConfig
 
 from .commands import Actor, Origin, audit
+from .errors import InvalidArgument, RefusedError
 from .login_throttle import LoginThrottle
 from .model import ROLES, Role, User
 from .revocations import RevokedFamilies
@@ -102,7 +103,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 def check_password_rules(password: str) -> None:
     if len(password) < _MIN_PASSWORD:
-        raise AuthError(f"password: at least {_MIN_PASSWORD} characters", status=400)
+        raise InvalidArgument(f"password: at least {_MIN_PASSWORD} characters")
 
 
 # --- JWT (HS256) -------------------------------------------------------------------------------
@@ -458,10 +459,10 @@ class AuthService:
     ) -> None:
         user = await self.store.users.get_user(username)
         if not await trio.to_thread.run_sync(verify_password, old, user.password_hash):
-            raise AuthError("current_password: wrong password", status=400)
+            raise InvalidArgument("current_password: wrong password")
         check_password_rules(new)
         if new == old:
-            raise AuthError("new_password: must differ from the current one", status=400)
+            raise InvalidArgument("new_password: must differ from the current one")
         digest = await trio.to_thread.run_sync(hash_password, new)
         await self.store.users.update_user(username, password_hash=digest)
         await self._cut_off(username, "password changed")
@@ -531,10 +532,9 @@ class AuthService:
             # helps on an empty store).
             if losing and await self._enabled_admins() <= {username}:
                 change = "disabled" if disabled else f"made {role}"
-                raise AuthError(
+                raise RefusedError(
                     f'"{username}" is the last enabled admin and cannot be {change}: '
-                    "create or enable another admin first",
-                    status=409,
+                    "create or enable another admin first"
                 )
             user = await self.store.users.update_user(
                 username, role=role, disabled=disabled, email=email, password_hash=digest

@@ -20,7 +20,7 @@ from .codec import from_plain, to_plain
 from .commands import Actor, audit
 from .model import ScheduleEntry
 from .permissions import require
-from .schedule.clock import zone
+from .schedule.clock import MAX_TIMELINE_HOURS, zone
 from .schedule.ical import parse_ical
 from .schedule.resolve import Schedule, ShowIndex, timeline_doc, verdict_doc
 from .storage import NotFound, Storage, ValidationError
@@ -28,7 +28,6 @@ from .storage.base import MAX_LIMIT
 
 EDIT: Final = "schedule.edit"  # the seed: marketing schedules too
 READ: Final = "read"
-MAX_TIMELINE_HOURS: Final = 24 * 7
 _ASSIGNED: Final = ("id", "created_by")  # the store and the caller's identity set these
 
 

@@ -621,12 +621,6 @@ async def _run(
         state=store.state,
         library=store.show,
     )
-    rt.operations = registry(
-        rt.controller,
-        interactions=Interactions(rt.controller, rt.events.publish),
-        show=store.show,
-        audit=store.audit,
-    )
     # The building's schedule: entries in memory, the show as the engine has it now.
     rt.schedules = ScheduleService(
         store,
@@ -646,6 +640,14 @@ async def _run(
         rebuild_looks=locked(driver.lock, show.renderer.rebuild_looks),
     )
     await rt.content.load_index()
+    rt.operations = registry(
+        rt.controller,
+        interactions=Interactions(rt.controller, rt.events.publish),
+        show=store.show,
+        audit=store.audit,
+        schedule=rt.schedules,
+        auth=rt.auth,
+    )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.

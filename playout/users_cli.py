@@ -108,6 +108,7 @@ async def _run(
 ) -> int:
     from trocadero.core.auth import AuthError, AuthService
     from trocadero.core.commands import Actor
+    from trocadero.core.errors import InvalidArgument, RefusedError
     from trocadero.core.storage import Conflict, NotFound, StorageError, open_storage
 
     try:
@@ -118,9 +119,12 @@ async def _run(
                 auth = AuthService(store, secrets.token_bytes(32), config.auth)
                 actor = Actor(f"cli:{_unix_user()}", "admin", "system")
                 return await _action(args, auth, actor, password)
-            except AuthError as exc:
+            except InvalidArgument as exc:  # a password the rules refuse
                 print(exc, file=sys.stderr)
-                return EXIT_USAGE if exc.status == 400 else EXIT_RUNTIME
+                return EXIT_USAGE
+            except (AuthError, RefusedError) as exc:  # e.g. the last admin
+                print(exc, file=sys.stderr)
+                return EXIT_RUNTIME
             except NotFound:
                 print(f"no user named {args.name!r}", file=sys.stderr)
                 return EXIT_RUNTIME

@@ -3,7 +3,8 @@
 Layers: ``config``, ``native`` ← ``protocols`` ← ``core`` ← ``core.operations`` (the operation
 table every interface reads) ← ``web`` ← ``playout``; the
 ``trocadero/`` package itself holds the version (anyone may read it), the show-script client
-(a protocols-level library that reads the operation table: no domain, no daemon) and ``__main__`` (the entry point, on top).
+(a protocols-level library that reads the operation table: no domain, no daemon) and
+``__main__`` (the entry point, on top).
 
 Inside ``playout/`` the sub-layers, lowest first:
 

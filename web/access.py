@@ -31,11 +31,6 @@ PUBLIC: Final = frozenset(
 _OTHER_ROUTES: Final[Mapping[tuple[str, str], str]] = {
     # the account itself
     ("GET", "/api/auth/me"): "read",
-    # users (admin)
-    ("GET", "/api/users"): "users.manage",
-    ("POST", "/api/users"): "users.manage",
-    ("GET", "/api/users/{name}"): "users.manage",
-    ("PATCH", "/api/users/{name}"): "users.manage",
     # canvases, patch, outputs, nodes
     ("GET", "/api/canvases"): "read",
     ("GET", "/api/canvases/{name}/preview"): "read",
@@ -44,16 +39,7 @@ _OTHER_ROUTES: Final[Mapping[tuple[str, str], str]] = {
     ("GET", "/api/sources"): "read",
     ("GET", "/api/artnet/nodes"): "read",
     # schedule
-    ("GET", "/api/schedule"): "read",
-    ("POST", "/api/schedule"): "schedule.edit",
-    ("GET", "/api/schedule/now"): "read",
-    ("GET", "/api/schedule/timeline"): "read",
     ("POST", "/api/schedule/import"): "schedule.edit",
-    ("GET", "/api/schedule/{id:int}"): "read",
-    ("PUT", "/api/schedule/{id:int}"): "schedule.edit",
-    ("PATCH", "/api/schedule/{id:int}"): "schedule.edit",
-    ("DELETE", "/api/schedule/{id:int}"): "schedule.edit",
-    ("POST", "/api/schedule/{id:int}/{action}"): "schedule.edit",
     # content catalogue (uploads: the content library)
     ("POST", "/api/content/uploads"): "content.edit",
     ("GET", "/api/content/uploads/{upload}"): "content.edit",

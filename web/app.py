@@ -184,13 +184,17 @@ def create_app(control: ControlPlane) -> Starlette:
 
         routes += auth_routes(control.auth, control.actor_of, features)
     operations = control.operations
-    if operations is None and control.playback is not None:
-        publish = None if control.events is None else control.events.publish
+    if operations is None and (control.playback, control.schedule, control.auth) != (None,) * 3:
+        moments = None
+        if control.playback is not None and control.events is not None:
+            moments = Interactions(control.playback, control.events.publish)
         operations = registry(
             control.playback,
-            interactions=None if publish is None else Interactions(control.playback, publish),
+            interactions=moments,
             show=None if control.store is None else control.store.show,
             audit=None if control.store is None else control.store.audit,
+            schedule=control.schedule,
+            auth=control.auth,
         )
     if operations is not None:
         routes += operation_routes(operations, control.actor_of)

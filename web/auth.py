@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import PERMISSIONS, Actor, Origin
-from trocadero.core.model import ROLES, Role
 from trocadero.core.permissions import Forbidden, allowed
 from trocadero.core.ratelimit import RateLimiter, retry_after_header
 
@@ -52,24 +51,6 @@ def _string(doc: dict[str, Any], key: str, *, limit: int = 200) -> str:
     if len(value) > limit:
         raise BadRequest(f"{key}: at most {limit} characters")
     return value
-
-
-def _role(doc: dict[str, Any], key: str = "role") -> Role:
-    value = doc.get(key)
-    if value not in ROLES:
-        raise BadRequest(f"{key}: one of {', '.join(ROLES)} (got {value!r})")
-    return value  # type: ignore[no-any-return]
-
-
-def _user_json(user: Any) -> dict[str, Any]:
-    return {
-        "name": user.username,
-        "role": user.role,
-        "email": user.email,
-        "disabled": user.disabled,
-        "created_at": user.created_at.isoformat(),
-        "last_login": None if user.last_login is None else user.last_login.isoformat(),
-    }
 
 
 def _auth_error(exc: AuthError) -> Response:
@@ -168,65 +149,13 @@ def auth_routes(
             }
         )
 
-    async def users(request: Request) -> Response:
-        if request.method == "GET":
-            page = await service.store.users.list_users(
-                limit=_limit(request), cursor=request.query_params.get("cursor")
-            )
-            return JSONResponse({"users": [_user_json(u) for u in page.items], "next": page.next})
-        doc = await json_body(request)
-        email = doc.get("email", "")
-        if not isinstance(email, str):
-            raise BadRequest(f"email: expected a string (got {email!r})")
-        user = await service.create_user(
-            actor_of(request),
-            _string(doc, "name", limit=64),
-            _role(doc),
-            _string(doc, "password", limit=1000),
-            email,
-        )
-        return JSONResponse(_user_json(user), status_code=201)
-
-    async def user(request: Request) -> Response:
-        name = request.path_params["name"]
-        if request.method == "GET":
-            return JSONResponse(_user_json(await service.store.users.get_user(name)))
-        doc = await json_body(request)
-        unknown = sorted(set(doc) - {"role", "disabled", "email", "password"})
-        if unknown:
-            raise BadRequest(f"{unknown[0]}: unknown field (role, disabled, email, password)")
-        disabled = doc.get("disabled")
-        if disabled is not None and not isinstance(disabled, bool):
-            raise BadRequest(f"disabled: expected true or false (got {disabled!r})")
-        email = doc.get("email")
-        if email is not None and not isinstance(email, str):
-            raise BadRequest(f"email: expected a string (got {email!r})")
-        updated = await service.update_user(
-            actor_of(request),
-            name,
-            role=_role(doc) if "role" in doc else None,
-            disabled=disabled,
-            email=email,
-            password=_string(doc, "password", limit=1000) if "password" in doc else None,
-        )
-        return JSONResponse(_user_json(updated))
-
     return [
         Route("/api/auth/login", handle(login), methods=["POST"]),
         Route("/api/auth/refresh", handle(refresh), methods=["POST"]),
         Route("/api/auth/logout", handle(logout), methods=["POST"]),
         Route("/api/auth/password", handle(password), methods=["POST"]),
         Route("/api/auth/me", handle(me), methods=["GET"]),
-        Route("/api/users", handle(users), methods=["GET", "POST"]),
-        Route("/api/users/{name}", handle(user), methods=["GET", "PATCH"]),
     ]
-
-
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise BadRequest(f"limit: a whole number from 1 to 1000 (got {raw!r})")
-    return int(raw)
 
 
 def _permissions(role: str) -> list[str]:

@@ -21,8 +21,6 @@ from trocadero.core.permissions import PERMISSIONS
 
 from .access import PUBLIC, permission_for
 
-_ROLE: Final = {"type": "string", "enum": ["admin", "operator", "marketing", "viewer"]}
-
 
 def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {"type": "object", "properties": props}
@@ -41,19 +39,6 @@ BODIES: Final[Mapping[tuple[str, str], Mapping[str, Any]]] = {
         ("current_password", "new_password"),
         current_password={"type": "string"},
         new_password={"type": "string", "minLength": 10},
-    ),
-    ("POST", "/api/users"): _obj(
-        ("name", "role", "password"),
-        name={"type": "string"},
-        role=_ROLE,
-        password={"type": "string", "minLength": 10},
-        email={"type": "string"},
-    ),
-    ("PATCH", "/api/users/{name}"): _obj(
-        role=_ROLE,
-        disabled={"type": "boolean"},
-        email={"type": "string"},
-        password={"type": "string", "minLength": 10},
     ),
 }
 

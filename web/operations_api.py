@@ -42,10 +42,12 @@ async def _arguments(request: Request, op: Operation) -> dict[str, Any]:
             args[key] = op.arg(key).kind.from_text(text, key)
     else:
         args = await json_body(request)
-    for key, text in request.path_params.items():
+    for key, value in request.path_params.items():
         if key in args and rest.body is None:
             raise InvalidArgument(f"{key}: given in the URL; leave it out of the body")
-        args[key] = op.arg(key).kind.from_text(text, key)
+        # Starlette has already converted a typed parameter ({id:int}); text is the kind's.
+        kind = op.arg(key).kind
+        args[key] = kind.from_text(value, key) if isinstance(value, str) else kind.parse(value, key)
     return args
 
 

@@ -19,6 +19,7 @@ from ..validate import cue_number, level, name, seconds, short, target
 __all__ = [
     "Arg",
     "Boolean",
+    "Choice",
     "CueNumber",
     "Document",
     "Integer",
@@ -72,16 +73,21 @@ class _FromJsonText:
 
 @dataclass(frozen=True, slots=True)
 class Name:
-    """A non-empty name of at most NAME_MAX characters (cue list, canvas, look, …)."""
+    """A non-empty name of at most `limit` characters (cue list, canvas, look, user, …)."""
+
+    limit: int = NAME_MAX
 
     def parse(self, value: Any, key: str) -> str:
-        return name({key: value}, key)
+        text = name({key: value}, key)
+        if len(text) > self.limit:
+            raise InvalidArgument(f"{key}: at most {self.limit} characters (got {len(text)})")
+        return text
 
     def from_text(self, text: str, key: str) -> str:
         return self.parse(text, key)
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "minLength": 1, "maxLength": NAME_MAX}
+        return {"type": "string", "minLength": 1, "maxLength": self.limit}
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +326,24 @@ class Document(_NotText):
         if self.properties:
             out["properties"] = dict(self.properties)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few words (a role, a target kind)."""
+
+    values: tuple[str, ...]
+
+    def parse(self, value: Any, key: str) -> str:
+        if value not in self.values:
+            raise InvalidArgument(f"{key}: one of {', '.join(self.values)} (got {short(value)})")
+        return str(value)
+
+    def from_text(self, text: str, key: str) -> str:
+        return self.parse(text, key)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.values)}
 
 
 @dataclass(frozen=True, slots=True)

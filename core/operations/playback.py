@@ -44,7 +44,7 @@ _FADE: Final = Arg("fade", Seconds(), doc="fade time; absent: the cue's own")
 
 def _verb(name: str, summary: str, args: tuple[Arg, ...]) -> Operation:
     async def run(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-        c: Controller = s.controller
+        c: Controller = s.control()
         lst = a["list"]
         if name == "go":
             return reply(await c.go(actor, lst))
@@ -86,7 +86,7 @@ VERBS: Final = (
 
 
 async def _status(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return s.controller.state(actor)
+    return s.control().state(actor)
 
 
 async def _ping(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -97,18 +97,18 @@ async def _park(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     look, rgb = a["look"], a["rgb"]
     if (look is None) == (rgb is None):
         raise InvalidArgument("look: give either look or rgb")
-    return reply(await s.controller.park(actor, a["canvas"], look=look, rgb=rgb, fade=a["fade"]))
+    return reply(await s.control().park(actor, a["canvas"], look=look, rgb=rgb, fade=a["fade"]))
 
 
 async def _unpark(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.unpark(actor, a["canvas"], a["fade"]))
+    return reply(await s.control().unpark(actor, a["canvas"], a["fade"]))
 
 
 async def _override(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     if a["ttl"] <= 0:
         raise InvalidArgument("ttl: required, seconds > 0 (an override must expire by itself)")
     return reply(
-        await s.controller.add_override(
+        await s.control().add_override(
             actor,
             a["canvases"],
             ttl=a["ttl"],
@@ -122,32 +122,32 @@ async def _override(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 async def _override_refresh(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     if a["ttl"] <= 0:
         raise InvalidArgument("ttl: required, seconds > 0")
-    return reply(await s.controller.refresh_override(actor, a["id"], a["ttl"]))
+    return reply(await s.control().refresh_override(actor, a["id"], a["ttl"]))
 
 
 async def _override_release(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.release_override(actor, a["id"], a["fade"]))
+    return reply(await s.control().release_override(actor, a["id"], a["fade"]))
 
 
 async def _master(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.set_master(actor, a["target"], a["level"]))
+    return reply(await s.control().set_master(actor, a["target"], a["level"]))
 
 
 async def _blackout(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.blackout(actor, a["on"]))
+    return reply(await s.control().blackout(actor, a["on"]))
 
 
 async def _panic(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    fade = s.controller.panic_fade if a["fade"] is None else a["fade"]
-    return reply(await s.controller.panic(actor, fade))
+    fade = s.control().panic_fade if a["fade"] is None else a["fade"]
+    return reply(await s.control().panic(actor, fade))
 
 
 async def _engage(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.engage_emergency(actor))
+    return reply(await s.control().engage_emergency(actor))
 
 
 async def _release(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.release_emergency(actor))
+    return reply(await s.control().release_emergency(actor))
 
 
 _CANVAS: Final = Arg("canvas", Name(), required=True)
@@ -166,7 +166,7 @@ _STATE: Final = {
 }
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
-    Operation("ping", "is the daemon there", "read", (), _ping, {"const": "pong"}),
+    Operation("ping", "is the daemon there", "read", (), _ping, {"const": "pong"}, needs=()),
     Operation(
         "status",
         "every cue list, park, override, master and the emergency state",

@@ -21,8 +21,10 @@ from . import OPERATIONS
 from .spec import SESSION_OPS, Operation, OpError, Services
 
 if TYPE_CHECKING:
+    from ..auth import AuthService
     from ..commands import Controller
     from ..interactions import Interactions
+    from ..schedule_service import ScheduleService
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
@@ -81,11 +83,15 @@ def as_op_error(exc: Exception) -> Exception:
 
 
 def registry(
-    controller: Controller,
+    controller: Controller | None,
     *,
     interactions: Interactions | None = None,
     show: ShowStore | None = None,
     audit: AuditStore | None = None,
+    schedule: ScheduleService | None = None,
+    auth: AuthService | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
-    return Registry(OPERATIONS, Services(controller, interactions, show, audit))
+    return Registry(
+        OPERATIONS, Services(controller, interactions, show, audit, schedule=schedule, auth=auth)
+    )

@@ -85,11 +85,11 @@ async def _look(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 async def _look_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     look = _decoded(LookDef, _named(a["look"], "name", a["name"], "look"))
-    return await _edit(s.controller.put_look(actor, look))
+    return await _edit(s.control().put_look(actor, look))
 
 
 async def _look_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.delete_look(actor, a["name"]))
+    return reply(await s.control().delete_look(actor, a["name"]))
 
 
 async def _cue_lists(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -102,11 +102,11 @@ async def _cue_list(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 async def _cue_list_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     cue_list = _decoded(CueListDef, _named(a["cue_list"], "name", a["name"], "cue_list"))
-    return await _edit(s.controller.put_cue_list(actor, cue_list))
+    return await _edit(s.control().put_cue_list(actor, cue_list))
 
 
 async def _cue_list_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return reply(await s.controller.delete_cue_list(actor, a["name"]))
+    return reply(await s.control().delete_cue_list(actor, a["name"]))
 
 
 async def _find_cue(s: Services, a: Mapping[str, Any]) -> tuple[CueListDef, CueDef | None, Any]:
@@ -133,7 +133,7 @@ async def _cue_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
         raise InvalidArgument(f"cue.number: must be {number} (got {doc['number']!r})")
     others = tuple(c for c in current.cues if c.number != number)
     cues = tuple(sorted((*others, parsed), key=lambda c: c.number))
-    out = await _edit(s.controller.put_cue_list(actor, replace(current, cues=cues)))
+    out = await _edit(s.control().put_cue_list(actor, replace(current, cues=cues)))
     return {**out, "created": found is None}
 
 
@@ -142,7 +142,7 @@ async def _cue_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     if found is None:
         raise NotFoundError(f'no cue {number} in cue list "{a["list"]}"')
     others = tuple(c for c in current.cues if c.number != number)
-    return reply(await s.controller.put_cue_list(actor, replace(current, cues=others)))
+    return reply(await s.control().put_cue_list(actor, replace(current, cues=others)))
 
 
 async def _audit(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -290,7 +290,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _cue_put,
         {**OUTCOME, "properties": {**OUTCOME["properties"], "created": {"type": "boolean"}}},
         Rest("PUT", "/api/cue-lists/{list}/cues/{cue}", body="definition", created=201),
-        needs=("show",),
+        needs=("show", "controller"),
         action="edit cue lists",
     ),
     Operation(
@@ -301,7 +301,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _cue_delete,
         _EDITED,
         Rest("DELETE", "/api/cue-lists/{list}/cues/{cue}"),
-        needs=("show",),
+        needs=("show", "controller"),
         action="edit cue lists",
     ),
     Operation(
@@ -337,7 +337,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _celebrate,
         {"type": "object"},
         Rest("POST", "/api/celebrations", status=201),
-        needs=("interactions",),
+        needs=("interactions", "controller"),
         action="override",
     ),
     Operation(
@@ -352,7 +352,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _sensor,
         {"type": "object"},
         Rest("POST", "/api/sensors/{sensor}", status=202),
-        needs=("interactions",),
+        needs=("interactions", "controller"),
         action="report sensor data",
     ),
 )

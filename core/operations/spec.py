@@ -13,8 +13,10 @@ from ..permissions import Actor
 from .args import Arg
 
 if TYPE_CHECKING:
+    from ..auth import AuthService
     from ..commands import Controller
     from ..interactions import Interactions
+    from ..schedule_service import ScheduleService
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
@@ -54,7 +56,8 @@ class Operation:
     run: Handler  # (services, actor, parsed args) → result
     result: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     rest: Rest | None = None
-    needs: tuple[str, ...] = ()  # services it needs (an interface without them omits it)
+    # The services it needs (a registry without them omits it); most act on playback.
+    needs: tuple[str, ...] = ("controller",)
     action: str = ""  # the verb in the role-refusal message ("go on a cue list")
 
     @property
@@ -92,12 +95,18 @@ class Operation:
 class Services:
     """What the handlers act on; an operation whose `needs` are missing is left out."""
 
-    controller: Controller
+    controller: Controller | None = None
     interactions: Interactions | None = None
     show: ShowStore | None = None  # looks and cue lists as stored
     audit: AuditStore | None = None
+    schedule: ScheduleService | None = None
+    auth: AuthService | None = None  # the accounts
 
     # The operations that need a service are in a registry only when it is there.
+    def control(self) -> Controller:
+        assert self.controller is not None
+        return self.controller
+
     def store_show(self) -> ShowStore:
         assert self.show is not None
         return self.show

@@ -14,7 +14,10 @@ import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import InvalidArgument
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -105,3 +108,29 @@ def format_local(value: date | datetime) -> str:
 def iso(at: datetime, tz: ZoneInfo) -> str:
     """An instant as ISO 8601 in the site's wall clock, with its offset."""
     return at.astimezone(tz).isoformat()
+
+
+MAX_TIMELINE_HOURS: Final = 24 * 7  # the longest timeline asked for at once
+
+
+def instant(text: str | None, key: str, tz: ZoneInfo) -> datetime | None:
+    """An ISO 8601 instant; naive ones on the site's clock `tz` (a date: its midnight)."""
+    if text is None or text == "":
+        return None
+    raw = text.strip()
+    if " " in raw and "T" in raw:  # an unescaped "+02:00" in a query arrives as " 02:00"
+        raw = raw.replace(" ", "+")
+    try:
+        parsed: datetime | date = (
+            datetime.fromisoformat(raw) if len(raw) > 10 else date.fromisoformat(raw)
+        )
+    except ValueError:
+        raise InvalidArgument(
+            f"{key}: expected an ISO 8601 date-time, e.g. 2026-12-24T21:37:00+01:00"
+            f" or 2026-12-24T21:37 on the site's clock (got {text!r})"
+        ) from None
+    if not isinstance(parsed, datetime):
+        parsed = datetime.combine(parsed, datetime.min.time())
+    if parsed.tzinfo is None:
+        return to_instant(parsed, tz)
+    return parsed

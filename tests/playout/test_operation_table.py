@@ -17,6 +17,7 @@ import pytest
 from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
 from trocadero.client import Client, ScriptError
 from trocadero.core.operations import OPERATIONS, Operation
+from trocadero.core.operations.args import Integer
 from trocadero.core.operations.reference import markdown
 from trocadero.core.permissions import allowed
 
@@ -62,6 +63,20 @@ ARGS: dict[str, Args] = {
     "audit": {"limit": 1},
     "celebrate": {"look": "celebration", "duration_s": 1, "fade_in": 0, "fade_out": 0},
     "sensor": {"sensor": "lobby", "values": {"people": 3}},
+    "schedule": {},
+    "schedule.create": lambda s: {"entry": s.entry()},
+    "schedule.entry": lambda s: {"id": s.new_entry()},
+    "schedule.replace": lambda s: {"id": s.new_entry(), "entry": s.entry()},
+    "schedule.change": lambda s: {"id": s.new_entry(), "entry": {"priority": 7}},
+    "schedule.delete": lambda s: {"id": s.new_entry()},
+    "schedule.enable": lambda s: {"id": s.new_entry(enabled=False)},
+    "schedule.disable": lambda s: {"id": s.new_entry()},
+    "schedule.now": {"at": "2026-12-24T21:37"},
+    "schedule.timeline": {"hours": 2},
+    "users": {"limit": 5},
+    "user": {"name": "viewer"},
+    "user.create": lambda s: {"name": s.unique("user"), "role": "viewer", "password": PASSWORD},
+    "user.update": lambda s: {"name": "viewer", "email": f"{s.unique('v')}@example.org"},
 }
 # What must be there before an operation can run (run through the socket first, each time).
 BEFORE: dict[str, list[str]] = {
@@ -82,12 +97,13 @@ RESTFUL = [op for op in OPERATIONS if op.rest is not None]
 class Sides:
     """One daemon seen through both interfaces, as the same role."""
 
-    def __init__(self, d: Daemon, role: str) -> None:
+    def __init__(self, d: Daemon, role: str, password: str = PASSWORD) -> None:
         self.d = d
+        self.made = 0
         sock = Path(d.health()["socket"]["path"])
         self.client = Client(sock)
         r = httpx.post(
-            d.base + "/api/auth/login", json={"username": role, "password": PASSWORD}, timeout=10
+            d.base + "/api/auth/login", json={"username": role, "password": password}, timeout=10
         )
         assert r.status_code == 200, r.text
         self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -100,6 +116,25 @@ class Sides:
         for before in BEFORE.get(name, []):
             code, result = self.socket(before, self.args(before))
             assert code == "ok", f"{before} (before {name}): {result}"
+
+    def unique(self, prefix: str) -> str:
+        self.made += 1
+        return f"{prefix}{self.made}"
+
+    def entry(self, enabled: bool = True) -> dict[str, Any]:
+        return {
+            "name": self.unique("entry"),
+            "target_kind": "look",
+            "target": "blue-hour",
+            "rrule": "FREQ=DAILY",
+            "dtstart": "2026-06-01T20:00:00+02:00",
+            "enabled": enabled,
+        }
+
+    def new_entry(self, enabled: bool = True) -> int:
+        made = self.client.call("schedule.create", entry=self.entry(enabled))
+        entry_id: int = made["entry"]["id"]
+        return entry_id
 
     def new_override(self) -> str:
         result = self.client.call("override", **self.args("override"))
@@ -122,7 +157,7 @@ class Sides:
         def fill(m: re.Match[str]) -> str:
             return str(rest_args.pop(m.group(1)))
 
-        path = re.sub(r"{(\w+)}", fill, rest.path)
+        path = re.sub(r"{(\w+)(?::\w+)?}", fill, rest.path)
         kw: dict[str, Any] = {"headers": self.headers, "timeout": 10}
         if rest.body is not None:
             kw["json"] = rest_args.pop(rest.body)
@@ -152,11 +187,13 @@ def _users(d: Daemon) -> None:
 
 
 @pytest.fixture(scope="module")
-def operator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sides]:
-    with running_daemon(tmp_path_factory.mktemp("ops"), _config()) as d:
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sides]:
+    """The admin may run every operation: each one is walked, through both interfaces."""
+    extra = _config() + '[socket]\nrole = "admin"\n'
+    with running_daemon(tmp_path_factory.mktemp("ops"), extra) as d:
         d.wait_healthy()
         _users(d)
-        sides = Sides(d, "operator")
+        sides = Sides(d, "admin", ADMIN_PASSWORD)
         yield sides
         sides.client.close()
 
@@ -177,17 +214,17 @@ def test_every_operation_has_arguments_here() -> None:
 
 
 @pytest.mark.parametrize("op", RESTFUL, ids=lambda op: op.name)
-def test_a_misspelt_argument_is_the_same_refusal(operator: Sides, op: Operation) -> None:
-    operator.prepare(op.name)
-    args = operator.args(op.name)
+def test_a_misspelt_argument_is_the_same_refusal(admin: Sides, op: Operation) -> None:
+    admin.prepare(op.name)
+    args = admin.args(op.name)
     assert op.rest is not None
     if op.rest.body is not None:
         # The whole body is one document: a misspelt field of it is the refusal to compare.
         args[op.rest.body] = {**args[op.rest.body], "colour_typo": 1}
     else:
         args["fdae"] = 2
-    via_socket = operator.socket(op.name, args)
-    code, message, status = operator.rest(op, args)
+    via_socket = admin.socket(op.name, args)
+    code, message, status = admin.rest(op, args)
     assert via_socket == (code, message), f"{op.name}: socket {via_socket}, REST {message}"
     assert (code, status) == ("bad_args", 400)
     assert ("colour_typo" if op.rest.body else "fdae") in message
@@ -197,7 +234,10 @@ def test_a_misspelt_argument_is_the_same_refusal(operator: Sides, op: Operation)
     "op", [op for op in RESTFUL if not allowed("viewer", op.group)], ids=lambda op: op.name
 )
 def test_a_role_that_may_not_is_the_same_refusal(viewer: Sides, op: Operation) -> None:
-    args = viewer.args(op.name) if not callable(ARGS[op.name]) else {"id": "x", "ttl": 1}
+    # The role is checked before the arguments: any value of each shape will do.
+    args: dict[str, Any] = {a.name: 1 if isinstance(a.kind, Integer) else "x" for a in op.args}
+    if op.rest is not None and op.rest.body is not None:
+        args[op.rest.body] = {}
     via_socket = viewer.socket(op.name, args)
     code, message, status = viewer.rest(op, args)
     assert via_socket == (code, message)
@@ -213,18 +253,18 @@ def _latest_audit(d: Daemon) -> tuple[int, dict[str, Any] | None]:
 
 
 @pytest.mark.parametrize("op", RESTFUL, ids=lambda op: op.name)
-def test_the_same_audit_entry(operator: Sides, op: Operation) -> None:
+def test_the_same_audit_entry(admin: Sides, op: Operation) -> None:
     entries = []
     for side in ("socket", "rest"):
-        operator.prepare(op.name)
-        args = operator.args(op.name)
-        before, _ = _latest_audit(operator.d)
+        admin.prepare(op.name)
+        args = admin.args(op.name)
+        before, _ = _latest_audit(admin.d)
         if side == "socket":
-            code, result = operator.socket(op.name, args)
+            code, result = admin.socket(op.name, args)
         else:
-            code, result, _ = operator.rest(op, args)
+            code, result, _ = admin.rest(op, args)
         assert code == "ok", f"{op.name} via {side}: {result}"
-        after, entry = _latest_audit(operator.d)
+        after, entry = _latest_audit(admin.d)
         entries.append(None if after == before else entry)
     via_socket, via_rest = entries
     if via_socket is None or via_rest is None:
@@ -232,8 +272,9 @@ def test_the_same_audit_entry(operator: Sides, op: Operation) -> None:
         return
     assert (via_socket["origin"], via_rest["origin"]) == ("socket", "api")
     for key in ("action", "target", "role"):
-        # An override's id is made by each call: the same kind of target, not the same one.
-        same = [re.sub(r"^ov\d+$", "ov#", str(e[key])) for e in (via_socket, via_rest)]
+        # Override ids, entry and user names are made by each call (a number at the end):
+        # the same kind of target, not the same one.
+        same = [re.sub(r"\d+$", "#", str(e[key])) for e in (via_socket, via_rest)]
         assert same[0] == same[1], key
     assert sorted(via_socket["detail"]) == sorted(via_rest["detail"])
 
