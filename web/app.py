@@ -35,7 +35,7 @@ from trocadero.core.storage import Storage
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
 from .containment import ContainFailures
-from .guard import request_actor
+from .guard import no_arguments, request_actor
 from .hypercorn_ws import install as close_refused_websocket_upgrades
 from .limits import BodyLimit, route_limits
 from .live import LiveStats, live_routes
@@ -165,12 +165,12 @@ def create_app(control: ControlPlane) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        Route("/api/canvases", canvases, methods=["GET"]),
-        Route("/api/artnet/nodes", artnet_nodes, methods=["GET"]),
-        Route("/api/canvases/{name}/preview", preview, methods=["GET"]),
-        Route("/api/canvases/{name}/patch", canvas_patch, methods=["GET"]),
-        Route("/api/outputs", outputs, methods=["GET"]),
-        Route("/api/sources", sources, methods=["GET"]),
+        Route("/api/canvases", no_arguments(canvases), methods=["GET"]),
+        Route("/api/artnet/nodes", no_arguments(artnet_nodes), methods=["GET"]),
+        Route("/api/canvases/{name}/preview", no_arguments(preview), methods=["GET"]),
+        Route("/api/canvases/{name}/patch", no_arguments(canvas_patch), methods=["GET"]),
+        Route("/api/outputs", no_arguments(outputs), methods=["GET"]),
+        Route("/api/sources", no_arguments(sources), methods=["GET"]),
     ]
     if control.auth is not None:
 

@@ -10,7 +10,7 @@ is no ambient credential to ride on. Docs: docs/auth.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -20,11 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import PERMISSIONS, Actor, Origin
+from trocadero.core.operations.args import Arg, Name, Text
+from trocadero.core.operations.spec import parse_args
 from trocadero.core.permissions import Forbidden, allowed
 from trocadero.core.ratelimit import RateLimiter, retry_after_header
 
 from .access import OPERATION_ROUTES, PUBLIC, permission_for
-from .guard import BadRequest, error_response, json_body
+from .guard import error_response, json_body, no_arguments
 
 __all__ = ["SECURITY_HEADERS", "AuthMiddleware", "auth_routes"]
 
@@ -44,13 +46,27 @@ SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
 _GUARDED_PREFIXES: Final = ("/api/", "/debug/")
 
 
-def _string(doc: dict[str, Any], key: str, *, limit: int = 200) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"{key}: required, a non-empty string (got {value!r})")
-    if len(value) > limit:
-        raise BadRequest(f"{key}: at most {limit} characters")
-    return value
+_SECRET: Final = Text(1000)
+# The bodies of the routes that check their own credentials (not operations: no caller yet),
+# declared with the operation table's argument kinds; OpenAPI reads the same declarations.
+AUTH_BODIES: Final[Mapping[str, tuple[Arg, ...]]] = {
+    "/api/auth/login": (
+        Arg("username", Name(), required=True),
+        Arg("password", _SECRET, required=True),
+    ),
+    "/api/auth/refresh": (Arg("refresh_token", Text(4096), required=True),),
+    "/api/auth/logout": (Arg("refresh_token", Text(4096), required=True),),
+    "/api/auth/password": (
+        Arg("current_password", _SECRET, required=True),
+        Arg("new_password", _SECRET, required=True, doc="at least 10 characters"),
+    ),
+}
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The request's JSON body checked against its declaration (unknown fields refused)."""
+    path = request.url.path
+    return parse_args(AUTH_BODIES[path], await json_body(request), f"POST {path}")
 
 
 def _auth_error(exc: AuthError) -> Response:
@@ -100,26 +116,21 @@ def auth_routes(
         return handler
 
     async def login(request: Request) -> Response:
-        doc = await json_body(request)
+        doc = await _body(request)
         address, origin = _client(request)
-        pair = await service.login(
-            _string(doc, "username"),
-            _string(doc, "password", limit=1000),
-            address=address,
-            origin=origin,
-        )
+        pair = await service.login(doc["username"], doc["password"], address=address, origin=origin)
         return JSONResponse(pair.as_json())
 
     async def refresh(request: Request) -> Response:
-        doc = await json_body(request)
+        doc = await _body(request)
         address, origin = _client(request)
-        pair = await service.refresh(_string(doc, "refresh_token"), address=address, origin=origin)
+        pair = await service.refresh(doc["refresh_token"], address=address, origin=origin)
         return JSONResponse(pair.as_json())
 
     async def logout(request: Request) -> Response:
-        doc = await json_body(request)
+        doc = await _body(request)
         address, origin = _client(request)
-        known = await service.logout(_string(doc, "refresh_token"), address=address, origin=origin)
+        known = await service.logout(doc["refresh_token"], address=address, origin=origin)
         return JSONResponse({"revoked": known})
 
     async def password(request: Request) -> Response:
@@ -127,14 +138,10 @@ def auth_routes(
         if token is None:
             raise AuthError("an access token is required (Authorization: Bearer)")
         user = service.password_change_token_user(token)
-        doc = await json_body(request)
+        doc = await _body(request)
         address, origin = _client(request)
         await service.change_password(
-            user,
-            _string(doc, "current_password", limit=1000),
-            _string(doc, "new_password", limit=1000),
-            address=address,
-            origin=origin,
+            user, doc["current_password"], doc["new_password"], address=address, origin=origin
         )
         return JSONResponse({"changed": True, "user": user, "login_again": True})
 
@@ -154,7 +161,7 @@ def auth_routes(
         Route("/api/auth/refresh", handle(refresh), methods=["POST"]),
         Route("/api/auth/logout", handle(logout), methods=["POST"]),
         Route("/api/auth/password", handle(password), methods=["POST"]),
-        Route("/api/auth/me", handle(me), methods=["GET"]),
+        Route("/api/auth/me", no_arguments(handle(me)), methods=["GET"]),
     ]
 
 

@@ -72,3 +72,18 @@ def guard(actor_of: ActorOf) -> Callable[[Route_], Handler]:
         return handler
 
     return wrap
+
+
+def no_arguments(handler: Handler) -> Handler:
+    """A route that takes no query parameters refuses one (a misspelt ``?limt=``), naming it,
+    rather than ignoring it."""
+
+    async def checked(request: Request) -> Response:
+        given = sorted(request.query_params)
+        if given:
+            where = f"{request.method} {request.url.path}"
+            error = f"{given[0]}: not a parameter of {where} (known: none)"
+            return JSONResponse({"error": error, "code": "bad_args"}, status_code=400)
+        return await handler(request)
+
+    return checked

@@ -17,9 +17,11 @@ from starlette.routing import BaseRoute, Route
 
 from trocadero.core.errors import ERROR_KINDS
 from trocadero.core.operations import OPERATIONS, Operation
+from trocadero.core.operations.spec import object_schema
 from trocadero.core.permissions import PERMISSIONS
 
 from .access import PUBLIC, permission_for
+from .auth import AUTH_BODIES
 
 
 def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
@@ -29,17 +31,9 @@ def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
     return doc
 
 
+# The routes outside the operation table declare their bodies next to them (web/auth.py).
 BODIES: Final[Mapping[tuple[str, str], Mapping[str, Any]]] = {
-    ("POST", "/api/auth/login"): _obj(
-        ("username", "password"), username={"type": "string"}, password={"type": "string"}
-    ),
-    ("POST", "/api/auth/refresh"): _obj(("refresh_token",), refresh_token={"type": "string"}),
-    ("POST", "/api/auth/logout"): _obj(("refresh_token",), refresh_token={"type": "string"}),
-    ("POST", "/api/auth/password"): _obj(
-        ("current_password", "new_password"),
-        current_password={"type": "string"},
-        new_password={"type": "string", "minLength": 10},
-    ),
+    ("POST", path): object_schema(args) for path, args in AUTH_BODIES.items()
 }
 
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
@@ -83,17 +77,7 @@ def _body(op: Operation) -> dict[str, Any] | None:
         return None
     in_path = {name for name, _ in _PARAM.findall(op.rest.path)}
     args = [a for a in op.args if a.name not in in_path]
-    if not args:
-        return None
-    doc: dict[str, Any] = {
-        "type": "object",
-        "properties": {a.name: a.schema() for a in args},
-        "additionalProperties": False,  # an unknown field is refused, naming it
-    }
-    required = [a.name for a in args if a.required]
-    if required:
-        doc["required"] = required
-    return doc
+    return object_schema(args) if args else None
 
 
 def _responses(method: str, public: bool, op: Operation | None) -> dict[str, Any]:

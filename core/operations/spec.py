@@ -4,7 +4,7 @@ binding) and the error every interface reports; `registry.py` runs them. Light t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
-__all__ = ["SESSION_OPS", "Handler", "OpError", "Operation", "Rest", "Services"]
+__all__ = [
+    "SESSION_OPS",
+    "Handler",
+    "OpError",
+    "Operation",
+    "Rest",
+    "Services",
+    "object_schema",
+    "parse_args",
+]
 
 Handler = Callable[[Any, Actor, Mapping[str, Any]], Awaitable[Any]]
 
@@ -73,22 +82,40 @@ class Operation:
         return tuple(a.name for a in self.args)
 
     def parse(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Every declared argument, checked (absent ones at their default); unknown ones and
-        missing required ones are refused, naming the field."""
-        unknown = sorted(str(k) for k in args if k not in self.arg_names)
-        if unknown:
-            known = ", ".join(self.arg_names) or "none"
-            raise InvalidArgument(f"{unknown[0]}: not an argument of {self.name} (known: {known})")
-        out: dict[str, Any] = {}
-        for a in self.args:
-            value = args.get(a.name)
-            if value is None:
-                if a.required:
-                    raise InvalidArgument(f"{a.name}: required")
-                out[a.name] = a.default
-            else:
-                out[a.name] = a.kind.parse(value, a.name)
-        return out
+        return parse_args(self.args, args, self.name)
+
+
+def parse_args(declared: tuple[Arg, ...], given: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """Every declared argument, checked (absent ones at their default); unknown ones and
+    missing required ones are refused, naming the field (and the accepted ones)."""
+    names = tuple(a.name for a in declared)
+    unknown = sorted(str(k) for k in given if k not in names)
+    if unknown:
+        known = ", ".join(names) or "none"
+        raise InvalidArgument(f"{unknown[0]}: not an argument of {owner} (known: {known})")
+    out: dict[str, Any] = {}
+    for a in declared:
+        value = given.get(a.name)
+        if value is None:
+            if a.required:
+                raise InvalidArgument(f"{a.name}: required")
+            out[a.name] = a.default
+        else:
+            out[a.name] = a.kind.parse(value, a.name)
+    return out
+
+
+def object_schema(declared: Sequence[Arg]) -> dict[str, Any]:
+    """The JSON Schema of an object carrying these arguments (and nothing else)."""
+    doc: dict[str, Any] = {
+        "type": "object",
+        "properties": {a.name: a.schema() for a in declared},
+        "additionalProperties": False,  # an unknown field is refused, naming it
+    }
+    required = [a.name for a in declared if a.required]
+    if required:
+        doc["required"] = required
+    return doc
 
 
 @dataclass(frozen=True)
