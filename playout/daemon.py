@@ -621,12 +621,6 @@ async def _run(
         state=store.state,
         library=store.show,
     )
-    rt.operations = registry(
-        rt.controller,
-        interactions=Interactions(rt.controller, rt.events.publish),
-        show=store.show,
-        audit=store.audit,
-    )
     # The building's schedule: entries in memory, the show as the engine has it now.
     rt.schedules = ScheduleService(
         store,
@@ -646,6 +640,18 @@ async def _run(
         rebuild_looks=locked(driver.lock, show.renderer.rebuild_looks),
     )
     await rt.content.load_index()
+    if config.mdvr.enabled:  # off by default: no MDVR ports unless configured (served below)
+        files = state.directory / (config.mdvr.file_dir or "mdvr-files")
+        rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+    rt.operations = registry(
+        rt.controller,
+        interactions=Interactions(rt.controller, rt.events.publish),
+        show=store.show,
+        audit=store.audit,
+        mdvr=rt.mdvr,
+        assets=store.assets,
+        content=rt.content,
+    )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.
@@ -699,9 +705,7 @@ async def _run(
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)
                     await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())
-                if config.mdvr.enabled:  # off by default: no MDVR ports unless configured
-                    files = state.directory / (config.mdvr.file_dir or "mdvr-files")
-                    rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+                if rt.mdvr is not None:
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
                 producer = (

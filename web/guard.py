@@ -3,7 +3,7 @@ domain's exceptions to 4xx/503 responses (errors name the field; never a 500 for
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -72,3 +72,13 @@ def guard(actor_of: ActorOf) -> Callable[[Route_], Handler]:
         return handler
 
     return wrap
+
+
+def refuse_unknown(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """Refuse a field or query parameter `what` does not take, naming the ones it does (the
+    operation table's routes do the same through `Operation.parse`)."""
+    accepted = list(known)
+    unknown = sorted(k for k in given if k not in accepted)
+    if unknown:
+        names = ", ".join(accepted) or "none"
+        raise BadRequest(f"{unknown[0]}: not an argument of {what} (known: {names})")

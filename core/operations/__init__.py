@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import playback, show
+from . import content, mdvr, playback, show
 from .args import Arg
 from .spec import SESSION_OPS, Operation, OpError, Rest, Services
 
@@ -20,7 +20,12 @@ __all__ = [
     "operation",
 ]
 
-OPERATIONS: Final[tuple[Operation, ...]] = (*playback.OPERATIONS, *show.OPERATIONS)
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    *playback.OPERATIONS,
+    *show.OPERATIONS,
+    *content.OPERATIONS,
+    *mdvr.OPERATIONS,
+)
 _BY_NAME: Final = {op.name: op for op in OPERATIONS}
 
 

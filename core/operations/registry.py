@@ -22,7 +22,10 @@ from .spec import SESSION_OPS, Operation, OpError, Services
 
 if TYPE_CHECKING:
     from ..commands import Controller
+    from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..mdvr import MdvrControl
+    from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
@@ -81,11 +84,23 @@ def as_op_error(exc: Exception) -> Exception:
 
 
 def registry(
-    controller: Controller,
+    controller: Controller | None,
     *,
     interactions: Interactions | None = None,
     show: ShowStore | None = None,
     audit: AuditStore | None = None,
+    mdvr: MdvrControl | None = None,
+    assets: AssetStore | None = None,
+    content: ContentLibrary | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
-    return Registry(OPERATIONS, Services(controller, interactions, show, audit))
+    services = Services(
+        commands=controller,
+        interactions=interactions,
+        show=show,
+        audit=audit,
+        mdvr=mdvr,
+        assets=assets,
+        content=content,
+    )
+    return Registry(OPERATIONS, services)

@@ -290,7 +290,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _cue_put,
         {**OUTCOME, "properties": {**OUTCOME["properties"], "created": {"type": "boolean"}}},
         Rest("PUT", "/api/cue-lists/{list}/cues/{cue}", body="definition", created=201),
-        needs=("show",),
+        needs=("controller", "show"),
         action="edit cue lists",
     ),
     Operation(
@@ -301,7 +301,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _cue_delete,
         _EDITED,
         Rest("DELETE", "/api/cue-lists/{list}/cues/{cue}"),
-        needs=("show",),
+        needs=("controller", "show"),
         action="edit cue lists",
     ),
     Operation(

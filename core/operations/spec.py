@@ -14,7 +14,10 @@ from .args import Arg
 
 if TYPE_CHECKING:
     from ..commands import Controller
+    from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..mdvr import MdvrControl
+    from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
@@ -54,7 +57,9 @@ class Operation:
     run: Handler  # (services, actor, parsed args) → result
     result: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     rest: Rest | None = None
-    needs: tuple[str, ...] = ()  # services it needs (an interface without them omits it)
+    # The services it needs (an interface without them omits it): by default the command
+    # layer, which every playback and show edit goes through.
+    needs: tuple[str, ...] = ("controller",)
     action: str = ""  # the verb in the role-refusal message ("go on a cue list")
 
     @property
@@ -92,12 +97,20 @@ class Operation:
 class Services:
     """What the handlers act on; an operation whose `needs` are missing is left out."""
 
-    controller: Controller
+    commands: Controller | None = None  # the command layer (need: "controller")
     interactions: Interactions | None = None
     show: ShowStore | None = None  # looks and cue lists as stored
     audit: AuditStore | None = None
+    mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled
+    assets: AssetStore | None = None  # the content catalogue as stored
+    content: ContentLibrary | None = None  # uploads, thumbnails, the looks that use an asset
 
     # The operations that need a service are in a registry only when it is there.
+    @property
+    def controller(self) -> Controller:
+        assert self.commands is not None
+        return self.commands
+
     def store_show(self) -> ShowStore:
         assert self.show is not None
         return self.show
@@ -110,8 +123,16 @@ class Services:
         assert self.interactions is not None
         return self.interactions
 
+    def gateway(self) -> MdvrControl:
+        assert self.mdvr is not None
+        return self.mdvr
+
+    def store_assets(self) -> AssetStore:
+        assert self.assets is not None
+        return self.assets
+
     def has(self, need: str) -> bool:
-        return getattr(self, need) is not None
+        return getattr(self, "commands" if need == "controller" else need) is not None
 
 
 SESSION_OPS: Final = ("subscribe", "unsubscribe")  # about the connection: the socket runs them
