@@ -20,14 +20,14 @@ from typing import Any, Final
 
 from trocadero.client import Client, ScriptError, default_socket_path
 from trocadero.core.operations import OPERATIONS, operation
-from trocadero.core.operations.args import CueNumber, Name, Text, Timestamp
+from trocadero.core.operations.args import Choice, CueNumber, Name, Text, Timestamp
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 # Kinds whose command-line text is the value itself (a name, a cue number "12.5"); the others
 # are read as JSON (numbers, true/false, lists, objects).
-_TEXT_KINDS: Final = (Name, Text, CueNumber, Timestamp)
+_TEXT_KINDS: Final = (Name, Text, CueNumber, Timestamp, Choice)
 
 
 def add_parser(sub: Any) -> None:

@@ -640,6 +640,9 @@ async def _run(
         rebuild_looks=locked(driver.lock, show.renderer.rebuild_looks),
     )
     await rt.content.load_index()
+    if config.mdvr.enabled:  # off by default: no MDVR ports unless configured (served below)
+        files = state.directory / (config.mdvr.file_dir or "mdvr-files")
+        rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
     rt.operations = registry(
         rt.controller,
         interactions=Interactions(rt.controller, rt.events.publish),
@@ -647,6 +650,9 @@ async def _run(
         audit=store.audit,
         schedule=rt.schedules,
         auth=rt.auth,
+        mdvr=rt.mdvr,
+        assets=store.assets,
+        content=rt.content,
     )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
@@ -701,9 +707,7 @@ async def _run(
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)
                     await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())
-                if config.mdvr.enabled:  # off by default: no MDVR ports unless configured
-                    files = state.directory / (config.mdvr.file_dir or "mdvr-files")
-                    rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+                if rt.mdvr is not None:
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
                 producer = (

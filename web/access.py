@@ -40,30 +40,15 @@ _OTHER_ROUTES: Final[Mapping[tuple[str, str], str]] = {
     ("GET", "/api/artnet/nodes"): "read",
     # schedule
     ("POST", "/api/schedule/import"): "schedule.edit",
-    # content catalogue (uploads: the content library)
+    # content library files (the catalogue is the operation table's)
     ("POST", "/api/content/uploads"): "content.edit",
     ("GET", "/api/content/uploads/{upload}"): "content.edit",
     ("PUT", "/api/content/uploads/{upload}"): "content.edit",
     ("DELETE", "/api/content/uploads/{upload}"): "content.edit",
     ("POST", "/api/content/uploads/{upload}/complete"): "content.edit",
     ("GET", "/api/content/{id}/thumbnail"): "read",
-    ("GET", "/api/content"): "read",
-    ("GET", "/api/content/{id}"): "read",
-    ("PATCH", "/api/content/{id}"): "content.edit",
-    ("DELETE", "/api/content/{id}"): "content.edit",
-    ("GET", "/api/content/{id}/versions"): "read",
-    ("POST", "/api/content/{id}/{action}"): "content.approve",
-    # MDVR gateway
-    ("GET", "/api/mdvr/devices"): "read",
-    ("GET", "/api/mdvr/devices/{device}/positions"): "read",
-    ("GET", "/api/mdvr/alarms"): "read",
-    ("POST", "/api/mdvr/alarms/{id}/acknowledge"): "mdvr.control",
-    ("GET", "/api/mdvr/live"): "read",
-    ("POST", "/api/mdvr/live"): "mdvr.control",
-    ("POST", "/api/mdvr/live/stop"): "mdvr.control",
-    ("GET", "/api/mdvr/files"): "read",
+    # MDVR recordings (the rest of the gateway is the operation table's)
     ("GET", "/api/mdvr/files/{id}/{which}"): "mdvr.footage",  # recordings, like live view
-    ("POST", "/api/mdvr/files/{id}/retry"): "mdvr.control",
     # fault injection (tests; only mounted when [debug] fault_injection = true)
     ("POST", "/debug/fault/block-python"): "debug",
     ("POST", "/debug/fault/crash-web"): "debug",

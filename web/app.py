@@ -26,6 +26,7 @@ from trocadero.core.commands import Actor, Controller
 from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
+from trocadero.core.mdvr import MdvrControl
 from trocadero.core.metrics import render_prometheus
 from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.ratelimit import RateLimiter
@@ -39,7 +40,7 @@ from .guard import no_arguments, request_actor
 from .hypercorn_ws import install as close_refused_websocket_upgrades
 from .limits import BodyLimit, route_limits
 from .live import LiveStats, live_routes
-from .mdvr_api import MdvrControl, mdvr_routes
+from .mdvr_api import mdvr_routes
 from .openapi import openapi_document
 from .operations_api import operation_routes
 from .schedule_api import schedule_routes
@@ -83,7 +84,7 @@ class ControlPlane:
     operations: Registry | None = None
     store: Storage | None = None  # looks, cue lists and the audit log are read from it
     schedule: ScheduleService | None = None  # the building's schedule (docs/schedule.md)
-    mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (web/mdvr_api.py)
+    mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (core/operations/mdvr.py)
     patch: Callable[[str], Sequence[Mapping[str, Any]] | None] = lambda _name: None
     # Logins, tokens and users (docs/auth.md). The daemon always gives one; without it every
     # /api route answers 401 unless a test injects its own `actor_of`.
@@ -92,7 +93,7 @@ class ControlPlane:
     login_attempts_per_minute: int = 10
     actor_of: Callable[[Request], Actor] = request_actor
     events: EventBus | None = None  # /ws reads it; celebrations and sensor data go on it
-    content: ContentLibrary | None = None  # uploads (web/assets_api.py)
+    content: ContentLibrary | None = None  # uploads and thumbnails (web/assets_api.py)
     sources: Callable[[], Mapping[str, Any]] = dict  # layer kinds and parameter schemas
     live: LiveStats = field(default_factory=LiveStats)  # the WebSocket's counters
     max_body_bytes: int = MAX_BODY_BYTES  # [web] max_body_bytes (web/limits.py)
@@ -184,21 +185,24 @@ def create_app(control: ControlPlane) -> Starlette:
 
         routes += auth_routes(control.auth, control.actor_of, features)
     operations = control.operations
-    if operations is None and (control.playback, control.schedule, control.auth) != (None,) * 3:
-        moments = None
-        if control.playback is not None and control.events is not None:
-            moments = Interactions(control.playback, control.events.publish)
+    if operations is None:
+        publish = None if control.events is None else control.events.publish
+        playback, store = control.playback, control.store
         operations = registry(
-            control.playback,
-            interactions=moments,
-            show=None if control.store is None else control.store.show,
-            audit=None if control.store is None else control.store.audit,
+            playback,
+            interactions=None
+            if publish is None or playback is None
+            else Interactions(playback, publish),
+            show=None if store is None else store.show,
+            audit=None if store is None else store.audit,
             schedule=control.schedule,
             auth=control.auth,
+            mdvr=control.mdvr,
+            assets=None if store is None else store.assets,
+            content=control.content,
         )
-    if operations is not None:
-        routes += operation_routes(operations, control.actor_of)
-    if control.store is not None:
+    routes += operation_routes(operations, control.actor_of)
+    if control.store is not None and control.content is not None:
         routes += assets_routes(control.store, control.actor_of, control.content)
     if control.auth is not None and control.events is not None:
         routes += live_routes(

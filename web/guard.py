@@ -3,7 +3,7 @@ domain's exceptions to 4xx/503 responses (errors name the field; never a 500 for
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -74,16 +74,27 @@ def guard(actor_of: ActorOf) -> Callable[[Route_], Handler]:
     return wrap
 
 
+def refuse_unknown(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """Refuse a field or query parameter `what` does not take, naming the ones it does (the
+    operation table's routes do the same through `Operation.parse`)."""
+    accepted = list(known)
+    unknown = sorted(k for k in given if k not in accepted)
+    if unknown:
+        names = ", ".join(accepted) or "none"
+        raise BadRequest(f"{unknown[0]}: not an argument of {what} (known: {names})")
+
+
 def no_arguments(handler: Handler) -> Handler:
     """A route that takes no query parameters refuses one (a misspelt ``?limt=``), naming it,
     rather than ignoring it."""
 
     async def checked(request: Request) -> Response:
-        given = sorted(request.query_params)
-        if given:
-            where = f"{request.method} {request.url.path}"
-            error = f"{given[0]}: not a parameter of {where} (known: none)"
-            return JSONResponse({"error": error, "code": "bad_args"}, status_code=400)
+        try:
+            refuse_unknown(request.query_params, (), f"{request.method} {request.url.path}")
+        except BadRequest as exc:
+            response = error_response(exc)
+            assert response is not None
+            return response
         return await handler(request)
 
     return checked

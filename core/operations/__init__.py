@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import playback, schedule, show, users
+from . import content, mdvr, playback, schedule, show, users
 from .args import Arg
 from .spec import SESSION_OPS, Operation, OpError, Rest, Services
 
@@ -25,6 +25,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *show.OPERATIONS,
     *schedule.OPERATIONS,
     *users.OPERATIONS,
+    *content.OPERATIONS,
+    *mdvr.OPERATIONS,
 )
 _BY_NAME: Final = {op.name: op for op in OPERATIONS}
 

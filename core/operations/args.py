@@ -28,6 +28,7 @@ __all__ = [
     "Name",
     "Names",
     "Number",
+    "Object",
     "Readings",
     "Rgb",
     "Seconds",
@@ -190,8 +191,32 @@ class Boolean(_FromJsonText):
             raise InvalidArgument(f"{key}: expected true or false (got {short(value)})")
         return value
 
+    def from_text(self, text: str, key: str) -> bool:
+        # A query flag may also be 1 or 0 (``?open=1``); anything else is refused by parse.
+        if text in ("true", "1", "false", "0"):
+            return text in ("true", "1")
+        return self.parse(text, key)
+
     def schema(self) -> dict[str, Any]:
         return {"type": "boolean"}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few words (a role, a status filter)."""
+
+    values: tuple[str, ...]
+
+    def parse(self, value: Any, key: str) -> str:
+        if value not in self.values:
+            raise InvalidArgument(f"{key}: one of {', '.join(self.values)} (got {short(value)})")
+        return str(value)
+
+    def from_text(self, text: str, key: str) -> str:
+        return self.parse(text, key)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.values)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +321,19 @@ class Names(_NotText):
 
 
 @dataclass(frozen=True, slots=True)
+class Object(_NotText):
+    """Any JSON object (free-form metadata)."""
+
+    def parse(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"{key}: expected an object (got {short(value)})")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object"}
+
+
+@dataclass(frozen=True, slots=True)
 class Readings(_NotText):
     """Sensor readings: name → number or true/false (checked in detail by the interaction)."""
 
@@ -329,28 +367,12 @@ class Document(_NotText):
 
 
 @dataclass(frozen=True, slots=True)
-class Choice:
-    """One of a few words (a role, a target kind)."""
-
-    values: tuple[str, ...]
-
-    def parse(self, value: Any, key: str) -> str:
-        if value not in self.values:
-            raise InvalidArgument(f"{key}: one of {', '.join(self.values)} (got {short(value)})")
-        return str(value)
-
-    def from_text(self, text: str, key: str) -> str:
-        return self.parse(text, key)
-
-    def schema(self) -> dict[str, Any]:
-        return {"type": "string", "enum": list(self.values)}
-
-
-@dataclass(frozen=True, slots=True)
 class Timestamp:
     """An ISO 8601 date-time with offset."""
 
     def parse(self, value: Any, key: str) -> datetime:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value  # already parsed from the URL (from_text): the table parses again
         problems: list[str] = []
         if not isinstance(value, str):
             raise InvalidArgument(f"{key}: expected an ISO 8601 date-time (got {short(value)})")

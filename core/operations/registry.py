@@ -23,8 +23,11 @@ from .spec import SESSION_OPS, Operation, OpError, Services
 if TYPE_CHECKING:
     from ..auth import AuthService
     from ..commands import Controller
+    from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..mdvr import MdvrControl
     from ..schedule_service import ScheduleService
+    from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
@@ -90,8 +93,20 @@ def registry(
     audit: AuditStore | None = None,
     schedule: ScheduleService | None = None,
     auth: AuthService | None = None,
+    mdvr: MdvrControl | None = None,
+    assets: AssetStore | None = None,
+    content: ContentLibrary | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
-    return Registry(
-        OPERATIONS, Services(controller, interactions, show, audit, schedule=schedule, auth=auth)
+    services = Services(
+        controller=controller,
+        interactions=interactions,
+        show=show,
+        audit=audit,
+        schedule=schedule,
+        auth=auth,
+        mdvr=mdvr,
+        assets=assets,
+        content=content,
     )
+    return Registry(OPERATIONS, services)

@@ -15,8 +15,11 @@ from .args import Arg
 if TYPE_CHECKING:
     from ..auth import AuthService
     from ..commands import Controller
+    from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..mdvr import MdvrControl
     from ..schedule_service import ScheduleService
+    from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
 
@@ -65,7 +68,8 @@ class Operation:
     run: Handler  # (services, actor, parsed args) → result
     result: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     rest: Rest | None = None
-    # The services it needs (a registry without them omits it); most act on playback.
+    # The services it needs (an interface without them omits it): by default the command
+    # layer, which every playback and show edit goes through.
     needs: tuple[str, ...] = ("controller",)
     action: str = ""  # the verb in the role-refusal message ("go on a cue list")
 
@@ -122,12 +126,15 @@ def object_schema(declared: Sequence[Arg]) -> dict[str, Any]:
 class Services:
     """What the handlers act on; an operation whose `needs` are missing is left out."""
 
-    controller: Controller | None = None
+    controller: Controller | None = None  # the command layer (need: "controller")
     interactions: Interactions | None = None
     show: ShowStore | None = None  # looks and cue lists as stored
     audit: AuditStore | None = None
     schedule: ScheduleService | None = None
     auth: AuthService | None = None  # the accounts
+    mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled
+    assets: AssetStore | None = None  # the content catalogue as stored
+    content: ContentLibrary | None = None  # uploads, thumbnails, the looks that use an asset
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -145,6 +152,14 @@ class Services:
     def moments(self) -> Interactions:
         assert self.interactions is not None
         return self.interactions
+
+    def gateway(self) -> MdvrControl:
+        assert self.mdvr is not None
+        return self.mdvr
+
+    def store_assets(self) -> AssetStore:
+        assert self.assets is not None
+        return self.assets
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

@@ -269,3 +269,22 @@ def test_complete_errors_never_name_a_server_path(daemon: Daemon) -> None:
     for body in bodies:
         for path in {str(state), str(state.resolve()), str(state.parent)}:
             assert path not in body, body
+
+
+def test_the_byte_routes_refuse_fields_they_do_not_take(daemon: Daemon) -> None:
+    # Hand-written beside the operation table, they refuse a misspelt field as it does.
+    base = "/api/content/uploads"
+    r = daemon.post(base, json={"filname": "a.mp4", "size": 9})
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "filname: not an argument of an upload (known: name, filename, size, asset_id)"
+    )
+    upload = daemon.post(base, json={"filename": "a.mp4", "size": 9}).json()["upload_id"]
+    r = daemon.put(f"{base}/{upload}?ofset=0", content=b"x")
+    assert (r.status_code, r.json()["code"]) == (400, "bad_args")
+    assert r.json()["error"].startswith("ofset: not an argument")
+    assert "(known: offset)" in r.json()["error"]
+    r = daemon.post(f"{base}/{upload}/complete", json={"sha": "00"})
+    assert (r.status_code, r.json()["code"]) == (400, "bad_args")
+    assert "(known: sha256)" in r.json()["error"]
+    assert daemon.delete(f"{base}/{upload}").status_code == 200

@@ -1,5 +1,5 @@
 """`MdvrGateway`: the façade that composes the gateway's parts, runs them in its nursery and
-is the control plane's API (web/mdvr_api.py, the daemon's /healthz)."""
+is the control plane's API (core/mdvr.py, the daemon's /healthz)."""
 
 from __future__ import annotations
 
