@@ -104,7 +104,7 @@ def test_socket_api_names_are_limited_too(daemon: Daemon) -> None:
     reply = call(daemon, "park", canvas="facade", look="l" * 300)
     assert reply["error"] == {
         "code": "bad_args",
-        "message": "args.look: at most 200 characters (got 300)",
+        "message": "look: at most 200 characters (got 300)",
     }
     assert call(daemon, "go", list="m" * 200)["error"]["code"] == "not_found"
     assert daemon.health()["status"] == "ok"

@@ -18,6 +18,7 @@ from trocadero.core.auth import (
     verify_password,
 )
 from trocadero.core.commands import Actor
+from trocadero.core.errors import InvalidArgument, RefusedError, error_kind
 from trocadero.core.login_throttle import LoginThrottle
 from trocadero.core.storage import Storage
 
@@ -87,7 +88,7 @@ async def test_login_authenticate_and_wrong_passwords(store: Storage) -> None:
     clock.t += 901  # access tokens last 15 min by default
     with pytest.raises(AuthError, match="expired"):
         auth.authenticate(pair.access_token)
-    with pytest.raises(AuthError, match="at least 10"):
+    with pytest.raises(InvalidArgument, match="at least 10"):
         await auth.create_user(ADMIN, "short", "viewer", "abc")
 
 
@@ -297,18 +298,20 @@ async def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(store: Stora
     await auth.bootstrap()
     me = Actor("admin", "admin", "api")
     for change in ({"disabled": True}, {"role": "operator"}):
-        with pytest.raises(AuthError, match="last enabled admin") as err:
+        with pytest.raises(RefusedError, match="last enabled admin") as err:
             await auth.update_user(me, "admin", **change)
-        assert err.value.status == 409
+        kind = error_kind(err.value)
+        assert kind is not None
+        assert (kind.code, kind.status) == ("refused", 409)
     assert (await store.users.get_user("admin")).role == "admin"
     # A disabled admin does not count; an enabled second one does.
     await auth.create_user(me, "backup", "admin", "backup-admin-pw")
     await auth.update_user(me, "backup", disabled=True)
-    with pytest.raises(AuthError, match="last enabled admin"):
+    with pytest.raises(RefusedError, match="last enabled admin"):
         await auth.update_user(me, "admin", role="viewer")
     await auth.update_user(me, "backup", disabled=False)
     await auth.update_user(me, "admin", role="operator")  # allowed now
-    with pytest.raises(AuthError, match="last enabled admin"):
+    with pytest.raises(RefusedError, match="last enabled admin"):
         await auth.update_user(me, "backup", disabled=True)
     # Other changes to the last admin are fine.
     await auth.update_user(me, "backup", email="backup@example.org")
