@@ -31,7 +31,7 @@ from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
-from trocadero.core.containment import CONTAINMENT, contain_asyncio_errors
+from trocadero.core.containment import CONTAINMENT, ContainmentStatistics, contain_asyncio_errors
 from trocadero.core.content import AssetIndex, ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
@@ -40,33 +40,39 @@ from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
-from trocadero.core.statistics import to_json, to_samples
+from trocadero.core.statistics import counter, detail, section, to_json, to_samples
 from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.artnet import ARTNET_PORT
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
-from trocadero.web.live import LiveStats
+from trocadero.web.live import LiveStats, WebSocketStatistics
 
-from .artnet_nodes import ArtNetDiscovery, discovery_statistics, serve_artnet_discovery
-from .control_socket import ControlSocket, socket_path
-from .frames import InputOverlay, RenderStats, serve_frame_producer
+from .artnet_nodes import (
+    ArtNetDiscovery,
+    DiscoveryStatistics,
+    discovery_statistics,
+    serve_artnet_discovery,
+)
+from .control_socket import ControlSocket, SocketStatistics, socket_path
+from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
 from .health import (
+    ClockStatistics,
     EventsStatistics,
-    HealthStatistics,
     ShowStatistics,
     WatchdogStatistics,
-    WebStatistics,
     clock_statistics,
 )
-from .inputs import InputUniverses, input_statistics, serve_inputs
+from .inputs import InputStatistics, InputUniverses, input_statistics, serve_inputs
 from .library import reconcile_show, unseeded
 from .logs import get_logger
 from .mdvr.feeds import LiveFeeds
 from .mdvr.gateway import MdvrGateway
+from .mdvr.gateway.health import GatewayStatistics
 from .native_frames import serve_native_frames
 from .outputs import (
     AttachedOutput,
+    OutputStatistics,
     attach_outputs,
     output_statistics,
     serve_output_monitor,
@@ -91,7 +97,7 @@ from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow, load_configured_show
 from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir, state_dir_problems
-from .supervisor import Policy, SupervisorStats, supervise
+from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 
 log = get_logger("daemon")
@@ -127,6 +133,42 @@ def block_python(seconds: float, *, hold_gil: bool = False) -> None:
     x = 0
     while time.monotonic() < end:
         x += 1
+
+
+@dataclass(frozen=True, slots=True)
+class WebStatistics:
+    """The control plane: its supervisor's counts (kept here for older readers) and the
+    WebSocket's."""
+
+    starts: int = field(metadata=counter())
+    restarts: int = field(metadata=counter())  # starts after the first
+    crashes: int = field(metadata=counter())
+    last_error: str | None = field(metadata=detail())
+    websocket: WebSocketStatistics
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatistics:
+    """The whole of /healthz; /metrics is the same, as samples."""
+
+    status: str = field(metadata=detail())  # "ok", or "stalled" (no fresh frames): HTTP 503
+    version: str = field(metadata=detail())
+    uptime_s: float
+    clock: ClockStatistics
+    render: RenderStatistics
+    show: ShowStatistics
+    outputs: tuple[OutputStatistics, ...] = field(metadata=section(prefix="output"))
+    inputs: InputStatistics | None = field(metadata=section(prefix="input"))
+    artnet_discovery: DiscoveryStatistics | None = field(metadata=section())
+    containment: ContainmentStatistics
+    socket: SocketStatistics | None = field(metadata=section())
+    mdvr: GatewayStatistics | None = field(metadata=section())
+    events: EventsStatistics
+    web: WebStatistics
+    subsystems: tuple[SupervisorStatistics, ...] = field(
+        metadata=section(prefix="subsystem", key="name")
+    )
+    watchdog: WatchdogStatistics
 
 
 @dataclass

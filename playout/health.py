@@ -1,7 +1,6 @@
-"""What /healthz and /metrics show: the subsystems' statistics, composed.
-
-Each subsystem's `statistics()` returns a frozen dataclass; this is the daemon's own one, of
-theirs. `trocadero.core.statistics` turns it into the /healthz body and the /metrics samples.
+"""Statistics of what the daemon holds itself (the native frame clock, the show, the event
+bus, the watchdog), beside each subsystem's own `statistics()`; `daemon.HealthStatistics`
+composes them all into /healthz and /metrics (`trocadero.core.statistics`).
 """
 
 from __future__ import annotations
@@ -10,19 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from trocadero.core.containment import ContainmentStatistics
 from trocadero.core.statistics import counter, detail, gauge, section
 from trocadero.native.clock import FrameClock
-from trocadero.web.live import WebSocketStatistics
 
-from .artnet_nodes import DiscoveryStatistics
-from .control_socket import SocketStatistics
-from .frames import RenderStatistics
-from .inputs import InputStatistics
-from .mdvr.gateway.health import GatewayStatistics
-from .outputs import OutputStatistics
 from .redis_bridge import RedisStatistics
-from .supervisor import SupervisorStatistics
 
 
 def _lateness(q: str) -> Any:
@@ -102,42 +92,6 @@ class EventsStatistics:
 
 
 @dataclass(frozen=True, slots=True)
-class WebStatistics:
-    """The control plane: its supervisor's counts (kept here for older readers) and the
-    WebSocket's."""
-
-    starts: int = field(metadata=counter())
-    restarts: int = field(metadata=counter())  # starts after the first
-    crashes: int = field(metadata=counter())
-    last_error: str | None = field(metadata=detail())
-    websocket: WebSocketStatistics
-
-
-@dataclass(frozen=True, slots=True)
 class WatchdogStatistics:
     enabled: bool
     withheld: bool  # not petted: no frames are being produced
-
-
-@dataclass(frozen=True, slots=True)
-class HealthStatistics:
-    """The whole of /healthz; /metrics is the same, as samples."""
-
-    status: str = field(metadata=detail())  # "ok", or "stalled" (no fresh frames): HTTP 503
-    version: str = field(metadata=detail())
-    uptime_s: float
-    clock: ClockStatistics
-    render: RenderStatistics
-    show: ShowStatistics
-    outputs: tuple[OutputStatistics, ...] = field(metadata=section(prefix="output"))
-    inputs: InputStatistics | None = field(metadata=section(prefix="input"))
-    artnet_discovery: DiscoveryStatistics | None = field(metadata=section())
-    containment: ContainmentStatistics
-    socket: SocketStatistics | None = field(metadata=section())
-    mdvr: GatewayStatistics | None = field(metadata=section())
-    events: EventsStatistics
-    web: WebStatistics
-    subsystems: tuple[SupervisorStatistics, ...] = field(
-        metadata=section(prefix="subsystem", key="name")
-    )
-    watchdog: WatchdogStatistics

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.daemon_harness import free_port, running_daemon
 from trocadero.core.statistics import Leaf, schema
-from trocadero.playout.health import HealthStatistics
+from trocadero.playout.daemon import HealthStatistics
 
 Found = bool | None  # True: present; False: missing; None: under an empty or null section
 
