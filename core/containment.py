@@ -15,12 +15,14 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import structlog
 
 from trocadero.native.clock import NativePanic
+
+from .statistics import counter, detail, label, section, to_json, to_samples
 
 MAX_PEERS_REMEMBERED: Final = 10_000  # per edge; cleared past it (an address-spraying peer)
 LOG_INTERVAL_S: Final = 60.0
@@ -97,24 +99,35 @@ class Containment:
     def total(self) -> int:
         return sum(s.contained for s in self.edges.values())
 
-    def health(self) -> Mapping[str, Any]:
-        return {
-            "total": self.total,
-            "edges": {
-                name: {
-                    "contained": s.contained,
-                    "last_error": s.last_error,
-                    "last_peer": s.last_peer,
-                }
+    def statistics(self) -> ContainmentStatistics:
+        return ContainmentStatistics(
+            total=self.total,
+            edges=tuple(
+                EdgeStatistics(name, s.contained, s.last_error, s.last_peer)
                 for name, s in sorted(self.edges.items())
-            },
-        }
+            ),
+        )
+
+    def health(self) -> Mapping[str, Any]:
+        return to_json(self.statistics())
 
     def metrics(self) -> dict[str, float]:
-        return {
-            f'trocadero_contained_failures_total{{edge="{name}"}}': float(s.contained)
-            for name, s in self.edges.items()
-        }
+        return to_samples(self.statistics())
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStatistics:
+    name: str = field(metadata=label("edge"))
+    contained: int = field(metadata=counter(metric="trocadero_contained_failures_total"))
+    last_error: str | None = field(metadata=detail())
+    last_peer: str | None = field(metadata=detail())
+
+
+@dataclass(frozen=True, slots=True)
+class ContainmentStatistics:
+    # The sum of the edges' counter: PromQL's sum() gives it, so no series of its own.
+    total: int = field(metadata=detail())
+    edges: tuple[EdgeStatistics, ...] = field(metadata=section(prefix="", key="name"))
 
 
 # One per process: the edges live in layers that do not know each other (web, playout).

@@ -42,13 +42,14 @@ import errno
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address
 from typing import Any
 
 import trio
 
 from trocadero.core.containment import CONTAINMENT
+from trocadero.core.statistics import counter, detail, to_json
 from trocadero.protocols.artnet import (
     ARTNET_PORT,
     POLL_REPLY_ON_CHANGE,
@@ -71,9 +72,11 @@ __all__ = [
     "NODE_EXPIRY_S",
     "POLL_INTERVAL_S",
     "ArtNetDiscovery",
+    "DiscoveryStatistics",
     "Node",
     "NodeTable",
     "discovery_health",
+    "discovery_statistics",
     "serve_artnet_discovery",
 ]
 
@@ -479,32 +482,61 @@ class ArtNetDiscovery:
             CONTAINMENT.record("artnet_discovery", f"{address[0]}:{address[1]}", exc)
 
 
-def discovery_health(discovery: ArtNetDiscovery, now: float | None = None) -> dict[str, Any]:
-    """For /healthz: state, counters, node count, last error."""
+@dataclass(frozen=True, slots=True)
+class DiscoveryStatistics:
+    state: str = field(metadata=detail())
+    healthy: bool
+    listener: str | None = field(metadata=detail())
+    nodes: int
+    polls_sent: int = field(metadata=counter())
+    poll_errors: int = field(metadata=counter())
+    polls_received: int = field(metadata=counter())
+    replies_sent: int = field(metadata=counter())
+    reply_errors: int = field(metadata=counter())
+    replies_suppressed: int = field(metadata=counter())
+    replies_received: int = field(metadata=counter())
+    datagrams: int = field(metadata=counter())
+    malformed: int = field(metadata=counter())
+    ignored: int = field(metadata=counter())
+    nodes_rejected_full: int = field(metadata=counter())
+    nodes_expired: int = field(metadata=counter())
+    failing_targets: tuple[str, ...] = field(metadata=detail())
+    last_error: str = field(metadata=detail())
+
+
+def discovery_statistics(
+    discovery: ArtNetDiscovery, now: float | None = None
+) -> DiscoveryStatistics:
+    """State, counters, node count, last error."""
     table = discovery.table
     now = discovery.clock() if now is None else now
     table.expire(now)
     c = discovery.counters
-    return {
-        "state": discovery.state,
-        "healthy": discovery.state == "polling" and not discovery.failing_targets,
-        "listener": None if (lst := discovery.listener) is None else f"{lst[0]}:{lst[1]}",
-        "nodes": len(table),
-        "polls_sent": c.polls_sent,
-        "poll_errors": c.poll_errors,
-        "polls_received": c.polls_received,
-        "replies_sent": c.replies_sent,
-        "reply_errors": c.reply_errors,
-        "replies_suppressed": c.replies_suppressed,
-        "replies_received": table.replies,
-        "datagrams": c.datagrams,
-        "malformed": c.malformed,
-        "ignored": c.ignored,
-        "nodes_rejected_full": table.rejected_full,
-        "nodes_expired": table.expired,
-        "failing_targets": discovery.failing_targets,
-        "last_error": discovery.last_error,
-    }
+    return DiscoveryStatistics(
+        state=discovery.state,
+        healthy=discovery.state == "polling" and not discovery.failing_targets,
+        listener=None if (lst := discovery.listener) is None else f"{lst[0]}:{lst[1]}",
+        nodes=len(table),
+        polls_sent=c.polls_sent,
+        poll_errors=c.poll_errors,
+        polls_received=c.polls_received,
+        replies_sent=c.replies_sent,
+        reply_errors=c.reply_errors,
+        replies_suppressed=c.replies_suppressed,
+        replies_received=table.replies,
+        datagrams=c.datagrams,
+        malformed=c.malformed,
+        ignored=c.ignored,
+        nodes_rejected_full=table.rejected_full,
+        nodes_expired=table.expired,
+        failing_targets=tuple(discovery.failing_targets),
+        last_error=discovery.last_error,
+    )
+
+
+def discovery_health(discovery: ArtNetDiscovery, now: float | None = None) -> dict[str, Any]:
+    """For /healthz: state, counters, node count, last error."""
+    return to_json(discovery_statistics(discovery, now))
 
 
 # -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import os
 import pwd
 import socket
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,6 +36,7 @@ from trocadero.core.operations import OpError
 from trocadero.core.operations.registry import Registry
 from trocadero.core.operations.session import topic_patterns
 from trocadero.core.permissions import require
+from trocadero.core.statistics import counter, detail
 from trocadero.protocols.control_socket import (
     BadMessage,
     Decoder,
@@ -75,6 +77,15 @@ def peer_actor(sock: trio.socket.SocketType, role: Role) -> Actor:
     return Actor(name, role, "socket", f"pid {pid}")
 
 
+@dataclass(frozen=True, slots=True)
+class SocketStatistics:
+    path: str = field(metadata=detail())
+    connections: int = field(metadata=counter())
+    requests: int = field(metadata=counter())
+    errors: int = field(metadata=counter())
+    dropped_subscribers: int = field(metadata=counter())
+
+
 class ControlSocket:
     def __init__(self, registry: Registry, bus: EventBus, config: SocketConfig, path: Path) -> None:
         self.registry = registry
@@ -86,14 +97,10 @@ class ControlSocket:
         self.errors = 0
         self.dropped_subscribers = 0
 
-    def health(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "connections": self.connections,
-            "requests": self.requests,
-            "errors": self.errors,
-            "dropped_subscribers": self.dropped_subscribers,
-        }
+    def statistics(self) -> SocketStatistics:
+        return SocketStatistics(
+            str(self.path), self.connections, self.requests, self.errors, self.dropped_subscribers
+        )
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listener = await self._listen()

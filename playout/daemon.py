@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
-import math
 import os
 import signal
 import time
@@ -32,7 +31,7 @@ from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
 from trocadero.core.auth import AuthService
 from trocadero.core.commands import Controller
-from trocadero.core.containment import CONTAINMENT, contain_asyncio_errors
+from trocadero.core.containment import CONTAINMENT, ContainmentStatistics, contain_asyncio_errors
 from trocadero.core.content import AssetIndex, ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
@@ -41,27 +40,41 @@ from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
+from trocadero.core.statistics import counter, detail, section, to_json, to_samples
 from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.artnet import ARTNET_PORT
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
-from trocadero.web.live import LiveStats
+from trocadero.web.live import LiveStats, WebSocketStatistics
 
-from .artnet_nodes import ArtNetDiscovery, discovery_health, serve_artnet_discovery
-from .control_socket import ControlSocket, socket_path
-from .frames import InputOverlay, RenderStats, serve_frame_producer
-from .inputs import InputUniverses, input_health, input_metrics, serve_inputs
+from .artnet_nodes import (
+    ArtNetDiscovery,
+    DiscoveryStatistics,
+    discovery_statistics,
+    serve_artnet_discovery,
+)
+from .control_socket import ControlSocket, SocketStatistics, socket_path
+from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
+from .health import (
+    ClockStatistics,
+    EventsStatistics,
+    ShowStatistics,
+    WatchdogStatistics,
+    clock_statistics,
+)
+from .inputs import InputStatistics, InputUniverses, input_statistics, serve_inputs
 from .library import reconcile_show, unseeded
 from .logs import get_logger
 from .mdvr.feeds import LiveFeeds
 from .mdvr.gateway import MdvrGateway
+from .mdvr.gateway.health import GatewayStatistics
 from .native_frames import serve_native_frames
 from .outputs import (
     AttachedOutput,
+    OutputStatistics,
     attach_outputs,
-    output_health,
-    output_metrics,
+    output_statistics,
     serve_output_monitor,
     serve_sacn_discovery,
 )
@@ -84,7 +97,7 @@ from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow, load_configured_show
 from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir, state_dir_problems
-from .supervisor import Policy, SupervisorStats, supervise
+from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 
 log = get_logger("daemon")
@@ -120,6 +133,42 @@ def block_python(seconds: float, *, hold_gil: bool = False) -> None:
     x = 0
     while time.monotonic() < end:
         x += 1
+
+
+@dataclass(frozen=True, slots=True)
+class WebStatistics:
+    """The control plane: its supervisor's counts (kept here for older readers) and the
+    WebSocket's."""
+
+    starts: int = field(metadata=counter())
+    restarts: int = field(metadata=counter())  # starts after the first
+    crashes: int = field(metadata=counter())
+    last_error: str | None = field(metadata=detail())
+    websocket: WebSocketStatistics
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatistics:
+    """The whole of /healthz; /metrics is the same, as samples."""
+
+    status: str = field(metadata=detail())  # "ok", or "stalled" (no fresh frames): HTTP 503
+    version: str = field(metadata=detail())
+    uptime_s: float
+    clock: ClockStatistics
+    render: RenderStatistics
+    show: ShowStatistics
+    outputs: tuple[OutputStatistics, ...] = field(metadata=section(prefix="output"))
+    inputs: InputStatistics | None = field(metadata=section(prefix="input"))
+    artnet_discovery: DiscoveryStatistics | None = field(metadata=section())
+    containment: ContainmentStatistics
+    socket: SocketStatistics | None = field(metadata=section())
+    mdvr: GatewayStatistics | None = field(metadata=section())
+    events: EventsStatistics
+    web: WebStatistics
+    subsystems: tuple[SupervisorStatistics, ...] = field(
+        metadata=section(prefix="subsystem", key="name")
+    )
+    watchdog: WatchdogStatistics
 
 
 @dataclass
@@ -166,135 +215,54 @@ class Runtime:
         stats.request_crash()
         return True
 
-    def health(self) -> Mapping[str, Any]:
-        s = self.clock.stats()
+    def statistics(self) -> HealthStatistics:
+        """Every subsystem's statistics: /healthz and /metrics are both made of these."""
         now = time.monotonic_ns()
-        age_ms = (now - s.last_frame_ns) / 1e6 if s.last_frame_ns else None
-        fresh = age_ms is not None and age_ms < max(250.0, 3000.0 / s.rate_hz)
-        return {
-            "status": "ok" if s.running and fresh else "stalled",
-            "version": __version__,
-            "uptime_s": round((now - self.started_ns) / 1e9, 3),
-            "clock": {
-                "rate_hz": s.rate_hz,
-                "running": s.running,
-                "frames_sent": s.frames_sent,
-                "frames_published": s.frames_published,
-                "last_frame_age_ms": None if age_ms is None else round(age_ms, 3),
-                "late_renders": s.late_renders,
-                "missed_deadlines": s.missed_deadlines,
-                "lateness_us": {
-                    "p50": s.lateness_p50_ns / 1e3,
-                    "p99": s.lateness_p99_ns / 1e3,
-                    "max": s.lateness_max_ns / 1e3,
-                    "samples": s.lateness_samples,
-                },
-                "realtime": s.realtime,
-                "realtime_error": s.realtime_error,
-            },
-            "render": {
-                "implementation": kernels.IMPLEMENTATION,
-                "source_implementation": fields.IMPLEMENTATION,
-                "frames_rendered": self.render.frames_rendered,
-                "deadlines_skipped": self.render.deadlines_skipped,
-                "thread": self.render.thread,
-                "native": self.render.native,
-                "realtime": self.render.realtime,
-                "realtime_error": self.render.realtime_error,
-                "late_renders": {
-                    "total": self.render.late.total,
-                    "started_late": self.render.late.started_late,
-                    "too_slow": self.render.late.too_slow,
-                    "waited": self.render.late.waited,
-                },
-                "period_share": dict(self.render.period_share(self.clock.period_ns)),
-                "render_ms": dict(self.render.render_ms()),
-                "stages_ms": dict(self.render.stages_ms()),
-            },
-            "show": {
-                "name": self.show.show.name,
-                "source": self.show.source,
-                "canvases": len(self.show.renderer.canvases),
-                "universes": len(self.show.patch.universes),
-            },
-            "outputs": output_health(self.clock, self.outputs),
-            "inputs": None if self.inputs is None else input_health(self.inputs),
-            "artnet_discovery": (
-                None if self.discovery is None else discovery_health(self.discovery)
+        clock = clock_statistics(self.clock, now)
+        web = self.web
+        return HealthStatistics(
+            status="ok" if clock.running and clock.fresh else "stalled",
+            version=__version__,
+            uptime_s=round((now - self.started_ns) / 1e9, 3),
+            clock=clock,
+            render=self.render.statistics(self.clock.period_ns),
+            show=ShowStatistics(
+                self.show.show.name,
+                self.show.source,
+                len(self.show.renderer.canvases),
+                len(self.show.patch.universes),
             ),
-            "containment": CONTAINMENT.health(),
-            "socket": None if self.socket is None else self.socket.health(),
-            "mdvr": None if self.mdvr is None else self.mdvr.health(),
-            "events": {
-                "subscribers": self.events.subscriber_count,
-                "published": self.events.published,
-                "redis": None if self.redis is None else self.redis.stats.health(),
-            },
-            "web": {
-                "starts": self.web.starts,
-                "crashes": self.web.crashes,
-                "last_error": self.web.last_error,
-                "websocket": {
-                    "sessions": self.live.sessions,
-                    "open": self.live.open,
-                    "previews_sent": self.live.previews_sent,
-                    "previews_skipped": self.live.previews_skipped,
-                    "dropped_slow": self.live.dropped_slow,
-                    "refused_auth": self.live.refused_auth,
-                },
-            },
-            "subsystems": {name: st.health() for name, st in sorted(self.supervisors.items())},
-            "watchdog": {
-                "enabled": self.notifier.watchdog_interval_s is not None,
-                "withheld": self.watchdog_withheld,
-            },
-        }
+            outputs=output_statistics(self.clock, self.outputs),
+            inputs=None if self.inputs is None else input_statistics(self.inputs),
+            artnet_discovery=(
+                None if self.discovery is None else discovery_statistics(self.discovery)
+            ),
+            containment=CONTAINMENT.statistics(),
+            socket=None if self.socket is None else self.socket.statistics(),
+            mdvr=None if self.mdvr is None else self.mdvr.statistics(),
+            events=EventsStatistics(
+                self.events.subscriber_count,
+                self.events.published,
+                None if self.redis is None else self.redis.stats.statistics(),
+            ),
+            web=WebStatistics(
+                web.starts,
+                max(0, web.starts - 1),
+                web.crashes,
+                web.last_error,
+                self.live.statistics(),
+            ),
+            subsystems=tuple(st.statistics() for _, st in sorted(self.supervisors.items())),
+            watchdog=WatchdogStatistics(
+                self.notifier.watchdog_interval_s is not None, self.watchdog_withheld
+            ),
+        )
+
+    def health(self) -> Mapping[str, Any]:
+        return to_json(self.statistics())
 
     def metrics(self) -> Mapping[str, float]:
-        s = self.clock.stats()
-        age = (time.monotonic_ns() - s.last_frame_ns) / 1e9 if s.last_frame_ns else math.nan
-        return {
-            "trocadero_clock_rate_hz": s.rate_hz,
-            "trocadero_frames_sent_total": s.frames_sent,
-            "trocadero_frames_published_total": s.frames_published,
-            "trocadero_late_renders_total": s.late_renders,
-            "trocadero_missed_deadlines_total": s.missed_deadlines,
-            "trocadero_last_frame_age_seconds": age,
-            "trocadero_deadline_lateness_p50_seconds": s.lateness_p50_ns / 1e9,
-            "trocadero_deadline_lateness_p99_seconds": s.lateness_p99_ns / 1e9,
-            "trocadero_deadline_lateness_max_seconds": s.lateness_max_ns / 1e9,
-            "trocadero_clock_realtime": float(s.realtime),
-            "trocadero_frames_rendered_total": self.render.frames_rendered,
-            "trocadero_render_deadlines_skipped_total": self.render.deadlines_skipped,
-            **{
-                f'trocadero_late_renders_by_cause_total{{cause="{cause}"}}': float(n)
-                for cause, n in (
-                    ("started_late", self.render.late.started_late),
-                    ("too_slow", self.render.late.too_slow),
-                    ("waited", self.render.late.waited),
-                )
-            },
-            **{
-                f"trocadero_render_{q}_seconds": v / 1e3 for q, v in self.render.render_ms().items()
-            },
-            **{
-                f"trocadero_render_stage_{k}_seconds": v / 1e3
-                for k, v in self.render.stages_ms().items()
-            },
-            "trocadero_web_restarts_total": max(0, self.web.starts - 1),
-            "trocadero_web_crashes_total": self.web.crashes,
-            **{
-                f'trocadero_subsystem_crashes_total{{subsystem="{n}"}}': st.crashes
-                for n, st in self.supervisors.items()
-            },
-            **{
-                f'trocadero_subsystem_up{{subsystem="{n}"}}': float(st.state == "running")
-                for n, st in self.supervisors.items()
-            },
-            **CONTAINMENT.metrics(),
-            **output_metrics(self.clock, self.outputs),
-            **({} if self.inputs is None else input_metrics(self.inputs)),
-        }
+        return to_samples(self.statistics())
 
     def control_plane(self) -> ControlPlane:
         faults = None

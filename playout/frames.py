@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import trio
@@ -25,12 +26,14 @@ from numpy.typing import NDArray
 
 from trocadero.config.schema import InputMasterConfig
 from trocadero.core.patch import UNIVERSE_BYTES, CompiledPatch
+from trocadero.core.statistics import counter, detail, gauge
 from trocadero.native import kernels
 from trocadero.native.clock import FrameClock
 
 from .inputs import InputUniverses
 from .logs import get_logger
 from .playback import PlaybackDriver
+from .render import fields
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
 
@@ -187,6 +190,86 @@ class RenderStats:
             "planes": t.planes / 1e6,
             "gather": t.gather / 1e6,
         }
+
+    def statistics(self, period_ns: int) -> RenderStatistics:
+        late = self.late
+        return RenderStatistics(
+            implementation=kernels.IMPLEMENTATION,
+            source_implementation=fields.IMPLEMENTATION,
+            frames_rendered=self.frames_rendered,
+            deadlines_skipped=self.deadlines_skipped,
+            thread=self.thread,
+            native=self.native,
+            realtime=self.realtime,
+            realtime_error=self.realtime_error,
+            late_renders=LateRenderStatistics(
+                late.total, late.started_late, late.too_slow, late.waited
+            ),
+            period_share=PeriodShare(**self.period_share(period_ns)),
+            render_ms=RenderTimes(**self.render_ms()),
+            stages_ms=StageShare(**self.stages_ms()),
+        )
+
+
+def _late_by(cause: str) -> Any:
+    return counter(metric="trocadero_late_renders_by_cause_total", labels={"cause": cause})
+
+
+@dataclass(frozen=True, slots=True)
+class LateRenderStatistics:
+    total: int = field(metadata=counter())
+    started_late: int = field(metadata=_late_by("started_late"))
+    too_slow: int = field(metadata=_late_by("too_slow"))
+    waited: int = field(metadata=_late_by("waited"))
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodShare:
+    """Mean share of the frame period (0 to 1) over the last frames."""
+
+    wake_delay: float
+    render_cpu: float
+    render_waiting: float
+
+
+def _seconds(name: str) -> Any:
+    return gauge(metric=f"trocadero_render_{name}_seconds", scale=1e-3)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderTimes:
+    """Render time per frame (ms) over the last frames."""
+
+    p50: float = field(metadata=_seconds("p50"))
+    p99: float = field(metadata=_seconds("p99"))
+    max: float = field(metadata=_seconds("max"))
+
+
+@dataclass(frozen=True, slots=True)
+class StageShare:
+    """The last frame's render time per stage (ms)."""
+
+    sources: float = field(metadata=_seconds("stage_sources"))
+    composite: float = field(metadata=_seconds("stage_composite"))
+    masters: float = field(metadata=_seconds("stage_masters"))
+    planes: float = field(metadata=_seconds("stage_planes"))
+    gather: float = field(metadata=_seconds("stage_gather"))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderStatistics:
+    implementation: str = field(metadata=detail())
+    source_implementation: str = field(metadata=detail())
+    frames_rendered: int = field(metadata=counter(metric="trocadero_frames_rendered_total"))
+    deadlines_skipped: int = field(metadata=counter())
+    thread: bool
+    native: bool
+    realtime: bool
+    realtime_error: str | None = field(metadata=detail())
+    late_renders: LateRenderStatistics
+    period_share: PeriodShare
+    render_ms: RenderTimes
+    stages_ms: StageShare
 
 
 def urgent_margin(stats: RenderStats, margin: int) -> int:

@@ -30,7 +30,7 @@ import errno
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ import trio
 
 from trocadero.config.inputs import InputConfig, InputProtocol, validate_inputs
 from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES
+from trocadero.core.statistics import counter, detail, gauge, label, section, to_json, to_samples
 from trocadero.protocols.artnet import (
     ARTNET_PORT,
     ArtDmx,
@@ -540,79 +541,121 @@ async def serve_inputs(
 # Health and metrics
 
 
-def input_health(inputs: InputUniverses) -> dict[str, Any]:
-    """For /healthz: each receiver's state and counters, each universe's live sources."""
+@dataclass(frozen=True, slots=True)
+class ReceiverStatistics:
+    protocol: str = field(metadata=label())
+    bind: str = field(metadata=label())
+    state: str = field(metadata=detail())
+    healthy: bool
+    last_error: str = field(metadata=detail())
+    datagrams: int = field(metadata=counter())
+    # Malformed and oversized add up to one metric, as do the three kinds of ignored.
+    malformed: int = field(metadata=counter(metric="trocadero_input_malformed_total"))
+    oversized: int = field(metadata=counter(metric="trocadero_input_malformed_total"))
+    ignored_universe: int = field(metadata=counter(metric="trocadero_input_ignored_total"))
+    ignored_own: int = field(metadata=counter(metric="trocadero_input_ignored_total"))
+    ignored_other: int = field(metadata=counter(metric="trocadero_input_ignored_total"))
+    internal_errors: int = field(metadata=counter())
+    groups_joined: int
+    groups_failed: int = field(metadata=counter())
+    join_sockets: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatistics:
+    protocol: str
+    id: str
+    name: str
+    address: str
+    priority: int = field(metadata=detail())
+    contributing: bool = field(metadata=detail())
+    age_s: float = field(metadata=detail())
+
+
+@dataclass(frozen=True, slots=True)
+class UniverseStatistics:
+    """One input universe; in /metrics summed over all of them (there may be hundreds)."""
+
+    universe: int = field(metadata=detail())
+    active: bool = field(metadata=gauge(metric="trocadero_input_universes_active"))
+    winning_priority: int | None = field(metadata=detail())
+    sources: tuple[SourceStatistics, ...] = field(metadata=detail())
+    packets_accepted: int = field(metadata=counter())
+    dropped_out_of_order: int = field(metadata=counter())
+    dropped_preview: int = field(metadata=counter())
+    dropped_start_code: int = field(metadata=counter())
+    dropped_sources_full: int = field(metadata=counter())
+    dropped_wrong_universe: int = field(metadata=counter())
+    sources_added: int = field(metadata=counter())
+    sources_terminated: int = field(metadata=counter())
+    sources_timed_out: int = field(metadata=counter())
+
+
+@dataclass(frozen=True, slots=True)
+class InputStatistics:
+    receivers: tuple[ReceiverStatistics, ...] = field(metadata=section(prefix=""))
+    universes: tuple[UniverseStatistics, ...] = field(metadata=section(prefix="", aggregate=True))
+    sources: int  # held now, over all universes
+
+
+def input_statistics(inputs: InputUniverses) -> InputStatistics:
+    """Each receiver's state and counters, each universe's live sources and merge counters."""
     now = inputs.now()
     universes = []
+    live = 0
     for universe, result in inputs.snapshot(now).items():
-        counters = inputs.merger(universe).counters
+        merger = inputs.merger(universe)
+        live += merger.source_count
         universes.append(
-            {
-                "universe": universe,
-                "active": result.active,
-                "winning_priority": result.winning_priority,
-                "sources": [
-                    {
-                        "protocol": s.protocol,
-                        "id": s.source_id,
-                        "name": s.name,
-                        "address": s.address,
-                        "priority": s.priority,
-                        "contributing": s.contributing,
-                        "age_s": round(now - s.last_seen, 3),
-                    }
+            UniverseStatistics(
+                universe=universe,
+                active=result.active,
+                winning_priority=result.winning_priority,
+                sources=tuple(
+                    SourceStatistics(
+                        s.protocol,
+                        s.source_id,
+                        s.name,
+                        s.address,
+                        s.priority,
+                        s.contributing,
+                        round(now - s.last_seen, 3),
+                    )
                     for s in result.sources
-                ],
-                **counters.as_dict(),
-            }
+                ),
+                **merger.counters.as_dict(),
+            )
         )
-    return {
-        "receivers": [
-            {
-                "protocol": r.protocol,
-                "bind": f"{r.bind_address}:{r.port}",
-                "state": r.state,
-                "healthy": r.healthy,
-                "last_error": r.last_error,
-                "datagrams": r.datagrams,
-                "malformed": r.malformed,
-                "oversized": r.oversized,
-                "ignored_universe": r.ignored_universe,
-                "ignored_own": r.ignored_own,
-                "ignored_other": r.ignored_other,
-                "internal_errors": r.internal_errors,
-                "groups_joined": r.groups_joined,
-                "groups_failed": r.groups_failed,
-                "join_sockets": r.join_sockets,
-            }
-            for r in inputs.receivers
-        ],
-        "universes": universes,
-    }
+    receivers = tuple(
+        ReceiverStatistics(
+            protocol=r.protocol,
+            bind=f"{r.bind_address}:{r.port}",
+            state=r.state,
+            healthy=r.healthy,
+            last_error=r.last_error,
+            datagrams=r.datagrams,
+            malformed=r.malformed,
+            oversized=r.oversized,
+            ignored_universe=r.ignored_universe,
+            ignored_own=r.ignored_own,
+            ignored_other=r.ignored_other,
+            internal_errors=r.internal_errors,
+            groups_joined=r.groups_joined,
+            groups_failed=r.groups_failed,
+            join_sockets=r.join_sockets,
+        )
+        for r in inputs.receivers
+    )
+    return InputStatistics(receivers, tuple(universes), live)
+
+
+def input_health(inputs: InputUniverses) -> dict[str, Any]:
+    """For /healthz: each receiver's state and counters, each universe's live sources."""
+    return to_json(input_statistics(inputs))
 
 
 def input_metrics(inputs: InputUniverses) -> dict[str, float]:
     """Prometheus samples: per receiver (labelled), plus the merge counters and the number of
     sources held, summed over all input universes (no per-universe series: there may be
     hundreds)."""
-    samples: dict[str, float] = {}
-    for r in inputs.receivers:
-        label = f'{{protocol="{r.protocol}",bind="{r.bind_address}:{r.port}"}}'
-        samples[f"trocadero_input_datagrams_total{label}"] = r.datagrams
-        samples[f"trocadero_input_malformed_total{label}"] = r.malformed + r.oversized
-        samples[f"trocadero_input_ignored_total{label}"] = (
-            r.ignored_universe + r.ignored_own + r.ignored_other
-        )
-        samples[f"trocadero_input_internal_errors_total{label}"] = r.internal_errors
-        samples[f"trocadero_input_healthy{label}"] = float(r.healthy)
-    totals: dict[str, int] = {}
-    live = 0
-    for universe in inputs.universes:
-        merger = inputs.merger(universe)
-        live += merger.source_count
-        for name, value in merger.counters.as_dict().items():
-            totals[name] = totals.get(name, 0) + value
-    for name, value in totals.items():
-        samples[f"trocadero_input_{name}_total"] = value
-    samples["trocadero_input_sources"] = live
-    return samples
+    return to_samples(input_statistics(inputs), "trocadero_input")

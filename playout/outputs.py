@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import trio
 from trocadero.config import ConfigError
 from trocadero.config.outputs import SERIAL_PROTOCOLS, OutputConfig
 from trocadero.core.patch import CompiledPatch
+from trocadero.core.statistics import counter, detail, label, to_json
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.sacn import (
     DISCOVERY_UNIVERSE,
@@ -169,38 +170,48 @@ def attach_outputs(
     return attached
 
 
-def output_health(clock: FrameClock, attached: Sequence[AttachedOutput]) -> list[Mapping[str, Any]]:
-    out: list[Mapping[str, Any]] = []
+@dataclass(frozen=True, slots=True)
+class OutputStatistics:
+    name: str = field(metadata=label("output"))
+    protocol: str = field(metadata=detail())
+    universes: int
+    state: str = field(metadata=detail())
+    last_error: str | None = field(metadata=detail())
+    healthy: bool
+    packets_sent: int = field(metadata=counter())
+    bytes_sent: int = field(metadata=counter())
+    frames_sent: int = field(metadata=counter())
+    send_errors: int = field(metadata=counter())
+    drops: int = field(metadata=counter())
+
+
+def output_statistics(
+    clock: FrameClock, attached: Sequence[AttachedOutput]
+) -> tuple[OutputStatistics, ...]:
+    """Each output's counters, from the output thread."""
+    out: list[OutputStatistics] = []
     for a in attached:
         s = clock.output_stats(a.output_id)
         out.append(
-            {
-                "name": a.config.name,
-                "protocol": a.config.protocol,
-                "universes": len(a.universes),
-                "state": s.state,
-                "last_error": s.last_error,
-                "packets_sent": s.packets_sent,
-                "frames_sent": s.frames_sent,
-                "send_errors": s.send_errors,
-                "drops": s.drops,
-            }
+            OutputStatistics(
+                name=a.config.name,
+                protocol=a.config.protocol,
+                universes=len(a.universes),
+                state=s.state,
+                last_error=s.last_error,
+                healthy=s.healthy,
+                packets_sent=s.packets_sent,
+                bytes_sent=s.bytes_sent,
+                frames_sent=s.frames_sent,
+                send_errors=s.send_errors,
+                drops=s.drops,
+            )
         )
-    return out
+    return tuple(out)
 
 
-def output_metrics(clock: FrameClock, attached: Sequence[AttachedOutput]) -> dict[str, float]:
-    samples: dict[str, float] = {}
-    for a in attached:
-        s = clock.output_stats(a.output_id)
-        label = f'{{output="{a.config.name}"}}'
-        samples[f"trocadero_output_packets_sent_total{label}"] = s.packets_sent
-        samples[f"trocadero_output_bytes_sent_total{label}"] = s.bytes_sent
-        samples[f"trocadero_output_frames_sent_total{label}"] = s.frames_sent
-        samples[f"trocadero_output_send_errors_total{label}"] = s.send_errors
-        samples[f"trocadero_output_drops_total{label}"] = s.drops
-        samples[f"trocadero_output_healthy{label}"] = float(s.healthy)
-    return samples
+def output_health(clock: FrameClock, attached: Sequence[AttachedOutput]) -> list[Mapping[str, Any]]:
+    return [to_json(s) for s in output_statistics(clock, attached)]
 
 
 async def serve_output_monitor(

@@ -25,6 +25,7 @@ import trio_asyncio
 
 from trocadero.config.schema import EventsConfig
 from trocadero.core.events import EventBus, Subscriber, SubscriberDropped
+from trocadero.core.statistics import counter, detail
 
 from .logs import get_logger
 
@@ -49,16 +50,27 @@ class BridgeStats:
     last_error: str = ""
     remote_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=_REMOTE_SEQS))
 
-    def health(self) -> dict[str, Any]:
-        return {
-            "connected": self.connected,
-            "sent": self.sent,
-            "received": self.received,
-            "dropped": self.dropped,
-            "malformed": self.malformed,
-            "reconnects": self.reconnects,
-            "last_error": self.last_error or None,
-        }
+    def statistics(self) -> RedisStatistics:
+        return RedisStatistics(
+            self.connected,
+            self.sent,
+            self.received,
+            self.dropped,
+            self.malformed,
+            self.reconnects,
+            self.last_error or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RedisStatistics:
+    connected: bool
+    sent: int = field(metadata=counter())
+    received: int = field(metadata=counter())
+    dropped: int = field(metadata=counter())  # not forwarded: Redis away or the bridge behind
+    malformed: int = field(metadata=counter())
+    reconnects: int = field(metadata=counter())
+    last_error: str | None = field(metadata=detail())
 
 
 class RedisBridge:

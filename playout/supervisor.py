@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import trio
 
 from trocadero.config import ConfigError
 from trocadero.core.containment import describe, leaf
+from trocadero.core.statistics import counter, detail, gauge, label
 
 from .logs import get_logger
 
@@ -63,15 +64,30 @@ class SupervisorStats:
     def request_crash(self) -> None:
         self.crash_requested.set()
 
-    def health(self) -> Mapping[str, Any]:
+    def statistics(self) -> SupervisorStatistics:
         wait = None if self.restart_at is None else max(0.0, self.restart_at - trio.current_time())
-        return {
-            "state": self.state,
-            "starts": self.starts,
-            "crashes": self.crashes,
-            "last_error": self.last_error,
-            "restart_in_s": None if wait is None else round(wait, 3),
-        }
+        return SupervisorStatistics(
+            name=self.name,
+            state=self.state,
+            up=self.state == "running",
+            starts=self.starts,
+            crashes=self.crashes,
+            last_error=self.last_error,
+            restart_in_s=None if wait is None else round(wait, 3),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorStatistics:
+    """One supervised subsystem, labelled `subsystem` in /metrics."""
+
+    name: str = field(metadata=label("subsystem"))
+    state: State = field(metadata=detail())
+    up: bool  # running (not starting, restarting, retrying or disabled)
+    starts: int = field(metadata=counter())
+    crashes: int = field(metadata=counter())
+    last_error: str | None = field(metadata=detail())
+    restart_in_s: float | None = field(metadata=gauge())
 
 
 Alert = Callable[[str, str], object]  # (subsystem, text)

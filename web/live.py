@@ -47,6 +47,7 @@ from trocadero.core.commands import Actor
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
 from trocadero.core.nesting import parse_json
 from trocadero.core.permissions import allowed
+from trocadero.core.statistics import counter
 from trocadero.core.validate import InvalidArgument
 
 __all__ = ["TOPIC_ACCESS", "LiveStats", "live_routes", "preview_frame"]
@@ -80,6 +81,26 @@ class LiveStats:
     previews_skipped: int = 0
     dropped_slow: int = 0
     refused_auth: int = 0
+
+    def statistics(self) -> WebSocketStatistics:
+        return WebSocketStatistics(
+            self.sessions,
+            self.open,
+            self.previews_sent,
+            self.previews_skipped,
+            self.dropped_slow,
+            self.refused_auth,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketStatistics:
+    sessions: int = field(metadata=counter())
+    open: int  # sessions open now
+    previews_sent: int = field(metadata=counter())
+    previews_skipped: int = field(metadata=counter())
+    dropped_slow: int = field(metadata=counter())
+    refused_auth: int = field(metadata=counter())
 
 
 def preview_frame(name: str, width: int, height: int, frame_time: float, rgb: bytes) -> bytes:

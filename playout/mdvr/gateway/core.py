@@ -23,7 +23,7 @@ from .allowlist import AllowList
 from .clock import SYSTEM_CLOCK, Clock
 from .context import GatewayContext, GatewayStats, PendingSession
 from .downloads import Downloads
-from .health import health_block
+from .health import GatewayStatistics, gateway_statistics
 from .link import DeviceLink
 from .listeners import Admissions, listen
 from .live import Live, LiveKey, LiveSession
@@ -144,9 +144,9 @@ class MdvrGateway:
         """Position batches written (tests wait on it)."""
         return self.positions.flushed
 
-    def health(self) -> dict[str, Any]:
-        """The gateway's block in /healthz."""
-        return health_block(
+    def statistics(self) -> GatewayStatistics:
+        """The gateway's block in /healthz and its samples in /metrics."""
+        return gateway_statistics(
             self.ctx,
             udp_port=self.udp_port,
             udp_stats=self.udp_stats,
