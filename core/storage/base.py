@@ -7,7 +7,7 @@ interface is in its own module. This module holds what they share: errors and `P
 Every method is `async` and safe to call from Trio tasks concurrently. Every list method is
 paged: `limit` (default 100, at most 1000) and an opaque `cursor` from the previous page's
 `Page.next`; nothing fetches an unbounded number of rows in one go (a 100k-row fetch holds the
-GIL for ~150 ms, DESIGN.md). Objects are the frozen dataclasses of `config/show.py` and
+GIL for ~150 ms, docs/design.md). Objects are the frozen dataclasses of `config/show.py` and
 `core/model.py`; whatever is written is validated first (`ValidationError` lists every
 problem, nothing is written).
 """

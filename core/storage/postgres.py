@@ -1,6 +1,6 @@
 """The PostgreSQL backend: asyncpg, driven from Trio through one `trio_asyncio` loop.
 
-asyncpg is asyncio-only (the product owner's choice, DESIGN.md), so the daemon opens one
+asyncpg is asyncio-only (the product owner's choice, docs/design.md), so the daemon opens one
 `trio_asyncio.open_loop()` at start-up and every call crosses into it with `aio_as_trio`. The
 store keeps a reference to that loop, so it can be used from any Trio task, including tasks
 started outside the `open_loop()` block. A pool holds `pool_min`..`pool_max` connections; each
@@ -68,7 +68,7 @@ class _PgTx(Tx):
     async def copy_records(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> None:
-        if records:  # binary COPY: the telemetry ingest path (DESIGN.md)
+        if records:  # binary COPY: the telemetry ingest path (docs/design.md)
             await self._call(
                 partial(
                     self._conn.copy_records_to_table,
