@@ -135,6 +135,15 @@ class Level(_FromJsonText):
         return {"type": "number", "minimum": 0, "maximum": 1}
 
 
+def _bounded(kind: str, minimum: float | None, maximum: float | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind}
+    if minimum is not None:
+        out["minimum"] = minimum
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Number(_FromJsonText):
     minimum: float | None = None
@@ -151,12 +160,7 @@ class Number(_FromJsonText):
         return float(value)
 
     def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "number"}
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        return out
+        return _bounded("number", self.minimum, self.maximum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +180,7 @@ class Integer(_FromJsonText):
         return value
 
     def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "integer"}
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        return out
+        return _bounded("integer", self.minimum, self.maximum)
 
 
 @dataclass(frozen=True, slots=True)
