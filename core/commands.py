@@ -19,7 +19,7 @@ from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, re
 from .playback.cuelist import Outcome, PlaybackError, UnknownName
 from .playback.ladder import Engine
 from .playback.persist import STATE_KEY, snapshot
-from .playback.plan import LookRef, Node, Solid
+from .playback.plan import LookRef, Node, Solid, target_doc
 
 __all__ = [
     "PERMISSIONS",
@@ -497,8 +497,8 @@ class Controller:
         return {
             "revision": e.revision,
             "lists": lists,
-            "parks": {c: repr(n) for c, n in e.park_targets.items()},
-            "schedule": {c: repr(n) for c, n in e.schedule_targets.items()},
+            "parks": {c: target_doc(n) for c, n in e.park_targets.items()},
+            "schedule": {c: target_doc(n) for c, n in e.schedule_targets.items()},
             "overrides": [
                 {
                     "id": o.id,

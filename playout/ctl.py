@@ -98,6 +98,10 @@ def _print_status(state: dict[str, Any]) -> None:
     print(f"grand master {m['grand']:.2f}{'  BLACKOUT' if m['blackout'] else ''}")
     if state["emergency"]["engaged"]:
         print(f"EMERGENCY engaged on {', '.join(state['emergency']['canvases'])}")
+    for canvas, target in sorted(state["parks"].items()):
+        given = target or {}
+        shown = given.get("look") or f"rgb {given.get('rgb')}"
+        print(f"park on {canvas}: {shown}")
     for o in state["overrides"]:
         where = ", ".join(o["canvases"])
         print(f"override {o['id']} by {o['owner']} on {where}, {o['expires_in']} s left")

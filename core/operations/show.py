@@ -93,7 +93,11 @@ async def _look_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 
 async def _cue_lists(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return _page(await s.store_show().list_cue_lists(limit=a["limit"], cursor=a["cursor"]))
+    # Headers: a page of lists never carries their cues (one list's are `cue_list`), so
+    # nothing here says a list is empty when it is not.
+    page = await s.store_show().list_cue_lists(limit=a["limit"], cursor=a["cursor"])
+    headers = [{k: v for k, v in to_plain(i).items() if k != "cues"} for i in page.items]
+    return {"items": headers, "next": page.next}
 
 
 async def _cue_list(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -231,7 +235,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     ),
     Operation(
         "cue_lists",
-        "the stored cue lists, a page at a time",
+        "the stored cue lists (headers, without their cues), a page at a time",
         "read",
         _PAGING,
         _cue_lists,

@@ -68,11 +68,14 @@ class ListPlayback:
         return self.defn.name
 
     def redefine(self, defn: CueListDef) -> None:
-        """The list was edited: new cue data applies from the next GO; the playhead stays."""
+        """The list was edited: new cue data applies from the next GO; the playhead stays.
+        Something stands by whenever there is a cue after the current one: a list created
+        empty and then given cues stands by on its first, one at its end on a cue added
+        after it."""
         self.defn = defn
         self.cues = {c.number: c for c in defn.cues}
         self.order = sorted(self.cues)
-        if self.pending is not None and self.pending not in self.cues:
+        if self.pending is None or self.pending not in self.cues:
             self.pending = self._next_after(self.current)
 
     def cue(self, number: Decimal) -> CueDef:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .cuelist import Auto, ListPlayback
 from .ladder import Engine
-from .plan import UNDER, LookRef, Node, Solid
+from .plan import UNDER, LookRef, Node, Solid, target_doc
 from .track import Lane, Timing
 
 STATE_KEY = "playback"
@@ -34,14 +34,6 @@ def _num(n: Decimal | None) -> str | None:
 
 def _dec(s: object) -> Decimal | None:
     return None if s is None else Decimal(str(s))
-
-
-def _target(node: Node) -> dict[str, Any] | None:
-    if isinstance(node, LookRef):
-        return {"look": node.look}
-    if isinstance(node, Solid):
-        return {"rgb": [node.r, node.g, node.b]}
-    return None
 
 
 def _node(doc: Mapping[str, Any]) -> Node | None:
@@ -85,7 +77,8 @@ def snapshot(engine: Engine, t: float, wall_at_t: float) -> dict[str, Any]:
             },
         }
         lists[name] = entry
-    parks = {c: _target(n) for c, n in engine.park_targets.items() if _target(n) is not None}
+    targets = {c: target_doc(n) for c, n in engine.park_targets.items()}
+    parks = {c: doc for c, doc in targets.items() if doc is not None}
     return {
         "version": VERSION,
         "saved_wall": wall_at_t,
@@ -138,9 +131,11 @@ def _restore_list(
     engine: Engine, pb: ListPlayback, entry: Mapping[str, Any], t: float, wall_at_t: float
 ) -> None:
     current = _dec(entry.get("current"))
-    pending = _dec(entry.get("pending"))
-    if pending is not None and pending in pb.cues:
-        pb.pending = pending
+    if "pending" in entry:
+        # None is a standby too: a list that played its last cue is at its end, not at cue 1.
+        pending = _dec(entry.get("pending"))
+        if pending is None or pending in pb.cues:
+            pb.pending = pending
     if current is None or current not in pb.cues:
         return
     cue = pb.cues[current]

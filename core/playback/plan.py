@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -238,3 +239,13 @@ def describe(node: Node, names: Mapping[str, str] | None = None) -> object:
     if isinstance(node, Htp):
         return {"htp": [describe(node.a, names), describe(node.b, names)]}
     return repr(node).lower()
+
+
+def target_doc(node: Node) -> dict[str, Any] | None:
+    """A park's or schedule's target in the shape a command gives it (``{"look": name}`` or
+    ``{"rgb": [r, g, b]}``); None for any other node."""
+    if isinstance(node, LookRef):
+        return {"look": node.look}
+    if isinstance(node, Solid):
+        return {"rgb": [node.r, node.g, node.b]}
+    return None

@@ -216,3 +216,43 @@ def test_on_postgresql_commands_are_audited_and_state_survives_a_restart(
         database,
     )
     assert rows.split() == ["admin", "api", "cue.go", "admin", "api", "master.set"]
+
+
+def _list(daemon: Daemon, name: str) -> dict[str, object]:
+    state = daemon.get("/api/playback", timeout=5).json()
+    found: dict[str, object] = next(lst for lst in state["lists"] if lst["name"] == name)
+    return found
+
+
+def test_standby_of_a_new_list_and_of_a_finished_one_across_a_restart(tmp_path: Path) -> None:
+    """Issue 16's playback bugs, through the API: a list created empty stands by on its first
+    cue once it has one; a list that played its last cue is still at its end after a
+    restart (GO does not replay cue 1); parks read back in the shape they were given."""
+    port = free_port()
+    with Capture() as capture:
+        first = start(tmp_path, port, capture)
+        try:
+            assert first.put("/api/cue-lists/fresh", json={"cues": []}).status_code == 200
+            assert _list(first, "fresh")["pending"] is None
+            r = first.put("/api/cue-lists/fresh/cues/1", json={"look": "white"})
+            assert r.status_code == 201, r.text
+            assert _list(first, "fresh")["pending"] == "1"
+            assert first.post("/api/cue-lists/fresh/go").json() == {"outcome": "done", "cue": "1"}
+            # "main" has one cue: after it, nothing stands by.
+            assert first.post("/api/cue-lists/main/go").json()["cue"] == "1"
+            assert _list(first, "main")["pending"] is None
+            assert first.put("/api/parks/d", json={"rgb": [1, 2, 3]}).status_code == 200
+            assert first.get("/api/playback").json()["parks"] == {"d": {"rgb": [1, 2, 3]}}
+            listed = first.get("/api/cue-lists").json()["items"]
+            assert all("cues" not in item for item in listed)  # headers, never a false []
+        finally:
+            assert first.stop()[0] == 0
+        second = start(tmp_path, port, capture)
+        try:
+            assert _list(second, "main")["current"] == "1"
+            assert _list(second, "main")["pending"] is None
+            r = second.post("/api/cue-lists/main/go")
+            assert r.json() == {"outcome": "end-of-list", "cue": "1"}
+            assert second.get("/api/playback").json()["parks"] == {"d": {"rgb": [1, 2, 3]}}
+        finally:
+            assert second.stop()[0] == 0

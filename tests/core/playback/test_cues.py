@@ -567,3 +567,34 @@ def test_schedule_looks_sit_under_the_cue_lists() -> None:
     assert seen(e, 4.0) == BLUE  # the schedule shows again when the list lets go
     e.set_schedule_looks(5.0, {}, fade=0.0)
     assert seen(e, 5.0) == GREY
+
+
+def test_a_list_created_empty_stands_by_on_its_first_cue_once_it_has_one() -> None:
+    e = engine(CueListDef(name="m"))
+    assert e.playback("m").pending is None
+    assert e.go("m", 0.0) is Outcome.END_OF_LIST
+    e.set_cue_list(CueListDef(name="m", cues=(cue("1", "red"), cue("2", "blue"))))
+    assert e.playback("m").pending == Decimal(1)
+    assert e.go("m", 1.0) is Outcome.DONE
+    assert e.playback("m").current == Decimal(1)
+    # At its end, a cue added after the last one stands by.
+    e.go("m", 2.0)
+    assert e.playback("m").pending is None
+    e.set_cue_list(
+        CueListDef(name="m", cues=(cue("1", "red"), cue("2", "blue"), cue("3", "green")))
+    )
+    assert e.playback("m").pending == Decimal(3)
+
+
+def test_a_list_at_its_end_is_still_at_its_end_after_a_restart() -> None:
+    cl = CueListDef(name="m", cues=(cue("1", "red"), cue("2", "blue")))
+    first = engine(cl)
+    first.go("m", 0.0)
+    first.go("m", 10.0)
+    assert first.playback("m").pending is None
+    doc = json.loads(json.dumps(snapshot(first, 20.0, 1_000.0)))
+    second = engine(cl)
+    assert restore(second, doc, 0.0, 1_005.0) == []
+    assert second.playback("m").current == Decimal(2)
+    assert second.playback("m").pending is None
+    assert second.go("m", 1.0) is Outcome.END_OF_LIST  # not cue 1 again
