@@ -45,7 +45,7 @@ class Daemon:
         """Log in; the token is used by the request helpers from then on. The response body."""
         r = httpx.post(
             self.base + "/api/auth/login",
-            json={"username": username, "password": password},
+            json={"name": username, "password": password},
             timeout=10.0,
         )
         assert r.status_code == 200, f"login as {username} failed: {r.status_code} {r.text}"

@@ -51,7 +51,7 @@ _SECRET: Final = Text(1000)
 # declared with the operation table's argument kinds; OpenAPI reads the same declarations.
 AUTH_BODIES: Final[Mapping[str, tuple[Arg, ...]]] = {
     "/api/auth/login": (
-        Arg("username", Name(), required=True),
+        Arg("name", Name(), required=True, doc="the user name, as in /api/users"),
         Arg("password", _SECRET, required=True),
     ),
     "/api/auth/refresh": (Arg("refresh_token", Text(4096), required=True),),
@@ -118,7 +118,7 @@ def auth_routes(
     async def login(request: Request) -> Response:
         doc = await _body(request)
         address, origin = _client(request)
-        pair = await service.login(doc["username"], doc["password"], address=address, origin=origin)
+        pair = await service.login(doc["name"], doc["password"], address=address, origin=origin)
         return JSONResponse(pair.as_json())
 
     async def refresh(request: Request) -> Response:

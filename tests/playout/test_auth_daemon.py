@@ -47,7 +47,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 def token(d: Daemon, user: str, password: str = PASSWORD) -> str:
     r = httpx.post(
-        d.base + "/api/auth/login", json={"username": user, "password": password}, timeout=10
+        d.base + "/api/auth/login", json={"name": user, "password": password}, timeout=10
     )
     assert r.status_code == 200, r.text
     access: str = r.json()["access_token"]
@@ -134,7 +134,7 @@ def test_refresh_rotation_logout_and_revocation_over_http(daemon: Daemon) -> Non
     )
     assert r.status_code == 201, r.text
     login = httpx.post(
-        base + "/api/auth/login", json={"username": "temp-op", "password": PASSWORD}, timeout=10
+        base + "/api/auth/login", json={"name": "temp-op", "password": PASSWORD}, timeout=10
     ).json()
     assert login["user"] == {"name": "temp-op", "role": "operator"}
     me = httpx.get(base + "/api/auth/me", headers=bearer(login["access_token"]), timeout=5)
@@ -157,7 +157,7 @@ def test_refresh_rotation_logout_and_revocation_over_http(daemon: Daemon) -> Non
     assert dead.status_code == 401
     # Logout revokes; disabling the account cuts the access token off at once.
     login = httpx.post(
-        base + "/api/auth/login", json={"username": "temp-op", "password": PASSWORD}, timeout=10
+        base + "/api/auth/login", json={"name": "temp-op", "password": PASSWORD}, timeout=10
     ).json()
     out = httpx.post(
         base + "/api/auth/logout", json={"refresh_token": login["refresh_token"]}, timeout=5
@@ -181,11 +181,11 @@ def test_refresh_rotation_logout_and_revocation_over_http(daemon: Daemon) -> Non
     assert r.json()["disabled"] is True
     assert httpx.get(base + "/api/playback", headers=bearer(access), timeout=5).status_code == 401
     bad = httpx.post(
-        base + "/api/auth/login", json={"username": "temp-op", "password": PASSWORD}, timeout=10
+        base + "/api/auth/login", json={"name": "temp-op", "password": PASSWORD}, timeout=10
     )
     assert bad.status_code == 401
     # Bad input names the field.
-    r = httpx.post(base + "/api/auth/login", json={"username": "x"}, timeout=5)
+    r = httpx.post(base + "/api/auth/login", json={"name": "x"}, timeout=5)
     assert r.status_code == 400
     assert r.json()["error"].startswith("password:")
     r = httpx.post(
@@ -273,7 +273,7 @@ def test_rate_limit_429_with_retry_after(tmp_path: Path) -> None:
         guesses = [
             httpx.post(
                 d.base + "/api/auth/login",
-                json={"username": "admin", "password": "wrong-guess"},
+                json={"name": "admin", "password": "wrong-guess"},
                 timeout=10,
             ).status_code
             for _ in range(3)
@@ -300,7 +300,7 @@ def test_guessing_throttles_the_guessing_address_not_the_account(tmp_path: Path)
     # is at work here.
     with running_daemon(tmp_path, _config()) as d:
         d.wait_healthy()
-        login = {"username": "admin", "password": "wrong-guess"}
+        login = {"name": "admin", "password": "wrong-guess"}
         with _from("127.0.0.2") as attacker:
             codes = []
             for _ in range(30):
@@ -313,7 +313,7 @@ def test_guessing_throttles_the_guessing_address_not_the_account(tmp_path: Path)
             assert int(r.headers["retry-after"]) >= 1
             assert r.json()["retry_after_s"] > 0
             # Even the right password is refused from there while the delay runs…
-            right = {"username": "admin", "password": ADMIN_PASSWORD}
+            right = {"name": "admin", "password": ADMIN_PASSWORD}
             assert attacker.post(d.base + "/api/auth/login", json=right).status_code == 429
         # …but the real admin logs in from another address.
         with _from("127.0.0.1") as admin:
@@ -340,7 +340,7 @@ def test_logout_and_reuse_cut_off_access_tokens_over_http(daemon: Daemon) -> Non
 
     def login() -> dict[str, Any]:
         r = httpx.post(
-            base + "/api/auth/login", json={"username": "viewer", "password": PASSWORD}, timeout=10
+            base + "/api/auth/login", json={"name": "viewer", "password": PASSWORD}, timeout=10
         )
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()

@@ -54,7 +54,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 def as_user(d: Daemon, user: str) -> dict[str, str]:
     r = httpx.post(
         d.base + "/api/auth/login",
-        json={"username": user, "password": "content-pw-1"},
+        json={"name": user, "password": "content-pw-1"},
         timeout=10,
     )
     return {"Authorization": "Bearer " + r.json()["access_token"]}

@@ -130,7 +130,7 @@ class Sides:
         sock = Path(d.health()["socket"]["path"])
         self.client = Client(sock)
         r = httpx.post(
-            d.base + "/api/auth/login", json={"username": role, "password": password}, timeout=10
+            d.base + "/api/auth/login", json={"name": role, "password": password}, timeout=10
         )
         assert r.status_code == 200, r.text
         self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}

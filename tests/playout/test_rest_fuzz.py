@@ -207,7 +207,7 @@ def test_hostile_bodies_into_every_json_route(daemon: Daemon) -> None:
 REGRESSIONS: list[tuple[str, str, bytes, int]] = [
     # A lone surrogate is valid JSON text, but the string cannot be encoded as UTF-8: storing,
     # hashing or looking it up raised UnicodeEncodeError.
-    ("POST", "/api/auth/login", b'{"username": "\\ud800", "password": "x"}', 400),
+    ("POST", "/api/auth/login", b'{"name": "\\ud800", "password": "x"}', 400),
     ("POST", "/api/auth/refresh", b'{"refresh_token": "\\ud800"}', 400),
     ("POST", "/api/celebrations", b'{"look": "\\ud800", "duration_s": 1}', 400),
     (

@@ -28,7 +28,7 @@ def users(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
 
 def login(d: Daemon, name: str, password: str) -> httpx.Response:
     return httpx.post(
-        d.base + "/api/auth/login", json={"username": name, "password": password}, timeout=10
+        d.base + "/api/auth/login", json={"name": name, "password": password}, timeout=10
     )
 
 

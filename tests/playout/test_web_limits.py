@@ -87,7 +87,7 @@ def test_declared_oversize_body_is_refused_before_it_is_read(daemon: Daemon) -> 
     frames = daemon.health()["clock"]["frames_sent"]
     peak = peak_rss_kib(daemon)
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
-        s.sendall(post_head(daemon, "/api/auth/login", 50 * MB) + b'{"username": "' + b"a" * MB)
+        s.sendall(post_head(daemon, "/api/auth/login", 50 * MB) + b'{"name": "' + b"a" * MB)
         status, headers, body = read_response(s)
         assert status == 413
         assert headers["connection"] == "close"
@@ -110,7 +110,7 @@ def test_chunked_oversize_body_is_read_no_further_than_the_limit(daemon: Daemon)
     chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     sent = 0
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
-        s.sendall(post_head(daemon, "/api/auth/login", None) + b'e\r\n{"username": "\r\n')
+        s.sendall(post_head(daemon, "/api/auth/login", None) + b'a\r\n{"name": "\r\n')
         # Send until the server answers (it must, long before 50 MB).
         while sent < 50 * MB and not select.select([s], [], [], 0)[0]:
             try:
@@ -131,7 +131,7 @@ def test_chunked_oversize_body_is_read_no_further_than_the_limit(daemon: Daemon)
 def test_a_body_within_the_limit_still_works(daemon: Daemon) -> None:
     # Just under the limit: read whole and handed on unchanged (a login, not a 413). The
     # padding is JSON whitespace: the login takes no field but its own.
-    doc = json.dumps({"username": ADMIN_USER, "password": ADMIN_PASSWORD})
+    doc = json.dumps({"name": ADMIN_USER, "password": ADMIN_PASSWORD})
     body = (doc[:-1] + " " * (LIMIT - len(doc) - 10) + "}").encode()
     assert len(body) <= LIMIT
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
@@ -280,11 +280,11 @@ def test_configured_body_limit_and_websocket_frame_limit(tmp_path: Path) -> None
     # the server (close 1009) before it is buffered, whatever the endpoint would do with it.
     with running_daemon(tmp_path, "[web]\nmax_body_bytes = 4096\n" + AUTH_UNLIMITED) as d:
         d.wait_healthy()
-        big = json.dumps({"username": "x" * 5000, "password": "y"})
+        big = json.dumps({"name": "x" * 5000, "password": "y"})
         r = d.post("/api/auth/login", content=big)
         assert r.status_code == 413
         assert "4096 bytes" in r.json()["error"]
-        assert d.post("/api/auth/login", json={"username": "x", "password": "y"}).status_code in (
+        assert d.post("/api/auth/login", json={"name": "x", "password": "y"}).status_code in (
             401,
             429,
         )

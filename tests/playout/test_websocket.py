@@ -29,7 +29,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 def token(d: Daemon, user: str = "admin", password: str = ADMIN_PASSWORD) -> str:
     r = httpx.post(
-        d.base + "/api/auth/login", json={"username": user, "password": password}, timeout=10
+        d.base + "/api/auth/login", json={"name": user, "password": password}, timeout=10
     )
     access: str = r.json()["access_token"]
     return access
@@ -153,7 +153,7 @@ def test_go_publishes_canvas_update_and_fade_progress(daemon: Daemon) -> None:
 def test_logout_ends_an_open_session(daemon: Daemon) -> None:
     login = httpx.post(
         daemon.base + "/api/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
+        json={"name": "admin", "password": ADMIN_PASSWORD},
         timeout=10,
     ).json()
     ws = connect(daemon, login["access_token"])

@@ -47,7 +47,7 @@ async function adopt(pair) {
 }
 
 export async function login(username, password) {
-  return adopt(await raw("POST", "/api/auth/login", { username, password }));
+  return adopt(await raw("POST", "/api/auth/login", { name: username, password }));
 }
 
 export async function changePassword(current, next) {
