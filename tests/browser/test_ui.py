@@ -136,12 +136,17 @@ def test_login_go_progress_and_preview(browser: Browser, daemon: Daemon) -> None
 
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
+    expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's
     page.click("#emergency-engage")
     page.click("#confirm-cancel")  # cancelled: nothing happens
     page.wait_for_timeout(300)
     assert daemon.get("/api/playback").json()["emergency"]["engaged"] is False
     page.click("#emergency-engage")
     expect(page.locator("#confirm-text")).to_contain_text("ENGAGE")
+    # The scope named is the canvases that have an emergency look, not "the whole building".
+    scope = daemon.get("/api/playback").json()["emergency"]["canvases"]
+    expect(page.locator("#confirm-text")).to_contain_text(", ".join(scope))
+    expect(page.locator("#confirm-text")).not_to_contain_text("whole building")
     page.click("#confirm-ok")
     expect(page.locator("#emergency-state")).to_contain_text("On ")
     assert daemon.get("/api/playback").json()["emergency"]["engaged"] is True
@@ -226,6 +231,13 @@ def test_viewer_sees_but_cannot_operate(browser: Browser, daemon: Daemon) -> Non
     page.click("#login")
     expect(page.locator('[data-list="main"] button.go')).to_be_disabled()
     expect(page.locator("#emergency-engage")).to_be_disabled()
+    # Only the pages a viewer may use: no Audit tab (it would answer 403), no Vehicles tab on
+    # a daemon without the MDVR gateway; asked for by address, the show page comes instead.
+    expect(page.locator('#nav a[data-page="audit"]')).to_be_hidden()
+    expect(page.locator('#nav a[data-page="devices"]')).to_be_hidden()
+    expect(page.locator('#nav a[data-page="schedule"]')).to_be_visible()
+    page.goto(daemon.base + "/#/audit")
+    expect(page.locator('.page[data-page="show"]')).to_be_visible()
     page.close()
 
 

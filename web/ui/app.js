@@ -1,5 +1,5 @@
 // The shell: login, navigation between pages, notices and confirmations.
-import { ApiError, can, changePassword, login, logout, mustChange, user } from "./api.js";
+import { ApiError, can, changePassword, has, login, logout, mustChange, user } from "./api.js";
 
 const pages = {
   show: () => import("./show.js"),
@@ -10,6 +10,13 @@ const pages = {
   devices: () => import("./devices.js"),
   audit: () => import("./audit.js"),
 };
+// What a page needs: a permission group of the user's role, or a part the daemon serves.
+// A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
+const needs = {
+  audit: () => can("audit.read"),
+  devices: () => has("mdvr"),
+};
+const usable = (page) => !needs[page] || needs[page]();
 let current = null;
 let visits = 0;
 
@@ -74,9 +81,13 @@ async function route() {
   if (!user() || mustChange()) { bar.hidden = true; return loginPage(main); }
   bar.hidden = false;
   document.getElementById("who").textContent = `${user().name} (${user().role})`;
-  const name = (location.hash.replace(/^#\//, "") || "show").split("/")[0];
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === name);
-  const load = pages[name] || pages.show;
+  const asked = (location.hash.replace(/^#\//, "") || "show").split("/")[0];
+  const name = pages[asked] && usable(asked) ? asked : "show";
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.hidden = !usable(a.dataset.page);
+    a.classList.toggle("active", a.dataset.page === name);
+  }
+  const load = pages[name];
   const visit = ++visits;
   main.replaceChildren(el("p", { class: "dim" }, "Loading…"));
   // Each page renders into its own container, shown only if it is still the page asked

@@ -77,7 +77,9 @@ export async function mount(main, ui) {
         disabled: !can("emergency.engage"),
         onclick: async () => {
           const action = engaged ? "release" : "engage";
-          const ok = await confirmAction(engaged ? "Release the emergency override?" : "ENGAGE the emergency override on the whole building?");
+          // Only the canvases with an emergency look change: name them, not "the building".
+          const scope = state.emergency.canvases.length ? state.emergency.canvases.join(", ") : "no canvas (none has an emergency look)";
+          const ok = await confirmAction(engaged ? "Release the emergency override?" : `ENGAGE the emergency override on ${scope}?`);
           if (!ok) return;
           try { const r = await api("POST", `/api/emergency/${action}`); if (r.outcome === "refused") report(r.reason); }
           catch (e) { report(e); }
