@@ -134,6 +134,36 @@ def test_login_go_progress_and_preview(browser: Browser, daemon: Daemon) -> None
     page.close()
 
 
+def test_what_a_verb_did_is_said_and_the_keys(browser: Browser, daemon: Daemon) -> None:
+    """End of list is said, not silent; B/P/R keys; column headers; an idle list's bar is
+    empty (issue 16)."""
+    page = logged_in(browser, daemon)
+    panel = page.locator('[data-list="main"]')
+    expect(panel.locator("thead th")).to_have_count(5)
+    expect(page.locator("#keys")).to_contain_text("Space GO")
+    assert daemon.post("/api/cue-lists/main/goto", json={"cue": "4", "fade": 0}).status_code == 200
+    expect(panel.locator(".running")).to_have_text("4")
+    panel.locator("button.go").click()
+    expect(page.locator("#toast")).to_contain_text("end of list")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("KeyP")
+
+    def paused() -> bool:
+        lists = daemon.get("/api/playback").json()["lists"]
+        return bool(next(lst for lst in lists if lst["name"] == "main")["paused"])
+
+    deadline = time.monotonic() + 5
+    while not paused():
+        assert time.monotonic() < deadline, "P did not pause the list"
+        time.sleep(0.05)
+    page.keyboard.press("KeyP")  # P again resumes
+    page.keyboard.press("KeyR")
+    expect(panel.locator(".running")).to_have_text("—")
+    expect(panel.locator(".progress .fill")).to_have_attribute("style", "width: 0%;")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's

@@ -3,7 +3,7 @@
 import { api, Live } from "./api.js";
 
 export async function mount(main, ui) {
-  const { el, report, confirmAction, can } = ui;
+  const { el, report, confirmAction, can } = ui;  // ui.toast for what a verb did
   const operate = can("playback");
   const live = new Live();
   let state = await api("GET", "/api/playback");
@@ -12,9 +12,18 @@ export async function mount(main, ui) {
   const canvases = (await api("GET", "/api/canvases")).canvases.map((c) => c.name);
   let selected = lists.length ? lists[0].name : null;
 
+  // What a verb did, said out loud when it did nothing visible (never silent).
+  const outcomes = {
+    "end-of-list": (name) => `${name}: end of list, nothing stands by`,
+    debounced: (name) => `${name}: second GO ignored (debounce)`,
+    unchanged: (name) => `${name}: nothing to change`,
+  };
   const verb = async (name, action, body = {}) => {
-    try { await api("POST", `/api/cue-lists/${encodeURIComponent(name)}/${action}`, body); }
-    catch (e) { report(e); }
+    try {
+      const r = await api("POST", `/api/cue-lists/${encodeURIComponent(name)}/${action}`, body);
+      const said = outcomes[r.outcome];
+      if (said) ui.toast(said(name));
+    } catch (e) { report(e); }
   };
 
   // --- cue lists ---
@@ -26,7 +35,8 @@ export async function mount(main, ui) {
     for (const defn of lists) {
       const st = state.lists.find((l) => l.name === defn.name) || {};
       const bar = el("div", { class: "fill" });
-      bar.style.width = `${Math.round(100 * (st.progress || 0))}%`;
+      // An idle list shows an empty bar, not a full one from its last fade.
+      bar.style.width = `${st.current ? Math.round(100 * (st.progress || 0)) : 0}%`;
       progressBars.set(defn.name, bar);
       const rows = defn.cues.map((c) => el("tr", {
         class: [c.number === st.current ? "current" : "", c.number === st.pending ? "pending" : ""].join(" "),
@@ -51,7 +61,9 @@ export async function mount(main, ui) {
           el("button", { type: "button", disabled: !operate,
             onclick: () => verb(defn.name, st.paused ? "resume" : "pause") }, st.paused ? "RESUME" : "PAUSE"),
           el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "release") }, "RELEASE")),
-        el("table", {}, el("tbody", {}, rows))));
+        el("table", {},
+          el("thead", {}, el("tr", {}, ...["cue", "label", "look", "fade up/down", ""].map((h) => el("th", {}, h)))),
+          el("tbody", {}, rows))));
     }
   }
 
@@ -115,15 +127,21 @@ export async function mount(main, ui) {
   live.setPreview(canvases, 10);
   live.connect();
 
-  // Space = GO on the selected list (the daemon debounces double presses as well).
+  // Keys on the selected list (the daemon debounces double presses as well): Space = GO,
+  // B = BACK, P = PAUSE / RESUME, R = RELEASE. Shown on the page.
+  const keyVerbs = { Space: "go", KeyB: "back", KeyP: "pause", KeyR: "release" };
   const keys = (ev) => {
-    if (ev.code !== "Space" || !operate || !selected) return;
+    const action = keyVerbs[ev.code];
+    if (!action || !operate || !selected || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(document.activeElement.tagName)) return;
     ev.preventDefault();
-    verb(selected, "go");
+    const st = state.lists.find((l) => l.name === selected) || {};
+    verb(selected, action === "pause" && st.paused ? "resume" : action);
   };
   document.addEventListener("keydown", keys);
-  main.replaceChildren(emergency, listPanels, previews, masters);
+  const help = el("p", { class: "dim", id: "keys" },
+    "Keys on the selected list: Space GO · B BACK · P PAUSE/RESUME · R RELEASE");
+  main.replaceChildren(emergency, help, listPanels, previews, masters);
   render();
   return { stop() { live.close(); document.removeEventListener("keydown", keys); } };
 }
