@@ -164,6 +164,33 @@ def test_what_a_verb_did_is_said_and_the_keys(browser: Browser, daemon: Daemon) 
     page.close()
 
 
+def test_load_fire_with_a_fade_top_and_panic(browser: Browser, daemon: Daemon) -> None:
+    """The verbs beyond GO from the show page (issue 16): LOAD stands a cue by, FIRE plays it
+    in the fade typed for the list, TOP, and PANIC after a confirmation; each checked in the
+    daemon's audit log and state."""
+    page = logged_in(browser, daemon)
+    panel = page.locator('[data-list="main"]')
+    panel.locator('tr[data-cue="3"] button.load').click()
+    expect(panel.locator(".standby")).to_have_text("3")
+    panel.locator("input.fade").fill("0.5")
+    panel.locator('tr[data-cue="2"] button.fire').click()
+    expect(panel.locator(".running")).to_have_text("2")
+    fired = daemon.get("/api/audit", params={"action": "cue.fire", "limit": 1}).json()["items"]
+    assert fired[0]["detail"]["fade"] == 0.5
+    panel.locator("button.top").click()  # GOTO the first cue (docs/playback.md)
+    expect(panel.locator(".running")).to_have_text("1")
+    assert daemon.put("/api/parks/facade", json={"rgb": [1, 2, 3]}).status_code == 200
+    page.click("#panic")
+    expect(page.locator("#confirm-text")).to_contain_text("PANIC")
+    page.click("#confirm-ok")
+    deadline = time.monotonic() + 5
+    while daemon.get("/api/playback").json()["parks"]:
+        assert time.monotonic() < deadline, "PANIC did not release the park"
+        time.sleep(0.05)
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's

@@ -29,6 +29,11 @@ export async function mount(main, ui) {
   // --- cue lists ---
   const listPanels = el("div", { class: "grid" });
   const progressBars = new Map();
+  const fades = new Map();  // list → the fade typed for its next GOTO/FIRE/BACK/RELEASE/TOP
+  const withFade = (name, body = {}) => {
+    const text = fades.get(name);
+    return text === undefined || text === "" ? body : { ...body, fade: Number(text) };
+  };
   const statusLines = new Map();
   function renderLists() {
     listPanels.replaceChildren();
@@ -43,8 +48,13 @@ export async function mount(main, ui) {
         "data-cue": c.number,
       }, el("td", {}, c.number), el("td", {}, c.label || ""), el("td", {}, c.look || "—"),
          el("td", {}, `${c.up_fade}/${c.down_fade} s`),
-         el("td", {}, el("button", { type: "button", disabled: !operate, class: "goto",
-           onclick: () => verb(defn.name, "goto", { cue: c.number }) }, "GOTO"))));
+         el("td", { class: "row" },
+           el("button", { type: "button", disabled: !operate, class: "goto",
+             onclick: () => verb(defn.name, "goto", withFade(defn.name, { cue: c.number })) }, "GOTO"),
+           el("button", { type: "button", disabled: !operate, class: "load", title: "stand by (next GO plays it)",
+             onclick: () => verb(defn.name, "load", { cue: c.number }) }, "LOAD"),
+           el("button", { type: "button", disabled: !operate, class: "fire", title: "play out of sequence",
+             onclick: () => verb(defn.name, "fire", withFade(defn.name, { cue: c.number })) }, "FIRE"))));
       const status = st.fading ? "fading" : st.paused ? "paused" : st.current ? "holding" : "idle";
       const statusText = el("span", { class: "dim status" }, `priority ${defn.priority} · ${status}`);
       statusLines.set(defn.name, [statusText, defn.priority]);
@@ -57,10 +67,15 @@ export async function mount(main, ui) {
         el("div", { class: "progress", "data-progress": defn.name }, bar),
         el("div", { class: "row" },
           el("button", { type: "button", class: "go", disabled: !operate, onclick: () => verb(defn.name, "go") }, "GO"),
-          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "back") }, "BACK"),
+          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "back", withFade(defn.name)) }, "BACK"),
           el("button", { type: "button", disabled: !operate,
             onclick: () => verb(defn.name, st.paused ? "resume" : "pause") }, st.paused ? "RESUME" : "PAUSE"),
-          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "release") }, "RELEASE")),
+          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "release", withFade(defn.name)) }, "RELEASE"),
+          el("button", { type: "button", disabled: !operate, class: "top", onclick: () => verb(defn.name, "top", withFade(defn.name)) }, "TOP"),
+          el("label", { class: "dim" }, "fade ",
+            el("input", { type: "number", min: 0, max: 86400, step: 0.1, class: "fade", placeholder: "cue's own",
+              value: fades.get(defn.name) ?? "", disabled: !operate,
+              oninput: (ev) => fades.set(defn.name, ev.target.value) }), " s")),
         el("table", {},
           el("thead", {}, el("tr", {}, ...["cue", "label", "look", "fade up/down", ""].map((h) => el("th", {}, h)))),
           el("tbody", {}, rows))));
@@ -80,7 +95,13 @@ export async function mount(main, ui) {
       el("div", { class: "grid" }, slider("grand", m.grand), ...canvases.map((c) => slider(c, m.canvases[c] ?? 1))),
       el("button", { type: "button", id: "blackout", class: m.blackout ? "danger" : "", disabled: !can("masters"),
         onclick: async () => { try { await api("POST", "/api/blackout", { on: !state.masters.blackout }); } catch (e) { report(e); } } },
-        m.blackout ? "Blackout ON — restore" : "Blackout"));
+        m.blackout ? "Blackout ON — restore" : "Blackout"),
+      el("button", { type: "button", id: "panic", class: "danger", disabled: !can("playback"),
+        title: "release every cue list, park and override",
+        onclick: async () => {
+          if (!(await confirmAction("PANIC: release every cue list, park and override?"))) return;
+          try { await api("POST", "/api/panic", {}); } catch (e) { report(e); }
+        } }, "PANIC"));
     const engaged = state.emergency.engaged;
     emergency.classList.toggle("engaged", engaged);
     emergency.replaceChildren(el("h2", {}, engaged ? "EMERGENCY ENGAGED" : "Emergency"),
