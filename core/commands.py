@@ -271,7 +271,7 @@ class Controller:
     ) -> Result:
         self._allow(actor, "override", "park")
         target = _target(look, rgb)
-        self.engine.park(canvas, self.now(), target, fade)
+        self.engine.park(canvas, self.now(), target, fade, owner=actor.name)
         return await self._done(actor, "park.set", canvas, "done", look=look, rgb=rgb, fade=fade)
 
     async def unpark(self, actor: Actor, canvas: str, fade: float = 0.0) -> Result:
@@ -498,6 +498,11 @@ class Controller:
             "revision": e.revision,
             "lists": lists,
             "parks": {c: target_doc(n) for c, n in e.park_targets.items()},
+            # Who parked each canvas and how long ago ("" by: restored at start-up).
+            "park_holders": {
+                c: {"by": by, "for_s": round(t - since, 1)}
+                for c, (by, since) in e.park_holders.items()
+            },
             "schedule": {c: target_doc(n) for c, n in e.schedule_targets.items()},
             "overrides": [
                 {

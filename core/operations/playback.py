@@ -157,7 +157,8 @@ _STATE: Final = {
     "properties": {
         "revision": {"type": "integer"},
         "lists": {"type": "array", "items": {"type": "object"}},
-        "parks": {"type": "object"},
+        "parks": {"type": "object", "description": "canvas → {look} or {rgb}"},
+        "park_holders": {"type": "object", "description": "canvas → {by, for_s}"},
         "schedule": {"type": "object"},
         "overrides": {"type": "array", "items": {"type": "object"}},
         "masters": {"type": "object"},

@@ -87,6 +87,7 @@ class Engine:
         self.debounce = debounce
         self.parks = Track()
         self.park_targets: dict[str, Node] = {}
+        self.park_holders: dict[str, tuple[str, float]] = {}  # canvas → (who, since frame t)
         self.schedule = Track()  # looks the schedule plays (its cue lists run at that level too)
         self.schedule_targets: dict[str, Node] = {}
         self.overrides: dict[str, Override] = {}
@@ -186,17 +187,21 @@ class Engine:
 
     # --- parks, overrides, masters, emergency ------------------------------------------
 
-    def park(self, canvas: str, t: float, target: Node, fade: float = 0.0) -> None:
+    def park(
+        self, canvas: str, t: float, target: Node, fade: float = 0.0, *, owner: str = ""
+    ) -> None:
         """Technician park: the canvas shows `target` over every cue and override."""
         self._canvas(canvas)
         self._check_target(target)
         self.park_targets[canvas] = target
+        self.park_holders[canvas] = (owner, t)
         self.parks.retarget(t, {canvas: target}, lambda c: even(fade), release_others=False)
         self._changed()
 
     def unpark(self, canvas: str, t: float, fade: float = 0.0) -> bool:
         if self.park_targets.pop(self._canvas(canvas), None) is None:
             return False
+        self.park_holders.pop(canvas, None)
         self.parks.retarget(t, {canvas: UNDER}, lambda c: even(fade), release_others=False)
         self._changed()
         return True

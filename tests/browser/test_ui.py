@@ -191,6 +191,43 @@ def test_load_fire_with_a_fade_top_and_panic(browser: Browser, daemon: Daemon) -
     page.close()
 
 
+def test_parks_overrides_and_masters_on_stage(browser: Browser, daemon: Daemon) -> None:
+    """Parks and scripted overrides per canvas, who holds them, set and released from the
+    page; a master set by its number (issue 16)."""
+    page = logged_in(browser, daemon)
+    stage = page.locator("#stage")
+    page.select_option("#park-canvas", "canopy")
+    page.fill("#park-colour", "#00ff00")
+    page.click("#park")
+    row = stage.locator('tr[data-park="canopy"]')
+    expect(row).to_contain_text("#00ff00")
+    expect(row).to_contain_text("admin")
+    assert daemon.get("/api/playback").json()["parks"]["canopy"] == {"rgb": [0, 65535, 0]}
+    row.locator("button.unpark").click()
+    expect(row).to_have_count(0)
+    assert "canopy" not in daemon.get("/api/playback").json()["parks"]
+    r = daemon.post(
+        "/api/overrides", json={"canvases": {"stairs": {"look": "blue-hour"}}, "ttl": 60}
+    )
+    oid = r.json()["id"]
+    line = stage.locator(f'tr[data-override="{oid}"]')
+    expect(line).to_contain_text("stairs")
+    expect(line).to_contain_text("s left")
+    line.locator("button").click()
+    expect(line).to_have_count(0)
+    assert daemon.get("/api/playback").json()["overrides"] == []
+    level = page.locator('input[data-level="grand"]')
+    level.fill("0.5")
+    level.press("Enter")
+    deadline = time.monotonic() + 5
+    while daemon.get("/api/playback").json()["masters"]["grand"] != 0.5:
+        assert time.monotonic() < deadline, "the typed level did not reach the grand master"
+        time.sleep(0.05)
+    assert daemon.put("/api/masters/grand", json={"level": 1.0}).status_code == 200
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's

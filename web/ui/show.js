@@ -10,6 +10,7 @@ export async function mount(main, ui) {
   const names = (await api("GET", "/api/cue-lists?limit=100")).items.map((l) => l.name);
   const lists = await Promise.all(names.map((n) => api("GET", `/api/cue-lists/${encodeURIComponent(n)}`)));
   const canvases = (await api("GET", "/api/canvases")).canvases.map((c) => c.name);
+  const lookNames = (await api("GET", "/api/looks?limit=1000")).items.map((l) => l.name);
   let selected = lists.length ? lists[0].name : null;
 
   // What a verb did, said out loud when it did nothing visible (never silent).
@@ -82,15 +83,56 @@ export async function mount(main, ui) {
     }
   }
 
+  // --- on stage: parks and scripted overrides, per canvas, who holds them ---
+  const stage = el("section", { class: "panel", id: "stage" });
+  const hex = (rgb) => "#" + rgb.map((v) => Math.round(v / 257).toString(16).padStart(2, "0")).join("");
+  const call = async (method, path, body) => { try { await api(method, path, body); } catch (e) { report(e); } };
+  function renderStage() {
+    const override = can("override");
+    const parkRows = Object.entries(state.parks).map(([canvas, target]) => {
+      const holder = (state.park_holders || {})[canvas] || {};
+      const what = target && target.look ? target.look : target && target.rgb ? hex(target.rgb) : "—";
+      return el("tr", { "data-park": canvas }, el("td", {}, canvas), el("td", {}, what),
+        el("td", {}, holder.by || "restored"), el("td", {}, holder.for_s != null ? `${holder.for_s} s` : ""),
+        el("td", {}, el("button", { type: "button", class: "unpark", disabled: !override,
+          onclick: () => call("DELETE", `/api/parks/${encodeURIComponent(canvas)}`, {}) }, "Release")));
+    });
+    const overrideRows = state.overrides.map((o) => el("tr", { "data-override": o.id },
+      el("td", {}, o.canvases.join(", ")), el("td", {}, o.owner), el("td", {}, `priority ${o.priority}`),
+      el("td", {}, o.expires_in != null ? `${o.expires_in} s left` : ""),
+      el("td", {}, el("button", { type: "button", disabled: !override,
+        onclick: () => call("DELETE", `/api/overrides/${encodeURIComponent(o.id)}`, {}) }, "Release"))));
+    const canvasPick = el("select", { id: "park-canvas" }, ...canvases.map((c) => el("option", {}, c)));
+    const lookPick = el("select", { id: "park-look" }, el("option", { value: "" }, "colour:"),
+      ...lookNames.map((l) => el("option", {}, l)));
+    const colour = el("input", { type: "color", id: "park-colour", value: "#ff0000" });
+    const park = el("button", { type: "button", id: "park", disabled: !override, onclick: () => {
+      const rgb = [1, 3, 5].map((i) => parseInt(colour.value.slice(i, i + 2), 16) * 257);
+      const body = lookPick.value ? { look: lookPick.value } : { rgb };
+      call("PUT", `/api/parks/${encodeURIComponent(canvasPick.value)}`, body);
+    } }, "Park");
+    const heads = (...names) => el("thead", {}, el("tr", {}, ...names.map((h) => el("th", {}, h))));
+    stage.replaceChildren(el("h2", {}, "On stage"),
+      el("div", { class: "row" }, canvasPick, lookPick, colour, park),
+      el("table", {}, heads("parked canvas", "on", "by", "for", ""), el("tbody", {}, parkRows)),
+      el("table", {}, heads("override on", "by", "", "expires", ""), el("tbody", {}, overrideRows)));
+  }
+
   // --- masters, blackout, emergency ---
   const masters = el("section", { class: "panel" });
   const emergency = el("section", { class: "panel emergency" });
   function renderMasters() {
     const m = state.masters;
+    // A slider and its level as a number, either one sets it.
+    const setLevel = async (target, text) => {
+      try { await api("PUT", `/api/masters/${target}`, { level: Number(text) }); } catch (e) { report(e); }
+    };
     const slider = (target, value) => el("label", {}, target,
       el("input", { type: "range", min: 0, max: 1, step: 0.01, value, disabled: !can("masters"),
-        "data-master": target,
-        onchange: async (ev) => { try { await api("PUT", `/api/masters/${target}`, { level: Number(ev.target.value) }); } catch (e) { report(e); } } }));
+        "data-master": target, onchange: (ev) => setLevel(target, ev.target.value) }),
+      el("input", { type: "number", min: 0, max: 1, step: 0.01, value: Number(value).toFixed(2),
+        class: "level", "data-level": target, disabled: !can("masters"),
+        onchange: (ev) => setLevel(target, ev.target.value) }));
     masters.replaceChildren(el("h2", {}, "Masters"),
       el("div", { class: "grid" }, slider("grand", m.grand), ...canvases.map((c) => slider(c, m.canvases[c] ?? 1))),
       el("button", { type: "button", id: "blackout", class: m.blackout ? "danger" : "", disabled: !can("masters"),
@@ -137,7 +179,7 @@ export async function mount(main, ui) {
     });
   }
 
-  const render = () => { renderLists(); renderMasters(); };
+  const render = () => { renderLists(); renderMasters(); renderStage(); };
   live.on("canvas:update", (s) => { state = s; render(); });
   live.on("cue:progress", (p) => {
     const bar = progressBars.get(p.list);
@@ -162,7 +204,7 @@ export async function mount(main, ui) {
   document.addEventListener("keydown", keys);
   const help = el("p", { class: "dim", id: "keys" },
     "Keys on the selected list: Space GO · B BACK · P PAUSE/RESUME · R RELEASE");
-  main.replaceChildren(emergency, help, listPanels, previews, masters);
+  main.replaceChildren(emergency, help, listPanels, stage, previews, masters);
   render();
   return { stop() { live.close(); document.removeEventListener("keydown", keys); } };
 }
