@@ -228,6 +228,37 @@ def test_parks_overrides_and_masters_on_stage(browser: Browser, daemon: Daemon) 
     page.close()
 
 
+def test_admin_manages_users_and_roles(browser: Browser, daemon: Daemon) -> None:
+    """The Users page (admins only): add an account, change its role, disable it; the new
+    account's own navigation has no Users tab (issue 16)."""
+    page = logged_in(browser, daemon)
+    page.click('#nav a[data-page="users"]')
+    page.fill("#new-user", "ines")
+    page.select_option("#new-role", "operator")
+    page.fill("#new-password-user", "stage-manager-1")
+    page.click("#create-user")
+    row = page.locator('#users tr[data-user="ines"]')
+    expect(row).to_be_visible()
+    row.locator("select.role").select_option("marketing")
+    deadline = time.monotonic() + 5
+    while daemon.get("/api/users/ines").json()["role"] != "marketing":
+        assert time.monotonic() < deadline, "the role change did not reach the daemon"
+        time.sleep(0.05)
+    other = browser.new_page()
+    other.goto(daemon.base + "/")
+    other.fill("#username", "ines")
+    other.fill("#password", "stage-manager-1")
+    other.click("#login")
+    expect(other.locator("#who")).to_have_text("ines (marketing)")
+    expect(other.locator('#nav a[data-page="users"]')).to_be_hidden()
+    other.close()
+    page.locator('#users tr[data-user="ines"] button.disable').click()
+    expect(page.locator('#users tr[data-user="ines"] button.enable')).to_be_visible()
+    assert daemon.get("/api/users/ines").json()["disabled"] is True
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's

@@ -9,11 +9,13 @@ const pages = {
   system: () => import("./system.js"),
   devices: () => import("./devices.js"),
   audit: () => import("./audit.js"),
+  users: () => import("./users.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
 const needs = {
   audit: () => can("audit.read"),
+  users: () => can("users.manage"),
   devices: () => has("mdvr"),
 };
 const usable = (page) => !needs[page] || needs[page]();
