@@ -262,6 +262,9 @@ def test_admin_manages_users_and_roles(browser: Browser, daemon: Daemon) -> None
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's
+    # The site's clock and zone in the header ([site] timezone, not the browser's).
+    zone = daemon.get("/api/schedule/now").json()["timezone"]
+    expect(page.locator("#clock")).to_contain_text(zone)
     page.click("#emergency-engage")
     page.click("#confirm-cancel")  # cancelled: nothing happens
     page.wait_for_timeout(300)
@@ -280,6 +283,10 @@ def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page.click("#confirm-ok")
     expect(page.locator("#emergency-state")).to_have_text("Not engaged")
     assert daemon.get("/api/playback").json()["emergency"]["engaged"] is False
+    # The audit log shows it, its times on the site's clock.
+    page.click('#nav a[data-page="audit"]')
+    expect(page.locator(".page thead")).to_contain_text(f"when ({zone})")
+    expect(page.locator(".page tbody")).to_contain_text("emergency.release")
     page.close()
 
 

@@ -121,3 +121,20 @@ export class Live {
   }
   close() { this.closed = true; clearInterval(this.renew); if (this.ws) this.ws.close(); }
 }
+
+// The site's wall clock (the schedule's time zone, [site] timezone): every time the UI shows
+// is on it, not on the browser's. Asked once per session; the browser's zone if unknown.
+let zone = null;
+export async function siteZone() {
+  if (zone) return zone;
+  try { zone = (await api("GET", "/api/schedule/now")).timezone; }
+  catch { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; }
+  return zone;
+}
+export function siteTime(iso, tz) {
+  const d = iso ? new Date(iso) : new Date();
+  return new Intl.DateTimeFormat("sv-SE", {
+    timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).format(d);
+}

@@ -1,5 +1,5 @@
 // The shell: login, navigation between pages, notices and confirmations.
-import { ApiError, can, changePassword, has, login, logout, mustChange, user } from "./api.js";
+import { ApiError, can, changePassword, has, login, logout, mustChange, siteTime, siteZone, user } from "./api.js";
 
 const pages = {
   show: () => import("./show.js"),
@@ -75,6 +75,17 @@ function passwordPage(main, oldPassword) {
   } }, el("h2", {}, "Choose your password"), next, el("button", { type: "submit" }, "Save")));
 }
 
+// The site's clock in the header, with its zone.
+let clockTimer = null;
+async function startClock() {
+  if (clockTimer) return;
+  const tz = await siteZone();
+  const clock = document.getElementById("clock");
+  const tick = () => { clock.textContent = `${siteTime(null, tz).slice(11)} ${tz}`; };
+  tick();
+  clockTimer = setInterval(tick, 1000);
+}
+
 async function route() {
   const main = document.getElementById("main");
   const bar = document.getElementById("bar");
@@ -83,6 +94,7 @@ async function route() {
   if (!user() || mustChange()) { bar.hidden = true; return loginPage(main); }
   bar.hidden = false;
   document.getElementById("who").textContent = `${user().name} (${user().role})`;
+  startClock();
   const asked = (location.hash.replace(/^#\//, "") || "show").split("/")[0];
   const name = pages[asked] && usable(asked) ? asked : "show";
   for (const a of document.querySelectorAll("#nav a")) {
