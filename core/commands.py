@@ -491,6 +491,8 @@ class Controller:
                     "paused": pb.track.paused,
                     "fading": pb.track.fading(t),
                     "progress": round(pb.progress(t), 4),
+                    "elapsed_s": round(pb.fade_times(t)[0], 2),
+                    "remaining_s": round(pb.fade_times(t)[1], 2),
                     "canvases": sorted(pb.track.lanes),
                 }
             )

@@ -42,6 +42,8 @@ def _progress(lst: dict[str, Any]) -> dict[str, Any]:
         "list": lst["name"],
         "cue": lst["current"],
         "progress": lst["progress"],
+        "elapsed_s": lst["elapsed_s"],
+        "remaining_s": lst["remaining_s"],
         "fading": lst["fading"],
         "paused": lst["paused"],
     }

@@ -251,10 +251,17 @@ class ListPlayback:
 
     def progress(self, t: float) -> float:
         """0..1: how far the current transition is (1 when settled)."""
+        elapsed, remaining = self.fade_times(t)
+        end = elapsed + remaining
+        return 1.0 if end <= 0 else max(0.0, min(1.0, elapsed / end))
+
+    def fade_times(self, t: float) -> tuple[float, float]:
+        """(elapsed, remaining) seconds of the current transition, on the list's own clock
+        (a paused list's stand still); (0, 0) with nothing on stage."""
         now = self.track.clock(t)
         spans = [(now - lane.start, lane.timing.end) for lane in self.track.lanes.values()]
         if not spans:
-            return 1.0
-        elapsed = max(s[0] for s in spans)
+            return 0.0, 0.0
+        elapsed = max(0.0, max(s[0] for s in spans))
         end = max(s[1] for s in spans)
-        return 1.0 if end <= 0 else max(0.0, min(1.0, elapsed / end))
+        return min(elapsed, end), max(0.0, end - elapsed)

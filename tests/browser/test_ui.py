@@ -113,15 +113,17 @@ def test_login_go_progress_and_preview(browser: Browser, daemon: Daemon) -> None
     shot(page, "1-show-before-go")
     page.locator('[data-list="main"] button.go').click()
     expect(page.locator('[data-list="main"] .running')).to_have_text("1")
-    seen = []
+    seen, statuses = [], []
     deadline = time.monotonic() + 10  # cue 1 fades up in 3 s
     while time.monotonic() < deadline:
         seen.append(progress(page, "main"))
+        statuses.append(page.locator('[data-list="main"] .status').inner_text())
         if seen[-1] >= 1.0:
             break
         time.sleep(0.1)
     assert seen[-1] == 1.0, seen
     assert any(0.0 < p < 1.0 for p in seen), f"never saw the fade in between: {seen}"
+    assert any("s left" in text for text in statuses), f"no fade countdown shown: {statuses}"
     page.wait_for_timeout(500)  # a preview after the fade
     after = preview_sum(page, "facade")
     assert after != before, "the facade preview did not change with the cue"

@@ -27,6 +27,14 @@ export async function mount(main, ui) {
     } catch (e) { report(e); }
   };
 
+  // A list's state in words, with the fade's countdown while it runs.
+  const describe = (st) => {
+    const times = st.remaining_s != null ? ` · ${st.elapsed_s.toFixed(1)} s in, ${st.remaining_s.toFixed(1)} s left` : "";
+    if (st.fading) return `fading${times}`;
+    if (st.paused) return `paused${times}`;
+    return st.current ? "holding" : "idle";
+  };
+
   // --- cue lists ---
   const listPanels = el("div", { class: "grid" });
   const progressBars = new Map();
@@ -56,7 +64,7 @@ export async function mount(main, ui) {
              onclick: () => verb(defn.name, "load", { cue: c.number }) }, "LOAD"),
            el("button", { type: "button", disabled: !operate, class: "fire", title: "play out of sequence",
              onclick: () => verb(defn.name, "fire", withFade(defn.name, { cue: c.number })) }, "FIRE"))));
-      const status = st.fading ? "fading" : st.paused ? "paused" : st.current ? "holding" : "idle";
+      const status = describe(st);
       const statusText = el("span", { class: "dim status" }, `priority ${defn.priority} · ${status}`);
       statusLines.set(defn.name, [statusText, defn.priority]);
       listPanels.append(el("section", { class: "panel cuelist", "data-list": defn.name,
@@ -185,7 +193,7 @@ export async function mount(main, ui) {
     const bar = progressBars.get(p.list);
     if (bar) bar.style.width = `${Math.round(100 * p.progress)}%`;
     const line = statusLines.get(p.list);
-    if (line) line[0].textContent = `priority ${line[1]} · ${p.fading ? "fading" : p.paused ? "paused" : "holding"}`;
+    if (line) line[0].textContent = `priority ${line[1]} · ${describe({ ...p, current: p.cue })}`;
   });
   live.setPreview(canvases, 10);
   live.connect();

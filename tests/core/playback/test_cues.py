@@ -598,3 +598,16 @@ def test_a_list_at_its_end_is_still_at_its_end_after_a_restart() -> None:
     assert second.playback("m").current == Decimal(2)
     assert second.playback("m").pending is None
     assert second.go("m", 1.0) is Outcome.END_OF_LIST  # not cue 1 again
+
+
+def test_a_fade_counts_down_and_stands_still_while_paused() -> None:
+    e = engine(CueListDef(name="m", cues=(cue("1", "red", up_fade=4.0, down_fade=4.0),)))
+    e.go("m", 10.0)
+    pb = e.playback("m")
+    assert pb.fade_times(11.0) == (1.0, 3.0)
+    e.pause("m", 11.0)
+    assert pb.fade_times(20.0) == (1.0, 3.0)  # paused: the clock of the list stands still
+    e.resume("m", 20.0)
+    assert pb.fade_times(22.0) == (3.0, 1.0)
+    assert pb.fade_times(30.0) == (4.0, 0.0)
+    assert pb.progress(30.0) == 1.0
