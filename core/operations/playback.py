@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ..codec import to_plain
 from ..errors import InvalidArgument, RefusedError
 from ..permissions import Actor
 from .args import Arg, Boolean, CueNumber, Integer, Level, Name, Rgb, Seconds, TargetMap
@@ -87,6 +88,11 @@ VERBS: Final = (
 
 async def _status(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     return s.control().state(actor)
+
+
+async def _lists(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
+    # What the engine plays, cues and all, in one answer (a console's page load, no 1+N).
+    return {"lists": [to_plain(pb.defn) for pb in s.control().engine.lists.values()]}
 
 
 async def _ping(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -176,6 +182,16 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _status,
         _STATE,
         Rest("GET", "/api/playback"),
+        action="read the playback state",
+    ),
+    Operation(
+        "playback.lists",
+        "every cue list as the engine plays it, with its cues",
+        "read",
+        (),
+        _lists,
+        {"type": "object", "properties": {"lists": {"type": "array", "items": {"type": "object"}}}},
+        Rest("GET", "/api/playback/lists"),
         action="read the playback state",
     ),
     *VERBS,

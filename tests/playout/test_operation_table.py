@@ -33,6 +33,7 @@ Args = dict[str, Any] | Callable[["Sides"], dict[str, Any]]
 ARGS: dict[str, Args] = {
     "ping": {},
     "status": {},
+    "playback.lists": {},
     "go": {"list": "main"},
     "back": {"list": "main", "fade": 0},
     "goto": {"list": "main", "cue": "2", "fade": 0},

@@ -7,8 +7,8 @@ export async function mount(main, ui) {
   const operate = can("playback");
   const live = new Live();
   let state = await api("GET", "/api/playback");
-  const names = (await api("GET", "/api/cue-lists?limit=100")).items.map((l) => l.name);
-  const lists = await Promise.all(names.map((n) => api("GET", `/api/cue-lists/${encodeURIComponent(n)}`)));
+  // Every list with its cues in one request (no request per list), as the engine plays them.
+  const lists = (await api("GET", "/api/playback/lists")).lists;
   const canvases = (await api("GET", "/api/canvases")).canvases.map((c) => c.name);
   const lookNames = (await api("GET", "/api/looks?limit=1000")).items.map((l) => l.name);
   let selected = lists.length ? lists[0].name : null;
