@@ -139,6 +139,16 @@ class Controller:
         self.check_look = check_look
         self.on_event = on_event
         self.saved_revision = -1
+        self._change = trio.Event()  # set (and replaced) on every accepted change
+
+    def next_change(self) -> trio.Event:
+        """An event set at the next accepted command (for pushing state without polling)."""
+        return self._change
+
+    def _announce(self) -> None:
+        self.changed()
+        self._change.set()
+        self._change = trio.Event()
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class Controller:
     ) -> Result:
         value = outcome.value if isinstance(outcome, Outcome) else outcome
         if value not in (Outcome.DEBOUNCED.value, Outcome.UNCHANGED.value):
-            self.changed()
+            self._announce()
             # Let the (just woken) frame producer render the change before the audit and
             # state writes run: the wire first, the bookkeeping after.
             await trio.lowlevel.checkpoint()

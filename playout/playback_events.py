@@ -1,6 +1,7 @@
 """Playback state on the event bus: ``canvas:update`` whenever the playback state changes
-(any interface, auto-follows, the schedule, TTL expiries), and ``cue:progress`` for running
-fades, at a bounded rate. The UIs and show scripts draw from these instead of polling."""
+(at once after a command; auto-follows, the schedule and TTL expiries within a tick), and
+``cue:progress`` for running fades, at a bounded rate. The UIs and show scripts draw from
+these instead of polling."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ async def serve_playback_events(
     fading: dict[str, bool] = {}
     task_status.started()
     while True:
+        change = controller.next_change()  # taken before the state: no change is missed
         state = controller.state(SYSTEM)
         if state["revision"] != last_revision:
             last_revision = state["revision"]
@@ -34,7 +36,10 @@ async def serve_playback_events(
             if now_fading or fading.get(name, False):
                 bus.publish("cue:progress", _progress(lst))
             fading[name] = now_fading
-        await trio.sleep(1.0 / RATE_HZ)
+        # A command's change goes out at once; what time changes (fades, follows, TTLs) at
+        # the tick.
+        with trio.move_on_after(1.0 / RATE_HZ):
+            await change.wait()
 
 
 def _progress(lst: dict[str, Any]) -> dict[str, Any]:

@@ -336,6 +336,7 @@ class Engine:
                 for oid, ov in self.overrides.items()
                 if ov.expires is not None or ov.track.lanes
             }
+            self._changed()  # an override gone is a state change (the UI's list of them)
         return done
 
     # --- composition --------------------------------------------------------------------

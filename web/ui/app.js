@@ -113,6 +113,7 @@ async function route() {
     if (visit !== visits) { if (page && page.stop) page.stop(); return; }
     current = page;
     main.replaceChildren(container);
+    performance.mark(`page:${name}`);  // ready to use (benches/ui_show.py reads it)
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) { await logout(); return route(); }
     report(e);

@@ -44,50 +44,94 @@ export async function mount(main, ui) {
     return text === undefined || text === "" ? body : { ...body, fade: Number(text) };
   };
   const statusLines = new Map();
-  function renderLists() {
+  // Each list's panel is built once; a state change only updates what changed (texts, two
+  // highlighted rows, the bar), so a GO shows at once even with thousands of cue rows.
+  const panels = new Map();
+  const stateOf = (name) => state.lists.find((l) => l.name === name) || {};
+  // One cue row, built once and cloned for every cue (thousands of rows in a long show).
+  const rowProto = el("tr", {}, el("td"), el("td"), el("td"), el("td"), el("td", { class: "row" },
+    el("button", { type: "button", disabled: !operate, class: "goto", "data-verb": "goto" }, "GOTO"),
+    el("button", { type: "button", disabled: !operate, class: "load", "data-verb": "load", title: "stand by (next GO plays it)" }, "LOAD"),
+    el("button", { type: "button", disabled: !operate, class: "fire", "data-verb": "fire", title: "play out of sequence" }, "FIRE")));
+  const cueRow = (c) => {
+    const tr = rowProto.cloneNode(true);
+    tr.dataset.cue = c.number;
+    const [n, label, look, fade] = tr.children;
+    n.textContent = c.number; label.textContent = c.label || ""; look.textContent = c.look || "—";
+    fade.textContent = `${c.up_fade}/${c.down_fade} s`;
+    return tr;
+  };
+  let unfilled = lists.length;
+  function buildLists() {
     listPanels.replaceChildren();
     for (const defn of lists) {
-      const st = state.lists.find((l) => l.name === defn.name) || {};
+      const name = defn.name;
       const bar = el("div", { class: "fill" });
-      // An idle list shows an empty bar, not a full one from its last fade.
-      bar.style.width = `${st.current ? Math.round(100 * (st.progress || 0)) : 0}%`;
-      progressBars.set(defn.name, bar);
-      const rows = defn.cues.map((c) => el("tr", {
-        class: [c.number === st.current ? "current" : "", c.number === st.pending ? "pending" : ""].join(" "),
-        "data-cue": c.number,
-      }, el("td", {}, c.number), el("td", {}, c.label || ""), el("td", {}, c.look || "—"),
-         el("td", {}, `${c.up_fade}/${c.down_fade} s`),
-         el("td", { class: "row" },
-           el("button", { type: "button", disabled: !operate, class: "goto",
-             onclick: () => verb(defn.name, "goto", withFade(defn.name, { cue: c.number })) }, "GOTO"),
-           el("button", { type: "button", disabled: !operate, class: "load", title: "stand by (next GO plays it)",
-             onclick: () => verb(defn.name, "load", { cue: c.number }) }, "LOAD"),
-           el("button", { type: "button", disabled: !operate, class: "fire", title: "play out of sequence",
-             onclick: () => verb(defn.name, "fire", withFade(defn.name, { cue: c.number })) }, "FIRE"))));
-      const status = describe(st);
-      const statusText = el("span", { class: "dim status" }, `priority ${defn.priority} · ${status}`);
-      statusLines.set(defn.name, [statusText, defn.priority]);
-      listPanels.append(el("section", { class: "panel cuelist", "data-list": defn.name,
-        onclick: () => { selected = defn.name; } },
-        el("div", { class: "row" }, el("h2", {}, defn.label || defn.name), statusText),
+      progressBars.set(name, bar);
+      const rows = new Map();
+      // One handler for every cue button of the list (no closure per row).
+      const body = el("tbody", { onclick: (ev) => {
+        const button = ev.target.closest("button[data-verb]");
+        if (!button) return;
+        const action = button.dataset.verb;
+        const cue = button.closest("tr").dataset.cue;
+        verb(name, action, action === "load" ? { cue } : withFade(name, { cue }));
+      } });
+      const statusText = el("span", { class: "dim status" });
+      statusLines.set(name, [statusText, defn.priority]);
+      const running = el("strong", { class: "running" });
+      const standby = el("strong", { class: "standby" });
+      const pause = el("button", { type: "button", disabled: !operate,
+        onclick: () => verb(name, stateOf(name).paused ? "resume" : "pause") });
+      const panel = { rows, bar, statusText, running, standby, pause, current: null, pending: null };
+      panels.set(name, panel);
+      // The cue rows come a list per task after the first paint (GO works from it; a long
+      // show's tables fill in behind it without blocking the page).
+      requestAnimationFrame(() => setTimeout(() => {
+        for (const c of defn.cues) rows.set(c.number, cueRow(c));
+        body.replaceChildren(...rows.values());
+        panel.current = panel.pending = undefined;  // highlight again, now the rows exist
+        renderLists();
+        if (--unfilled === 0) performance.mark("show:rows");  // every cue row is there
+      }, 0));
+      listPanels.append(el("section", { class: "panel cuelist", "data-list": name,
+        onclick: () => { selected = name; } },
+        el("div", { class: "row" }, el("h2", {}, defn.label || name), statusText),
         el("div", { class: "row" },
-          el("span", {}, "Running: ", el("strong", { class: "running" }, st.current || "—")),
-          el("span", {}, "Standing by: ", el("strong", { class: "standby" }, st.pending || "—"))),
-        el("div", { class: "progress", "data-progress": defn.name }, bar),
+          el("span", {}, "Running: ", running), el("span", {}, "Standing by: ", standby)),
+        el("div", { class: "progress", "data-progress": name }, bar),
         el("div", { class: "row" },
-          el("button", { type: "button", class: "go", disabled: !operate, onclick: () => verb(defn.name, "go") }, "GO"),
-          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "back", withFade(defn.name)) }, "BACK"),
-          el("button", { type: "button", disabled: !operate,
-            onclick: () => verb(defn.name, st.paused ? "resume" : "pause") }, st.paused ? "RESUME" : "PAUSE"),
-          el("button", { type: "button", disabled: !operate, onclick: () => verb(defn.name, "release", withFade(defn.name)) }, "RELEASE"),
-          el("button", { type: "button", disabled: !operate, class: "top", onclick: () => verb(defn.name, "top", withFade(defn.name)) }, "TOP"),
+          el("button", { type: "button", class: "go", disabled: !operate, onclick: () => verb(name, "go") }, "GO"),
+          el("button", { type: "button", disabled: !operate, onclick: () => verb(name, "back", withFade(name)) }, "BACK"),
+          pause,
+          el("button", { type: "button", disabled: !operate, onclick: () => verb(name, "release", withFade(name)) }, "RELEASE"),
+          el("button", { type: "button", disabled: !operate, class: "top", onclick: () => verb(name, "top", withFade(name)) }, "TOP"),
           el("label", { class: "dim" }, "fade ",
             el("input", { type: "number", min: 0, max: 86400, step: 0.1, class: "fade", placeholder: "cue's own",
-              value: fades.get(defn.name) ?? "", disabled: !operate,
-              oninput: (ev) => fades.set(defn.name, ev.target.value) }), " s")),
+              disabled: !operate, oninput: (ev) => fades.set(name, ev.target.value) }), " s")),
         el("table", {},
           el("thead", {}, el("tr", {}, ...["cue", "label", "look", "fade up/down", ""].map((h) => el("th", {}, h)))),
-          el("tbody", {}, rows))));
+          body)));
+    }
+  }
+  const mark = (p, key, number, cls) => {
+    if (p[key] === number) return;
+    p.rows.get(p[key])?.classList.remove(cls);
+    p.rows.get(number)?.classList.add(cls);
+    p[key] = number;
+  };
+  function renderLists() {
+    for (const defn of lists) {
+      const st = stateOf(defn.name);
+      const p = panels.get(defn.name);
+      // An idle list shows an empty bar, not a full one from its last fade.
+      p.bar.style.width = `${st.current ? Math.round(100 * (st.progress || 0)) : 0}%`;
+      p.statusText.textContent = `priority ${defn.priority} · ${describe(st)}`;
+      p.running.textContent = st.current || "—";
+      p.standby.textContent = st.pending || "—";
+      p.pause.textContent = st.paused ? "RESUME" : "PAUSE";
+      mark(p, "current", st.current, "current");
+      mark(p, "pending", st.pending, "pending");
     }
   }
 
@@ -212,6 +256,7 @@ export async function mount(main, ui) {
   document.addEventListener("keydown", keys);
   const help = el("p", { class: "dim", id: "keys" },
     "Keys on the selected list: Space GO · B BACK · P PAUSE/RESUME · R RELEASE");
+  buildLists();
   main.replaceChildren(emergency, help, listPanels, stage, previews, masters);
   render();
   return { stop() { live.close(); document.removeEventListener("keydown", keys); } };

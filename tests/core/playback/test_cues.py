@@ -611,3 +611,14 @@ def test_a_fade_counts_down_and_stands_still_while_paused() -> None:
     assert pb.fade_times(22.0) == (3.0, 1.0)
     assert pb.fade_times(30.0) == (4.0, 0.0)
     assert pb.progress(30.0) == 1.0
+
+
+def test_an_override_gone_after_its_release_is_a_new_revision() -> None:
+    # The state pushed to the UIs changes when a released override is finally dropped.
+    e = engine()
+    oid = e.add_override(0.0, {"a": LookRef("red")}, ttl=60.0)
+    e.release_override(oid, 1.0, 0.5)
+    before = e.revision
+    e.tick(2.0)
+    assert oid not in e.overrides
+    assert e.revision > before
