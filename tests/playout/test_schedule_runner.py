@@ -165,7 +165,7 @@ async def test_a_look_comes_on_at_its_start_with_its_fade_and_goes_at_its_end(ri
     rig.at(paris(2026, 11, 3, 20, 0, 0.005))
     await runner.evaluate()
     assert rig.engine.schedule_targets == {"facade": LookRef("red")}
-    assert rig.controller.state(ADMIN)["schedule"] == {"facade": repr(LookRef("red"))}
+    assert rig.controller.state(ADMIN)["schedule"] == {"facade": {"look": "red"}}
     lane = rig.engine.schedule.lanes["facade"]
     assert lane.timing.up == pytest.approx(2.0 - 0.005)  # what is left of its fade
     rig.at(paris(2026, 11, 3, 21, 0, 0.005))
