@@ -261,6 +261,40 @@ def test_admin_manages_users_and_roles(browser: Browser, daemon: Daemon) -> None
     page.close()
 
 
+def test_cue_lists_created_labelled_and_deleted_in_the_ui(browser: Browser, daemon: Daemon) -> None:
+    """A new list from nothing in edit mode, its first cue, label and priority, then deleted
+    after a confirmation (issue 16)."""
+    page = logged_in(browser, daemon)
+    page.click('#nav a[data-page="edit"]')
+    page.fill("#new-list", "encore")
+    page.click("#create-list")
+    expect(page.locator("#cue-list")).to_have_value("encore")
+    page.fill("#new-cue", "1")
+    page.click("text=Add cue")
+    expect(page.locator('tr[data-cue="1"]')).to_be_visible()
+    state = daemon.get("/api/playback").json()
+    assert next(lst for lst in state["lists"] if lst["name"] == "encore")["pending"] == "1"
+    page.fill("#list-label", "Encore!")
+    page.fill("#list-priority", "150")
+    page.click("#save-list")
+    deadline = time.monotonic() + 5
+    while daemon.get("/api/cue-lists/encore").json()["label"] != "Encore!":
+        assert time.monotonic() < deadline, "the label did not reach the daemon"
+        time.sleep(0.05)
+    stored = daemon.get("/api/cue-lists/encore").json()
+    assert stored["priority"] == 150
+    assert [c["number"] for c in stored["cues"]] == ["1"]  # the cue kept through the save
+    page.click("#delete-list")
+    expect(page.locator("#confirm-text")).to_contain_text("encore")
+    page.click("#confirm-ok")
+    deadline = time.monotonic() + 5
+    while daemon.get("/api/cue-lists/encore").status_code != 404:
+        assert time.monotonic() < deadline, "the list was not deleted"
+        time.sleep(0.05)
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
 def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     page = logged_in(browser, daemon)
     expect(page.locator('#nav a[data-page="audit"]')).to_be_visible()  # an admin's

@@ -6,7 +6,7 @@ const BLENDS = ["normal", "add", "multiply", "screen", "max"];
 const HEX = /^#[0-9a-fA-F]{6}$/;
 
 export async function mount(main, ui) {
-  const { el, toast, report, can } = ui;
+  const { el, toast, report, can, confirmAction } = ui;
   const editable = can("show.edit");
   const lists = (await api("GET", "/api/cue-lists?limit=100")).items;
   const looks = (await api("GET", "/api/looks?limit=1000")).items;
@@ -58,7 +58,41 @@ export async function mount(main, ui) {
         await showList();
       } catch (e) { report(e); }
     } }, "Add cue");
-    cuePanel.replaceChildren(el("h2", {}, "Cues"), el("div", { class: "row" }, picker, number, add),
+    // The list itself: a new one, its label and priority (which list wins a canvas), delete.
+    const newName = el("input", { id: "new-list", placeholder: "new list name" });
+    const create = el("button", { type: "button", id: "create-list", disabled: !editable, onclick: async () => {
+      try {
+        const name = newName.value.trim();
+        await api("PUT", `/api/cue-lists/${encodeURIComponent(name)}`, { cues: [] });
+        lists.push({ name });
+        listName = name;
+        toast(`List ${name} created`);
+        await showList();
+      } catch (e) { report(e); }
+    } }, "New list");
+    const label = el("input", { id: "list-label", value: defn.label || "", placeholder: "label", disabled: !editable || !listName });
+    const priority = el("input", { id: "list-priority", type: "number", step: 1, value: defn.priority ?? 0, disabled: !editable || !listName });
+    const saveList = el("button", { type: "button", id: "save-list", disabled: !editable || !listName, onclick: async () => {
+      try {
+        await api("PUT", `/api/cue-lists/${encodeURIComponent(listName)}`,
+          { ...defn, label: label.value, priority: Number(priority.value) });
+        toast(`List ${listName} saved`);
+      } catch (e) { report(e); }
+    } }, "Save list");
+    const removeList = el("button", { type: "button", id: "delete-list", disabled: !editable || !listName, onclick: async () => {
+      if (!(await confirmAction(`Delete cue list ${listName} and its cues? A running list is let go at once.`))) return;
+      try {
+        await api("DELETE", `/api/cue-lists/${encodeURIComponent(listName)}`);
+        lists.splice(lists.findIndex((l) => l.name === listName), 1);
+        toast(`List ${listName} deleted`);
+        listName = lists.length ? lists[0].name : "";
+        await showList();
+      } catch (e) { report(e); }
+    } }, "Delete list");
+    cuePanel.replaceChildren(el("h2", {}, "Cues"),
+      el("div", { class: "row" }, newName, create),
+      el("div", { class: "row" }, picker, label, priority, saveList, removeList),
+      el("div", { class: "row" }, number, add),
       el("table", {}, el("thead", {}, el("tr", {}, ...["#", "label", "look", "up s", "down s", "delay s", "curve", "follow s", "hang s", ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, defn.cues.map(cueRow))));
   }
