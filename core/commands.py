@@ -489,6 +489,7 @@ class Controller:
         e, t = self.engine, self.now()
         lists = []
         for name, pb in e.lists.items():
+            elapsed, remaining = pb.fade_times(t)
             lists.append(
                 {
                     "name": name,
@@ -501,8 +502,8 @@ class Controller:
                     "paused": pb.track.paused,
                     "fading": pb.track.fading(t),
                     "progress": round(pb.progress(t), 4),
-                    "elapsed_s": round(pb.fade_times(t)[0], 2),
-                    "remaining_s": round(pb.fade_times(t)[1], 2),
+                    "elapsed_s": round(elapsed, 2),
+                    "remaining_s": round(remaining, 2),
                     "canvases": sorted(pb.track.lanes),
                 }
             )

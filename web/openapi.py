@@ -23,14 +23,6 @@ from trocadero.core.permissions import PERMISSIONS
 from .access import PUBLIC, permission_for
 from .auth import AUTH_BODIES
 
-
-def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        doc["required"] = list(required)
-    return doc
-
-
 # The routes outside the operation table declare their bodies next to them (web/auth.py).
 BODIES: Final[Mapping[tuple[str, str], Mapping[str, Any]]] = {
     ("POST", path): object_schema(args) for path, args in AUTH_BODIES.items()
