@@ -321,8 +321,9 @@ def test_emergency_needs_confirmation(browser: Browser, daemon: Daemon) -> None:
     assert daemon.get("/api/playback").json()["emergency"]["engaged"] is False
     # The audit log shows it, its times on the site's clock.
     page.click('#nav a[data-page="audit"]')
-    expect(page.locator(".page thead")).to_contain_text(f"when ({zone})")
-    expect(page.locator(".page tbody")).to_contain_text("emergency.release")
+    audit = page.locator('.page[data-page="audit"]')  # not the show page it replaces
+    expect(audit.locator("thead")).to_contain_text(f"when ({zone})")
+    expect(audit.locator("tbody")).to_contain_text("emergency.release")
     page.close()
 
 
