@@ -334,6 +334,11 @@ class MdvrConfig:
     Off by default: the default daemon opens no ports for it."""
 
     enabled: bool = setting(False, "run the signaling and media servers")
+    own_process: bool = setting(
+        True,
+        "run the gateway in a process of its own, started and supervised by the daemon, so"
+        " vehicles never share the lighting's interpreter; false = in the daemon's process",
+    )
     bind_address: str = setting("0.0.0.0", "address the servers listen on")
     udp: bool = setting(False, "also accept signaling datagrams (UDP) on the signaling port")
     signaling_port: int = setting(

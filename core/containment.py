@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 import structlog
@@ -128,6 +128,18 @@ class ContainmentStatistics:
     # The sum of the edges' counter: PromQL's sum() gives it, so no series of its own.
     total: int = field(metadata=detail())
     edges: tuple[EdgeStatistics, ...] = field(metadata=section(prefix="", key="name"))
+
+    def merged(self, other: ContainmentStatistics) -> ContainmentStatistics:
+        """Both processes' edges (the gateway process has its own: mdvr.signaling, …)."""
+        edges = {e.name: e for e in self.edges}
+        for e in other.edges:
+            mine = edges.get(e.name)
+            if mine is not None:
+                e = replace(e, contained=mine.contained + e.contained)
+            edges[e.name] = e
+        return ContainmentStatistics(
+            total=self.total + other.total, edges=tuple(edges[n] for n in sorted(edges))
+        )
 
 
 # One per process: the edges live in layers that do not know each other (web, playout).

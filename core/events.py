@@ -141,6 +141,7 @@ class EventBus:
         self._seq = itertools.count(1)
         self.published = 0
         self.dropped_subscribers = 0
+        self._subscriptions_changed = trio.Event()
 
     def subscribe(
         self, patterns: str | Iterable[str], *, capacity: int = DEFAULT_QUEUE
@@ -150,7 +151,20 @@ class EventBus:
             raise ValueError("capacity must be at least 1")
         sub = Subscriber(self, pats, capacity)
         self._subscribers.append(sub)
+        self._changed()
         return sub
+
+    def patterns(self) -> tuple[str, ...]:
+        """Every topic pattern someone subscribes to now (sorted, each once): a publisher in
+        another process sends only what matches (playout/mdvr/process)."""
+        return tuple(sorted({p for s in self._subscribers for p in s.patterns}))
+
+    async def wait_subscriptions_changed(self) -> None:
+        await self._subscriptions_changed.wait()
+
+    def _changed(self) -> None:
+        self._subscriptions_changed.set()
+        self._subscriptions_changed = trio.Event()
 
     def alert(self, source: str, text: str, *, level: str = "error") -> Event:
         """A `system:alert` for the operators' consoles, also written to the log (an alert
@@ -176,6 +190,7 @@ class EventBus:
     def _remove(self, sub: Subscriber) -> None:
         if sub in self._subscribers:
             self._subscribers.remove(sub)
+            self._changed()
 
     @property
     def subscriber_count(self) -> int:

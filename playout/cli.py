@@ -155,8 +155,9 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
 
     from trocadero.config import ConfigError, load_config, load_default_config
 
-    from .daemon import StartupRefused, limit_malloc_arenas, run_daemon
+    from .daemon import StartupRefused, run_daemon
     from .logs import configure_logging, get_logger
+    from .malloc import limit_malloc_arenas
 
     try:
         config = load_default_config() if config_path is None else load_config(config_path)

@@ -67,8 +67,9 @@ from .inputs import InputStatistics, InputUniverses, input_statistics, serve_inp
 from .library import reconcile_show, unseeded
 from .logs import get_logger
 from .mdvr.feeds import LiveFeeds
-from .mdvr.gateway import MdvrGateway
+from .mdvr.gateway import MdvrGateway, gateway_file_dir
 from .mdvr.gateway.health import GatewayStatistics
+from .mdvr.process import GatewayProcess
 from .native_frames import serve_native_frames
 from .outputs import (
     AttachedOutput,
@@ -101,23 +102,6 @@ from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 
 log = get_logger("daemon")
-
-
-MALLOC_ARENAS = 2
-M_ARENA_MAX = -8  # glibc's mallopt parameter number
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas (before the worker threads start). Each thread that mallocs
-    may get an arena of its own (up to 8 per core), and freed memory scattered over them is
-    seldom returned: with 2,000 vehicles the SQLite and decoder worker threads made RSS creep
-    0.4 MiB a minute for as long as the soak ran, with no live object growing; capped at 2 it
-    stayed flat (./dev bench soak). Same as MALLOC_ARENA_MAX=2; False where not glibc."""
-    try:
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):
-        return False
 
 
 def block_python(seconds: float, *, hold_gil: bool = False) -> None:
@@ -188,7 +172,7 @@ class Runtime:
     store: Storage | None = None
     schedules: ScheduleService | None = None
     events: EventBus = field(default_factory=EventBus)  # device:* and later UI events
-    mdvr: MdvrGateway | None = None
+    mdvr: MdvrGateway | GatewayProcess | None = None
     auth: AuthService | None = None
     redis: RedisBridge | None = None
     live: LiveStats = field(default_factory=LiveStats)
@@ -215,6 +199,12 @@ class Runtime:
         stats.request_crash()
         return True
 
+    def containment(self) -> ContainmentStatistics:
+        """This process's contained failures, and the gateway process's when it has one."""
+        ours = CONTAINMENT.statistics()
+        theirs = self.mdvr.containment() if isinstance(self.mdvr, GatewayProcess) else None
+        return ours if theirs is None else ours.merged(theirs)
+
     def statistics(self) -> HealthStatistics:
         """Every subsystem's statistics: /healthz and /metrics are both made of these."""
         now = time.monotonic_ns()
@@ -237,7 +227,7 @@ class Runtime:
             artnet_discovery=(
                 None if self.discovery is None else discovery_statistics(self.discovery)
             ),
-            containment=CONTAINMENT.statistics(),
+            containment=self.containment(),
             socket=None if self.socket is None else self.socket.statistics(),
             mdvr=None if self.mdvr is None else self.mdvr.statistics(),
             events=EventsStatistics(
@@ -286,6 +276,7 @@ class Runtime:
             store=self.store,
             schedule=self.schedules,
             mdvr=self.mdvr,
+            refresh=self.mdvr.refresh if isinstance(self.mdvr, GatewayProcess) else None,
             patch=self.canvas_patch,
             auth=self.auth,
             events=self.events,
@@ -609,8 +600,11 @@ async def _run(
     )
     await rt.content.load_index()
     if config.mdvr.enabled:  # off by default: no MDVR ports unless configured (served below)
-        files = state.directory / (config.mdvr.file_dir or "mdvr-files")
-        rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+        if config.mdvr.own_process:  # vehicles never run in the lighting's interpreter
+            rt.mdvr = GatewayProcess(config, store, rt.events, feeds, state.directory)
+        else:
+            files = gateway_file_dir(config.mdvr, state.directory)
+            rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
     rt.operations = registry(
         rt.controller,
         interactions=Interactions(rt.controller, rt.events.publish),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,6 +74,9 @@ class PreviewSnapshot(Protocol):
 class ControlPlane:
     health: Callable[[], Mapping[str, Any]]
     metrics: Callable[[], Mapping[str, float]]
+    # Fresh figures from the daemon's other processes (the MDVR gateway's) before /healthz
+    # and /metrics answer, so a counter read just after an event includes it.
+    refresh: Callable[[], Awaitable[None]] | None = None
     canvases: Callable[[], Sequence[Mapping[str, Any]]] = list
     preview: Callable[[str], PreviewSnapshot | None] = lambda _name: None
     artnet_nodes: Callable[[], Sequence[Mapping[str, Any]] | None] = lambda: None
@@ -103,10 +106,14 @@ def create_app(control: ControlPlane) -> Starlette:
     close_refused_websocket_upgrades()  # Hypercorn leaves them open (web/hypercorn_ws.py)
 
     async def healthz(_: Request) -> Response:
+        if control.refresh is not None:
+            await control.refresh()
         body = dict(control.health())
         return JSONResponse(body, status_code=200 if body.get("status") == "ok" else 503)
 
     async def metrics(_: Request) -> Response:
+        if control.refresh is not None:
+            await control.refresh()
         return PlainTextResponse(
             render_prometheus(control.metrics()),
             media_type="text/plain; version=0.0.4",

@@ -58,7 +58,7 @@ def _gateway_errors(fn: Callable[[Services, Actor, Mapping[str, Any]], Awaitable
 async def _devices(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     gw = s.gateway()
     page = await gw.devices.list_devices(limit=a["limit"], cursor=a["cursor"])
-    online = gw.online()
+    online = await gw.online_devices()
     return {"items": [device_json(d, online) for d in page.items], "next": page.next}
 
 
@@ -88,7 +88,7 @@ async def _acknowledge(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 @_gateway_errors
 async def _live(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
-    return {"items": s.gateway().live_sessions()}
+    return {"items": await s.gateway().live_statuses()}
 
 
 async def _audit_live(

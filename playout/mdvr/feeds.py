@@ -26,6 +26,7 @@ class LiveFeed:
     frames: dict[Size, NDArray[np.uint16]] = field(default_factory=dict)
     seq: int = 0
     last_frame_at: float | None = None  # time.monotonic() of the newest frame
+    received_at: float | None = None  # time.monotonic() its packet arrived (any process)
     latency_ms: float | None = None  # packet received → scaled frame published
     source_size: Size | None = None
     codec: str | None = None
@@ -42,6 +43,11 @@ class LiveFeed:
             if self._wanted[size] <= 0:
                 del self._wanted[size]
 
+    def set_wanted(self, sizes: list[Size]) -> None:
+        """Exactly these sizes (the gateway process, told what the daemon's layers want)."""
+        with self._lock:
+            self._wanted = Counter(dict.fromkeys(sizes, 1))
+
     def wanted(self) -> list[Size]:
         with self._lock:
             return list(self._wanted)
@@ -54,6 +60,7 @@ class LiveFeed:
         self.frames = frames
         self.source_size = source
         self.latency_ms = (now - received_at) * 1e3
+        self.received_at = received_at
         self.last_frame_at = now
         self.seq += 1
 

@@ -191,6 +191,6 @@ def test_hypercorn_225_malformed_ws_upgrade_is_survived(tmp_path: Path) -> None:
 
 def test_malloc_arenas_are_capped_on_glibc() -> None:
     """The daemon caps glibc's arenas before its threads start (RSS creep under a fleet)."""
-    from trocadero.playout.daemon import limit_malloc_arenas
+    from trocadero.playout.malloc import limit_malloc_arenas
 
     assert limit_malloc_arenas(2) is True

@@ -40,7 +40,7 @@ controlled one. One job per module:
 
 from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .context import GatewayStats, PendingSession
-from .core import MdvrGateway
+from .core import MdvrGateway, gateway_file_dir
 from .fields import plausible, stored_text
 from .link import DeviceLink, DeviceOffline
 from .live import LiveSession
@@ -57,6 +57,7 @@ __all__ = [
     "PendingSession",
     "RecentKeys",
     "SystemClock",
+    "gateway_file_dir",
     "plausible",
     "stored_text",
 ]

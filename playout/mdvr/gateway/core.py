@@ -34,6 +34,11 @@ from .session import Parts, Signaling
 log = get_logger("mdvr")
 
 
+def gateway_file_dir(config: MdvrConfig, state_dir: Path) -> Path:
+    """Where downloaded alarm files go: `file_dir` (relative to the state directory)."""
+    return state_dir / (config.file_dir or "mdvr-files")
+
+
 class MdvrGateway:
     """Owns the servers and the device state; its methods are the control plane's API."""
 
@@ -211,6 +216,12 @@ class MdvrGateway:
             }
             for d, link in self.ctx.links.items()
         }
+
+    async def online_devices(self) -> dict[str, dict[str, Any]]:
+        return self.online()
+
+    async def live_statuses(self) -> list[dict[str, Any]]:
+        return self.live_sessions()
 
     async def start_live(
         self, device_id: str, channel: int, stream_type: int = 0
