@@ -257,12 +257,12 @@ async def _child(fd: int) -> int:
             await serve_gateway(config, Path(hello["state_dir"]), link)
             nursery.cancel_scope.cancel()
     except Exception as exc:
-        problems = _config_problems(exc)
-        if problems is None:
+        refused = _config_problems(exc)
+        if refused is None:
             log.error("gateway process failed", exc_info=exc)
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            await link.send({"t": "failed", "problems": problems or [f"mdvr: {exc}"]})
-        return 1 if problems is None else 2
+            await link.send({"t": "failed", "problems": refused or [f"mdvr: {exc}"]})
+        return 1 if refused is None else 2
     return 0
 
 
