@@ -5,7 +5,7 @@ viewer sees the entries without any edit control. Screenshots go to test-artifac
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +16,14 @@ from tests.daemon_harness import Daemon
 from .ui_kit import logged_in, shot
 
 NAME = "weekend-dusk"
-SATURDAY = "2026-12-26T17:00"  # sunset at the Trocadero ≈ 16:58, so the entry started 16:43
-SUNDAY = "2026-12-27T17:00"
+PARIS = ZoneInfo("Europe/Paris")  # the default config's site zone
+# The entry starts a week back, so any 7 days shown hold one of its Saturdays and Sundays; it
+# lasts 8 hours from sunset -15 min (16:38 in December, 21:43 in June): 22:30 is in it all year.
+TODAY = datetime.now(PARIS).date()
+FIRST = TODAY - timedelta(days=7)
+SATURDAY_DATE = TODAY + timedelta(days=(5 - TODAY.weekday()) % 7 or 7)
+SATURDAY = f"{SATURDAY_DATE.isoformat()}T22:30"
+SUNDAY = f"{(SATURDAY_DATE + timedelta(days=1)).isoformat()}T22:30"
 
 
 def stored(daemon: Daemon) -> dict[str, Any]:
@@ -45,8 +51,9 @@ def test_entry_created_edited_refused_simulated_deleted(browser: Browser, daemon
     page = logged_in(browser, daemon)
     page.goto(daemon.base + "/#/schedule")
     expect(page.locator("#schedule-entries")).to_contain_text("No entries")
+    assert NAME not in simulate(page, SATURDAY)
 
-    # New: the cue list "main" at sunset -15 min on weekends, for 4 hours, from Dec 1st.
+    # New: the cue list "main" at sunset -15 min on weekends, for 8 hours.
     page.click("#entry-new")
     form = page.locator("#schedule-form")
     expect(form).to_be_visible()
@@ -57,11 +64,11 @@ def test_entry_created_edited_refused_simulated_deleted(browser: Browser, daemon
     page.select_option("#entry-anchor", "sunset")
     expect(page.locator("#entry-time")).to_be_hidden()
     page.fill("#entry-offset", "-15")
-    page.fill("#entry-date", "2026-12-01")
+    page.fill("#entry-date", FIRST.isoformat())
     page.select_option("#entry-repeat", "weekends")
     expect(page.locator("#entry-rrule")).to_have_text("FREQ=WEEKLY;BYDAY=SA,SU")
     page.select_option("#entry-end", "duration")
-    page.fill("#entry-duration", "240")
+    page.fill("#entry-duration", "480")
     page.fill("#entry-priority", "500")
     shot(page, "schedule-1-new-entry-form")
     page.click("#entry-save")
@@ -69,9 +76,9 @@ def test_entry_created_edited_refused_simulated_deleted(browser: Browser, daemon
     expect(form).to_have_count(0)
     row = page.locator("#schedule-entries tr[data-entry]").filter(has_text=NAME)
     expect(row.locator(".rrule")).to_have_text("FREQ=WEEKLY;BYDAY=SA,SU")
-    expect(row.locator(".starts")).to_have_text("sunset \N{MINUS SIGN}15 min from 2026-12-01")
+    expect(row.locator(".starts")).to_have_text(f"sunset \N{MINUS SIGN}15 min from {FIRST}")
     expect(row).to_contain_text("cue list main")
-    expect(row).to_contain_text("after 240 min")
+    expect(row).to_contain_text("after 480 min")
     entry = stored(daemon)
     assert fields(entry) == {
         "target_kind": "cue_list",
@@ -79,19 +86,20 @@ def test_entry_created_edited_refused_simulated_deleted(browser: Browser, daemon
         "anchor": "sunset",
         "offset_s": -900.0,
         "rrule": "FREQ=WEEKLY;BYDAY=SA,SU",
-        "duration_s": 14400.0,
+        "duration_s": 28800.0,
         "priority": 500,
         "enabled": True,
     }
     # The first date on the site's clock (a sun entry's time of day does not count).
-    first = datetime.fromisoformat(entry["dtstart"]).astimezone(ZoneInfo("Europe/Paris"))
-    assert first.date().isoformat() == "2026-12-01", entry["dtstart"]
+    first = datetime.fromisoformat(entry["dtstart"]).astimezone(PARIS)
+    assert first.date() == FIRST, entry["dtstart"]
+    # Everything below the form is refreshed: the simulated Saturday now plays it (not asked
+    # again), and the week shows its Saturday and Sunday.
+    expect(page.locator('#schedule-now tr[data-canvas="facade"] .winner')).to_contain_text(NAME)
+    expect(page.locator("#schedule-week .play").filter(has_text=NAME)).to_have_count(2)
 
-    # Simulated: it plays on a Saturday and a Sunday evening, and says why.
-    assert NAME in simulate(page, SATURDAY)
+    # Simulated: it plays on a Sunday evening too.
     assert NAME in simulate(page, SUNDAY)
-    # The timeline and the week are refreshed with it (the week holds no Saturday in early
-    # December only if today is past it; the timeline lists what the daemon answers).
     shot(page, "schedule-2-created")
 
     # Edit: the same entry on Fridays and Saturdays (weekly on chosen days).
