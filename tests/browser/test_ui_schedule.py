@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.daemon_harness import Daemon
 
@@ -38,6 +38,12 @@ def fields(entry: dict[str, Any]) -> dict[str, Any]:
     """What the form sets, as stored."""
     keys = ("target_kind", "target", "anchor", "offset_s", "rrule", "duration_s", "priority")
     return {k: entry[k] for k in (*keys, "enabled")}
+
+
+def week_day(page: Page, weekday: int) -> Locator:
+    """The plays of that weekday (0 = Monday) in the page's week, which starts today."""
+    day = TODAY + timedelta(days=(weekday - TODAY.weekday()) % 7)
+    return page.locator(f'#schedule-week .day[data-day="{day.isoformat()}"] .play')
 
 
 def simulate(page: Page, at: str) -> str:
@@ -94,9 +100,10 @@ def test_entry_created_edited_refused_simulated_deleted(browser: Browser, daemon
     first = datetime.fromisoformat(entry["dtstart"]).astimezone(PARIS)
     assert first.date() == FIRST, entry["dtstart"]
     # Everything below the form is refreshed: the simulated Saturday now plays it (not asked
-    # again), and the week shows its Saturday and Sunday.
+    # again), and the week shows it on Saturday, not on Friday.
     expect(page.locator('#schedule-now tr[data-canvas="facade"] .winner')).to_contain_text(NAME)
-    expect(page.locator("#schedule-week .play").filter(has_text=NAME)).to_have_count(2)
+    expect(week_day(page, 5).filter(has_text=NAME)).to_have_count(1)
+    expect(week_day(page, 4).filter(has_text=NAME)).to_have_count(0)
 
     # Simulated: it plays on a Sunday evening too.
     assert NAME in simulate(page, SUNDAY)
@@ -119,6 +126,7 @@ def test_entry_created_edited_refused_simulated_deleted(browser: Browser, daemon
     page.click("#entry-save")
     expect(row.locator(".rrule")).to_have_text("FREQ=WEEKLY;BYDAY=FR,SA")
     assert fields(stored(daemon)) == {**fields(entry), "rrule": "FREQ=WEEKLY;BYDAY=FR,SA"}
+    expect(week_day(page, 4).filter(has_text=NAME)).to_have_count(1)
     # The simulated Sunday no longer plays it; Saturday still does.
     assert NAME not in simulate(page, SUNDAY)
     assert NAME in simulate(page, SATURDAY)

@@ -1,7 +1,7 @@
 // The building's schedule: entries (created, edited and deleted in one form by those who may
 // edit the schedule), what plays now and why, the next 24 hours, and any date simulated.
 import { api, siteZone } from "./api.js";
-import { wallClock } from "./recurrence.js";
+import { wallClock, zonedIso } from "./recurrence.js";
 import { entryForm } from "./schedule_form.js";
 
 export async function mount(main, ui) {
@@ -52,7 +52,7 @@ export async function mount(main, ui) {
       el("td", { class: "rrule" }, el("code", {}, e.rrule || "once")),
       el("td", {}, ends(e)), el("td", { class: "priority" }, e.priority),
       el("td", { class: "enabled" }, e.enabled ? "on" : "off"),
-      editable ? el("td", {}, el("div", { class: "row" },
+      editable ? el("td", {}, el("div", { class: "row entry-actions" },
         el("button", { type: "button", class: "edit", onclick: () => openForm(e) }, "Edit"),
         el("button", { type: "button", class: "toggle", onclick: async () => {
           try { await api("POST", `/api/schedule/${e.id}/${e.enabled ? "disable" : "enable"}`); await refresh(); }
@@ -93,8 +93,10 @@ export async function mount(main, ui) {
   // recurrences, sun times, exceptions and precedence are already applied).
   const weekPanel = el("section", { class: "panel", id: "schedule-week" });
   async function showWeek() {
-    const today = new Date(); today.setHours(0, 0, 0, 0);
-    const line = await api("GET", `/api/schedule/timeline?hours=168&from=${encodeURIComponent(today.toISOString())}`);
+    // From midnight on the site's clock (not the browser's), days named by the site's dates.
+    const today = wallClock(new Date().toISOString(), zone).date;
+    const from = zonedIso(today, "00:00", zone);
+    const line = await api("GET", `/api/schedule/timeline?hours=168&from=${encodeURIComponent(from)}`);
     const plays = new Map();  // "day|start|entry" → {day, start, end, entry, canvases}
     for (const [canvas, segments] of Object.entries(line.canvases)) {
       for (const s of segments) {
@@ -105,11 +107,11 @@ export async function mount(main, ui) {
         plays.set(key, play);
       }
     }
-    const days = [...Array(7).keys()].map((i) => { const d = new Date(today); d.setDate(d.getDate() + i); return d; });
+    const days = [...Array(7).keys()].map((i) => { const d = new Date(`${today}T12:00:00Z`); d.setUTCDate(d.getUTCDate() + i); return d; });
     const columns = days.map((d) => {
-      const iso = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+      const iso = d.toISOString().slice(0, 10);
       const items = [...plays.values()].filter((p) => p.day === iso).sort((a, b) => a.start.localeCompare(b.start));
-      return el("div", { class: "day", "data-day": iso }, el("h3", {}, d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })),
+      return el("div", { class: "day", "data-day": iso }, el("h3", {}, d.toLocaleDateString(undefined, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })),
         ...(items.length ? items.map((p) => el("div", { class: "play", title: p.canvases.join(", ") }, `${p.start}–${p.end} ${p.entry}`))
                          : [el("p", { class: "dim" }, "—")]));
     });
