@@ -1,33 +1,74 @@
-// The building's schedule: entries (recurrence editing), what plays now and why, the next
-// 24 hours, and any date simulated.
-import { api } from "./api.js";
+// The building's schedule: entries (created, edited and deleted in one form by those who may
+// edit the schedule), what plays now and why, the next 24 hours, and any date simulated.
+import { api, siteZone } from "./api.js";
+import { wallClock, zonedIso } from "./recurrence.js";
+import { entryForm } from "./schedule_form.js";
 
 export async function mount(main, ui) {
-  const { el, toast, report, can } = ui;
+  const { el, toast, report, can, confirmAction } = ui;
   const editable = can("schedule.edit");
-  const entriesPanel = el("section", { class: "panel" });
+  const zone = await siteZone();
+  const entriesPanel = el("section", { class: "panel", id: "schedule-entries" });
+  const formPanel = el("section", { class: "panel", id: "schedule-edit", hidden: true });
   const nowPanel = el("section", { class: "panel", id: "schedule-now" });
   const linePanel = el("section", { class: "panel" });
   const at = el("input", { type: "datetime-local", id: "simulate-at" });
+  // What an entry may play, asked once: the show's cue lists and looks.
+  const choices = editable ? {
+    cue_list: (await api("GET", "/api/cue-lists?limit=1000")).items.map((l) => l.name),
+    look: (await api("GET", "/api/looks?limit=1000")).items.map((l) => l.name),
+  } : {};
+
+  function openForm(entry) {
+    formPanel.replaceChildren(entryForm(ui, {
+      entry, choices, zone,
+      onSaved: async () => { closeForm(); await refresh(); },
+      onClose: closeForm,
+    }));
+    formPanel.hidden = false;
+    formPanel.scrollIntoView({ block: "start" });
+    document.getElementById("entry-name").focus();
+  }
+  function closeForm() { formPanel.hidden = true; formPanel.replaceChildren(); }
+
+  const mins = (s) => `${s >= 0 ? "+" : "−"}${Math.abs(Math.round(s / 60))} min`;
+  function starts(e) {
+    const clock = wallClock(e.dtstart, e.timezone || zone);
+    const when = e.anchor === "clock" ? clock.time : `${e.anchor.replace("_", " ")} ${mins(e.offset_s)}`;
+    return `${when} from ${clock.date}`;
+  }
+  function ends(e) {
+    if (e.end_anchor === "clock") return `at ${e.end_time}`;
+    if (e.end_anchor !== "duration") return `at ${e.end_anchor.replace("_", " ")} ${mins(e.end_offset_s)}`;
+    return e.duration_s == null ? "at its next start" : `after ${Math.round(e.duration_s / 60)} min`;
+  }
 
   async function showEntries() {
     const { entries } = await api("GET", "/api/schedule");
-    const rows = entries.map((e) => {
-      const rrule = el("input", { value: e.rrule || "", size: 28, disabled: !editable });
-      const priority = el("input", { type: "number", value: e.priority, disabled: !editable });
-      return el("tr", { "data-entry": e.id }, el("td", {}, e.name), el("td", {}, `${e.target_kind} ${e.target}`),
-        el("td", {}, e.anchor === "clock" ? e.start_time || (e.dtstart || "").slice(11, 16) : `${e.anchor} ${e.offset_s >= 0 ? "+" : ""}${e.offset_s / 60} min`),
-        el("td", {}, rrule), el("td", {}, priority), el("td", {}, e.enabled ? "on" : "off"),
-        el("td", {}, el("button", { type: "button", disabled: !editable, onclick: async () => {
-          try { await api("PATCH", `/api/schedule/${e.id}`, { rrule: rrule.value, priority: Number(priority.value) }); toast("Saved"); refresh(); }
+    const rows = entries.map((e) => el("tr", { "data-entry": e.id },
+      el("td", { class: "name" }, e.name),
+      el("td", {}, `${e.target_kind.replace("_", " ")} ${e.target}${e.cue != null ? ` cue ${e.cue}` : ""}`),
+      el("td", { class: "starts" }, starts(e)),
+      el("td", { class: "rrule" }, el("code", {}, e.rrule || "once")),
+      el("td", {}, ends(e)), el("td", { class: "priority" }, e.priority),
+      el("td", { class: "enabled" }, e.enabled ? "on" : "off"),
+      editable ? el("td", {}, el("div", { class: "row entry-actions" },
+        el("button", { type: "button", class: "edit", onclick: () => openForm(e) }, "Edit"),
+        el("button", { type: "button", class: "toggle", onclick: async () => {
+          try { await api("POST", `/api/schedule/${e.id}/${e.enabled ? "disable" : "enable"}`); await refresh(); }
           catch (err) { report(err); }
-        } }, "Save"), el("button", { type: "button", disabled: !editable, onclick: async () => {
-          try { await api("POST", `/api/schedule/${e.id}/${e.enabled ? "disable" : "enable"}`); refresh(); } catch (err) { report(err); }
-        } }, e.enabled ? "Disable" : "Enable")));
-    });
-    entriesPanel.replaceChildren(el("h2", {}, "Entries"),
-      el("table", {}, el("thead", {}, el("tr", {}, ...["name", "plays", "starts", "recurrence (RRULE)", "priority", "", ""].map((h) => el("th", {}, h)))),
-        el("tbody", {}, rows)));
+        } }, e.enabled ? "Disable" : "Enable"),
+        el("button", { type: "button", class: "delete danger", onclick: async () => {
+          if (!(await confirmAction(`Delete the schedule entry "${e.name}"?`))) return;
+          try { await api("DELETE", `/api/schedule/${e.id}`); toast(`Deleted ${e.name}`); closeForm(); await refresh(); }
+          catch (err) { report(err); }
+        } }, "Delete"))) : null));
+    const heads = ["name", "plays", "starts", "repeats (RRULE)", "ends", "priority", "enabled", ...(editable ? [""] : [])];
+    entriesPanel.replaceChildren(
+      el("div", { class: "row" }, el("h2", {}, "Entries"),
+        editable ? el("button", { type: "button", id: "entry-new", onclick: () => openForm(null) }, "New entry") : null),
+      el("table", {}, el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", {}, h)))),
+        el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { class: "dim", colspan: heads.length }, "No entries")))));
   }
 
   async function showNow() {
@@ -52,8 +93,10 @@ export async function mount(main, ui) {
   // recurrences, sun times, exceptions and precedence are already applied).
   const weekPanel = el("section", { class: "panel", id: "schedule-week" });
   async function showWeek() {
-    const today = new Date(); today.setHours(0, 0, 0, 0);
-    const line = await api("GET", `/api/schedule/timeline?hours=168&from=${encodeURIComponent(today.toISOString())}`);
+    // From midnight on the site's clock (not the browser's), days named by the site's dates.
+    const today = wallClock(new Date().toISOString(), zone).date;
+    const from = zonedIso(today, "00:00", zone);
+    const line = await api("GET", `/api/schedule/timeline?hours=168&from=${encodeURIComponent(from)}`);
     const plays = new Map();  // "day|start|entry" → {day, start, end, entry, canvases}
     for (const [canvas, segments] of Object.entries(line.canvases)) {
       for (const s of segments) {
@@ -64,11 +107,11 @@ export async function mount(main, ui) {
         plays.set(key, play);
       }
     }
-    const days = [...Array(7).keys()].map((i) => { const d = new Date(today); d.setDate(d.getDate() + i); return d; });
+    const days = [...Array(7).keys()].map((i) => { const d = new Date(`${today}T12:00:00Z`); d.setUTCDate(d.getUTCDate() + i); return d; });
     const columns = days.map((d) => {
-      const iso = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+      const iso = d.toISOString().slice(0, 10);
       const items = [...plays.values()].filter((p) => p.day === iso).sort((a, b) => a.start.localeCompare(b.start));
-      return el("div", { class: "day", "data-day": iso }, el("h3", {}, d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })),
+      return el("div", { class: "day", "data-day": iso }, el("h3", {}, d.toLocaleDateString(undefined, { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })),
         ...(items.length ? items.map((p) => el("div", { class: "play", title: p.canvases.join(", ") }, `${p.start}–${p.end} ${p.entry}`))
                          : [el("p", { class: "dim" }, "—")]));
     });
@@ -76,7 +119,7 @@ export async function mount(main, ui) {
   }
 
   async function refresh() { await Promise.all([showEntries(), showNow(), showTimeline(), showWeek()]); }
-  main.replaceChildren(nowPanel, weekPanel, linePanel, entriesPanel);
+  main.replaceChildren(nowPanel, weekPanel, linePanel, entriesPanel, formPanel);
   await refresh();
   return { stop() {} };
 }
