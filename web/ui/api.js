@@ -29,7 +29,7 @@ async function raw(method, path, body, token) {
   if (token) headers["Authorization"] = `Bearer ${token}`;
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
-  let doc = null;
+  let doc;
   try { doc = text ? JSON.parse(text) : null; } catch { doc = { error: text }; }
   if (!r.ok) throw new ApiError(r.status, doc);
   return doc;
@@ -56,7 +56,7 @@ export async function changePassword(current, next) {
 }
 
 export async function logout() {
-  if (session) { try { await raw("POST", "/api/auth/logout", { refresh_token: session.refresh }); } catch {} }
+  if (session) { try { await raw("POST", "/api/auth/logout", { refresh_token: session.refresh }); } catch { /* the session ends here regardless */ } }
   save(null);
 }
 
