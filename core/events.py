@@ -159,8 +159,10 @@ class EventBus:
         another process sends only what matches (playout/mdvr/process)."""
         return tuple(sorted({p for s in self._subscribers for p in s.patterns}))
 
-    async def wait_subscriptions_changed(self) -> None:
-        await self._subscriptions_changed.wait()
+    def subscriptions_changed(self) -> trio.Event:
+        """Set at the next subscribe or unsubscribe: take it *before* reading `patterns()`,
+        so a change while the reader is busy is not missed."""
+        return self._subscriptions_changed
 
     def _changed(self) -> None:
         self._subscriptions_changed.set()

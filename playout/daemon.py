@@ -69,7 +69,7 @@ from .logs import get_logger
 from .mdvr.feeds import LiveFeeds
 from .mdvr.gateway import MdvrGateway, gateway_file_dir
 from .mdvr.gateway.health import GatewayStatistics
-from .mdvr.process import GatewayProcess
+from .mdvr.process import GatewayProcess, GatewayProcessStatistics
 from .native_frames import serve_native_frames
 from .outputs import (
     AttachedOutput,
@@ -147,6 +147,7 @@ class HealthStatistics:
     containment: ContainmentStatistics
     socket: SocketStatistics | None = field(metadata=section())
     mdvr: GatewayStatistics | None = field(metadata=section())
+    mdvr_process: GatewayProcessStatistics | None = field(metadata=section())
     events: EventsStatistics
     web: WebStatistics
     subsystems: tuple[SupervisorStatistics, ...] = field(
@@ -230,6 +231,9 @@ class Runtime:
             containment=self.containment(),
             socket=None if self.socket is None else self.socket.statistics(),
             mdvr=None if self.mdvr is None else self.mdvr.statistics(),
+            mdvr_process=(
+                self.mdvr.process_statistics() if isinstance(self.mdvr, GatewayProcess) else None
+            ),
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,

@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +39,7 @@ from trocadero.core.containment import ContainmentStatistics
 from trocadero.core.errors import ERROR_KINDS, InvalidArgument, RefusedError, UnavailableError
 from trocadero.core.events import EventBus
 from trocadero.core.permissions import Actor
+from trocadero.core.statistics import counter, detail
 from trocadero.core.storage import Storage
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
 
@@ -56,7 +58,20 @@ REFRESH_TIMEOUT_S: Final = 0.5  # /healthz waits no longer for fresh gateway fig
 STOP_GRACE_S: Final = 5.0  # SIGTERM, then SIGKILL
 WANT_POLL_S: Final = 0.25  # sizes mdvr-live layers want, sent on change
 
-__all__ = ["GatewayProcess", "GatewayProcessLost"]
+__all__ = ["GatewayProcess", "GatewayProcessLost", "GatewayProcessStatistics"]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayProcessStatistics:
+    """The daemon's side of the gateway process (its `mdvr_process` block in /healthz)."""
+
+    pid: int | None = field(metadata=detail())
+    running: bool
+    starts: int = field(metadata=counter())
+    calls: int = field(metadata=counter())
+    events_forwarded: int = field(metadata=counter())  # published on the daemon's bus
+    events_dropped: int = field(metadata=counter())  # in the child: the daemon did not read
+    frames_received: int = field(metadata=counter())  # live frames for mdvr-live layers
 
 
 class GatewayProcessLost(Exception):
@@ -116,6 +131,7 @@ class GatewayProcess:
         self.events_forwarded = 0
         self.events_dropped = 0  # in the child, while we were not reading
         self.frames_received = 0
+        self.calls = 0
         self.signaling_port = 0
         self.media_port = 0
         self.udp_port: int | None = None
@@ -169,6 +185,17 @@ class GatewayProcess:
 
     def statistics(self) -> GatewayStatistics:
         return self._statistics
+
+    def process_statistics(self) -> GatewayProcessStatistics:
+        return GatewayProcessStatistics(
+            pid=self.pid,
+            running=self._link is not None,
+            starts=self.starts,
+            calls=self.calls,
+            events_forwarded=self.events_forwarded,
+            events_dropped=self.events_dropped,
+            frames_received=self.frames_received,
+        )
 
     async def refresh(self) -> None:
         """Statistics fetched now rather than the last pushed (for /healthz, /metrics); the
@@ -272,6 +299,7 @@ class GatewayProcess:
         if link is None:
             raise UnavailableError("the MDVR gateway process is not running (restarting)")
         call_id = next(self._call_ids)
+        self.calls += 1
         send, receive = trio.open_memory_channel[dict[str, Any]](1)
         self._calls[call_id] = send
         try:
@@ -295,11 +323,12 @@ class GatewayProcess:
         """What the daemon's subscribers listen to, whenever that changes."""
         sent: tuple[str, ...] | None = None
         while True:
+            changed = self.bus.subscriptions_changed()
             patterns = self.bus.patterns()
             if patterns != sent:
                 await link.send({"t": "topics", "patterns": list(patterns)})
                 sent = patterns
-            await self.bus.wait_subscriptions_changed()
+            await changed.wait()
 
     async def _send_wants(self, link: MessageStream) -> None:
         sent: list[Any] | None = None
