@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -322,13 +322,19 @@ class Runtime:
 
     def canvases(self) -> list[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []
+        defs = {c.name: c for c in self.show.show.canvases}
         for name, c in self.show.renderer.canvases.items():
+            defn = defs.get(name)
+            placement = defn.placement if defn is not None else None
             out.append(
                 {
                     "name": name,
                     "width": c.cmap.width,
                     "height": c.cmap.height,
                     "layers": [type(layer.source).kind for layer in c.layers],
+                    "description": defn.description if defn is not None else "",
+                    # On the building's elevation drawing (docs/ui.md, building view).
+                    "placement": None if placement is None else asdict(placement),
                 }
             )
         return out
