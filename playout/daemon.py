@@ -36,6 +36,7 @@ from trocadero.core.content import AssetIndex, ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.operations.registry import Registry, registry
+from trocadero.core.patch_grid import OutputUniverses, Wiring
 from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
@@ -627,6 +628,13 @@ async def _run(
         mdvr=rt.mdvr,
         assets=store.assets,
         content=rt.content,
+        # The outputs are attached below; the grid asks for them when it is read.
+        wiring=Wiring(
+            show.patch,
+            lambda: [
+                OutputUniverses(o.config.name, o.config.protocol, o.universes) for o in rt.outputs
+            ],
+        ),
     )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
