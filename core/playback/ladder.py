@@ -323,12 +323,12 @@ class Engine:
                 ov.expires = None
             done += 1
             self._changed()
-        for pb in self.lists.values():
-            pb.track.settle(t)
-        self.parks.settle(t)
-        self.schedule.settle(t)
-        for ov in self.overrides.values():
-            ov.track.settle(t)
+        tracks = [pb.track for pb in self.lists.values()] + [self.parks, self.schedule]
+        tracks += [ov.track for ov in self.overrides.values()]
+        # Every track settles (no short cut); a canvas let go is a state change: the
+        # contenders and a list's canvases in the playback state no longer name it.
+        if [track.settle(t) for track in tracks].count(True):
+            self._changed()
         if any(ov.expires is None and not ov.track.lanes for ov in self.overrides.values()):
             # Rebound, not resized in place: a reader on another thread (the render runs in
             # its own) may be iterating the old dict.

@@ -82,9 +82,15 @@ def test_a_released_park_leaves_the_ladder() -> None:
     e.go("low", 0.0)
     e.park("a", 1.0, LookRef("blue"))
     assert levels(e)[0] == ("park", None)
-    e.unpark("a", 2.0)
-    e.tick(2.0)
+    e.unpark("a", 2.0, fade=1.0)
+    e.tick(2.5)
+    assert levels(e)[0] == ("park", None)  # still letting go
+    assert e.contenders("a", 2.5)[0]["what"] is None
+    revision = e.revision
+    e.tick(3.0)
     assert levels(e) == [("cue list", "low"), ("idle", None)]
+    # Gone from the ladder is a change of state (the UI is told).
+    assert e.revision > revision
 
 
 def test_equal_priorities_latest_change_on_top() -> None:
