@@ -29,6 +29,36 @@ SafeState = Literal["black", "hold"]
 MAX_UNIVERSE = 63999  # E1.31 universe range (Art-Net maps onto the same numbers)
 
 
+# The elevation drawing the building view lays canvases on: building units (metres on the
+# default show), x to the right and y down from its top-left corner.
+PLACEMENT_MAX = 10_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasPlacement:
+    """Where a canvas sits on the building's elevation drawing (the UI's building view)."""
+
+    x: float = setting(
+        0.0, "left edge, building units from the left", minimum=0.0, maximum=PLACEMENT_MAX
+    )
+    y: float = setting(
+        0.0, "top edge, building units down from the top", minimum=0.0, maximum=PLACEMENT_MAX
+    )
+    width: float = setting(0.0, "width in building units (> 0)", minimum=0.0, maximum=PLACEMENT_MAX)
+    height: float = setting(
+        0.0, "height in building units (> 0)", minimum=0.0, maximum=PLACEMENT_MAX
+    )
+
+    def validate(self) -> list[str]:
+        # Checked here rather than by a minimum: 0 is a number a drawing could hold, but a
+        # canvas with no area cannot be drawn or clicked.
+        return [
+            f"{key}: must be greater than 0 (got {value!r})"
+            for key, value in (("width", self.width), ("height", self.height))
+            if value <= 0
+        ]
+
+
 @dataclass(frozen=True, slots=True)
 class CanvasDef:
     """An RGB pixel surface that layers render into."""
@@ -38,6 +68,9 @@ class CanvasDef:
     height: int = setting(1, "pixels down", minimum=1, maximum=8192)
     master: float = setting(1.0, "canvas master level, 0..1", minimum=0.0, maximum=1.0)
     description: str = setting("", "what this canvas is in the building")
+    placement: CanvasPlacement | None = setting(
+        None, "where it sits on the building's elevation drawing (absent: not drawn there)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

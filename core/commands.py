@@ -533,6 +533,9 @@ class Controller:
                 "blackout": e.blackout,
             },
             "emergency": {"engaged": e.emergency, "canvases": sorted(e.emergency_canvases)},
+            # Per canvas, everything on the ladder that has something on it, top (what
+            # shows) first: the UI's "why is this canvas this colour".
+            "ladder": {c: e.contenders(c, t) for c in e.canvas_names},
         }
 
 

@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -36,6 +36,7 @@ from trocadero.core.content import AssetIndex, ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.operations.registry import Registry, registry
+from trocadero.core.patch_grid import OutputUniverses, Wiring
 from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
@@ -317,13 +318,19 @@ class Runtime:
 
     def canvases(self) -> list[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []
+        defs = {c.name: c for c in self.show.show.canvases}
         for name, c in self.show.renderer.canvases.items():
+            defn = defs.get(name)
+            placement = defn.placement if defn is not None else None
             out.append(
                 {
                     "name": name,
                     "width": c.cmap.width,
                     "height": c.cmap.height,
                     "layers": [type(layer.source).kind for layer in c.layers],
+                    "description": defn.description if defn is not None else "",
+                    # On the building's elevation drawing (docs/ui.md, building view).
+                    "placement": None if placement is None else asdict(placement),
                 }
             )
         return out
@@ -619,6 +626,13 @@ async def _run(
         mdvr=rt.mdvr,
         assets=store.assets,
         content=rt.content,
+        # The outputs are attached below; the grid asks for them when it is read.
+        wiring=Wiring(
+            show.patch,
+            lambda: [
+                OutputUniverses(o.config.name, o.config.protocol, o.universes) for o in rt.outputs
+            ],
+        ),
     )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:

@@ -169,6 +169,10 @@ _STATE: Final = {
         "overrides": {"type": "array", "items": {"type": "object"}},
         "masters": {"type": "object"},
         "emergency": {"type": "object"},
+        "ladder": {
+            "type": "object",
+            "description": "canvas → its contenders top (what shows) first: {level, what, …}",
+        },
     },
 }
 

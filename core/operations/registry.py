@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..content import ContentLibrary
     from ..interactions import Interactions
     from ..mdvr import MdvrControl
+    from ..patch_grid import Wiring
     from ..schedule_service import ScheduleService
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
@@ -96,6 +97,7 @@ def registry(
     mdvr: MdvrControl | None = None,
     assets: AssetStore | None = None,
     content: ContentLibrary | None = None,
+    wiring: Wiring | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -108,5 +110,6 @@ def registry(
         mdvr=mdvr,
         assets=assets,
         content=content,
+        wiring=wiring,
     )
     return Registry(OPERATIONS, services)

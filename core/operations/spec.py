@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..content import ContentLibrary
     from ..interactions import Interactions
     from ..mdvr import MdvrControl
+    from ..patch_grid import Wiring
     from ..schedule_service import ScheduleService
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
@@ -135,6 +136,7 @@ class Services:
     mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled
     assets: AssetStore | None = None  # the content catalogue as stored
     content: ContentLibrary | None = None  # uploads, thumbnails, the looks that use an asset
+    wiring: Wiring | None = None  # the patch as played and the outputs that send it
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -160,6 +162,10 @@ class Services:
     def store_assets(self) -> AssetStore:
         assert self.assets is not None
         return self.assets
+
+    def patch_wiring(self) -> Wiring:
+        assert self.wiring is not None
+        return self.wiring
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

@@ -19,7 +19,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from trocadero.config.show import CueListDef, LookDef, SafeState
 
@@ -33,6 +33,7 @@ from .plan import (
     LookRef,
     Node,
     substitute,
+    target_doc,
 )
 from .track import SNAP, Timing, Track, even
 
@@ -322,12 +323,12 @@ class Engine:
                 ov.expires = None
             done += 1
             self._changed()
-        for pb in self.lists.values():
-            pb.track.settle(t)
-        self.parks.settle(t)
-        self.schedule.settle(t)
-        for ov in self.overrides.values():
-            ov.track.settle(t)
+        tracks = [pb.track for pb in self.lists.values()] + [self.parks, self.schedule]
+        tracks += [ov.track for ov in self.overrides.values()]
+        # Every track settles (no short cut); a canvas let go is a state change: the
+        # contenders and a list's canvases in the playback state no longer name it.
+        if [track.settle(t) for track in tracks].count(True):
+            self._changed()
         if any(ov.expires is None and not ov.track.lanes for ov in self.overrides.values()):
             # Rebound, not resized in place: a reader on another thread (the render runs in
             # its own) may be iterating the old dict.
@@ -380,6 +381,48 @@ class Engine:
                 acc = LookRef(EMERGENCY_LOOK)
             plans[canvas] = acc
         return plans
+
+    def contenders(self, canvas: str, t: float) -> list[dict[str, Any]]:
+        """Who has something on `canvas` at `t`, top (what shows) to bottom, walking the same
+        stack `compose` merges: "why is this canvas this colour" for the UI. Each entry has
+        its `level` (emergency, park, override, cue list, schedule list, schedule, idle, safe
+        state), `what` it plays (``{"look"}``, ``{"rgb"}``, or None while it lets go) and who
+        it is (`name`, `priority`, `by`, `cue` where they apply)."""
+        out: list[dict[str, Any]] = []
+        if self.emergency and canvas in self.emergency_canvases:
+            out.append({"level": "emergency", "what": {"look": EMERGENCY_LOOK}})
+        owners: dict[int, Override] = {id(o.track): o for o in self.overrides.values()}
+        for contributor in reversed(self._stack()):
+            lane = (
+                contributor.track if isinstance(contributor, ListPlayback) else contributor
+            ).lanes.get(canvas)
+            if lane is None:
+                continue
+            entry: dict[str, Any] = {
+                "what": None if lane.target is UNDER else target_doc(lane.target)
+            }
+            if isinstance(contributor, ListPlayback):
+                level = self.levels.get(contributor.defn.name, "cues")
+                entry |= {
+                    "level": "schedule list" if level == "schedule" else "cue list",
+                    "name": contributor.defn.name,
+                    "priority": contributor.defn.priority,
+                    "cue": None if contributor.current is None else str(contributor.current),
+                }
+            elif contributor is self.parks:
+                by, since = self.park_holders.get(canvas, ("", t))
+                entry |= {"level": "park", "by": by, "for_s": round(t - since, 1)}
+            elif contributor is self.schedule:
+                entry |= {"level": "schedule"}
+            else:
+                o = owners[id(contributor)]
+                entry |= {"level": "override", "name": o.id, "priority": o.priority, "by": o.owner}
+            out.append(entry)
+        if canvas in self.idle:
+            out.append({"level": "idle", "what": {"look": IDLE_LOOK}})
+        else:
+            out.append({"level": "safe state", "what": None, "name": self.safe_state})
+        return out
 
     def masters(self) -> Masters:
         return Masters(self.grand_master, dict(self.canvas_masters), self.blackout)

@@ -132,12 +132,16 @@ class Track:
             base = cap_depth(current if current is not None else UNDER, MAX_DEPTH)
             self.lanes[canvas] = Lane(base, target, now, timing(canvas))
 
-    def settle(self, t: float) -> None:
-        """Drop lanes that have finished fading back to UNDER (the track let them go)."""
+    def settle(self, t: float) -> bool:
+        """Drop lanes that have finished fading back to UNDER (the track let them go);
+        whether any was dropped."""
         now = self.clock(t)
+        dropped = False
         for canvas, lane in list(self.lanes.items()):
             if lane.target is UNDER and now - lane.start >= lane.timing.end:
                 del self.lanes[canvas]
+                dropped = True
+        return dropped
 
     def fading(self, t: float) -> bool:
         now = self.clock(t)

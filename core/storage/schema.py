@@ -303,6 +303,10 @@ _LIVE_VERSION = (
     " WHERE status = 'approved'",
 )
 
+# Where each canvas sits on the building's elevation drawing (CanvasDef.placement); NULL for
+# a canvas the building view does not draw.
+_CANVAS_PLACEMENT = ("ALTER TABLE canvases ADD COLUMN placement {json}",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -310,6 +314,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "MDVR devices, positions (monthly partitions), alarms, files", _MDVR),
     Migration(5, "refresh tokens (hashed, rotating, revocable)", _REFRESH_TOKENS),
     Migration(6, "content: the approved version that plays", _LIVE_VERSION),
+    Migration(7, "canvases: placement on the building's elevation drawing", _CANVAS_PLACEMENT),
 )
 LATEST = MIGRATIONS[-1].version
 

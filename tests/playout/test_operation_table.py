@@ -67,6 +67,7 @@ ARGS: dict[str, Args] = {
     "audit": {"limit": 1},
     "celebrate": {"look": "celebration", "duration_s": 1, "fade_in": 0, "fade_out": 0},
     "sensor": {"sensor": "lobby", "values": {"people": 3}},
+    "patch.grid": {},
     "schedule": {},
     "schedule.create": lambda s: {"entry": s.entry()},
     "schedule.entry": lambda s: {"id": s.new_entry()},

@@ -10,6 +10,8 @@ const pages = {
   devices: () => import("./devices.js"),
   audit: () => import("./audit.js"),
   users: () => import("./users.js"),
+  building: () => import("./building.js"),
+  patch: () => import("./patch.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
@@ -17,6 +19,8 @@ const needs = {
   audit: () => can("audit.read"),
   users: () => can("users.manage"),
   devices: () => has("mdvr"),
+  building: () => can("read"),
+  patch: () => can("read"),
 };
 const usable = (page) => !needs[page] || needs[page]();
 let current = null;

@@ -1,6 +1,7 @@
 // Show mode: cue lists with the standing-by and running cue, fade progress, the verbs,
 // masters and blackout, the emergency control, live previews.
 import { api, Live } from "./api.js";
+import { previewCanvas } from "./preview.js";
 
 export async function mount(main, ui) {
   const { el, report, confirmAction, can } = ui;  // ui.toast for what a verb did
@@ -218,17 +219,7 @@ export async function mount(main, ui) {
   const grid = el("div", { class: "previews" });
   previews.append(grid);
   for (const name of canvases) {
-    const canvas = el("canvas", { "data-preview": name, width: 1, height: 1 });
-    grid.append(el("figure", {}, canvas, el("figcaption", { class: "dim" }, name)));
-    live.onPreview(name, (f) => {
-      if (canvas.width !== f.width) { canvas.width = f.width; canvas.height = f.height; }
-      const img = new ImageData(f.width, f.height);
-      for (let i = 0, j = 0; i < f.rgb.length; i += 3, j += 4) {
-        img.data[j] = f.rgb[i]; img.data[j + 1] = f.rgb[i + 1]; img.data[j + 2] = f.rgb[i + 2]; img.data[j + 3] = 255;
-      }
-      canvas.getContext("2d").putImageData(img, 0, 0);
-      canvas.dataset.time = f.time;
-    });
+    grid.append(el("figure", {}, previewCanvas(el, live, name), el("figcaption", { class: "dim" }, name)));
   }
 
   const render = () => { renderLists(); renderMasters(); renderStage(); };

@@ -16,6 +16,7 @@ from trocadero.config.schema import StorageConfig
 from trocadero.config.show import (
     CanvasDef,
     CanvasLayersDef,
+    CanvasPlacement,
     CueDef,
     CueListDef,
     CuePartDef,
@@ -38,7 +39,10 @@ from trocadero.core.storage.base import MAX_LIMIT
 
 from .conftest import StoreFactory
 
-CANVASES = (CanvasDef("facade", 64, 8), CanvasDef("stairs", 10, 2, master=0.5, description="é"))
+CANVASES = (
+    CanvasDef("facade", 64, 8, placement=CanvasPlacement(6.0, 2.0, 48.0, 16.0)),
+    CanvasDef("stairs", 10, 2, master=0.5, description="é"),
+)
 TYPES = (FixtureTypeDef("ws2811", gamma=2.4, white_balance=(1.0, 0.9, 0.8)),)
 FIXTURES = (
     FixtureDef("f-1", "facade", "ws2811", pixels=64, universe=1),
