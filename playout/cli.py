@@ -47,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
             " though the state directory holds an earlier installation's data"
         ),
     )
+    gateway = sub.add_parser(
+        "gateway",
+        help="run only the MDVR gateway (no lighting)",
+        description=(
+            "Run the MDVR gateway alone, with no frame clock and no outputs: its servers, its"
+            " store (the configured one, shared with the appliance) and, with [events]"
+            " redis_url, its events on Redis. Needs [mdvr] enabled = true."
+        ),
+    )
+    gateway.add_argument("--config", type=Path, metavar="PATH", required=True, help="TOML config")
     check = sub.add_parser(
         "check-config",
         help="validate a config file",
@@ -101,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_ctl(args)
     if args.command == "users":
         return run_users(args)
+    if args.command == "gateway":
+        return _gateway(args.config)
     return _run(args.config, reseed=args.reseed)
 
 
@@ -178,6 +190,47 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
         return EXIT_OK  # a second Ctrl-C during shutdown
     except Exception as exc:
         get_logger("daemon").critical("daemon failed", exc_info=exc)
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def _gateway(config_path: Path) -> int:
+    import trio
+
+    from trocadero.config import ConfigError, load_config
+    from trocadero.core.events import EventBus
+
+    from .logs import configure_logging, get_logger
+    from .malloc import limit_malloc_arenas
+    from .mdvr.process.child import run_alone
+    from .redis_bridge import RedisBridge
+    from .statefile import resolve_state_dir, state_dir_problems
+
+    try:
+        config = load_config(config_path)
+        if not config.mdvr.enabled:
+            raise ConfigError([f"{config_path}: mdvr.enabled: false: nothing to run"])
+        state = resolve_state_dir(config.state.directory, os.environ)
+        if problems := state_dir_problems(state):
+            raise ConfigError([f"{config_path}: {p}" for p in problems])
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(config.logging)
+    limit_malloc_arenas()
+    beside = None
+    if config.events.redis_url:  # its events reach the appliance's and API nodes' consoles
+
+        async def beside(bus: EventBus) -> None:
+            await RedisBridge(bus, config.events).serve()
+
+    try:
+        trio.run(run_alone, config, state, beside)
+    except ConfigError as exc:  # a port in use
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        get_logger("mdvr").critical("gateway failed", exc_info=exc)
         return EXIT_RUNTIME
     return EXIT_OK
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import trio
 
-from tests.daemon_harness import Daemon, free_port, running_daemon
+from tests.daemon_harness import Daemon, free_port, running_daemon, write_config
 from trocadero.config import load_default_config
 from trocadero.config.schema import Config
 from trocadero.core.errors import ConflictError
@@ -221,3 +221,47 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_gateway_alone_serves_vehicles_into_the_shared_store(tmp_path: Path) -> None:
+    """`trocadero gateway`: the gateway mode with no lighting (issue 20's first step)."""
+    import sqlite3
+
+    sig, media = free_port(), free_port()
+    state = tmp_path / "state"
+    off = write_config(tmp_path / "off.toml", free_port(), state)
+    refused = subprocess.run(
+        [sys.executable, "-m", "trocadero", "gateway", "--config", str(off)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "mdvr.enabled: false: nothing to run" in refused.stderr
+    extra = (
+        f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nsignaling_port = {sig}\n'
+        f'media_port = {media}\nallowed_devices = ["00001", "00002"]\ntelemetry_flush_s = 0.05\n'
+    )
+    config = write_config(tmp_path / "gateway.toml", free_port(), state, extra)
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as out:
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "trocadero", "gateway", "--config", str(config)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while "MDVR gateway listening" not in log.read_text():
+            assert gateway.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        done = simulate(sig, 2, 1.5)
+        assert done.returncode == 0, done.stderr
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(timeout=15) == 0, log.read_text()
+    finally:
+        if gateway.poll() is None:
+            gateway.kill()
+            gateway.wait()
+    with sqlite3.connect(state / "trocadero.db") as db:
+        rows = dict(db.execute("SELECT device_id, COUNT(*) FROM positions GROUP BY device_id"))
+    assert set(rows) == {"00001", "00002"}, rows
+    assert min(rows.values()) >= 2, rows

@@ -19,10 +19,10 @@ import contextlib
 import ctypes
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import structlog
 import trio
@@ -209,8 +209,14 @@ def _error_code(exc: Exception) -> str | None:
     return None
 
 
-async def serve_gateway(config: Config, state_dir: Path, link: MessageStream | None = None) -> None:
-    """The gateway and its store until cancelled or, with a `link`, until the daemon leaves."""
+Beside: TypeAlias = Callable[[EventBus], Awaitable[None]]
+
+
+async def serve_gateway(
+    config: Config, state_dir: Path, link: MessageStream | None = None, beside: Beside | None = None
+) -> None:
+    """The gateway and its store until cancelled or, with a `link`, until the daemon leaves.
+    Alone, `beside` runs with its bus (the CLI's Redis bridge)."""
     async with AsyncExitStack() as stack:
         if config.storage.backend == "postgres" or (link is None and config.events.redis_url):
             loop = await stack.enter_async_context(trio_asyncio.open_loop())
@@ -222,11 +228,9 @@ async def serve_gateway(config: Config, state_dir: Path, link: MessageStream | N
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(gateway.serve)
-            if link is None:  # alone: its events go to Redis, if there is one
-                if config.events.redis_url:
-                    from ...redis_bridge import RedisBridge
-
-                    nursery.start_soon(RedisBridge(bus, config.events).serve)
+            if link is None:
+                if beside is not None:
+                    nursery.start_soon(beside, bus)
                 await trio.sleep_forever()
             ports = {
                 "signaling_port": gateway.signaling_port,
@@ -278,11 +282,25 @@ def _config_problems(exc: BaseException) -> list[str] | None:
     return None
 
 
-async def _stop_on_sigterm(scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+async def _stop_on_sigterm(scope: trio.CancelScope, *more: signal.Signals) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, *more) as signals:
         async for _ in signals:
             scope.cancel()
             return
+
+
+async def run_alone(config: Config, state_dir: Path, beside: Beside | None = None) -> None:
+    """`trocadero gateway`: until SIGTERM or SIGINT. A ConfigError (a port in use) leaves
+    as itself, not inside an exception group."""
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope, signal.SIGINT)
+            await serve_gateway(config, state_dir, beside=beside)
+    except BaseExceptionGroup as group:
+        problems = _config_problems(group)
+        if problems is None:
+            raise
+        raise ConfigError(problems) from None
 
 
 def run_child(fd: int) -> int:
