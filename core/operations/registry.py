@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..schedule_service import ScheduleService
     from ..storage.assets import AssetStore
@@ -96,6 +97,7 @@ def registry(
     mdvr: MdvrControl | None = None,
     assets: AssetStore | None = None,
     content: ContentLibrary | None = None,
+    look_preview: LookPreviewer | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -108,5 +110,6 @@ def registry(
         mdvr=mdvr,
         assets=assets,
         content=content,
+        look_preview=look_preview,
     )
     return Registry(OPERATIONS, services)

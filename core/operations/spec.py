@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..schedule_service import ScheduleService
     from ..storage.assets import AssetStore
@@ -135,6 +136,8 @@ class Services:
     mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled
     assets: AssetStore | None = None  # the content catalogue as stored
     content: ContentLibrary | None = None  # uploads, thumbnails, the looks that use an asset
+    # Renders a look off the wire (the daemon's renderer, injected: core never imports playout).
+    look_preview: LookPreviewer | None = None
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -160,6 +163,10 @@ class Services:
     def store_assets(self) -> AssetStore:
         assert self.assets is not None
         return self.assets
+
+    def previewer(self) -> LookPreviewer:
+        assert self.look_preview is not None
+        return self.look_preview
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None
