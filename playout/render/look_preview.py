@@ -2,13 +2,15 @@
 
 Each call builds its own layer stacks (own sources, own buffers) on the show's canvases with
 the Python reference compositor (`LookStack`), draws one frame time and box-averages it to the
-live previews' size. Nothing of the live `Renderer` is written: not its stacks, plans, source
-vector or universes, so the frame clock and the outputs never see it.
+live previews' size. A video layer waits for its frame (up to `SETTLE_S`) and plays as if
+the look started at frame time 0. Nothing of the live `Renderer` is written: not its stacks,
+plans, source vector or universes, so the frame clock and the outputs never see it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 import trio
@@ -24,6 +26,8 @@ from .renderer import BLEND_MODES, Layer, LookStack, Renderer, resolve_paths
 from .sources import SourceError, build_source
 
 __all__ = ["LookPreviews"]
+
+SETTLE_S: Final = 1.0  # at most this long for a video layer's first decoded frame
 
 
 class LookPreviews:
@@ -81,6 +85,8 @@ class LookPreviews:
     def _draw(self, canvas: str, stack: LookStack, t: float) -> CanvasPixels:
         c = self._renderer.canvases[canvas]
         h, w = c.cmap.height, c.cmap.width
+        for layer in stack.layers:
+            layer.source.settle(t, SETTLE_S)
         rgb = stack.draw(t, frame=0)
         w2, h2 = preview_size(w, h, self._max_size)
         out = np.zeros(w2 * h2 * 3, dtype=np.uint8)
