@@ -5,10 +5,12 @@ next to the form with nothing lost, then the stored look checked over REST."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.daemon_harness import Daemon
+from tests.playout.test_content_upload import make_clip
 
 from .ui_kit import logged_in, shot, wait_until
 
@@ -112,4 +114,64 @@ def test_a_look_built_through_the_forms(browser: Browser, daemon: Daemon) -> Non
     expect(page.locator("#blind-status")).to_contain_text("t = ")
     refused = [e for e in page.errors if "status of 400" not in e]  # type: ignore[attr-defined]
     assert refused == []
+    page.close()
+
+
+def test_a_video_layer_picks_an_approved_asset(
+    browser: Browser, daemon: Daemon, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "amber.mp4", frames=12, colour=(255, 160, 0))
+    base = "/api/content/uploads"
+    r = daemon.post(base, json={"filename": "amber.mp4", "size": len(clip)})
+    assert r.status_code == 201, r.text
+    upload = r.json()["upload_id"]
+    assert daemon.put(f"{base}/{upload}?offset=0", content=clip).status_code == 200
+    r = daemon.post(f"{base}/{upload}/complete", json={}, timeout=30)
+    assert r.status_code == 201, r.text
+    asset = r.json()["asset_id"]
+    r = daemon.post(f"/api/content/{asset}/approve", json={})
+    assert r.status_code == 200, r.text
+
+    page = logged_in(browser, daemon)
+    page.goto(daemon.base + "/#/edit")
+    page.fill("#new-look", "ui-video")
+    page.click("#create-look")
+    expect(page.locator("#toast")).to_contain_text("Look ui-video created")
+    layer = page.locator('[data-layer="facade:0"]')
+    layer.locator('[data-field="source"]').select_option("video")
+    picker = page.locator('[data-layer="facade:0"] select[data-param="asset"]')
+    expect(picker.locator(f'option[value="{asset}"]')).to_have_text(f"amber.mp4 (#{asset})")
+    picker.select_option(str(asset))
+    wait_colour(page, "facade", (255, 160, 0))
+    shot(page, "looks-4-video-asset")
+    page.click("#save-look")
+    expect(page.locator("#toast")).to_contain_text("Look ui-video saved")
+    stored = daemon.get("/api/looks/ui-video").json()["canvases"][0]["layers"]
+    assert [(layer["source"], layer["params"]) for layer in stored] == [("video", {"asset": asset})]
+    page.close()
+
+
+def test_a_viewer_sees_the_look_forms_disabled_and_no_preview(
+    browser: Browser, daemon: Daemon
+) -> None:
+    vera = {"name": "vera", "role": "viewer", "password": "look-only-1"}
+    r = daemon.post("/api/users", json=vera)
+    assert r.status_code == 201, r.text
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(daemon.base + "/")
+    page.fill("#username", "vera")
+    page.fill("#password", "look-only-1")
+    page.click("#login")
+    page.goto(daemon.base + "/#/edit")
+    first = page.locator(".layers .layer").first
+    expect(first.locator('[data-field="source"]')).to_be_disabled()
+    expect(first.locator("[data-param]").first).to_be_disabled()
+    expect(page.locator('[data-act="add-layer"]').first).to_be_disabled()
+    expect(page.locator("#save-look")).to_be_disabled()
+    expect(page.locator("#blind-preview")).to_contain_text("roles that may edit looks")
+    page.wait_for_timeout(500)  # a preview request would have been refused (403) by now
+    assert errors == []
+    expect(page.locator("#toast")).not_to_have_class("show error")
     page.close()

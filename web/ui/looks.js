@@ -28,9 +28,13 @@ export async function mountLooks(panel, ui, looks, canvases) {
   let lookName = looks.length ? looks[0].name : "";
   let look = { name: "", canvases: [] };
   let dirty = false;
+  let draws = 0;
   const problems = el("ul", { id: "look-problems", class: "problems" });
   const stacks = el("div", { class: "layers" });
-  const preview = blindPreview(el, report, () => look);
+  // The preview is an editing tool (show.edit): a role that may only look is not offered it.
+  const preview = editable ? blindPreview(el, report, () => look)
+    : { node: el("p", { class: "dim", id: "blind-preview" }, "The blind preview is for roles that may edit looks."),
+        refresh() {}, stop() {} };
   const changed = () => { dirty = true; preview.refresh(); };
 
   function showProblems(e) {
@@ -82,7 +86,9 @@ export async function mountLooks(panel, ui, looks, canvases) {
     const needFixtures = (stack) => stack.layers.some((l) => sources[l.source] &&
       Object.values(sources[l.source].params).some((p) => p.type === "fixture"));
     const names = {};
+    const mine = ++draws;
     for (const stack of look.canvases) names[stack.canvas] = needFixtures(stack) ? await fixturesOf(stack.canvas) : [];
+    if (mine !== draws) return; // a later edit redraws (two draws would both append)
     stacks.replaceChildren();
     for (const stack of look.canvases) {
       stacks.append(el("div", { class: "stack", "data-canvas": stack.canvas },
