@@ -28,6 +28,9 @@ from .sources import SourceError, build_source
 __all__ = ["LookPreviews"]
 
 SETTLE_S: Final = 1.0  # at most this long for a video layer's first decoded frame
+# Each layer holds a canvas-sized buffer: a request body of thousands of tiny layers must not
+# become gigabytes (a stored look is drawn by the live renderer, not here).
+MAX_LAYERS: Final = 64
 
 
 class LookPreviews:
@@ -68,6 +71,12 @@ class LookPreviews:
             problems.append(f'canvases: canvas "{canvas}" is not defined (known: {known})')
             return None
         layer_defs = next(s.layers for s in look.canvases if s.canvas == canvas)
+        if len(layer_defs) > MAX_LAYERS:
+            problems.append(
+                f'canvases["{canvas}"].layers: at most {MAX_LAYERS} layers in a blind preview'
+                f" (got {len(layer_defs)})"
+            )
+            return None
         h, w = c.cmap.height, c.cmap.width
         layers: list[Layer] = []
         for i, ld in enumerate(layer_defs):

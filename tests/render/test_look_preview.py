@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.render.test_video_source import make_clip
 from trocadero.config.show import CanvasDef, CanvasLayersDef, LayerDef, LookDef, ShowDef
+from trocadero.core.errors import InvalidDocument
 from trocadero.core.patch import compile_patch
-from trocadero.playout.render.look_preview import LookPreviews
+from trocadero.playout.render.look_preview import MAX_LAYERS, LookPreviews
 from trocadero.playout.render.renderer import Renderer
 
 SHOW = ShowDef(name="p", canvases=(CanvasDef(name="v", width=32, height=16),))
@@ -43,3 +45,16 @@ def test_each_preview_is_built_afresh_and_leaves_the_renderer_alone() -> None:
     assert second.rgb == bytes([255, 128, 0]) * 128
     assert renderer.canvases["v"].stacks == {}
     assert "draft" not in renderer.looks
+
+
+def test_a_stack_of_too_many_layers_is_refused_before_any_buffer() -> None:
+    previews = LookPreviews(Renderer(SHOW, compile_patch(SHOW)), max_size=16)
+    many = look(*[LayerDef(source="solid")] * (MAX_LAYERS + 1))
+    with pytest.raises(InvalidDocument) as refused:
+        previews.render(many, 0.0)
+    assert refused.value.problems == [
+        f'canvases["v"].layers: at most {MAX_LAYERS} layers in a blind preview'
+        f" (got {MAX_LAYERS + 1})"
+    ]
+    (canvas,) = previews.render(look(*[LayerDef(source="solid")] * MAX_LAYERS), 0.0)
+    assert canvas.rgb == bytes([255, 255, 255]) * 128
