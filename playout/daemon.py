@@ -94,6 +94,7 @@ from .playback import (
 from .playback_events import serve_playback_events
 from .redis_bridge import RedisBridge
 from .render import fields
+from .render.look_preview import LookPreviews
 from .render.sources import SourceContext, describe_sources
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow, load_configured_show
@@ -633,6 +634,8 @@ async def _run(
                 OutputUniverses(o.config.name, o.config.protocol, o.universes) for o in rt.outputs
             ],
         ),
+        # Blind previews: the editor's looks drawn off the wire (render/look_preview.py).
+        look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
     )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:

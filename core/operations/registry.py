@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
     from ..schedule_service import ScheduleService
@@ -98,6 +99,7 @@ def registry(
     assets: AssetStore | None = None,
     content: ContentLibrary | None = None,
     wiring: Wiring | None = None,
+    look_preview: LookPreviewer | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -111,5 +113,6 @@ def registry(
         assets=assets,
         content=content,
         wiring=wiring,
+        look_preview=look_preview,
     )
     return Registry(OPERATIONS, services)

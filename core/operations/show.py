@@ -4,6 +4,7 @@ audit log, and the interactions (celebrations, sensor data)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
@@ -90,6 +91,27 @@ async def _look_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
 
 async def _look_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     return reply(await s.control().delete_look(actor, a["name"]))
+
+
+async def _look_preview(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
+    # An unsaved look may have no name yet: the preview does not need one.
+    doc = dict(a["look"])
+    if not doc.get("name"):
+        doc["name"] = "(preview)"
+    look = _decoded(LookDef, doc)
+    canvases = await s.previewer()(look, a["t"])
+    return {
+        "t": a["t"],
+        "canvases": [
+            {
+                "canvas": c.canvas,
+                "width": c.width,
+                "height": c.height,
+                "rgb": base64.b64encode(c.rgb).decode("ascii"),
+            }
+            for c in canvases
+        ],
+    }
 
 
 async def _cue_lists(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
@@ -189,6 +211,29 @@ _LIST_DOC: Final = Document(
     },
 )
 _EDITED: Final = {**OUTCOME}
+_PREVIEW: Final = {
+    "type": "object",
+    "properties": {
+        "t": {"type": "number", "description": "the frame time rendered (s)"},
+        "canvases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "canvas": {"type": "string"},
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                    "rgb": {
+                        "type": "string",
+                        "description": "base64 of width x height x 3 bytes (8-bit RGB rows)",
+                    },
+                },
+                "required": ["canvas", "width", "height", "rgb"],
+            },
+        },
+    },
+    "required": ["t", "canvases"],
+}
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation(
@@ -231,6 +276,20 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _look_delete,
         _EDITED,
         Rest("DELETE", "/api/looks/{name}"),
+        action="edit looks",
+    ),
+    Operation(
+        "look.preview",
+        "render a look (saved or not) for the editor only: never on the wire (blind preview)",
+        "show.edit",
+        (
+            Arg("look", _LOOK_DOC, required=True, doc="the look document (name optional)"),
+            Arg("t", Number(0.0, 1e9), default=0.0, doc="frame time to render (s)"),
+        ),
+        _look_preview,
+        _PREVIEW,
+        Rest("POST", "/api/looks/preview"),
+        needs=("look_preview",),
         action="edit looks",
     ),
     Operation(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
+    from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
     from ..schedule_service import ScheduleService
@@ -137,6 +138,8 @@ class Services:
     assets: AssetStore | None = None  # the content catalogue as stored
     content: ContentLibrary | None = None  # uploads, thumbnails, the looks that use an asset
     wiring: Wiring | None = None  # the patch as played and the outputs that send it
+    # Renders a look off the wire (the daemon's renderer, injected: core never imports playout).
+    look_preview: LookPreviewer | None = None
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -166,6 +169,10 @@ class Services:
     def patch_wiring(self) -> Wiring:
         assert self.wiring is not None
         return self.wiring
+
+    def previewer(self) -> LookPreviewer:
+        assert self.look_preview is not None
+        return self.look_preview
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

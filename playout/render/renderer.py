@@ -62,6 +62,20 @@ def copy(dst: NDArray[np.uint16], src: NDArray[np.uint16]) -> None:
     kernels.blend(dst, src, BlendMode.NORMAL, FULL)
 
 
+def resolve_paths(ld: LayerDef, base_dir: Path | None) -> Mapping[str, Any]:
+    """A layer's parameters with relative file parameters (images) made relative to the show
+    file's folder `base_dir`."""
+    spec = SOURCES.get(ld.source)
+    if spec is None or base_dir is None:
+        return ld.params
+    params = dict(ld.params)
+    for name, value in ld.params.items():
+        p = spec.params.get(name)
+        if p is not None and p.type == "path" and isinstance(value, str) and value:
+            params[name] = str(base_dir / value)
+    return params
+
+
 class ShowError(ValueError):
     """The show's looks cannot be built; `problems` names canvas, layer and parameter."""
 
@@ -388,16 +402,7 @@ class Renderer:
                 c.exempt = plan == LookRef(EMERGENCY_LOOK)
 
     def _resolve_paths(self, ld: LayerDef) -> Mapping[str, Any]:
-        """Relative file parameters (images) are relative to the show file's folder."""
-        spec = SOURCES.get(ld.source)
-        if spec is None or self.base_dir is None:
-            return ld.params
-        params = dict(ld.params)
-        for name, value in ld.params.items():
-            p = spec.params.get(name)
-            if p is not None and p.type == "path" and isinstance(value, str) and value:
-                params[name] = str(self.base_dir / value)
-        return params
+        return resolve_paths(ld, self.base_dir)
 
     def render(self, t: float) -> StageTimes:
         """Render frame time `t` (seconds) into `self.universes`; return the stage times."""

@@ -57,6 +57,7 @@ ARGS: dict[str, Args] = {
     "look": {"name": "warm-welcome"},
     "look.put": {"name": "eq-look", "look": LOOK},
     "look.delete": {"name": "eq-look"},
+    "look.preview": {"look": LOOK, "t": 0.5},
     "cue_lists": {"limit": 2},
     "cue_list": {"name": "main"},
     "cue_list.put": {"name": "eq-list", "cue_list": {"cues": []}},

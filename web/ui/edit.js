@@ -1,9 +1,8 @@
-// Edit mode: the cues of a cue list and the layers of a look.
+// Edit mode: the cues of a cue list, and the looks (looks.js).
 import { api } from "./api.js";
+import { mountLooks } from "./looks.js";
 
 const CURVES = ["linear", "s-curve", "ease-in", "ease-out", "snap"];
-const BLENDS = ["normal", "add", "multiply", "screen", "max"];
-const HEX = /^#[0-9a-fA-F]{6}$/;
 
 export async function mount(main, ui) {
   const { el, toast, report, can, confirmAction } = ui;
@@ -97,80 +96,11 @@ export async function mount(main, ui) {
         el("tbody", {}, defn.cues.map(cueRow))));
   }
 
-  // --- looks ---
+  // --- looks (looks.js) ---
   const lookPanel = el("section", { class: "panel" });
-  let lookName = looks.length ? looks[0].name : "";
-  function paramEditors(params, onChange) {
-    // Colours get a picker; everything else is edited as JSON.
-    const out = [];
-    for (const [key, value] of Object.entries(params)) {
-      if (typeof value === "string" && HEX.test(value)) {
-        out.push(el("label", {}, key, el("input", { type: "color", value, "data-param": key,
-          oninput: (ev) => { params[key] = ev.target.value; onChange(); } })));
-      } else if (Array.isArray(value) && value.every((v) => typeof v === "string" && HEX.test(v))) {
-        value.forEach((v, i) => out.push(el("label", {}, `${key}[${i}]`, el("input", { type: "color", value: v,
-          oninput: (ev) => { params[key][i] = ev.target.value; onChange(); } }))));
-      }
-    }
-    return out;
-  }
-  async function showLook() {
-    const look = lookName ? await api("GET", `/api/looks/${encodeURIComponent(lookName)}`) : { name: "", canvases: [] };
-    const picker = el("select", { id: "look", onchange: (ev) => { lookName = ev.target.value; showLook(); } },
-      ...looks.map((l) => el("option", { selected: l.name === lookName }, l.name)));
-    const stacks = el("div", { class: "layers" });
-    const draw = () => {
-      stacks.replaceChildren();
-      for (const stack of look.canvases) {
-        const layers = stack.layers.map((layer, i) => {
-          const json = el("textarea", { "data-layer": `${stack.canvas}:${i}` }, JSON.stringify(layer.params || {}, null, 1));
-          const sync = () => { json.value = JSON.stringify(layer.params || {}, null, 1); };
-          json.addEventListener("change", () => {
-            try { layer.params = JSON.parse(json.value); draw(); } catch { report("params: not valid JSON"); }
-          });
-          return el("div", { class: "layer" },
-            el("div", { class: "row" },
-              el("label", {}, "source", el("input", { value: layer.source, onchange: (ev) => { layer.source = ev.target.value; } })),
-              el("label", {}, "blend", el("select", { onchange: (ev) => { layer.blend = ev.target.value; } },
-                ...BLENDS.map((b) => el("option", { selected: b === (layer.blend || "normal") }, b)))),
-              el("label", {}, "opacity", el("input", { type: "range", min: 0, max: 1, step: 0.01, value: layer.opacity ?? 1,
-                onchange: (ev) => { layer.opacity = Number(ev.target.value); } })),
-              ...paramEditors(layer.params || {}, sync)),
-            json);
-        });
-        stacks.append(el("div", {}, el("h3", {}, stack.canvas), ...layers,
-          el("button", { type: "button", disabled: !editable, onclick: () => {
-            stack.layers.push({ source: "solid", params: { colour: "#ffffff" }, blend: "normal", opacity: 1 }); draw();
-          } }, "Add layer")));
-      }
-      const missing = canvases.filter((c) => !look.canvases.some((s) => s.canvas === c));
-      if (missing.length) {
-        stacks.append(el("div", { class: "row" }, el("span", { class: "dim" }, "Add canvas:"),
-          ...missing.map((c) => el("button", { type: "button", disabled: !editable, onclick: () => {
-            look.canvases.push({ canvas: c, layers: [{ source: "solid", params: { colour: "#000000" } }] }); draw();
-          } }, c))));
-      }
-    };
-    draw();
-    const save = el("button", { type: "button", id: "save-look", disabled: !editable, onclick: async () => {
-      try { await api("PUT", `/api/looks/${encodeURIComponent(look.name)}`, look); toast(`Look ${look.name} saved`); }
-      catch (e) { report(e); }
-    } }, "Save look");
-    const newName = el("input", { id: "new-look", placeholder: "new look name" });
-    const create = el("button", { type: "button", id: "create-look", disabled: !editable, onclick: async () => {
-      const name = newName.value.trim();
-      if (!name) return report("name: give the new look a name");
-      const fresh = { name, canvases: [{ canvas: canvases[0], layers: [{ source: "solid", params: { colour: "#ffffff" } }] }] };
-      try {
-        await api("PUT", `/api/looks/${encodeURIComponent(name)}`, fresh);
-        looks.push({ name }); lookName = name; toast(`Look ${name} created`); await showLook();
-      } catch (e) { report(e); }
-    } }, "New look");
-    lookPanel.replaceChildren(el("h2", {}, "Looks"), el("div", { class: "row" }, picker, save, newName, create), stacks);
-  }
 
   main.replaceChildren(cuePanel, lookPanel);
   await showList();
-  await showLook();
-  return { stop() {} };
+  const lookEditor = await mountLooks(lookPanel, ui, looks, canvases);
+  return { stop: lookEditor.stop };
 }

@@ -342,6 +342,10 @@ class LayerSource(ABC):
         self._last_out, self._last_key = out, key
         return True
 
+    def settle(self, t: float, timeout: float) -> None:  # noqa: B027 - an optional hook
+        """Wait, off the event loop, until the output for frame time `t` is ready (a blind
+        preview draws one frame of a freshly built layer; the live render never waits)."""
+
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release resources (decoding threads, live feeds) when the layer is dropped (its look
         edited or deleted). Called on the event loop: it must not wait long."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
@@ -232,6 +233,22 @@ class Video(LayerSource):
         got = decoder.get(n)
         self.shown = None if got is None else got[0]
         return self.shown
+
+    def settle(self, t: float, timeout: float) -> None:
+        # A fresh layer (a blind preview's) plays as if its look started at frame time 0, and
+        # waits for its frame rather than showing the fallback before the first decode.
+        decoder = self.decoder
+        if decoder is None:
+            return
+        if self.start is None:
+            self.start = 0.0
+        n = self.index_at(t)
+        if n is None:
+            return
+        decoder.want(n)
+        deadline = time.monotonic() + timeout
+        while decoder.error is None and n not in decoder.frames and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def draw(self, t: float, out: NDArray[np.uint16]) -> None:
         decoder = self.decoder
