@@ -40,11 +40,17 @@ export function el(tag, attrs = {}, ...children) {
 
 export function toast(text, error = false) {
   const t = document.getElementById("toast");
-  t.textContent = text; t.className = `show${error ? " error" : ""}`;
-  clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.className = ""; }, 4000);
+  t.textContent = text;
+  t.className = `show${error ? " error" : ""}`;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    t.className = "";
+  }, 4000);
 }
 
-export function report(e) { toast(e instanceof ApiError ? `${e.status}: ${e.message}` : String(e), true); }
+export function report(e) {
+  toast(e instanceof ApiError ? `${e.status}: ${e.message}` : String(e), true);
+}
 
 export function confirmAction(text) {
   const d = document.getElementById("confirm");
@@ -57,26 +63,59 @@ export function confirmAction(text) {
 
 function loginPage(main) {
   const name = el("input", { id: "username", autocomplete: "username", placeholder: "user name" });
-  const pass = el("input", { id: "password", type: "password", autocomplete: "current-password", placeholder: "password" });
-  const form = el("form", { class: "login panel", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try {
-      const s = await login(name.value, pass.value);
-      if (s.mustChange) return passwordPage(main, pass.value);
-      route();
-    } catch (e) { report(e); }
-  } }, el("h1", {}, "Trocadero"), name, pass, el("button", { type: "submit", id: "login" }, "Log in"));
+  const pass = el("input", {
+    id: "password",
+    type: "password",
+    autocomplete: "current-password",
+    placeholder: "password",
+  });
+  const form = el(
+    "form",
+    {
+      class: "login panel",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        try {
+          const s = await login(name.value, pass.value);
+          if (s.mustChange) return passwordPage(main, pass.value);
+          route();
+        } catch (e) {
+          report(e);
+        }
+      },
+    },
+    el("h1", {}, "Trocadero"),
+    name,
+    pass,
+    el("button", { type: "submit", id: "login" }, "Log in")
+  );
   main.replaceChildren(form);
   name.focus();
 }
 
 function passwordPage(main, oldPassword) {
   const next = el("input", { id: "new-password", type: "password", placeholder: "new password (10+ characters)" });
-  main.replaceChildren(el("form", { class: "login panel", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try { await changePassword(oldPassword, next.value); toast("Password changed: log in again"); loginPage(main); }
-    catch (e) { report(e); }
-  } }, el("h2", {}, "Choose your password"), next, el("button", { type: "submit" }, "Save")));
+  main.replaceChildren(
+    el(
+      "form",
+      {
+        class: "login panel",
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          try {
+            await changePassword(oldPassword, next.value);
+            toast("Password changed: log in again");
+            loginPage(main);
+          } catch (e) {
+            report(e);
+          }
+        },
+      },
+      el("h2", {}, "Choose your password"),
+      next,
+      el("button", { type: "submit" }, "Save")
+    )
+  );
 }
 
 // The site's clock in the header, with its zone.
@@ -85,7 +124,9 @@ async function startClock() {
   if (clockTimer) return;
   const tz = await siteZone();
   const clock = document.getElementById("clock");
-  const tick = () => { clock.textContent = `${siteTime(null, tz).slice(11)} ${tz}`; };
+  const tick = () => {
+    clock.textContent = `${siteTime(null, tz).slice(11)} ${tz}`;
+  };
   tick();
   clockTimer = setInterval(tick, 1000);
 }
@@ -95,7 +136,10 @@ async function route() {
   const bar = document.getElementById("bar");
   if (current && current.stop) current.stop();
   current = null;
-  if (!user() || mustChange()) { bar.hidden = true; return loginPage(main); }
+  if (!user() || mustChange()) {
+    bar.hidden = true;
+    return loginPage(main);
+  }
   bar.hidden = false;
   document.getElementById("who").textContent = `${user().name} (${user().role})`;
   startClock();
@@ -114,16 +158,26 @@ async function route() {
   try {
     const mod = await load();
     const page = await mod.mount(container, { el, toast, report, confirmAction, can });
-    if (visit !== visits) { if (page && page.stop) page.stop(); return; }
+    if (visit !== visits) {
+      if (page && page.stop) page.stop();
+      return;
+    }
     current = page;
     main.replaceChildren(container);
-    performance.mark(`page:${name}`);  // ready to use (benches/ui_show.py reads it)
+    performance.mark(`page:${name}`); // ready to use (benches/ui_show.py reads it)
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) { await logout(); return route(); }
+    if (e instanceof ApiError && e.status === 401) {
+      await logout();
+      return route();
+    }
     report(e);
   }
 }
 
-document.getElementById("logout").addEventListener("click", async () => { await logout(); location.hash = ""; route(); });
+document.getElementById("logout").addEventListener("click", async () => {
+  await logout();
+  location.hash = "";
+  route();
+});
 window.addEventListener("hashchange", route);
 route();

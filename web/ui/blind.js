@@ -11,7 +11,10 @@ function pixels(canvas, base64) {
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(canvas.width, canvas.height);
   for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
-    img.data[j] = rgb[i]; img.data[j + 1] = rgb[i + 1]; img.data[j + 2] = rgb[i + 2]; img.data[j + 3] = 255;
+    img.data[j] = rgb[i];
+    img.data[j + 1] = rgb[i + 1];
+    img.data[j + 2] = rgb[i + 2];
+    img.data[j + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
 }
@@ -22,11 +25,25 @@ export function blindPreview(el, report, lookOf) {
   const problems = el("ul", { id: "blind-problems", class: "problems" });
   const strip = el("div", { class: "blind-canvases" });
   const animate = el("input", { type: "checkbox", id: "blind-animate" });
-  const node = el("div", { class: "blind", id: "blind-preview", "data-renders": 0 },
-    el("div", { class: "row" }, el("strong", {}, "Blind preview"), el("span", { class: "dim" }, "(not on the wire)"),
-      el("label", { class: "inline" }, animate, "animate")),
-    strip, status, problems);
-  let timer = null, ticker = null, seq = 0, inFlight = false, stopped = false;
+  const node = el(
+    "div",
+    { class: "blind", id: "blind-preview", "data-renders": 0 },
+    el(
+      "div",
+      { class: "row" },
+      el("strong", {}, "Blind preview"),
+      el("span", { class: "dim" }, "(not on the wire)"),
+      el("label", { class: "inline" }, animate, "animate")
+    ),
+    strip,
+    status,
+    problems
+  );
+  let timer = null,
+    ticker = null,
+    seq = 0,
+    inFlight = false,
+    stopped = false;
   const started = performance.now();
 
   async function render() {
@@ -44,7 +61,8 @@ export function blindPreview(el, report, lookOf) {
           canvas = el("canvas", { "data-blind": c.canvas, title: c.canvas });
           strip.append(el("figure", {}, canvas, el("figcaption", { class: "dim" }, c.canvas)));
         }
-        canvas.width = c.width; canvas.height = c.height;
+        canvas.width = c.width;
+        canvas.height = c.height;
         // Scaled up, pixels kept sharp; a one-row strip still gets a visible height.
         canvas.style.height = `${Math.max(12, Math.round((160 * c.height) / c.width))}px`;
         pixels(canvas, c.rgb);
@@ -66,19 +84,35 @@ export function blindPreview(el, report, lookOf) {
         problems.replaceChildren(...((e.body && e.body.problems) || [e.message]).map((p) => el("li", {}, p)));
       } else {
         report(e);
-        animate.checked = false; stopTicker();
+        animate.checked = false;
+        stopTicker();
       }
-    } finally { if (mine === seq) inFlight = false; }
+    } finally {
+      if (mine === seq) inFlight = false;
+    }
   }
-  function stopTicker() { clearInterval(ticker); ticker = null; }
+  function stopTicker() {
+    clearInterval(ticker);
+    ticker = null;
+  }
   animate.addEventListener("change", () => {
     stopTicker();
-    if (animate.checked) ticker = setInterval(() => { if (!inFlight) render(); }, FRAME_MS);
+    if (animate.checked)
+      ticker = setInterval(() => {
+        if (!inFlight) render();
+      }, FRAME_MS);
     else render();
   });
   return {
     node,
-    refresh() { clearTimeout(timer); timer = setTimeout(render, DEBOUNCE_MS); },
-    stop() { stopped = true; clearTimeout(timer); stopTicker(); },
+    refresh() {
+      clearTimeout(timer);
+      timer = setTimeout(render, DEBOUNCE_MS);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      stopTicker();
+    },
   };
 }

@@ -5,7 +5,7 @@ import { api, Live } from "./api.js";
 import { canvasPanel } from "./canvas_panel.js";
 import { previewCanvas } from "./preview.js";
 
-const PREVIEW_FPS = 10;  // the show page's rate
+const PREVIEW_FPS = 10; // the show page's rate
 
 export async function mount(main, ui) {
   const { el } = ui;
@@ -24,9 +24,12 @@ export async function mount(main, ui) {
   drawing.style.aspectRatio = `${right} / ${bottom}`;
 
   const tiles = new Map();
-  let open = null;  // the canvas panel shown, {name, panel}
-  const side = el("div", { id: "canvas-inspector" },
-    el("p", { class: "dim panel" }, "Click a canvas to see who holds it, park it, or why it is this colour."));
+  let open = null; // the canvas panel shown, {name, panel}
+  const side = el(
+    "div",
+    { id: "canvas-inspector" },
+    el("p", { class: "dim panel" }, "Click a canvas to see who holds it, park it, or why it is this colour.")
+  );
   const select = (c) => {
     const panel = canvasPanel(ui, c.name, c.description, lookNames);
     open = { name: c.name, panel };
@@ -36,8 +39,19 @@ export async function mount(main, ui) {
   };
   const tile = (c) => {
     const badge = el("span", { class: "badge" });
-    const t = el("button", { type: "button", class: "placed", "data-canvas": c.name, title: c.description || c.name,
-      onclick: () => select(c) }, previewCanvas(el, live, c.name), el("span", { class: "name" }, c.name), badge);
+    const t = el(
+      "button",
+      {
+        type: "button",
+        class: "placed",
+        "data-canvas": c.name,
+        title: c.description || c.name,
+        onclick: () => select(c),
+      },
+      previewCanvas(el, live, c.name),
+      el("span", { class: "name" }, c.name),
+      badge
+    );
     tiles.set(c.name, t);
     return t;
   };
@@ -45,14 +59,22 @@ export async function mount(main, ui) {
     const t = tile(c);
     const p = c.placement;
     // Positions in per cent of the drawing, through the CSSOM (the CSP forbids style attributes).
-    Object.assign(t.style, { left: `${(100 * p.x) / right}%`, top: `${(100 * p.y) / bottom}%`,
-      width: `${(100 * p.width) / right}%`, height: `${(100 * p.height) / bottom}%` });
+    Object.assign(t.style, {
+      left: `${(100 * p.x) / right}%`,
+      top: `${(100 * p.y) / bottom}%`,
+      width: `${(100 * p.width) / right}%`,
+      height: `${(100 * p.height) / bottom}%`,
+    });
     drawing.append(t);
   }
   const loose = unplaced.length
-    ? el("section", { class: "panel" }, el("h2", {}, "Not on the drawing"),
-      el("p", { class: "dim" }, "These canvases have no placement in the show file ([canvases.placement])."),
-      el("div", { class: "previews" }, ...unplaced.map(tile)))
+    ? el(
+        "section",
+        { class: "panel" },
+        el("h2", {}, "Not on the drawing"),
+        el("p", { class: "dim" }, "These canvases have no placement in the show file ([canvases.placement])."),
+        el("div", { class: "previews" }, ...unplaced.map(tile))
+      )
     : null;
 
   // What holds each canvas, on its tile: the top of its ladder.
@@ -61,7 +83,9 @@ export async function mount(main, ui) {
       const top = ((state.ladder || {})[name] || [])[0];
       const level = top ? top.level : "";
       t.dataset.level = level;
-      t.querySelector(".badge").textContent = ["emergency", "park", "override"].includes(level) ? level.toUpperCase() : "";
+      t.querySelector(".badge").textContent = ["emergency", "park", "override"].includes(level)
+        ? level.toUpperCase()
+        : "";
     }
   };
   live.on("canvas:update", (s) => {
@@ -69,10 +93,19 @@ export async function mount(main, ui) {
     renderTiles();
     if (open) open.panel.update(state);
   });
-  live.setPreview(canvases.map((c) => c.name), PREVIEW_FPS);
+  live.setPreview(
+    canvases.map((c) => c.name),
+    PREVIEW_FPS
+  );
   live.connect();
   renderTiles();
-  main.replaceChildren(el("div", { class: "building" },
-    el("section", { class: "panel" }, el("h2", {}, "Building"), drawing), side), ...(loose ? [loose] : []));
-  return { stop() { live.close(); } };
+  main.replaceChildren(
+    el("div", { class: "building" }, el("section", { class: "panel" }, el("h2", {}, "Building"), drawing), side),
+    ...(loose ? [loose] : [])
+  );
+  return {
+    stop() {
+      live.close();
+    },
+  };
 }

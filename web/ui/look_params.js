@@ -5,7 +5,10 @@
 // Every colour form the daemon accepts ("#rgb", "#rrggbb", "#rrrrggggbbbb", [r, g, b] 0..1)
 // shown as the picker's "#rrggbb".
 export function toHex(value) {
-  const byte = (x) => Math.round(Math.max(0, Math.min(1, Number(x) || 0)) * 255).toString(16).padStart(2, "0");
+  const byte = (x) =>
+    Math.round(Math.max(0, Math.min(1, Number(x) || 0)) * 255)
+      .toString(16)
+      .padStart(2, "0");
   if (Array.isArray(value) && value.length === 3) return `#${value.map(byte).join("")}`;
   if (typeof value === "string") {
     const s = value.trim().toLowerCase();
@@ -30,7 +33,8 @@ export function paramControl(name, spec, params, ctx, onChange) {
   const given = params[name];
   const current = given ?? spec.default;
   const set = (v) => {
-    if (v === undefined) delete params[name]; else params[name] = v;
+    if (v === undefined) delete params[name];
+    else params[name] = v;
     onChange();
   };
   const attrs = { "data-param": name, title: spec.doc || "" };
@@ -41,22 +45,68 @@ export function paramControl(name, spec, params, ctx, onChange) {
       break;
     case "palette": {
       const colours = (Array.isArray(current) ? current : []).map(toHex);
-      const min = spec.min_items ?? 2, max = spec.max_items ?? 64;
+      const min = spec.min_items ?? 2,
+        max = spec.max_items ?? 64;
       const wrap = el("span", { ...attrs, class: "palette" });
       const draw = () => {
         wrap.replaceChildren(
-          ...colours.map((c, i) => el("input", { type: "color", value: c, "data-index": i,
-            oninput: (ev) => { colours[i] = ev.target.value; set([...colours]); } })),
-          el("button", { type: "button", title: "one colour more", disabled: colours.length >= max,
-            onclick: () => { colours.push(colours[colours.length - 1] || "#ffffff"); set([...colours]); draw(); } }, "+"),
-          el("button", { type: "button", title: "one colour less", disabled: colours.length <= min,
-            onclick: () => { colours.pop(); set([...colours]); draw(); } }, "−"));
+          ...colours.map((c, i) =>
+            el("input", {
+              type: "color",
+              value: c,
+              "data-index": i,
+              oninput: (ev) => {
+                colours[i] = ev.target.value;
+                set([...colours]);
+              },
+            })
+          ),
+          el(
+            "button",
+            {
+              type: "button",
+              title: "one colour more",
+              disabled: colours.length >= max,
+              onclick: () => {
+                colours.push(colours[colours.length - 1] || "#ffffff");
+                set([...colours]);
+                draw();
+              },
+            },
+            "+"
+          ),
+          el(
+            "button",
+            {
+              type: "button",
+              title: "one colour less",
+              disabled: colours.length <= min,
+              onclick: () => {
+                colours.pop();
+                set([...colours]);
+                draw();
+              },
+            },
+            "−"
+          )
+        );
       };
       if (!colours.length && spec.default == null) {
         // An optional palette (e.g. noise's): absent until asked for.
-        wrap.append(el("button", { type: "button", onclick: () => {
-          colours.push("#000000", "#ffffff"); set([...colours]); draw();
-        } }, "use a palette"));
+        wrap.append(
+          el(
+            "button",
+            {
+              type: "button",
+              onclick: () => {
+                colours.push("#000000", "#ffffff");
+                set([...colours]);
+                draw();
+              },
+            },
+            "use a palette"
+          )
+        );
       } else draw();
       control = wrap;
       break;
@@ -65,42 +115,77 @@ export function paramControl(name, spec, params, ctx, onChange) {
     case "integer":
       if (name === "asset" && ctx.assets) {
         // Content library assets: only approved ones may play.
-        control = el("select", { ...attrs, onchange: (ev) => set(ev.target.value === "" ? undefined : Number(ev.target.value)) },
+        control = el(
+          "select",
+          { ...attrs, onchange: (ev) => set(ev.target.value === "" ? undefined : Number(ev.target.value)) },
           el("option", { value: "" }, "(none)"),
-          ...ctx.assets.map((a) => el("option", { value: a.id, selected: a.id === current }, `${a.name} (#${a.id})`)));
+          ...ctx.assets.map((a) => el("option", { value: a.id, selected: a.id === current }, `${a.name} (#${a.id})`))
+        );
         if (current != null && !ctx.assets.some((a) => a.id === current)) {
           control.append(el("option", { value: current, selected: true }, `#${current} (not approved)`));
         }
         break;
       }
-      control = el("input", { ...attrs, type: "number", step: stepFor(spec), min: spec.minimum ?? false,
-        max: spec.maximum ?? false, value: current ?? "", placeholder: spec.default == null ? "—" : String(spec.default),
-        oninput: (ev) => set(ev.target.value === "" ? undefined : Number(ev.target.value)) });
+      control = el("input", {
+        ...attrs,
+        type: "number",
+        step: stepFor(spec),
+        min: spec.minimum ?? false,
+        max: spec.maximum ?? false,
+        value: current ?? "",
+        placeholder: spec.default == null ? "—" : String(spec.default),
+        oninput: (ev) => set(ev.target.value === "" ? undefined : Number(ev.target.value)),
+      });
       break;
     case "boolean":
-      control = el("input", { ...attrs, type: "checkbox", checked: !!current, onchange: (ev) => set(ev.target.checked) });
+      control = el("input", {
+        ...attrs,
+        type: "checkbox",
+        checked: !!current,
+        onchange: (ev) => set(ev.target.checked),
+      });
       break;
     case "choice":
-      control = el("select", { ...attrs, onchange: (ev) => set(ev.target.value === "" ? undefined : ev.target.value) },
+      control = el(
+        "select",
+        { ...attrs, onchange: (ev) => set(ev.target.value === "" ? undefined : ev.target.value) },
         ...(spec.default == null && !spec.required ? [el("option", { value: "" }, "—")] : []),
-        ...spec.choices.map((c) => el("option", { value: c, selected: c === current }, c)));
+        ...spec.choices.map((c) => el("option", { value: c, selected: c === current }, c))
+      );
       break;
     case "point": {
       const xy = Array.isArray(current) ? [...current] : [0.5, 0.5];
-      const axis = (i) => el("input", { type: "number", step: stepFor(spec), min: spec.minimum ?? false, max: spec.maximum ?? false,
-        value: Array.isArray(current) ? current[i] : "", "data-axis": "xy"[i],
-        oninput: (ev) => { xy[i] = Number(ev.target.value); set([...xy]); } });
+      const axis = (i) =>
+        el("input", {
+          type: "number",
+          step: stepFor(spec),
+          min: spec.minimum ?? false,
+          max: spec.maximum ?? false,
+          value: Array.isArray(current) ? current[i] : "",
+          "data-axis": "xy"[i],
+          oninput: (ev) => {
+            xy[i] = Number(ev.target.value);
+            set([...xy]);
+          },
+        });
       control = el("span", { ...attrs, class: "point" }, axis(0), axis(1));
       break;
     }
     case "fixture":
-      control = el("select", { ...attrs, onchange: (ev) => set(ev.target.value) },
+      control = el(
+        "select",
+        { ...attrs, onchange: (ev) => set(ev.target.value) },
         el("option", { value: "" }, "(every fixture)"),
-        ...ctx.fixtures.map((f) => el("option", { value: f, selected: f === current }, f)));
+        ...ctx.fixtures.map((f) => el("option", { value: f, selected: f === current }, f))
+      );
       break;
     default: // string, path
-      control = el("input", { ...attrs, value: current ?? "", placeholder: spec.required ? "required" : "",
-        oninput: (ev) => set(ev.target.value === "" ? undefined : ev.target.value) });
+      control = el("input", {
+        ...attrs,
+        value: current ?? "",
+        placeholder: spec.required ? "required" : "",
+        oninput: (ev) => set(ev.target.value === "" ? undefined : ev.target.value),
+      });
   }
   const unit = spec.unit ? ` (${spec.unit})` : "";
   return el("label", { title: spec.doc || "" }, `${name}${unit}${spec.required ? " *" : ""}`, control);

@@ -3,10 +3,16 @@
 
 // Blit one preview frame ({width, height, time, rgb}) into a <canvas>.
 export function paint(canvas, f) {
-  if (canvas.width !== f.width || canvas.height !== f.height) { canvas.width = f.width; canvas.height = f.height; }
+  if (canvas.width !== f.width || canvas.height !== f.height) {
+    canvas.width = f.width;
+    canvas.height = f.height;
+  }
   const img = new ImageData(f.width, f.height);
   for (let i = 0, j = 0; i < f.rgb.length; i += 3, j += 4) {
-    img.data[j] = f.rgb[i]; img.data[j + 1] = f.rgb[i + 1]; img.data[j + 2] = f.rgb[i + 2]; img.data[j + 3] = 255;
+    img.data[j] = f.rgb[i];
+    img.data[j + 1] = f.rgb[i + 1];
+    img.data[j + 2] = f.rgb[i + 2];
+    img.data[j + 3] = 255;
   }
   canvas.getContext("2d").putImageData(img, 0, 0);
   canvas.dataset.time = f.time;

@@ -19,16 +19,22 @@ export const PRESETS = [
 // The RRULE a preset stands for (days: for "weekly", custom: for "custom").
 export function buildRrule(preset, days = [], custom = "") {
   switch (preset) {
-    case "once": return "";
-    case "daily": return "FREQ=DAILY";
-    case "weekdays": return `FREQ=WEEKLY;BYDAY=${WEEKDAYS}`;
-    case "weekends": return `FREQ=WEEKLY;BYDAY=${WEEKENDS}`;
+    case "once":
+      return "";
+    case "daily":
+      return "FREQ=DAILY";
+    case "weekdays":
+      return `FREQ=WEEKLY;BYDAY=${WEEKDAYS}`;
+    case "weekends":
+      return `FREQ=WEEKLY;BYDAY=${WEEKENDS}`;
     case "weekly": {
       const chosen = DAYS.filter((d) => days.includes(d));
       return chosen.length ? `FREQ=WEEKLY;BYDAY=${chosen.join(",")}` : "FREQ=WEEKLY";
     }
-    case "monthly": return "FREQ=MONTHLY";
-    default: return custom.trim();
+    case "monthly":
+      return "FREQ=MONTHLY";
+    default:
+      return custom.trim();
   }
 }
 
@@ -36,7 +42,12 @@ export function buildRrule(preset, days = [], custom = "") {
 export function readRrule(rrule) {
   const text = (rrule || "").trim();
   if (!text) return { preset: "once", days: [], custom: "" };
-  const parts = Object.fromEntries(text.toUpperCase().split(";").map((p) => p.split("=")));
+  const parts = Object.fromEntries(
+    text
+      .toUpperCase()
+      .split(";")
+      .map((p) => p.split("="))
+  );
   const keys = Object.keys(parts).sort().join(",");
   const custom = { preset: "custom", days: [], custom: text };
   if (keys === "FREQ" && parts.FREQ === "DAILY") return { preset: "daily", days: [], custom: "" };
@@ -53,8 +64,14 @@ export function readRrule(rrule) {
 // Minutes the zone's clock is ahead of UTC at an instant (ms since the epoch).
 function offsetMinutes(ms, tz) {
   const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
+    timeZone: tz,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
   }).formatToParts(new Date(ms));
   const n = Object.fromEntries(parts.filter((p) => p.type !== "literal").map((p) => [p.type, Number(p.value)]));
   return Math.round((Date.UTC(n.year, n.month - 1, n.day, n.hour, n.minute, n.second) - ms) / 60000);
@@ -71,12 +88,15 @@ export function zonedIso(date, time, tz) {
   const fits = near.filter((o) => offsetMinutes(asUtc - o * 60000, tz) === o);
   let instant;
   if (fits.length) instant = Math.min(...fits.map((o) => asUtc - o * 60000));
-  else {  // in a gap: the transition, found to the minute between the two readings
-    let lo = asUtc - Math.max(...near) * 60000, hi = asUtc - Math.min(...near) * 60000;
+  else {
+    // in a gap: the transition, found to the minute between the two readings
+    let lo = asUtc - Math.max(...near) * 60000,
+      hi = asUtc - Math.min(...near) * 60000;
     const after = offsetMinutes(hi, tz);
     while (hi - lo > 60000) {
       const mid = lo + Math.floor((hi - lo) / 120000) * 60000;
-      if (offsetMinutes(mid, tz) === after) hi = mid; else lo = mid;
+      if (offsetMinutes(mid, tz) === after) hi = mid;
+      else lo = mid;
     }
     instant = hi;
   }
@@ -90,7 +110,12 @@ export function zonedIso(date, time, tz) {
 // An ISO instant read on the clock of tz: { date: "YYYY-MM-DD", time: "HH:MM" }.
 export function wallClock(iso, tz) {
   const text = new Intl.DateTimeFormat("sv-SE", {
-    timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    timeZone: tz,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
   }).format(new Date(iso));
   return { date: text.slice(0, 10), time: text.slice(11, 16) };
 }
