@@ -165,7 +165,7 @@ def main() -> int:
             print(
                 f"{'t s':>6} {'late':>6} {'late %':>7} {'slow':>5} {'wait':>5} {'wake':>5}"
                 f" {'wire p99':>9} {'max ms':>7} {'RSS MiB':>8} {'fds':>5}"
-                f" {'pos/s':>7} {'dropped':>8} {'GO p99 ms':>10}"
+                f" {'pos/s':>7} {'dropped':>8} {'GO p99 ms':>10} {'gw RSS':>7} {'gw fds':>6}"
             )
             t_start = time.monotonic()
             prev = daemon.health()
@@ -180,6 +180,10 @@ def main() -> int:
                 rx_ns = [p.rx_ns for p in rx.packets[start_packets:] if p.universe == 1]
                 wire = wire_lateness(rx_ns) if len(rx_ns) > 10 else (0.0, 0.0, 0.0, 0)
                 rss, fds = proc_status(pid)
+                # The vehicles' own process (`[mdvr] own_process`): reported beside, not in,
+                # the lighting daemon's figures.
+                gw_pid = (now.get("mdvr_process") or {}).get("pid")
+                gw_rss, gw_fds = proc_status(gw_pid) if gw_pid else (0, 0)
                 a, b = prev["render"]["late_renders"], now["render"]["late_renders"]
                 frames = now["render"]["frames_rendered"] - prev["render"]["frames_rendered"]
                 late = b["total"] - a["total"]
@@ -196,6 +200,8 @@ def main() -> int:
                     "wire_max": wire[2],
                     "rss_kib": rss,
                     "fds": fds,
+                    "gw_rss_kib": gw_rss,
+                    "gw_fds": gw_fds,
                     "stored_per_s": (mc.get("positions_stored", 0) - pc.get("positions_stored", 0))
                     / args.interval,
                     "dropped": mc.get("positions_dropped", 0),
@@ -210,7 +216,8 @@ def main() -> int:
                     f"{row['t']:6d} {late:6d} {100 * late / max(1, row['deadlines']):7.3f}"
                     f" {row['too_slow']:5d} {row['waited']:5d} {row['started_late']:5d}"
                     f" {wire[1]:9.3f} {wire[2]:7.3f} {rss / 1024:8.1f} {fds:5d}"
-                    f" {row['stored_per_s']:7.0f} {row['dropped']:8d} {row['go_p99']:10.1f}",
+                    f" {row['stored_per_s']:7.0f} {row['dropped']:8d} {row['go_p99']:10.1f}"
+                    f" {gw_rss / 1024:7.1f} {gw_fds:6d}",
                     flush=True,
                 )
                 prev = now
@@ -232,6 +239,10 @@ def main() -> int:
     base_rss = settled[0]["rss_kib"] if settled else 0
     rss_dev = max((abs(r["rss_kib"] - base_rss) / base_rss * 100 for r in settled), default=0.0)
     fd_growth = (rows[-1]["fds"] - rows[0]["fds"]) if rows else 0
+    gw_base = settled[0]["gw_rss_kib"] if settled else 0
+    gw_dev = max(
+        (abs(r["gw_rss_kib"] - gw_base) / gw_base * 100 for r in settled if gw_base), default=0.0
+    )
     wire_p99 = max((r["wire_p99"] for r in rows), default=0.0)
     verb_p99 = float(np.percentile(verb, 99)) if verb.size else float("nan")
     dropped = rows[-1]["dropped"] if rows else 0
@@ -259,6 +270,11 @@ def main() -> int:
         f" (target ≤ 2 %: {verdict(rss_dev <= 2)})"
     )
     print(f"open descriptors: {fd_growth:+d} over the run ({verdict(fd_growth <= 0)})")
+    if gw_base:
+        print(
+            f"gateway process RSS after warm-up: {gw_base / 1024:.1f} MiB, max deviation"
+            f" {gw_dev:.2f} %; its descriptors {rows[-1]['gw_fds'] - rows[0]['gw_fds']:+d}"
+        )
     print(f"output lateness p99, worst row: {wire_p99:.3f} ms ({verdict(wire_p99 <= 0.1)})")
     if args.vehicles:
         print(f"positions dropped: {dropped} ({verdict(dropped == 0)})")
