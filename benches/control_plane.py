@@ -52,11 +52,13 @@ from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Pin
 port, token, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 pollers, ws_clients, canvases = int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
 with_verbs = sys.argv[7] == "1"
+floor_port = int(sys.argv[8]) if len(sys.argv) > 8 else 0
 headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 end = time.monotonic() + seconds
 counts = {"polls": 0, "poll_errors": 0, "previews": 0, "ws_bytes": 0, "ws_errors": 0}
 verb_ms = []
 get_ms = []
+floor_ms = []
 lock = threading.Lock()
 
 def poll():
@@ -74,6 +76,7 @@ def poll():
 
 def verbs():
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    floor = http.client.HTTPConnection("127.0.0.1", floor_port or port, timeout=10)
     level = 1.0
     while time.monotonic() < end:
         level = 0.9 if level == 1.0 else 1.0
@@ -91,6 +94,13 @@ def verbs():
         if r.status == 200:
             get_ms.append((time.perf_counter() - t0) * 1e3)
         time.sleep(0.05)
+        if floor_port:  # the machine's floor: the same PUT to a do-nothing HTTP server
+            t0 = time.perf_counter()
+            floor.request("PUT", "/api/masters/grand", body=body, headers=headers)
+            r = floor.getresponse(); r.read()
+            if r.status == 200:
+                floor_ms.append((time.perf_counter() - t0) * 1e3)
+            time.sleep(0.05)
 
 def ws_client():
     try:
@@ -133,6 +143,7 @@ for t in threads: t.start()
 for t in threads: t.join()
 counts["verb_ms"] = verb_ms
 counts["get_ms"] = get_ms
+counts["floor_ms"] = floor_ms
 print(json.dumps(counts))
 """
 
@@ -175,11 +186,38 @@ def phase(rx: Capture, seconds: float) -> list[int]:
     return [p.rx_ns for p in rx.packets[start:] if p.universe == 1]
 
 
+# A do-nothing HTTP/1.1 server (stdlib, one thread): the verb client's floor, the cheapest
+# Python HTTP round trip this machine gives under the same load.
+FLOOR = r"""
+import http.server, sys
+class Answer(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Answer).serve_forever()
+"""
+
+
+def floor_server(port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", FLOOR, str(port)], text=True)
+
+
 def load_process(
-    port: int, token: str, seconds: float, pollers: int, ws: int, canvases: list[str], verbs: bool
+    port: int,
+    token: str,
+    seconds: float,
+    pollers: int,
+    ws: int,
+    canvases: list[str],
+    verbs: bool,
+    floor_port: int = 0,
 ) -> subprocess.Popen[str]:
     args = [str(port), token, str(seconds), str(pollers), str(ws), json.dumps(canvases)]
-    args.append("1" if verbs else "0")
+    args += ["1" if verbs else "0", str(floor_port)]
     return subprocess.Popen([sys.executable, "-c", LOAD, *args], stdout=subprocess.PIPE, text=True)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benches.control_plane import load_process, wire_lateness
+from benches.control_plane import floor_server, load_process, wire_lateness
 from tests.daemon_harness import AUTH_UNLIMITED, Daemon, free_port, running_daemon
 from tests.sacn_capture import Capture
 
@@ -155,7 +155,12 @@ def main() -> int:
             load = load_process(
                 daemon.port, token, seconds + 10, args.pollers, args.ws, canvases, verbs=False
             )
-            timer = load_process(daemon.port, token, seconds + 10, 0, 0, canvases, verbs=True)
+            floor_port = free_port()
+            floor = floor_server(floor_port)
+            time.sleep(0.5)
+            timer = load_process(
+                daemon.port, token, seconds + 10, 0, 0, canvases, verbs=True, floor_port=floor_port
+            )
             time.sleep(10.0)  # fleet registered, clients connected: warm-up not counted
             print(
                 f"soak: {args.vehicles} vehicles, {args.pollers} REST pollers, {args.ws}"
@@ -224,12 +229,15 @@ def main() -> int:
             if args.objects:
                 objects.append(daemon.get("/debug/objects?top=500").json()["objects"])
             timer_out, _ = timer.communicate(timeout=seconds + 120)
+            floor.terminate()
+            floor.wait(timeout=10)
             load.communicate(timeout=seconds + 120)
             if sim is not None:
                 sim.terminate()
                 sim.communicate(timeout=30)
             final = daemon.health()
-    verb = np.asarray(json.loads(timer_out)["verb_ms"])
+    timed = json.loads(timer_out)
+    verb, floor_ms = np.asarray(timed["verb_ms"]), np.asarray(timed["floor_ms"])
     late = sum(r["late"] for r in rows)
     deadlines = sum(r["deadlines"] for r in rows)
     share = rows[-1]["share"] if rows else {}
@@ -265,6 +273,15 @@ def main() -> int:
         f"verb PUT /api/masters/grand: p50 {np.percentile(verb, 50):.2f} ms, p99"
         f" {verb_p99:.2f} ms, n {verb.size} (target p99 ≤ 10 ms: {verdict(verb_p99 <= 10)})"
     )
+    if floor_ms.size:
+        # The same client, the same PUT, to a do-nothing stdlib HTTP server beside the daemon:
+        # what this machine gives any Python HTTP round trip under the same load.
+        floor_p99 = float(np.percentile(floor_ms, 99))
+        print(
+            f"floor (do-nothing HTTP server, same client and load): p50"
+            f" {np.percentile(floor_ms, 50):.2f} ms, p99 {floor_p99:.2f} ms, n {floor_ms.size};"
+            f" verb p99 / floor p99 = {verb_p99 / floor_p99:.2f}"
+        )
     print(
         f"RSS after {args.warmup:g} min warm-up: max deviation {rss_dev:.2f} %"
         f" (target ≤ 2 %: {verdict(rss_dev <= 2)})"

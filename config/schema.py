@@ -219,6 +219,12 @@ class StorageConfig:
     sqlite_path: str = setting(
         "", "SQLite database file; empty = trocadero.db in the state directory"
     )
+    fleet_sqlite_path: str = setting(
+        "fleet.db",
+        "SQLite file of the MDVR fleet's tables (devices, positions, alarms, files), relative"
+        " to the state directory: apart, the gateway process's position writes never hold"
+        " the write lock the lighting's commands wait for; empty = in sqlite_path's file",
+    )
     postgres_dsn: str = setting(
         "", "PostgreSQL DSN, e.g. postgresql://trocadero@db.example/trocadero (backend postgres)"
     )
@@ -338,6 +344,13 @@ class MdvrConfig:
         True,
         "run the gateway in a process of its own, started and supervised by the daemon, so"
         " vehicles never share the lighting's interpreter; false = in the daemon's process",
+    )
+    nice: int = setting(
+        10,
+        "CPU niceness of the gateway process (own_process): under load the vehicles yield"
+        " the CPU to the lighting daemon and its commands, and still get all that is spare",
+        minimum=0,
+        maximum=19,
     )
     bind_address: str = setting("0.0.0.0", "address the servers listen on")
     udp: bool = setting(False, "also accept signaling datagrams (UDP) on the signaling port")

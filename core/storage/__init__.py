@@ -46,6 +46,7 @@ __all__ = [
     "StorageError",
     "StoreCorrupt",
     "ValidationError",
+    "fleet_sqlite_path",
     "open_storage",
     "sqlite_path",
 ]
@@ -56,6 +57,11 @@ DEFAULT_SQLITE_NAME = "trocadero.db"
 def sqlite_path(config: StorageConfig, state_dir: Path) -> Path:
     """The SQLite file: `sqlite_path` (relative to the state directory), or trocadero.db."""
     return state_dir / (config.sqlite_path or DEFAULT_SQLITE_NAME)
+
+
+def fleet_sqlite_path(config: StorageConfig, state_dir: Path) -> Path | None:
+    """The fleet's own SQLite file, or None when it shares the main one."""
+    return state_dir / config.fleet_sqlite_path if config.fleet_sqlite_path else None
 
 
 @asynccontextmanager
@@ -73,7 +79,9 @@ async def open_storage(config: StorageConfig, state_dir: Path) -> AsyncIterator[
             if config.backend == "sqlite":
                 from .sqlite import SQLiteStorage
 
-                store = await SQLiteStorage.open(sqlite_path(config, state_dir))
+                store = await SQLiteStorage.open(
+                    sqlite_path(config, state_dir), fleet=fleet_sqlite_path(config, state_dir)
+                )
             else:
                 import trio_asyncio
 

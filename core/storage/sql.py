@@ -33,8 +33,9 @@ __all__ = ["SqlStorage"]
 class SqlStorage(Storage):
     """Every aggregate's SQL store over the one driver."""
 
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Driver, fleet: Driver | None = None) -> None:
         self._db = driver
+        self._fleet = fleet  # the MDVR fleet's tables in a database of their own
         self.backend = driver.dialect.name
         self._show = SqlShowStore(driver)
         self._patch = SqlPatchStore(driver)
@@ -43,11 +44,13 @@ class SqlStorage(Storage):
         self._users = SqlUserStore(driver)
         self._audit = SqlAuditStore(driver)
         self._state = SqlStateStore(driver)
-        self._devices = SqlDeviceStore(driver)
+        self._devices = SqlDeviceStore(fleet or driver)
         self._tokens = SqlTokenStore(driver)
 
     async def _migrate(self) -> None:
         await migrate(self._db)
+        if self._fleet is not None:  # the same schema (only its fleet tables are used)
+            await migrate(self._fleet)
 
     @property
     def show(self) -> SqlShowStore:
@@ -90,3 +93,5 @@ class SqlStorage(Storage):
 
     async def close(self) -> None:
         await self._db.close()
+        if self._fleet is not None:
+            await self._fleet.close()

@@ -171,21 +171,71 @@ class SQLiteStorage(SqlStorage):
     backend = "sqlite"
 
     @classmethod
-    async def open(cls, path: Path) -> SQLiteStorage:
-        """Open (creating if needed) the database at `path` and apply pending migrations."""
-        try:
-            conn = await trio.to_thread.run_sync(_connect, path)
-        except sqlite3.OperationalError as exc:  # cannot open (permissions, a directory…)
-            raise StorageError(f"{path}: cannot open the database: {exc}") from exc
-        except sqlite3.DatabaseError as exc:  # opened, but not a database, or malformed
-            raise StoreCorrupt(f"{path}: the database is damaged: {exc}") from exc
-        except OSError as exc:
-            raise StorageError(f"{path}: {exc.strerror or exc}") from exc
-        store = cls(SQLiteDriver(conn))
+    async def open(cls, path: Path, *, fleet: Path | None = None) -> SQLiteStorage:
+        """Open (creating if needed) the database at `path` and apply pending migrations;
+        with `fleet`, the MDVR fleet's tables live in that file (moved there once from
+        `path` if an earlier version kept them in it)."""
+        conn = await _open(path)
+        fleet_conn = None
+        if fleet is not None and fleet != path:  # (the same file twice: one store)
+            try:
+                fleet_conn = await _open(fleet)
+            except BaseException:
+                conn.close()
+                raise
+        store = cls(SQLiteDriver(conn), None if fleet_conn is None else SQLiteDriver(fleet_conn))
         try:
             await store._migrate()
+            if fleet_conn is not None:
+                await trio.to_thread.run_sync(_move_fleet, fleet_conn, path)
         except BaseException:
             with trio.CancelScope(shield=True):
                 await store.close()
             raise
         return store
+
+
+async def _open(path: Path) -> sqlite3.Connection:
+    try:
+        return await trio.to_thread.run_sync(_connect, path)
+    except sqlite3.OperationalError as exc:  # cannot open (permissions, a directory…)
+        raise StorageError(f"{path}: cannot open the database: {exc}") from exc
+    except sqlite3.DatabaseError as exc:  # opened, but not a database, or malformed
+        raise StoreCorrupt(f"{path}: the database is damaged: {exc}") from exc
+    except OSError as exc:
+        raise StorageError(f"{path}: {exc.strerror or exc}") from exc
+
+
+FLEET_TABLES = ("devices", "positions", "alarms", "device_files")
+
+
+def _has_devices(conn: sqlite3.Connection, schema: str) -> bool:
+    found = conn.execute(
+        f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = 'devices'"
+    ).fetchone()
+    return found is not None
+
+
+def _move_fleet(fleet: sqlite3.Connection, main: Path) -> None:
+    """Copy the fleet's rows from the main file into an empty fleet file, in one transaction
+    of the fleet file (a crash half-way copies nothing; the next start tries again). The
+    main file keeps its copy, unused."""
+    if not _has_devices(fleet, "main") or fleet.execute("SELECT 1 FROM devices LIMIT 1").fetchone():
+        return  # a schema before the fleet's tables, or already has its rows
+    fleet.execute("ATTACH DATABASE ? AS lighting", (str(main),))
+    try:
+        if (
+            not _has_devices(fleet, "lighting")
+            or not fleet.execute("SELECT 1 FROM lighting.devices LIMIT 1").fetchone()
+        ):
+            return
+        fleet.execute("BEGIN IMMEDIATE")
+        try:
+            for table in FLEET_TABLES:  # the same migrations made both: the same columns
+                fleet.execute(f"INSERT INTO main.{table} SELECT * FROM lighting.{table}")
+            fleet.execute("COMMIT")
+        except BaseException:
+            fleet.execute("ROLLBACK")
+            raise
+    finally:
+        fleet.execute("DETACH DATABASE lighting")

@@ -261,7 +261,7 @@ def test_gateway_alone_serves_vehicles_into_the_shared_store(tmp_path: Path) -> 
         if gateway.poll() is None:
             gateway.kill()
             gateway.wait()
-    with sqlite3.connect(state / "trocadero.db") as db:
+    with sqlite3.connect(state / "fleet.db") as db:  # the fleet's own file
         rows = dict(db.execute("SELECT device_id, COUNT(*) FROM positions GROUP BY device_id"))
     assert set(rows) == {"00001", "00002"}, rows
     assert min(rows.values()) >= 2, rows

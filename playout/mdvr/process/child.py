@@ -255,6 +255,7 @@ async def _child(fd: int) -> int:
         return 2
     configure_logging(config.logging)
     structlog.contextvars.bind_contextvars(process="mdvr-gateway")
+    os.nice(config.mdvr.nice)  # vehicles yield the CPU to the lighting daemon
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope)

@@ -145,3 +145,33 @@ def test_fetch_without_limit_is_refused() -> None:
     require_limit("SELECT name FROM looks ORDER BY name LIMIT ?")
     with pytest.raises(AssertionError, match="unbounded"):
         require_limit("SELECT name FROM looks")
+
+
+async def test_the_fleet_has_its_own_file_and_an_earlier_one_is_moved_there(
+    tmp_path: Path,
+) -> None:
+    """The MDVR fleet's tables live in fleet.db (the gateway process's writes never hold the
+    lighting's write lock); a store from before keeps its vehicles: copied over once."""
+    at = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+    one_file = StorageConfig(fleet_sqlite_path="")  # the earlier shape: one file
+    async with open_storage(one_file, tmp_path) as store:
+        await store.devices.upsert_device(
+            "00967", plate="CA 1", device_type=1, protocol_version="1", net_lib_version="1",
+            address="10.0.0.9:5000", at=at,
+        )  # fmt: skip
+    assert not (tmp_path / "fleet.db").exists()
+    for _ in range(2):  # the second start copies nothing again
+        async with open_storage(StorageConfig(), tmp_path) as store:
+            page = await store.devices.list_devices(limit=10)
+            assert [d.device_id for d in page.items] == ["00967"]
+            await store.state.save_state("k", {"x": 1})
+    fleet = sqlite3.connect(tmp_path / "fleet.db")
+    main = sqlite3.connect(tmp_path / "trocadero.db")
+    try:
+        assert fleet.execute("SELECT COUNT(*) FROM devices").fetchone()[0] == 1
+        # The lighting's tables are written in the main file only.
+        assert main.execute("SELECT COUNT(*) FROM runtime_state").fetchone()[0] >= 1
+        assert fleet.execute("SELECT COUNT(*) FROM runtime_state").fetchone()[0] == 0
+    finally:
+        fleet.close()
+        main.close()
