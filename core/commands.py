@@ -15,6 +15,7 @@ import trio
 
 from trocadero.config.show import CueListDef, LookDef
 
+from .edits import EditNote
 from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, require
 from .playback.cuelist import Outcome, PlaybackError, UnknownName
 from .playback.ladder import Engine
@@ -79,10 +80,10 @@ class StateStore(Protocol):
 class Library(Protocol):
     """Where looks and cue lists are stored (the storage backend)."""
 
-    async def put_look(self, look: LookDef) -> bool: ...
-    async def put_cue_list(self, cue_list: CueListDef) -> bool: ...
-    async def delete_look(self, name: str) -> None: ...
-    async def delete_cue_list(self, name: str) -> None: ...
+    async def put_look(self, look: LookDef, *, note: EditNote | None = None) -> bool: ...
+    async def put_cue_list(self, cue_list: CueListDef, *, note: EditNote | None = None) -> bool: ...
+    async def delete_look(self, name: str, *, note: EditNote | None = None) -> None: ...
+    async def delete_cue_list(self, name: str, *, note: EditNote | None = None) -> None: ...
 
 
 class EmergencyLatch(Protocol):
@@ -367,20 +368,34 @@ class Controller:
         return await self._done(actor, "emergency.release", "all", "done")
 
     # --- show edits (playback side) -----------------------------------------------------
+    # Each goes in the store's edit history under the caller's name (`note` overrides: a
+    # single cue's edit, or an undo, which is audited as "edit.undo").
 
-    async def put_look(self, actor: Actor, look: LookDef) -> Result:
+    async def _edited(
+        self, actor: Actor, action: str, target: str, note: EditNote | None
+    ) -> Result:
+        if note is not None and note.undoes:
+            return await self._done(actor, "edit.undo", target, "done", undoes=action)
+        return await self._done(actor, action, target, "done")
+
+    async def put_look(
+        self, actor: Actor, look: LookDef, *, note: EditNote | None = None
+    ) -> Result:
         self._allow(actor, "show.edit", "edit looks")
         if self.check_look is not None:
             problems = self.check_look(look)
             if problems:
                 raise PlaybackError("\n".join(problems))
         if self.library is not None:
-            await self.library.put_look(look)  # stored first: a refusal there changes nothing
+            # stored first: a refusal there changes nothing
+            await self.library.put_look(look, note=note or EditNote(actor.name))
         self.engine.set_look(look)
         self.look_stored(look)  # the renderer rebuilds it on its next use
-        return await self._done(actor, "look.put", look.name, "done")
+        return await self._edited(actor, "look.put", look.name, note)
 
-    async def put_cue_list(self, actor: Actor, cue_list: CueListDef) -> Result:
+    async def put_cue_list(
+        self, actor: Actor, cue_list: CueListDef, *, note: EditNote | None = None
+    ) -> Result:
         self._allow(actor, "show.edit", "edit cue lists")
         missing = sorted(
             {c.look for c in cue_list.cues if c.look and c.look not in self.engine.looks}
@@ -388,30 +403,32 @@ class Controller:
         if missing:
             raise PlaybackError("\n".join(f'cues: look "{m}" does not exist' for m in missing))
         if self.library is not None:
-            await self.library.put_cue_list(cue_list)
+            await self.library.put_cue_list(cue_list, note=note or EditNote(actor.name))
         self.engine.set_cue_list(cue_list)
-        return await self._done(actor, "cuelist.put", cue_list.name, "done")
+        return await self._edited(actor, "cuelist.put", cue_list.name, note)
 
-    async def delete_look(self, actor: Actor, name: str) -> Result:
+    async def delete_look(self, actor: Actor, name: str, *, note: EditNote | None = None) -> Result:
         """Refused by the store (Conflict) while a cue or schedule uses the look."""
         self._allow(actor, "show.edit", "edit looks")
         if name not in self.engine.looks:
             raise UnknownName(f'no look "{name}"')
         if self.library is not None:
-            await self.library.delete_look(name)
+            await self.library.delete_look(name, note=note or EditNote(actor.name))
         self.engine.remove_look(name)
         self.look_removed(name)
-        return await self._done(actor, "look.delete", name, "done")
+        return await self._edited(actor, "look.delete", name, note)
 
-    async def delete_cue_list(self, actor: Actor, name: str) -> Result:
+    async def delete_cue_list(
+        self, actor: Actor, name: str, *, note: EditNote | None = None
+    ) -> Result:
         """A running list is let go at once (no fade) before it goes."""
         self._allow(actor, "show.edit", "edit cue lists")
         self.engine.playback(name)
         if self.library is not None:
-            await self.library.delete_cue_list(name)
+            await self.library.delete_cue_list(name, note=note or EditNote(actor.name))
         self.engine.release(name, self.now(), 0.0)
         self.engine.remove_cue_list(name, self.now())
-        return await self._done(actor, "cuelist.delete", name, "done")
+        return await self._edited(actor, "cuelist.delete", name, note)
 
     # --- the schedule (playout/schedule.py applies what core.schedule decides) -----------
 

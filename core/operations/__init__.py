@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import content, mdvr, patch, playback, schedule, show, users
+from . import content, edits, mdvr, patch, playback, schedule, show, users
 from .args import Arg
 from .spec import SESSION_OPS, Operation, OpError, Rest, Services
 
@@ -23,6 +23,7 @@ __all__ = [
 OPERATIONS: Final[tuple[Operation, ...]] = (
     *playback.OPERATIONS,
     *show.OPERATIONS,
+    *edits.OPERATIONS,
     *patch.OPERATIONS,
     *schedule.OPERATIONS,
     *users.OPERATIONS,

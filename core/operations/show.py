@@ -13,6 +13,7 @@ from trocadero.config.fields import PAGE_DEFAULT, PAGE_MAX
 from trocadero.config.show import CueDef, CueListDef, LookDef
 
 from ..codec import from_plain, to_plain
+from ..edits import EditNote
 from ..errors import InvalidArgument, InvalidDocument, NotFoundError
 from ..permissions import Actor
 from .args import Arg, Document, Integer, Name, Names, Number, Readings, Text, Timestamp
@@ -159,7 +160,8 @@ async def _cue_put(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
         raise InvalidArgument(f"cue.number: must be {number} (got {doc['number']!r})")
     others = tuple(c for c in current.cues if c.number != number)
     cues = tuple(sorted((*others, parsed), key=lambda c: c.number))
-    out = await _edit(s.control().put_cue_list(actor, replace(current, cues=cues)))
+    note = EditNote(actor.name, cue=number)  # the history records this cue's change
+    out = await _edit(s.control().put_cue_list(actor, replace(current, cues=cues), note=note))
     return {**out, "created": found is None}
 
 
@@ -168,7 +170,8 @@ async def _cue_delete(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
     if found is None:
         raise NotFoundError(f'no cue {number} in cue list "{a["list"]}"')
     others = tuple(c for c in current.cues if c.number != number)
-    return reply(await s.control().put_cue_list(actor, replace(current, cues=others)))
+    note = EditNote(actor.name, cue=number)
+    return reply(await s.control().put_cue_list(actor, replace(current, cues=others), note=note))
 
 
 async def _audit(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:

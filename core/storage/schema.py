@@ -307,6 +307,22 @@ _LIVE_VERSION = (
 # a canvas the building view does not draw.
 _CANVAS_PLACEMENT = ("ALTER TABLE canvases ADD COLUMN placement {json}",)
 
+# Each show edit made for someone: the object before and after (NULL: created / deleted), so
+# its author can undo it (core/edits.py). Trimmed to the newest rows by the edit's transaction.
+_EDIT_HISTORY = (
+    """CREATE TABLE edit_history (
+        id {pk},
+        at {ts} NOT NULL,
+        actor {key} NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('look', 'cue_list', 'cue', 'schedule')),
+        "key" {key} NOT NULL,
+        "before" {json},
+        "after" {json},
+        undone {bool} NOT NULL DEFAULT {false}
+    )""",
+    "CREATE INDEX edit_history_actor ON edit_history (actor, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -315,6 +331,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "refresh tokens (hashed, rotating, revocable)", _REFRESH_TOKENS),
     Migration(6, "content: the approved version that plays", _LIVE_VERSION),
     Migration(7, "canvases: placement on the building's elevation drawing", _CANVAS_PLACEMENT),
+    Migration(8, "edit history: undo of a show edit", _EDIT_HISTORY),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -20,10 +20,12 @@ import trio
 from trocadero.config.show import CueDef, CueListDef, LookDef, ShowDef
 
 from ..codec import canonical_decimal
+from ..edits import EditNote, EditRecord
 from ..model import ScheduleEntry, ShowSettings
 from . import showfile
 from .base import DEFAULT_LIMIT, Conflict, NotFound, Page, ValidationError
 from .driver import Row, Tx
+from .history import read_last_edit, record_edit
 from .patch import canvas_names, read_patch, write_patch
 from .schedules import SCHEDULES, read_schedules
 from .sqlkit import (
@@ -87,8 +89,9 @@ class ShowStore(ABC):
     # --- looks ------------------------------------------------------------------------------------
 
     @abstractmethod
-    async def put_look(self, look: LookDef) -> bool:
-        """Create or replace a look by name; True if it was created."""
+    async def put_look(self, look: LookDef, *, note: EditNote | None = None) -> bool:
+        """Create or replace a look by name; True if it was created. With `note`, the edit
+        goes in the edit history (so do the other edits' notes)."""
 
     @abstractmethod
     async def get_look(self, name: str) -> LookDef: ...
@@ -100,14 +103,15 @@ class ShowStore(ABC):
         """In name order."""
 
     @abstractmethod
-    async def delete_look(self, name: str) -> None:
+    async def delete_look(self, name: str, *, note: EditNote | None = None) -> None:
         """Conflict while a cue or a schedule uses it."""
 
     # --- cue lists and cues -----------------------------------------------------------------------
 
     @abstractmethod
-    async def put_cue_list(self, cue_list: CueListDef) -> bool:
-        """Create or replace a cue list with all its cues; True if it was created."""
+    async def put_cue_list(self, cue_list: CueListDef, *, note: EditNote | None = None) -> bool:
+        """Create or replace a cue list with all its cues; True if it was created. A note
+        naming a cue records the change of that cue alone."""
 
     @abstractmethod
     async def get_cue_list(self, name: str) -> CueListDef:
@@ -120,7 +124,7 @@ class ShowStore(ABC):
         """Headers only (`cues` is empty), in name order; use get_cue_list or list_cues."""
 
     @abstractmethod
-    async def delete_cue_list(self, name: str) -> None:
+    async def delete_cue_list(self, name: str, *, note: EditNote | None = None) -> None:
         """Deletes its cues too; Conflict while a schedule uses it."""
 
     @abstractmethod
@@ -139,6 +143,12 @@ class ShowStore(ABC):
     @abstractmethod
     async def delete_cue(self, cue_list: str, number: Decimal) -> None:
         """Conflict while another cue links to it or a schedule fires it."""
+
+    # --- the edit history (core/edits.py) ---------------------------------------------------------
+
+    @abstractmethod
+    async def last_edit(self, actor: str) -> EditRecord | None:
+        """`actor`'s newest recorded edit that no undo has reverted yet, or None."""
 
 
 class SqlShowStore(SqlPart, ShowStore):
@@ -284,15 +294,17 @@ class SqlShowStore(SqlPart, ShowStore):
 
     # --- looks ------------------------------------------------------------------------------------
 
-    async def put_look(self, look: LookDef) -> bool:
+    async def put_look(self, look: LookDef, *, note: EditNote | None = None) -> bool:
         look = validated(look)
         async with self._show_tx() as tx:
             problems = showfile.check_stacks("canvases", look.canvases, await canvas_names(tx))
             if problems:
                 raise ValidationError(problems)
-            existed = await exists(tx, "SELECT 1 FROM looks WHERE name = ?", look.name)
+            old = await tx.fetchrow(f"SELECT {LOOKS.columns} FROM looks WHERE name = ?", look.name)
             await tx.execute(LOOKS.upsert_sql(("name",)), *LOOKS.encode(look, self._d))
-        return not existed
+            before = None if old is None else LOOKS.decode(old, self._d)
+            await record_edit(tx, note, "look", look.name, before, look)
+        return old is None
 
     async def get_look(self, name: str) -> LookDef:
         async with self._read() as tx:
@@ -315,9 +327,10 @@ class SqlShowStore(SqlPart, ShowStore):
             )
         return Page(tuple(LOOKS.decode(r, self._d) for r in rows), nxt)
 
-    async def delete_look(self, name: str) -> None:
+    async def delete_look(self, name: str, *, note: EditNote | None = None) -> None:
         async with self._show_tx() as tx:
-            if not await exists(tx, "SELECT 1 FROM looks WHERE name = ?", name):
+            old = await tx.fetchrow(f"SELECT {LOOKS.columns} FROM looks WHERE name = ?", name)
+            if old is None:
                 raise NotFound(f'no look "{name}"')
             cues = await tx.fetch(
                 "SELECT cue_list, number FROM cues WHERE look = ? ORDER BY cue_list, number"
@@ -339,6 +352,7 @@ class SqlShowStore(SqlPart, ShowStore):
                 used += [f'schedule "{r["name"]}"' for r in schedules]
                 raise Conflict(f'look "{name}" is in use by ' + ", ".join(used))
             await tx.execute("DELETE FROM looks WHERE name = ?", name)
+            await record_edit(tx, note, "look", name, LOOKS.decode(old, self._d), None)
 
     # --- cue lists and cues -----------------------------------------------------------------------
 
@@ -370,7 +384,7 @@ class SqlShowStore(SqlPart, ShowStore):
                 used.append(f'schedule "{r["name"]}" fires cue {cue_list}/{number}')
         return used
 
-    async def put_cue_list(self, cue_list: CueListDef) -> bool:
+    async def put_cue_list(self, cue_list: CueListDef, *, note: EditNote | None = None) -> bool:
         cl = validated(cue_list)
         d = self._d
         async with self._show_tx() as tx:
@@ -382,7 +396,12 @@ class SqlShowStore(SqlPart, ShowStore):
             ]
             if problems:
                 raise ValidationError(problems)
-            existed = await exists(tx, "SELECT 1 FROM cue_lists WHERE name = ?", cl.name)
+            header = await tx.fetchrow(
+                f"SELECT {CUE_LISTS.columns} FROM cue_lists WHERE name = ?", cl.name
+            )
+            existed = header is not None
+            # Read only for the history: a note asks for it.
+            old = None if header is None or note is None else await self._read_cue_list(tx, header)
             if existed:
                 used = await self._cue_schedules(tx, cl.name, {c.number for c in cl.cues})
                 if used:
@@ -394,7 +413,19 @@ class SqlShowStore(SqlPart, ShowStore):
                 CUES.insert_sql(("cue_list",)),
                 [CUES.encode(c, d, (cl.name,)) for c in cl.cues],
             )
+            await self._record_list_edit(tx, note, cl.name, old, cl)
         return not existed
+
+    async def _record_list_edit(
+        self, tx: Tx, note: EditNote | None, name: str, old: CueListDef | None, new: CueListDef
+    ) -> None:
+        if note is None or note.cue is None:
+            await record_edit(tx, note, "cue_list", name, old, new)
+            return
+        n = note.cue
+        before = next((c for c in old.cues if c.number == n), None) if old else None
+        after = next((c for c in new.cues if c.number == n), None)
+        await record_edit(tx, note, "cue", f"{name}/{canonical_decimal(n)}", before, after)
 
     async def _cue_list_header(self, tx: Tx, name: str) -> Row:
         row = await tx.fetchrow(f"SELECT {CUE_LISTS.columns} FROM cue_lists WHERE name = ?", name)
@@ -420,9 +451,9 @@ class SqlShowStore(SqlPart, ShowStore):
             )
         return Page(tuple(CUE_LISTS.decode(r, self._d) for r in rows), nxt)
 
-    async def delete_cue_list(self, name: str) -> None:
+    async def delete_cue_list(self, name: str, *, note: EditNote | None = None) -> None:
         async with self._show_tx() as tx:
-            await self._cue_list_header(tx, name)
+            header = await self._cue_list_header(tx, name)
             used = await tx.fetch(
                 "SELECT name FROM schedules WHERE target_kind IN ('cue_list', 'cue')"
                 " AND target = ? ORDER BY name LIMIT ?",
@@ -432,8 +463,10 @@ class SqlShowStore(SqlPart, ShowStore):
             if used:
                 names = ", ".join(f'schedule "{r["name"]}"' for r in used)
                 raise Conflict(f'cue list "{name}" is used by {names}')
+            old = None if note is None else await self._read_cue_list(tx, header)
             await tx.execute("DELETE FROM cues WHERE cue_list = ?", name)
             await tx.execute("DELETE FROM cue_lists WHERE name = ?", name)
+            await record_edit(tx, note, "cue_list", name, old, None)
 
     async def put_cue(self, cue_list: str, cue: CueDef) -> bool:
         cue = validated(cue)
@@ -527,3 +560,9 @@ class SqlShowStore(SqlPart, ShowStore):
             if used:
                 raise Conflict(f"cue {cue_list}/{n} is in use: " + "; ".join(used))
             await tx.execute(f"DELETE FROM cues WHERE {where}", cue_list, d.enc_cue(n))
+
+    # --- the edit history -------------------------------------------------------------------------
+
+    async def last_edit(self, actor: str) -> EditRecord | None:
+        async with self._read() as tx:
+            return await read_last_edit(tx, actor)

@@ -58,6 +58,8 @@ ARGS: dict[str, Args] = {
     "look.put": {"name": "eq-look", "look": LOOK},
     "look.delete": {"name": "eq-look"},
     "look.preview": {"look": LOOK, "t": 0.5},
+    "edit.last": {},
+    "edit.undo": lambda s: s.edited(),
     "cue_lists": {"limit": 2},
     "cue_list": {"name": "main"},
     "cue_list.put": {"name": "eq-list", "cue_list": {"cues": []}},
@@ -185,6 +187,17 @@ class Sides:
         if self._asset is None:
             self._asset = self.new_asset()
         return self._asset
+
+    def edited(self) -> dict[str, Any]:
+        """No arguments, after an edit by each side's caller (an undo reverts the caller's
+        own): the same look put by both, so whichever undoes finds it as its edit left it."""
+        code, result = self.socket("look.put", {"name": "eq-undo", "look": LOOK})
+        assert code == "ok", result
+        r = httpx.put(
+            self.d.base + "/api/looks/eq-undo", json=LOOK, headers=self.headers, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        return {}
 
     def new_override(self) -> str:
         result = self.client.call("override", **self.args("override"))

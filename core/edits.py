@@ -1,0 +1,43 @@
+"""The edit history's vocabulary: who makes a show edit (`EditNote`, passed down to the store,
+which records the object's previous state in the edit's own transaction) and one recorded
+edit (`EditRecord`, what an undo puts back). docs/ui.md "Undo" says how undo uses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+__all__ = ["HISTORY_KEEP", "EditKind", "EditNote", "EditRecord"]
+
+EditKind = Literal["look", "cue_list", "cue"]
+
+HISTORY_KEEP: Final = 200
+"""Rows the edit history keeps (the oldest are trimmed in the transaction that adds one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EditNote:
+    """Who makes an edit. `cue` narrows a cue-list write to that one cue (recorded as kind
+    "cue": an undo then puts back that cue alone, whatever else the list holds). A write with
+    `undoes` reverts that history row: the row is marked undone and nothing new is recorded,
+    so an undo is not itself undoable (the next undo reverts the edit before)."""
+
+    actor: str
+    cue: Decimal | None = None
+    undoes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EditRecord:
+    """One recorded edit; `before`/`after` are the object's plain documents (None: the edit
+    created it / deleted it). `key` is the name, or "list/number" for a cue."""
+
+    id: int
+    at: datetime
+    actor: str
+    kind: EditKind
+    key: str
+    before: Any
+    after: Any
