@@ -1,6 +1,7 @@
 """The edit history's vocabulary: who makes a show edit (`EditNote`, passed down to the store,
 which records the object's previous state in the edit's own transaction) and one recorded
-edit (`EditRecord`, what an undo puts back). docs/ui.md "Undo" says how undo uses them."""
+edit (`EditRecord`, what an undo puts back). core/operations/edits.py is the undo itself;
+README.md "Undo of the last edit" and docs/storage.md (`edit_history`) describe both."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Undo of a show edit (docs/ui.md "Undo"): what the caller's last edit was, and reverting it
-through the command layer (so the store validates it, the engine and renderer see it, and the
-audit log records it as "edit.undo").
+"""Undo of a show edit (README.md "Undo of the last edit"): what the caller's last edit was,
+and reverting it through the command layer (so the store validates it, the engine and
+renderer see it, and the audit log records it as "edit.undo").
 
 An undo reverts the caller's newest edit not undone yet; repeated, it walks back through
 their earlier ones (the history keeps 200 rows in all). It is refused (conflict, 409) when

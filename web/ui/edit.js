@@ -1,11 +1,23 @@
-// Edit mode: the cues of a cue list, and the looks (looks.js).
+// Edit mode: the cues of a cue list, and the looks (looks.js), under the Undo button (undo.js).
 import { api } from "./api.js";
 import { mountLooks } from "./looks.js";
+import { undoBar } from "./undo.js";
 
 const CURVES = ["linear", "s-curve", "ease-in", "ease-out", "snap"];
 
 export async function mount(main, ui) {
-  const { el, toast, report, can, confirmAction } = ui;
+  // An undo changes what the page shows (a look back, a list re-created): it is built anew.
+  let page = null;
+  const undo = undoBar(ui, async () => {
+    page.stop();
+    page = await build(main, { ...ui, edited: undo.refresh }, undo);
+  });
+  page = await build(main, { ...ui, edited: undo.refresh }, undo);
+  return { stop: () => page.stop() };
+}
+
+async function build(main, ui, undo) {
+  const { el, toast, report, can, confirmAction, edited } = ui;
   const editable = can("show.edit");
   const lists = (await api("GET", "/api/cue-lists?limit=100")).items;
   const looks = (await api("GET", "/api/looks?limit=1000")).items;
@@ -64,6 +76,7 @@ export async function mount(main, ui) {
       try {
         await api("PUT", `/api/cue-lists/${encodeURIComponent(listName)}/cues/${c.number}`, doc);
         toast(`Cue ${c.number} saved`);
+        edited();
       } catch (e) {
         report(e);
       }
@@ -71,6 +84,7 @@ export async function mount(main, ui) {
     const remove = async () => {
       try {
         await api("DELETE", `/api/cue-lists/${encodeURIComponent(listName)}/cues/${c.number}`);
+        edited();
         await showList();
       } catch (e) {
         report(e);
@@ -114,6 +128,7 @@ export async function mount(main, ui) {
             await api("PUT", `/api/cue-lists/${encodeURIComponent(listName)}/cues/${number.value}`, {
               look: looks[0] ? looks[0].name : "",
             });
+            edited();
             await showList();
           } catch (e) {
             report(e);
@@ -137,6 +152,7 @@ export async function mount(main, ui) {
             lists.push({ name });
             listName = name;
             toast(`List ${name} created`);
+            edited();
             await showList();
           } catch (e) {
             report(e);
@@ -172,6 +188,7 @@ export async function mount(main, ui) {
               priority: Number(priority.value),
             });
             toast(`List ${listName} saved`);
+            edited();
           } catch (e) {
             report(e);
           }
@@ -195,6 +212,7 @@ export async function mount(main, ui) {
               1
             );
             toast(`List ${listName} deleted`);
+            edited();
             listName = lists.length ? lists[0].name : "";
             await showList();
           } catch (e) {
@@ -231,8 +249,9 @@ export async function mount(main, ui) {
   // --- looks (looks.js) ---
   const lookPanel = el("section", { class: "panel" });
 
-  main.replaceChildren(cuePanel, lookPanel);
+  main.replaceChildren(undo.node, cuePanel, lookPanel);
   await showList();
   const lookEditor = await mountLooks(lookPanel, ui, looks, canvases);
+  await undo.refresh();
   return { stop: lookEditor.stop };
 }

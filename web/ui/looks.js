@@ -9,6 +9,7 @@ const BLENDS = ["normal", "add", "multiply", "screen", "max"];
 // `looks`: the stored looks' headers (kept up to date here); `canvases`: the canvas names.
 export async function mountLooks(panel, ui, looks, canvases) {
   const { el, toast, report, can, confirmAction } = ui;
+  const edited = ui.edited || (() => {}); // tells the Undo button (undo.js) of a saved edit
   const editable = can("show.edit");
   const sources = (await api("GET", "/api/sources")).sources;
   const kinds = Object.keys(sources).sort();
@@ -261,6 +262,7 @@ export async function mountLooks(panel, ui, looks, canvases) {
             dirty = false;
             problems.replaceChildren();
             toast(`Look ${look.name} saved`);
+            edited();
           } catch (e) {
             showProblems(e);
             report(e);
@@ -288,6 +290,7 @@ export async function mountLooks(panel, ui, looks, canvases) {
             looks.push({ name });
             lookName = name;
             toast(`Look ${name} created`);
+            edited();
             await showLook();
           } catch (e) {
             report(e);
