@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-__all__ = ["HISTORY_KEEP", "EditKind", "EditNote", "EditRecord"]
+__all__ = ["HISTORY_KEEP", "EditKind", "EditNote", "EditRecord", "changed_since"]
 
 EditKind = Literal["look", "cue_list", "cue"]
 
@@ -42,3 +42,14 @@ class EditRecord:
     key: str
     before: Any
     after: Any
+
+
+_WHAT: Final = {"look": "look", "cue_list": "cue list", "cue": "cue"}
+
+
+def changed_since(kind: str, key: str) -> str:
+    """Why an undo is refused when the object is no longer as the edit left it."""
+    return (
+        f'{_WHAT.get(kind, kind)} "{key}" changed since that edit: undo refused'
+        " (reload it and edit it by hand)"
+    )

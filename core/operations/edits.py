@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from trocadero.config.show import CueDef, CueListDef, LookDef
 
 from ..codec import from_plain, to_plain
-from ..edits import EditNote, EditRecord
+from ..edits import EditNote, EditRecord, changed_since
 from ..errors import ConflictError, InvalidDocument, NotFoundError
 from ..permissions import Actor
 from .playback import OUTCOME, reply
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["NOTHING_TO_UNDO", "OPERATIONS"]
 
 NOTHING_TO_UNDO: Final = "nothing to undo"
-
-_WHAT: Final = {"look": "look", "cue_list": "cue list", "cue": "cue"}
 
 
 def summary(rec: EditRecord) -> dict[str, Any]:
@@ -69,10 +67,9 @@ async def _maybe(coro: Any) -> Any:
 
 
 def _changed_since(rec: EditRecord) -> ConflictError:
-    return ConflictError(
-        f'{_WHAT[rec.kind]} "{rec.key}" changed since that edit: undo refused'
-        " (reload it and edit it by hand)"
-    )
+    # Checked here for a clear refusal before the command layer runs; the store checks it
+    # again in the undoing write's transaction (core/storage/history.py), which is the guard.
+    return ConflictError(changed_since(rec.kind, rec.key))
 
 
 async def _revert(s: Services, actor: Actor, rec: EditRecord) -> Result:

@@ -4,11 +4,13 @@ table is trimmed to the newest `HISTORY_KEEP` rows in that same transaction."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from ..codec import to_plain
-from ..edits import HISTORY_KEEP, EditKind, EditNote, EditRecord
+from ..edits import HISTORY_KEEP, EditKind, EditNote, EditRecord, changed_since
+from .base import Conflict
 from .driver import Tx
 
 __all__ = ["read_last_edit", "record_edit"]
@@ -24,11 +26,24 @@ def plain(obj: Any) -> Any:
 async def record_edit(
     tx: Tx, note: EditNote | None, kind: EditKind, key: str, before: Any, after: Any
 ) -> None:
-    """Record one edit (`before`/`after` plain or None), or mark the row an undo reverts."""
+    """Record one edit (`before`/`after` plain or None), or mark the row an undo reverts.
+
+    For an undo, `before` (the object as this transaction found it) must still be what the
+    reverted edit left, and the row not undone yet: checked here, under the edit's lock, so
+    nobody's save slips in between the check and the write (Conflict rolls it all back)."""
     if note is None:
         return
     d = tx.dialect
     if note.undoes:
+        row = await tx.fetchrow(
+            'SELECT "after", undone FROM edit_history WHERE id = ?', note.undoes
+        )
+        if row is None or bool(row["undone"]):
+            raise Conflict("that edit is already undone (or no longer in the history)")
+        left = None if row["after"] is None else d.dec_json(row["after"])
+        found = None if before is None else json.loads(d.enc_json(plain(before)))
+        if found != left:
+            raise Conflict(changed_since(kind, key))
         await tx.execute(
             f"UPDATE edit_history SET undone = {d.ddl['true']} WHERE id = ?", note.undoes
         )

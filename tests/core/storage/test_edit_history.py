@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from trocadero.config.show import CanvasDef, CueDef, CueListDef, LookDef
 from trocadero.core.codec import to_plain
 from trocadero.core.edits import HISTORY_KEEP, EditNote, EditRecord
-from trocadero.core.storage import Storage
+from trocadero.core.storage import Conflict, Storage
 
 from .test_show import solid
 
@@ -101,13 +103,36 @@ async def test_the_history_keeps_the_newest_rows(store: Storage) -> None:
     newest = await store.show.last_edit("ed")
     assert newest is not None
     assert newest.after["label"] == f"A{HISTORY_KEEP + 4}"
-    # Walk back through every kept row (marking each undone): exactly HISTORY_KEEP of them.
+    # Undo back through every kept row: exactly HISTORY_KEEP of them (the creation is gone).
     seen = 0
     rec: EditRecord | None = newest
     while rec is not None:
         seen += 1
-        await store.show.put_look(
-            LookDef("a", "x", (solid("facade"),)), note=replace(ED, undoes=rec.id)
-        )
+        assert rec.before is not None
+        previous = replace(LookDef("a", "", ()), label=rec.before["label"])
+        previous = replace(previous, canvases=(solid("facade"),))
+        await store.show.put_look(previous, note=replace(ED, undoes=rec.id))
         rec = await store.show.last_edit("ed")
     assert seen == HISTORY_KEEP
+    assert (await store.show.get_look("a")).label == "A4"
+
+
+async def test_an_undoing_write_is_refused_when_the_object_changed_since(store: Storage) -> None:
+    """The store's own guard: checked in the undoing write's transaction, nothing written."""
+    await _patched(store)
+    await store.show.put_look(LookDef("a", "A", (solid("facade"),)), note=ED)
+    mine = await store.show.last_edit("ed")
+    assert mine is not None
+    theirs = LookDef("a", "Theirs", (solid("facade"),))
+    await store.show.put_look(theirs, note=EditNote("other"))
+    with pytest.raises(Conflict, match='look "a" changed since that edit'):
+        await store.show.delete_look("a", note=replace(ED, undoes=mine.id))
+    assert await store.show.get_look("a") == theirs
+    assert await store.show.last_edit("ed") == mine  # still there to undo
+    # Undone once, a second undoing write of the same row is refused too.
+    await store.show.delete_look("a", note=EditNote("other"))
+    gone = await store.show.last_edit("other")
+    assert gone is not None
+    await store.show.put_look(theirs, note=replace(EditNote("other"), undoes=gone.id))
+    with pytest.raises(Conflict, match="already undone"):
+        await store.show.delete_look("a", note=replace(EditNote("other"), undoes=gone.id))
