@@ -2,12 +2,15 @@
 
 from .loader import (
     ConfigError,
+    RawSchedules,
     load_config,
     load_default_config,
     load_default_show,
     load_show,
     parse_config,
     parse_toml,
+    read_default_show,
+    read_show,
 )
 from .schema import (
     ClockConfig,
@@ -26,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DebugConfig",
     "LoggingConfig",
+    "RawSchedules",
     "RenderConfig",
     "ShowConfig",
     "StateConfig",
@@ -36,4 +40,6 @@ __all__ = [
     "load_show",
     "parse_config",
     "parse_toml",
+    "read_default_show",
+    "read_show",
 ]

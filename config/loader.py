@@ -53,15 +53,48 @@ def load_default_config() -> Config:
 DEFAULT_SHOW_NAME = "default_show.toml"
 
 
+# A show file's `[[schedules]]` tables as read (plain TOML values). The schedule entry's type and
+# its checks (RRULE, zones, targets) belong to the core, which this package may not import:
+# `playout/showload.py` validates them.
+RawSchedules = tuple[Mapping[str, Any], ...]
+
+
 def load_show(path: str | Path) -> ShowDef:
     """Read and validate a show file (canvases, fixture types, fixtures, looks)."""
-    return parse_toml(ShowDef, read_text(path), source=str(path))
+    return read_show(path)[0]
 
 
 def load_default_show() -> ShowDef:
     """The embedded default Trocadero show."""
+    return read_default_show()[0]
+
+
+def read_show(path: str | Path) -> tuple[ShowDef, RawSchedules]:
+    """A show file and its schedule entries (not yet validated, see `RawSchedules`)."""
+    return parse_show(read_text(path), source=str(path))
+
+
+def read_default_show() -> tuple[ShowDef, RawSchedules]:
+    """The embedded default show and its schedule (the building's evening)."""
     text = resources.files(__package__).joinpath(DEFAULT_SHOW_NAME).read_text("utf-8")
-    return parse_toml(ShowDef, text, source=f"<embedded {DEFAULT_SHOW_NAME}>")
+    return parse_show(text, source=f"<embedded {DEFAULT_SHOW_NAME}>")
+
+
+def parse_show(text: str, *, source: str) -> tuple[ShowDef, RawSchedules]:
+    """Show TOML text: the show validated against the schema, its `schedules` set apart."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: invalid TOML: {exc}"]) from exc
+    schedules = raw.pop("schedules", [])
+    problems: list[str] = []
+    if not isinstance(schedules, list) or not all(isinstance(s, dict) for s in schedules):
+        problems.append("schedules: expected an array of tables ([[schedules]])")
+        schedules = []
+    built = _build(ShowDef, raw, (), problems)
+    if problems or built is None:
+        raise ConfigError([f"{source}: {p}" for p in problems])
+    return built, tuple(schedules)
 
 
 def parse_config(text: str, *, source: str) -> Config:

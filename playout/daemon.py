@@ -507,7 +507,7 @@ async def run_daemon(config: Config, *, reseed: bool = False) -> None:
                             " admin over it. Restore the store, or start once with"
                             " `trocadero run --reseed` to seed it on purpose"
                         )
-                playing = await reconcile_show(store, show.show)
+                playing = await reconcile_show(store, show.show, show.schedules)
             except StoreCorrupt as exc:  # a runtime failure (exit 1), not a config problem
                 raise StartupRefused(f"storage ({config.storage.backend}): {exc}") from exc
             except (StorageError, OSError) as exc:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from trocadero.config import Config, ConfigError, load_default_show, load_show
+from trocadero.config import Config, ConfigError, RawSchedules, read_default_show, read_show
 from trocadero.config.show import ShowDef
+from trocadero.core.codec import from_plain
+from trocadero.core.model import ScheduleEntry
 from trocadero.core.patch import CompiledPatch, PatchError, compile_patch
 from trocadero.core.patch_csv import load_patch_csv
+from trocadero.core.storage.showfile import check_schedule_target
 
 from .render.preview import Previews
 from .render.renderer import Renderer, ShowError
@@ -43,6 +46,29 @@ def cue_problems(show: ShowDef) -> list[str]:
     return problems
 
 
+def schedule_entries(
+    show: ShowDef, raw: RawSchedules
+) -> tuple[tuple[ScheduleEntry, ...], list[str]]:
+    """The show file's `[[schedules]]` as entries (seeded into a fresh store), checked as
+    over REST: every field, the name unique, the target in this show."""
+    entries: list[ScheduleEntry] = []
+    problems: list[str] = []
+    lists = {cl.name for cl in show.cue_lists}
+    looks = {look.name for look in show.looks}
+    cues = {(cl.name, cue.number) for cl in show.cue_lists for cue in cl.cues}
+    for i, plain in enumerate(raw):
+        where = f'schedules[{i} "{plain.get("name", "")}"]'
+        entry, found = from_plain(ScheduleEntry, plain, (where,))
+        problems += found
+        if entry is not None:
+            problems += [f"{where}.{p}" for p in check_schedule_target(entry, lists, looks, cues)]
+            entries.append(entry)
+    names = [e.name for e in entries]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f'schedules: schedule "{name}" is defined twice')
+    return tuple(entries), problems
+
+
 @dataclass
 class LoadedShow:
     show: ShowDef
@@ -50,6 +76,7 @@ class LoadedShow:
     patch: CompiledPatch
     renderer: Renderer
     previews: Previews
+    schedules: tuple[ScheduleEntry, ...] = ()  # seeded into a fresh store with the show
 
 
 def load_configured_show(config: Config, sources: SourceContext | None = None) -> LoadedShow:
@@ -57,7 +84,7 @@ def load_configured_show(config: Config, sources: SourceContext | None = None) -
     alerts); without it a bare context (check-config, benches)."""
     path = config.show.path
     source = path or "<embedded default_show.toml>"
-    show = load_show(path) if path else load_default_show()
+    show, raw_schedules = read_show(path) if path else read_default_show()
     if show.fixtures_csv:
         base = Path(path).parent if path else Path.cwd()
         csv_path = base / show.fixtures_csv
@@ -68,7 +95,8 @@ def load_configured_show(config: Config, sources: SourceContext | None = None) -
         renderer = Renderer(show, patch, base_dir=base_dir, sources=sources)
     except (PatchError, ShowError) as exc:
         raise ConfigError([f"{source}: {p}" for p in exc.problems]) from exc
-    problems = cue_problems(show)
+    schedules, problems = schedule_entries(show, raw_schedules)
+    problems = cue_problems(show) + problems
     if problems:
         raise ConfigError([f"{source}: {p}" for p in problems])
     previews = Previews(
@@ -76,4 +104,4 @@ def load_configured_show(config: Config, sources: SourceContext | None = None) -
         max_size=config.render.preview_max_size,
         rate_hz=config.render.preview_rate_hz,
     )
-    return LoadedShow(show, source, patch, renderer, previews)
+    return LoadedShow(show, source, patch, renderer, previews, schedules)

@@ -1,4 +1,12 @@
-"""Start the real daemon in a subprocess for integration tests."""
+"""Start the real daemon in a subprocess for integration tests.
+
+Every harness daemon starts with the schedule runner off (`[schedule] enabled = false`): the
+embedded default show seeds the building's evening schedule, and the runner plays what is due
+at start-up, so with it on a test's start state would depend on the time of day (the Evening
+list from sunset to 01:00). The entries are still there to list, edit and simulate
+(`/api/schedule/now?at=...`). A test that needs the runner says so with its own `[schedule]`
+table in the extra config (e.g. `[schedule]\nenabled = true\n`).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +33,8 @@ def free_port() -> int:
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "trocadero-test"  # [auth] admin_password of every harness daemon
+# The schedule entries the embedded default show seeds (config/default_show.toml), by name.
+DEFAULT_SCHEDULE = ("evening-weekend", "evening-weeknights")
 # The [auth] section of a daemon that tests and benchmarks drive hard: the known admin
 # password, and a rate limit no test reaches (the limiter has its own tests).
 AUTH_UNLIMITED = f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
@@ -103,13 +113,14 @@ class Daemon:
 
 def write_config(path: Path, port: int, state: Path, extra: str = "") -> Path:
     auth = "" if "[auth]" in extra else f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\n'
+    schedule = "" if "[schedule]" in extra else "[schedule]\nenabled = false\n"  # see above
     web = ""
     if extra.startswith("[web]\n"):  # more [web] keys: into the one [web] table
         first, sep, rest = extra[len("[web]\n") :].partition("\n[")
         web, extra = first + "\n", (sep.lstrip("\n") + rest) if sep else ""
     path.write_text(
         f'[web]\nport = {port}\nrestart_delay_s = 0.1\n{web}[state]\ndirectory = "{state}"\n'
-        f'[logging]\nformat = "json"\n{auth}{extra}'
+        f'[logging]\nformat = "json"\n{auth}{schedule}{extra}'
     )
     return path
 

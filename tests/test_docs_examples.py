@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from .daemon_harness import ADMIN_PASSWORD, DEFAULT_SCHEDULE, Daemon, running_daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -210,4 +210,4 @@ def test_examples_run_against_a_daemon(tmp_path: Path) -> None:
         assert state["masters"]["grand"] == 0.6
         assert state["emergency"]["engaged"] is True
         entries = daemon.get("/api/schedule").json()["entries"]
-        assert [e["name"] for e in entries] == ["dusk"]
+        assert [e["name"] for e in entries] == sorted(["dusk", *DEFAULT_SCHEDULE])

@@ -53,7 +53,7 @@ def start(tmp_path: Path, port: int, capture: Capture) -> Daemon:
         tmp_path / "trocadero.toml",
         port,
         tmp_path / "state",
-        f'[show]\npath = "{tmp_path / "show.toml"}"\n'
+        f'[show]\npath = "{tmp_path / "show.toml"}"\n[schedule]\nenabled = true\n'
         f'[[outputs]]\nname = "s"\nprotocol = "sacn"\nuniverses = "1"\n'
         f'destinations = ["127.0.0.1:{capture.port}"]\n',
     )
