@@ -207,7 +207,9 @@ def test_vehicles_reach_no_code_of_the_lighting_process(tmp_path: Path) -> None:
         )
         assert restarted["clock"]["frames_sent"] > frames
         assert restarted["subsystems"]["mdvr"]["crashes"] >= 1
-        assert "gateway process ended (killed by signal 9)" in d.log()
+        wait_for(
+            lambda: "gateway process ended (killed by signal 9)" in d.log(), 10, "the crash", d
+        )
         assert simulate(sig, 2, 1.0).returncode == 0
         again = d.health()
         assert again["mdvr"]["counters"]["positions_stored"] >= 2

@@ -54,6 +54,7 @@ log = get_logger("mdvr")
 
 START_TIMEOUT_S: Final = 60.0  # the child imports, opens the store, binds its ports
 CALL_TIMEOUT_S: Final = 15.0
+START_WAIT_S: Final = 10.0  # a call while the process (re)starts waits this long for it
 REFRESH_TIMEOUT_S: Final = 0.5  # /healthz waits no longer for fresh gateway figures
 STOP_GRACE_S: Final = 5.0  # SIGTERM, then SIGKILL
 WANT_POLL_S: Final = 0.25  # sizes mdvr-live layers want, sent on change
@@ -122,6 +123,7 @@ class GatewayProcess:
         self.state_dir = state_dir
         self._file_dir = gateway_file_dir(config.mdvr, state_dir)
         self._link: MessageStream | None = None
+        self._up = trio.Event()  # set while the process answers
         self._calls: dict[int, trio.MemorySendChannel[dict[str, Any]]] = {}
         self._call_ids = itertools.count(1)
         self._statistics = _empty_statistics()
@@ -200,6 +202,8 @@ class GatewayProcess:
     async def refresh(self) -> None:
         """Statistics fetched now rather than the last pushed (for /healthz, /metrics); the
         last pushed ones stand if the process cannot answer at once."""
+        if self._link is None:
+            return  # /healthz never waits for a (re)starting gateway
         with trio.move_on_after(REFRESH_TIMEOUT_S):
             try:
                 self._state(await self._call("state"))
@@ -239,6 +243,7 @@ class GatewayProcess:
             self.media_port = int(first["media_port"])
             self.udp_port = first.get("udp_port")
             self._link = link
+            self._up.set()
             log.info("MDVR gateway process running", pid=process.pid, port=self.signaling_port)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._send_topics, link)
@@ -249,6 +254,8 @@ class GatewayProcess:
             raise GatewayProcessLost(f"the gateway process ended ({await _exit_status(process)})")
         finally:
             self._link = None
+            if self._up.is_set():
+                self._up = trio.Event()
             for pending in self._calls.values():
                 pending.close()
             self._calls.clear()
@@ -295,6 +302,9 @@ class GatewayProcess:
         self.frames_received += 1
 
     async def _call(self, op: str, **args: Any) -> Any:
+        if self._link is None:  # starting or restarting: worth a short wait
+            with trio.move_on_after(START_WAIT_S):
+                await self._up.wait()
         link = self._link
         if link is None:
             raise UnavailableError("the MDVR gateway process is not running (restarting)")
