@@ -10,9 +10,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-__all__ = ["HISTORY_KEEP", "EditKind", "EditNote", "EditRecord", "changed_since"]
+__all__ = ["HISTORY_KEEP", "EditKind", "EditNote", "EditRecord", "changed_since", "entry_doc"]
 
-EditKind = Literal["look", "cue_list", "cue"]
+EditKind = Literal["look", "cue_list", "cue", "schedule"]
 
 HISTORY_KEEP: Final = 200
 """Rows the edit history keeps (the oldest are trimmed in the transaction that adds one)."""
@@ -33,7 +33,8 @@ class EditNote:
 @dataclass(frozen=True, slots=True)
 class EditRecord:
     """One recorded edit; `before`/`after` are the object's plain documents (None: the edit
-    created it / deleted it). `key` is the name, or "list/number" for a cue."""
+    created it / deleted it). `key` is the name, or "list/number" for a cue (a schedule
+    entry's by its name too)."""
 
     id: int
     at: datetime
@@ -44,7 +45,17 @@ class EditRecord:
     after: Any
 
 
-_WHAT: Final = {"look": "look", "cue_list": "cue list", "cue": "cue"}
+_WHAT: Final = {"look": "look", "cue_list": "cue list", "cue": "cue", "schedule": "schedule entry"}
+
+
+def entry_doc(entry: Any) -> dict[str, Any]:
+    """A schedule entry as the history keeps it: without its id (an undone deletion comes
+    back with a new one; the entry is known by its name, which is unique)."""
+    from .codec import to_plain
+
+    doc = dict(to_plain(entry))
+    doc.pop("id", None)
+    return doc
 
 
 def changed_since(kind: str, key: str) -> str:

@@ -18,6 +18,7 @@ from trocadero.config.schema import SiteConfig
 
 from .codec import from_plain, to_plain
 from .commands import Actor, audit
+from .edits import EditNote
 from .model import ScheduleEntry
 from .permissions import require
 from .schedule.clock import MAX_TIMELINE_HOURS, zone
@@ -151,23 +152,34 @@ class ScheduleService:
             raise ValidationError(problems)
         return entry
 
-    async def create(self, actor: Actor, doc: Mapping[str, Any]) -> ScheduleEntry:
+    async def create(
+        self, actor: Actor, doc: Mapping[str, Any], *, note: EditNote | None = None
+    ) -> ScheduleEntry:
+        """A new entry; `note` (default: the actor's) puts the edit in the undo history."""
         self._allow(actor, EDIT, "edit the schedule")
-        made = await self.store.schedules.create_schedule(self._build(doc, actor, None))
+        made = await self.store.schedules.create_schedule(
+            self._build(doc, actor, None), note=note or EditNote(actor.name)
+        )
         self.entries[made.id] = made
         await self._record(actor, "schedule.create", made.name, id=made.id)
         self._changed()
         return made
 
     async def update(
-        self, actor: Actor, entry_id: int, doc: Mapping[str, Any], *, partial: bool
+        self,
+        actor: Actor,
+        entry_id: int,
+        doc: Mapping[str, Any],
+        *,
+        partial: bool,
+        note: EditNote | None = None,
     ) -> ScheduleEntry:
         """Replace the entry (`partial`: only the fields given change)."""
         self._allow(actor, EDIT, "edit the schedule")
         old = await self.store.schedules.get_schedule(entry_id)
         entry = self._build(doc, actor, old if partial else replace(ScheduleEntry(), id=old.id))
         entry = replace(entry, id=old.id, created_by=old.created_by)
-        saved = await self.store.schedules.update_schedule(entry)
+        saved = await self.store.schedules.update_schedule(entry, note=note or EditNote(actor.name))
         self.entries[saved.id] = saved
         changed = sorted(k for k, v in to_plain(saved).items() if to_plain(old).get(k) != v)
         await self._record(actor, "schedule.update", saved.name, id=saved.id, fields=changed)
@@ -179,17 +191,19 @@ class ScheduleService:
         old = await self.store.schedules.get_schedule(entry_id)
         if old.enabled == enabled:
             return old
-        saved = await self.store.schedules.update_schedule(replace(old, enabled=enabled))
+        saved = await self.store.schedules.update_schedule(
+            replace(old, enabled=enabled), note=EditNote(actor.name)
+        )
         self.entries[saved.id] = saved
         action = "schedule.enable" if enabled else "schedule.disable"
         await self._record(actor, action, saved.name, id=saved.id)
         self._changed()
         return saved
 
-    async def delete(self, actor: Actor, entry_id: int) -> None:
+    async def delete(self, actor: Actor, entry_id: int, *, note: EditNote | None = None) -> None:
         self._allow(actor, EDIT, "edit the schedule")
         old = await self.store.schedules.get_schedule(entry_id)
-        await self.store.schedules.delete_schedule(entry_id)
+        await self.store.schedules.delete_schedule(entry_id, note=note or EditNote(actor.name))
         self.entries.pop(entry_id, None)
         await self._record(actor, "schedule.delete", old.name, id=entry_id)
         self._changed()

@@ -13,19 +13,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from trocadero.config.show import CueDef, CueListDef, LookDef
 
 from ..codec import from_plain, to_plain
-from ..edits import EditNote, EditRecord, changed_since
+from ..commands import Result
+from ..edits import EditNote, EditRecord, changed_since, entry_doc
 from ..errors import ConflictError, InvalidDocument, NotFoundError
 from ..permissions import Actor
 from .playback import OUTCOME, reply
 from .spec import Operation, Rest, Services
-
-if TYPE_CHECKING:
-    from ..commands import Result
 
 __all__ = ["NOTHING_TO_UNDO", "OPERATIONS"]
 
@@ -72,8 +70,28 @@ def _changed_since(rec: EditRecord) -> ConflictError:
     return ConflictError(changed_since(rec.kind, rec.key))
 
 
+async def _revert_schedule(s: Services, actor: Actor, rec: EditRecord, note: EditNote) -> Result:
+    """A schedule entry, known by its name: put back, deleted, or made again (a new id)."""
+    service = s.schedule
+    if service is None:
+        raise ConflictError("the schedule is not available here: undo refused")
+    current = next((e for e in service.entries.values() if e.name == rec.key), None)
+    if not _same(None if current is None else entry_doc(current), rec.after):
+        raise _changed_since(rec)
+    if current is None:
+        made = await service.create(actor, rec.before, note=note)
+        return Result("done", {"entry": made.id})
+    if rec.before is None:
+        await service.delete(actor, current.id, note=note)
+        return Result("done", {"entry": current.id})
+    await service.update(actor, current.id, rec.before, partial=False, note=note)
+    return Result("done", {"entry": current.id})
+
+
 async def _revert(s: Services, actor: Actor, rec: EditRecord) -> Result:
     note = EditNote(actor.name, undoes=rec.id)
+    if rec.kind == "schedule":
+        return await _revert_schedule(s, actor, rec, note)
     control, store = s.control(), s.store_show()
     if rec.kind == "look":
         if not _same(await _maybe(store.get_look(rec.key)), rec.after):
@@ -121,7 +139,7 @@ _EDIT: Final = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["look", "cue_list", "cue"]},
+        "kind": {"type": "string", "enum": ["look", "cue_list", "cue", "schedule"]},
         "name": {"type": "string", "description": 'the name, or "list/number" for a cue'},
         "change": {"type": "string", "enum": ["created", "changed", "deleted"]},
         "actor": {"type": "string"},

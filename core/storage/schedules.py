@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from ..edits import EditNote, entry_doc
 from ..model import ScheduleEntry
 from .base import DEFAULT_LIMIT, Conflict, NotFound, Page, ValidationError, row_id
 from .driver import Tx
+from .history import record_edit
 from .sqlkit import SqlPart, Table, all_rows, exists, keyset_page, validated
 
 __all__ = ["SCHEDULES", "ScheduleStore", "SqlScheduleStore", "read_schedules"]
@@ -19,7 +21,9 @@ SCHEDULES = Table("schedules", ScheduleEntry, generated=("id",))
 
 class ScheduleStore(ABC):
     @abstractmethod
-    async def create_schedule(self, entry: ScheduleEntry) -> ScheduleEntry:
+    async def create_schedule(
+        self, entry: ScheduleEntry, *, note: EditNote | None = None
+    ) -> ScheduleEntry:
         """Store a new entry (its `id` is ignored and assigned); its target must exist."""
 
     @abstractmethod
@@ -36,11 +40,13 @@ class ScheduleStore(ABC):
         """In name order."""
 
     @abstractmethod
-    async def update_schedule(self, entry: ScheduleEntry) -> ScheduleEntry:
+    async def update_schedule(
+        self, entry: ScheduleEntry, *, note: EditNote | None = None
+    ) -> ScheduleEntry:
         """Replace the entry with `entry.id`."""
 
     @abstractmethod
-    async def delete_schedule(self, schedule_id: int) -> None: ...
+    async def delete_schedule(self, schedule_id: int, *, note: EditNote | None = None) -> None: ...
 
 
 async def read_schedules(tx: Tx) -> list[ScheduleEntry]:
@@ -83,7 +89,9 @@ class SqlScheduleStore(SqlPart, ScheduleStore):
         if other is not None and int(other) != own_id:
             raise Conflict(f'a schedule named "{name}" already exists')
 
-    async def create_schedule(self, entry: ScheduleEntry) -> ScheduleEntry:
+    async def create_schedule(
+        self, entry: ScheduleEntry, *, note: EditNote | None = None
+    ) -> ScheduleEntry:
         entry = validated(entry)
         async with self._show_tx() as tx:
             problems = await self._schedule_problems(tx, entry)
@@ -93,7 +101,9 @@ class SqlScheduleStore(SqlPart, ScheduleStore):
             new_id = await tx.fetchval(
                 SCHEDULES.insert_sql(returning="id"), *SCHEDULES.encode(entry, self._d)
             )
-            return await self._schedule(tx, int(new_id))
+            made = await self._schedule(tx, int(new_id))
+            await record_edit(tx, note, "schedule", made.name, None, entry_doc(made))
+            return made
 
     async def get_schedule(self, schedule_id: int) -> ScheduleEntry:
         async with self._read() as tx:
@@ -120,10 +130,12 @@ class SqlScheduleStore(SqlPart, ScheduleStore):
             )
         return Page(tuple(SCHEDULES.decode(r, self._d) for r in rows), nxt)
 
-    async def update_schedule(self, entry: ScheduleEntry) -> ScheduleEntry:
+    async def update_schedule(
+        self, entry: ScheduleEntry, *, note: EditNote | None = None
+    ) -> ScheduleEntry:
         entry = validated(entry)
         async with self._show_tx() as tx:
-            await self._schedule(tx, entry.id)
+            old = await self._schedule(tx, entry.id)
             problems = await self._schedule_problems(tx, entry)
             if problems:
                 raise ValidationError(problems)
@@ -131,9 +143,12 @@ class SqlScheduleStore(SqlPart, ScheduleStore):
             await tx.execute(
                 SCHEDULES.update_sql("id = ?"), *SCHEDULES.encode(entry, self._d), entry.id
             )
-            return await self._schedule(tx, entry.id)
+            saved = await self._schedule(tx, entry.id)
+            await record_edit(tx, note, "schedule", saved.name, entry_doc(old), entry_doc(saved))
+            return saved
 
-    async def delete_schedule(self, schedule_id: int) -> None:
+    async def delete_schedule(self, schedule_id: int, *, note: EditNote | None = None) -> None:
         async with self._show_tx() as tx:
-            await self._schedule(tx, schedule_id)
+            old = await self._schedule(tx, schedule_id)
             await tx.execute("DELETE FROM schedules WHERE id = ?", int(schedule_id))
+            await record_edit(tx, note, "schedule", old.name, entry_doc(old), None)

@@ -67,3 +67,27 @@ def test_undo_of_a_look_edit(browser: Browser, daemon: Daemon) -> None:
     # No script error (the browser logs the refused request itself; that one is expected).
     errors = page.errors  # type: ignore[attr-defined]
     assert [e for e in errors if "status of 409" not in e] == []
+
+
+def test_undo_on_the_schedule_page(browser: Browser, daemon: Daemon) -> None:
+    """A schedule entry's creation undone from the schedule page's Undo button."""
+    entry = {
+        "name": "undo-me",
+        "target_kind": "cue_list",
+        "target": "main",
+        "rrule": "FREQ=DAILY",
+        "dtstart": "2026-12-01T20:00:00+01:00",
+        "duration_s": 600,
+    }
+    r = daemon.post("/api/schedule", json=entry)  # made by admin, the page's user too
+    assert r.status_code == 201, r.text
+    page = logged_in(browser, daemon)
+    page.goto(daemon.base + "/#/schedule")
+    undo = page.locator("#undo")
+    expect(undo).to_have_text('Undo: schedule entry "undo-me" created by admin just now')
+    undo.click()
+    expect(page.locator("#toast")).to_contain_text('Undone: schedule entry "undo-me" created')
+    names = [e["name"] for e in daemon.get("/api/schedule").json()["entries"]]
+    assert "undo-me" not in names
+    expect(page.locator('[data-entry] >> text="undo-me"')).to_have_count(0)
+    shot(page, "undo-3-schedule")

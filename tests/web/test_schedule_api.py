@@ -5,7 +5,7 @@ instant, the timeline, and iCal import."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ from starlette.requests import Request
 
 from trocadero.config.schema import SiteConfig, StorageConfig
 from trocadero.config.show import CanvasDef, CanvasLayersDef, CueDef, CueListDef, LookDef
-from trocadero.core.commands import Actor
+from trocadero.core.commands import Actor, Controller
+from trocadero.core.playback.ladder import Engine
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.storage import Storage, open_storage
@@ -57,7 +58,13 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         def actor_of(request: Request) -> Actor:
             return Actor("tester", role[0], "api")  # type: ignore[arg-type]
 
+        # A controller and the show store too: the undo of a schedule edit (edit.undo).
+        engine = Engine(("facade", "canopy"), looks={}, debounce=0.0)
+        controller = Controller(
+            engine, now=lambda: 0.0, audit=store.audit, state=store.state, library=store.show
+        )
         app = create_app(ControlPlane(health=dict, metrics=dict, schedule=service,
+                                      playback=controller, store=store,
                                       actor_of=actor_of))  # fmt: skip
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -284,3 +291,31 @@ async def test_a_bad_calendar_imports_nothing(api: Api) -> None:
     )
     assert r.json()["problems"] == ['VEVENT "National day": target: no look "purple"']
     assert (await api.client.get("/api/schedule")).json()["entries"] == []
+
+
+async def test_schedule_edits_are_undone_one_by_one(api: Api) -> None:
+    """Undo of the last edit covers the schedule: a change put back, a deletion made again
+    (a new id, the same entry), a creation removed; refused when someone changed it since."""
+    made = (await api.client.post("/api/schedule", json=SUNSET)).json()["entry"]
+    r = await api.client.patch(f"/api/schedule/{made['id']}", json={"offset_s": -600})
+    assert r.status_code == 200, r.text
+    last = (await api.client.get("/api/edits/last")).json()["edit"]
+    assert (last["kind"], last["name"], last["change"]) == ("schedule", "sunset", "changed")
+    assert (await api.client.post("/api/edits/undo")).status_code == 200
+    entry = await api.store.schedules.get_schedule(made["id"])
+    assert entry.offset_s == 900  # the change put back
+    assert (await api.client.delete(f"/api/schedule/{made['id']}")).status_code == 200
+    r = await api.client.post("/api/edits/undo")  # the deletion undone
+    assert r.status_code == 200, r.text
+    (again,) = [e for e in (await api.store.schedules.list_schedules()).items if e.name == "sunset"]
+    assert again.id != made["id"]
+    assert (again.anchor, again.offset_s, again.rrule) == ("sunset", 900, "FREQ=DAILY")
+    listed = (await api.client.get("/api/schedule")).json()["entries"]
+    assert [e["name"] for e in listed] == ["sunset"]  # the service knows it again
+    # The creation is next, but the entry changed since (another writer: an import), so
+    # the undo is refused and that change kept.
+    await api.store.schedules.update_schedule(replace(again, priority=7))
+    r = await api.client.post("/api/edits/undo")
+    assert r.status_code == 409, r.text
+    assert 'schedule entry "sunset" changed since that edit' in r.json()["error"]
+    assert (await api.store.schedules.get_schedule(again.id)).priority == 7  # nothing lost

@@ -1,6 +1,7 @@
 // The building's schedule: entries (created, edited and deleted in one form by those who may
 // edit the schedule), what plays now and why, the next 24 hours, and any date simulated.
 import { api, siteZone } from "./api.js";
+import { undoBar } from "./undo.js";
 import { wallClock, zonedIso } from "./recurrence.js";
 import { entryForm } from "./schedule_form.js";
 
@@ -233,9 +234,12 @@ export async function mount(main, ui) {
   }
 
   async function refresh() {
+    undo.refresh();
     await Promise.all([showEntries(), showNow(), showTimeline(), showWeek()]);
   }
-  main.replaceChildren(nowPanel, weekPanel, linePanel, entriesPanel, formPanel);
+  // Undo of the last edit (undo.js): a schedule entry's change, deletion or creation too.
+  const undo = undoBar(ui, refresh);
+  main.replaceChildren(undo.node, nowPanel, weekPanel, linePanel, entriesPanel, formPanel);
   await refresh();
   return { stop() {} };
 }

@@ -1,9 +1,9 @@
-// The Undo button of the edit page: what the caller's last show edit was (GET /api/edits/last)
+// The Undo button of the edit and schedule pages: what the caller's last show edit was (GET /api/edits/last)
 // and reverting it (POST /api/edits/undo). The daemon refuses (409) when the object changed
 // since or there is nothing left to undo; the refusal is shown like any other error.
 import { api } from "./api.js";
 
-const KINDS = { look: "look", cue_list: "cue list", cue: "cue" };
+const KINDS = { look: "look", cue_list: "cue list", cue: "cue", schedule: "schedule entry" };
 
 function ago(at) {
   const s = Math.max(0, Math.round((Date.now() - Date.parse(at)) / 1000));
