@@ -2,6 +2,7 @@
 // look or a colour, release the park, and "why this colour": the ladder of what would play,
 // top first, as the daemon composes it (the playback state's `ladder`, docs/playback.md).
 import { api } from "./api.js";
+import { overrideRoute, parkRoute, releaseCell } from "./release.js";
 
 // 16-bit RGB as #rrggbb.
 export const hex = (rgb) =>
@@ -48,7 +49,7 @@ export function canvasPanel(ui, name, description, lookNames) {
       return false;
     }
   };
-  const path = `/api/parks/${encodeURIComponent(name)}`;
+  const path = parkRoute(name);
 
   const lookPick = el(
     "select",
@@ -134,11 +135,7 @@ export function canvasPanel(ui, name, description, lookNames) {
           el("td", {}, what(parked)),
           el("td", { class: "park-holder" }, holder.by || "restored at start-up"),
           el("td", {}, holder.for_s != null ? `for ${holder.for_s} s` : ""),
-          el(
-            "td",
-            {},
-            el("button", { type: "button", disabled: !override, onclick: () => call("DELETE", path, {}) }, "Release")
-          )
+          releaseCell(el, call, path, override)
         )
       );
     }
@@ -151,19 +148,7 @@ export function canvasPanel(ui, name, description, lookNames) {
           el("td", {}, o.id),
           el("td", {}, o.owner),
           el("td", {}, o.expires_in != null ? `${o.expires_in} s left` : "no TTL"),
-          el(
-            "td",
-            {},
-            el(
-              "button",
-              {
-                type: "button",
-                disabled: !override,
-                onclick: () => call("DELETE", `/api/overrides/${encodeURIComponent(o.id)}`, {}),
-              },
-              "Release"
-            )
-          )
+          releaseCell(el, call, overrideRoute(o.id), override)
         )
       );
     }

@@ -2,6 +2,7 @@
 // masters and blackout, the emergency control, live previews.
 import { api, Live } from "./api.js";
 import { previewCanvas } from "./preview.js";
+import { overrideRoute, parkRoute, releaseCell } from "./release.js";
 
 export async function mount(main, ui) {
   const { el, report, confirmAction, can } = ui; // ui.toast for what a verb did
@@ -243,20 +244,7 @@ export async function mount(main, ui) {
         el("td", {}, what),
         el("td", {}, holder.by || "restored"),
         el("td", {}, holder.for_s != null ? `${holder.for_s} s` : ""),
-        el(
-          "td",
-          {},
-          el(
-            "button",
-            {
-              type: "button",
-              class: "unpark",
-              disabled: !override,
-              onclick: () => call("DELETE", `/api/parks/${encodeURIComponent(canvas)}`, {}),
-            },
-            "Release"
-          )
-        )
+        releaseCell(el, call, parkRoute(canvas), override, { class: "unpark" })
       );
     });
     const overrideRows = state.overrides.map((o) =>
@@ -267,19 +255,7 @@ export async function mount(main, ui) {
         el("td", {}, o.owner),
         el("td", {}, `priority ${o.priority}`),
         el("td", {}, o.expires_in != null ? `${o.expires_in} s left` : ""),
-        el(
-          "td",
-          {},
-          el(
-            "button",
-            {
-              type: "button",
-              disabled: !override,
-              onclick: () => call("DELETE", `/api/overrides/${encodeURIComponent(o.id)}`, {}),
-            },
-            "Release"
-          )
-        )
+        releaseCell(el, call, overrideRoute(o.id), override)
       )
     );
     const canvasPick = el("select", { id: "park-canvas" }, ...canvases.map((c) => el("option", {}, c)));
