@@ -21,7 +21,6 @@ import trio
 from tests.daemon_harness import Daemon, free_port, running_daemon, write_config
 from trocadero.config import load_default_config
 from trocadero.config.schema import Config
-from trocadero.core.errors import ConflictError
 from trocadero.core.events import EventBus
 from trocadero.core.storage import open_storage
 from trocadero.playout.mdvr.feeds import LiveFeeds
@@ -114,8 +113,9 @@ async def test_calls_events_and_live_frames_cross_the_process_boundary(
             assert [(s["channel"], s["state"]) for s in sessions] == [(1, "streaming")]
             assert await gateway.stop_live("00967", 1)
 
-            # The gateway's typed errors keep their kind across the boundary.
-            with pytest.raises(ConflictError, match="not connected"):
+            # The gateway's errors keep their kind across the boundary: a device not connected
+            # is the LookupError the in-process gateway raises (the table makes it a 409).
+            with pytest.raises(LookupError, match="not connected"):
                 await gateway.start_live("77777", 0)
             layer.close()
             nursery.cancel_scope.cancel()

@@ -196,16 +196,16 @@ class GatewayHost:
 
 
 def _error_code(exc: Exception) -> str | None:
-    """The table's code for what the gateway raised, as the in-process gateway's errors are
-    read (core/operations/mdvr.py): a device not connected is a conflict, a ValueError bad
-    input."""
+    """How the daemon raises what the gateway raised: a typed error by its table code; the
+    gateway's untyped LookupError / ValueError as those, so the operation table reads them
+    exactly as it reads the in-process gateway's (core/operations/mdvr.py); else None."""
     found = error_kind(exc)
     if found is not None:
         return found.code
     if isinstance(exc, LookupError):
-        return "conflict"
+        return "lookup"
     if isinstance(exc, ValueError):
-        return "bad_args"
+        return "value"
     return None
 
 

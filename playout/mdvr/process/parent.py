@@ -95,6 +95,11 @@ def _empty_statistics() -> GatewayStatistics:
 
 
 def _error(code: str, message: str) -> Exception:
+    """The exception the in-process gateway would have raised (child.py `_error_code`)."""
+    if code == "lookup":
+        return LookupError(message)
+    if code == "value":
+        return ValueError(message)
     for kind in ERROR_KINDS:
         if kind.code == code:
             if kind.kind is RefusedError:
