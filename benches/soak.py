@@ -13,8 +13,10 @@ the default cue list every `--go-every` seconds from this process.
 
 Per interval it prints: late renders (deadlines without a fresh frame, by cause: started
 late, too slow, waited for the GIL/CPU) and where the period went; output lateness on the
-wire (p99/max against the fitted 44 Hz grid); the daemon's RSS and open descriptors;
-positions stored and dropped; GO latency. At the end: the verb client's p50/p99 and each
+wire (p99/max against the fitted 44 Hz grid); the daemon's RSS and open descriptors, and its
+MDVR gateway process's beside them; positions stored and dropped; GO latency. At the end: the
+verb client's p50/p99 beside its floor (the same PUT, from the same client, to a do-nothing
+stdlib HTTP server under the same load) and each
 target of issue 14 (late renders ≤ 0.1 % with vehicles, ≤ 0.01 % without; verb p99 ≤ 10 ms;
 RSS flat within 2 % after warm-up; no descriptor growth; output p99 ≤ 0.1 ms) as MET/NOT MET.
 """
