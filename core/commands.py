@@ -104,7 +104,9 @@ class Controller:
 
     `now()` gives the current frame time (seconds on the frame clock) and `wall()` the wall
     clock, so a command takes effect at the instant it arrives, not at the next frame.
-    `changed()` is called after every accepted command (the daemon re-renders at once).
+    `changed()` is called after every accepted command (the daemon re-renders at once); it
+    returns True when the change is already on its way to the wire (the native render thread
+    took the new plan), so the reply need not yield to a frame producer first.
     """
 
     def __init__(
@@ -116,7 +118,7 @@ class Controller:
         audit: AuditLog | None = None,
         state: StateStore | None = None,
         latch: EmergencyLatch | None = None,
-        changed: Callable[[], None] = lambda: None,
+        changed: Callable[[], bool] = lambda: False,
         check_look: Callable[[LookDef], list[str]] | None = None,
         on_event: Callable[[str, Mapping[str, Any]], Awaitable[None] | None] | None = None,
         panic_fade: float = 3.0,
@@ -146,10 +148,11 @@ class Controller:
         """An event set at the next accepted command (for pushing state without polling)."""
         return self._change
 
-    def _announce(self) -> None:
-        self.changed()
+    def _announce(self) -> bool:
+        handed_over = self.changed()
         self._change.set()
         self._change = trio.Event()
+        return handed_over
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -205,10 +208,11 @@ class Controller:
     ) -> Result:
         value = outcome.value if isinstance(outcome, Outcome) else outcome
         if value not in (Outcome.DEBOUNCED.value, Outcome.UNCHANGED.value):
-            self._announce()
-            # Let the (just woken) frame producer render the change before the audit and
-            # state writes run: the wire first, the bookkeeping after.
-            await trio.lowlevel.checkpoint()
+            if not self._announce():
+                # Let the (just woken) frame producer render the change before the audit
+                # and state writes run: the wire first, the bookkeeping after. (The native
+                # render thread has its plan already: no round of the loop to wait for.)
+                await trio.lowlevel.checkpoint()
             await self._record(actor, action, target, {"outcome": value, **detail}, save=True)
         return Result(value, detail)
 

@@ -68,11 +68,15 @@ class PlaybackDriver:
             raise RuntimeError("the frame clock has not started")
         return (time.monotonic_ns() - epoch) / 1e9
 
-    def changed(self) -> None:
+    def changed(self) -> bool:
+        """A command changed the engine; True if the native render thread has the new plan
+        already (`on_change` hands it over synchronously)."""
+        handed_over = self.on_change is not None
         if self.on_change is not None:
             self.on_change()
         self.nudge.set()
         self.wakeup.set()
+        return handed_over
 
     def before_render(self, frame_time: float) -> None:
         e = self.engine

@@ -169,6 +169,9 @@ def _permissions(role: str) -> list[str]:
     return sorted(group for group, roles in PERMISSIONS.items() if role in roles)
 
 
+_TEMPLATE_CACHE = 4096
+
+
 class AuthMiddleware:
     """Authenticate (Bearer JWT), rate-limit, authorise by `access.ROUTE_ACCESS`, and add the
     security headers. The actor is left in ``scope["state"]["actor"]`` for the handlers."""
@@ -189,6 +192,9 @@ class AuthMiddleware:
         self.limiter = limiter
         self.login_limiter = login_limiter
         self.clock = clock
+        # (method, path) → route template: the same few paths are polled all day, and the
+        # scan below tries every route's pattern in turn. Bounded: ids make paths many.
+        self._templates: dict[tuple[str, str], str | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -214,6 +220,17 @@ class AuthMiddleware:
         await self.app(scope, receive, send_with_headers)
 
     def _template(self, scope: Scope) -> str | None:
+        key = (scope["method"], scope["path"])
+        try:
+            return self._templates[key]
+        except KeyError:
+            pass
+        if len(self._templates) >= _TEMPLATE_CACHE:
+            self._templates.clear()
+        template = self._templates[key] = self._match_template(scope)
+        return template
+
+    def _match_template(self, scope: Scope) -> str | None:
         # The route the router will run (a full match: path and method); else a path-only
         # match, which the router answers with 405.
         partial = None

@@ -81,8 +81,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared, chunked = _body_headers(scope)
+        if not declared and not chunked and scope.get("http_version", "1.1").startswith("1"):
+            # No body (a GET, a DELETE): nothing to count or to buffer. (HTTP/2 may send a
+            # body without either header: counted below.)
+            await self.app(scope, receive, send)
+            return
         rule = self._rule(scope["method"], scope["path"])
-        declared = _content_length(scope)
         if declared is not None and declared > rule.limit:
             await _too_large(rule, scope, receive, send)  # nothing of the body read
             return
@@ -107,11 +112,16 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_headers(scope: Scope) -> tuple[int | None, bool]:
+    """(Content-Length if given, whether the body is chunked): with neither, a request has
+    no body (RFC 9112 §6.3)."""
+    length, chunked = None, False
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if value.isdigit() else None  # h11 refused a malformed one
-    return None
+            length = int(value) if value.isdigit() else None  # h11 refused a malformed one
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 async def _too_large(rule: RouteLimit, scope: Scope, receive: Receive, send: Send) -> None:

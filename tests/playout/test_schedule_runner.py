@@ -241,10 +241,11 @@ async def _serve_and_watch(rig: Rig) -> None:
     def wall() -> float:
         return base_wall + trio.current_time() - start
 
-    def changed() -> None:  # the command layer's "re-render now" hook: one call per change
+    def changed() -> bool:  # the command layer's "re-render now" hook: one call per change
         seen.append((wall(), dict(rig.engine.schedule_targets)))  # type: ignore[arg-type]
         if len(seen) == 2:
             two.set()
+        return False
 
     controller = Controller(
         rig.engine,
