@@ -2,9 +2,10 @@
 
 - Passwords: scrypt (N=2^14, r=8, p=1, 16-byte salt), hashed on a worker thread so a login
   never holds the Trio thread (and the next frame's render) for the ~50 ms it costs.
-- Access tokens: HS256 JWTs carrying the user name and role, valid `access_ttl_s`. Checking
-  one needs no database round trip. Disabling a user or changing a password takes effect
-  at once anyway: tokens issued before that instant are refused (``_not_before``).
+- Access tokens: HS256 JWTs (PyJWT, that algorithm only) carrying the user name and role,
+  valid `access_ttl_s`. Checking one needs no database round trip. Disabling a user or
+  changing a password takes effect at once anyway: tokens issued before that instant are
+  refused (``_not_before``).
 - Refresh tokens: 32 random bytes, stored as SHA-256 only, rotated on every use; a
   rotated-out token presented again revokes its whole family (see `storage.tokens`).
 - Every access token names its family (``fam``): logging out or a detected reuse revokes the
@@ -23,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import jwt
 import structlog
 import trio
+from jwt.types import Options
 
 from trocadero.config.schema import AuthConfig
 
@@ -106,7 +108,7 @@ def check_password_rules(password: str) -> None:
         raise InvalidArgument(f"password: at least {_MIN_PASSWORD} characters")
 
 
-# --- JWT (HS256) -------------------------------------------------------------------------------
+# --- JWT (HS256, through PyJWT) -----------------------------------------------------------------
 
 
 def _b64(raw: bytes) -> str:
@@ -117,32 +119,32 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-_JWT_HEADER: Final = _b64(b'{"alg":"HS256","typ":"JWT"}')
+# Only our own algorithm: a token claiming "none", RS256 or another HMAC is refused outright
+# (an explicit list, so the header never chooses how it is checked).
+_ALGORITHMS: Final = ("HS256",)
+# Expiry is checked against the service's clock (injectable in tests), not PyJWT's; iat and
+# nbf are ours to judge (`AuthService._claims`), so PyJWT checks only the signature and shape.
+_DECODE_OPTIONS: Final[Options] = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+    "enforce_minimum_key_length": True,  # HS256 wants >= 32 bytes (AuthService checks too)
+}
 
 
 def encode_jwt(claims: Mapping[str, Any], key: bytes) -> str:
-    body = _b64(json.dumps(dict(claims), separators=(",", ":"), sort_keys=True).encode())
-    signing_input = f"{_JWT_HEADER}.{body}".encode()
-    return f"{_JWT_HEADER}.{body}.{_b64(hmac.digest(key, signing_input, 'sha256'))}"
+    return jwt.encode(dict(claims), key, algorithm="HS256")
 
 
 def decode_jwt(token: str, key: bytes, *, now: float) -> dict[str, Any]:
     """The claims of a token we signed that has not expired; AuthError otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise AuthError("malformed token")
-    header, body, signature = parts
     try:
-        want = hmac.digest(key, f"{header}.{body}".encode(), "sha256")
-        if not hmac.compare_digest(_unb64(signature), want):
-            raise AuthError("bad token signature")
-        head = json.loads(_unb64(header))
-        claims = json.loads(_unb64(body))
-    except (ValueError, TypeError) as exc:  # binascii.Error and JSONDecodeError are ValueErrors
+        claims = jwt.decode(token, key, algorithms=_ALGORITHMS, options=_DECODE_OPTIONS)
+    except jwt.InvalidSignatureError as exc:
+        raise AuthError("bad token signature") from exc
+    except jwt.InvalidTokenError as exc:  # bad segments, base64, JSON, algorithm or claim types
         raise AuthError("malformed token") from exc
-    # Only our own algorithm: a token claiming "none" or RS256 is refused outright.
-    if not isinstance(head, dict) or head.get("alg") != "HS256" or not isinstance(claims, dict):
-        raise AuthError("malformed token")
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or exp <= now:
         raise AuthError("token expired")

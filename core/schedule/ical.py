@@ -1,11 +1,18 @@
 """iCalendar (RFC 5545) import: each VEVENT becomes a schedule entry.
 
-Read: SUMMARY (the entry's name; UID when there is none), DTSTART (with TZID, UTC "Z",
-floating = the site's zone, or VALUE=DATE for a whole day), DTEND or DURATION, RRULE, EXDATE
-and RDATE (comma lists, each with its own TZID or VALUE=DATE), STATUS:CANCELLED (skipped),
-and RECURRENCE-ID (a moved instance: the master gets an EXDATE for it and the moved instance
-becomes an entry of its own). VTIMEZONE blocks are not read: TZID must name a tz-database zone
-(as every mainstream calendar writes it). What to play comes from the import request
+The file is read with the `icalendar` package (`ical_read.py`: content lines, folding,
+escapes, typed values, zones); recurrence stays with dateutil (the entry's RRULE text, as the
+schedule reads every rule). Read: SUMMARY (the entry's name; UID when there is none), DTSTART
+(with TZID, UTC "Z", floating = the site's zone, or VALUE=DATE for a whole day), DTEND or
+DURATION, RRULE, EXDATE and RDATE (comma lists, each with its own TZID or VALUE=DATE),
+STATUS:CANCELLED (skipped), and RECURRENCE-ID (a moved instance: the master gets an EXDATE for
+it and the moved instance becomes an entry of its own).
+
+Zones: a TZID may be a tz-database zone (also written "/vendor/Europe/Paris"), or a Windows
+zone name as Outlook and Exchange write it ("Romance Standard Time" → Europe/Paris, through
+`icalendar`'s table). A TZID neither names (Outlook's "Customized Time Zone") is read from its
+VTIMEZONE and accepted as the site's zone when their UTC offsets agree over the years around
+the event; otherwise it is refused, naming the TZID. What to play comes from the import request
 (`template`); an event may say otherwise with X-TROCADERO-TARGET ("look:NAME",
 "cue_list:NAME" or "cue:LIST/NUMBER"), X-TROCADERO-PRIORITY, X-TROCADERO-CANVASES (comma list)
 and X-TROCADERO-FADE (seconds).
@@ -19,48 +26,27 @@ become a duration of that many 24 h days. Every problem names its line and prope
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import get_args
+from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo
+
+from icalendar.timezone import tzp
 
 from ..codec import from_plain, to_plain
 from ..model import ScheduleEntry, ScheduleTarget
 from .clock import format_local, to_instant, wall, zone
+from .ical_read import Block, Prop, read_ical
 
-_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_DATETIME = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)$")
-_DURATION = re.compile(
-    r"^(?P<sign>[+-]?)P(?:(?P<w>\d+)W|(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?"
-    r"(?:(?P<s>\d+)S)?)?)$"
-)
+# Only to word a problem: the shape was right but the calendar has no such day or time.
+_DATE_SHAPE = re.compile(r"^\d{8}(T\d{6}Z?)?$")
+_DATE_PROPS = frozenset({"DTSTART", "DTEND", "EXDATE", "RDATE", "RECURRENCE-ID"})
 
 
 class IcalError(ValueError):
     """One problem, already naming its line and property."""
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    number: int  # the first physical line
-    name: str
-    params: dict[str, str]
-    value: str
-
-
-@dataclass
-class _Event:
-    begin: int
-    props: list[Line] = field(default_factory=list)
-
-    def one(self, name: str) -> Line | None:
-        found = [p for p in self.props if p.name == name]
-        return found[0] if found else None
-
-    def all(self, name: str) -> list[Line]:
-        return [p for p in self.props if p.name == name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,190 +56,146 @@ class IcalImport:
     skipped: tuple[str, ...]
 
 
-# --- content lines --------------------------------------------------------------------------------
-
-
-def _unfold(text: str) -> Iterator[tuple[int, str]]:
-    """Logical lines (continuations joined) with the number of their first physical line."""
-    current: str | None = None
-    start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if raw[:1] in (" ", "\t") and current is not None:
-            current += raw[1:]
-            continue
-        if current is not None and current.strip():
-            yield start, current
-        current, start = raw, number
-    if current is not None and current.strip():
-        yield start, current
-
-
-def _split_line(number: int, text: str) -> Line:
-    """NAME;PARAM=VALUE;…:VALUE (a colon inside a quoted parameter value does not end it)."""
-    quoted = False
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == ":" and not quoted:
-            head, value = text[:i], text[i + 1 :]
-            break
-    else:
-        raise IcalError(f"line {number}: expected NAME:VALUE (got {text[:40]!r})")
-    name, *raw_params = _split_params(head)
-    params: dict[str, str] = {}
-    for p in raw_params:
-        key, sep, val = p.partition("=")
-        if not sep:
-            raise IcalError(f"line {number} ({name.upper()}): parameter without a value ({p!r})")
-        params[key.strip().upper()] = val.strip().strip('"')
-    return Line(number, name.strip().upper(), params, value)
-
-
-def _split_params(head: str) -> list[str]:
-    parts, quoted, cur = [], False, ""
-    for ch in head:
-        if ch == '"':
-            quoted = not quoted
-        if ch == ";" and not quoted:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return parts
-
-
-def _text(value: str) -> str:
-    """TEXT value escapes: \\n, \\, \\; \\\\."""
-    out, i = [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            nxt = value[i + 1]
-            out.append("\n" if nxt in "nN" else nxt)
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _events(text: str) -> tuple[list[_Event], list[str]]:
-    events: list[_Event] = []
-    problems: list[str] = []
-    stack: list[str] = []
-    event: _Event | None = None
-    saw_calendar = False
-    for number, raw in _unfold(text):
-        try:
-            line = _split_line(number, raw)
-        except IcalError as exc:
-            problems.append(str(exc))
-            continue
-        if line.name == "BEGIN":
-            kind = line.value.strip().upper()
-            stack.append(kind)
-            saw_calendar |= kind == "VCALENDAR"
-            if kind == "VEVENT" and stack[:-1] == ["VCALENDAR"]:
-                event = _Event(number)
-            continue
-        if line.name == "END":
-            kind = line.value.strip().upper()
-            if not stack or stack[-1] != kind:
-                problems.append(f"line {number} (END): END:{kind} does not close the open block")
-                continue
-            stack.pop()
-            if kind == "VEVENT" and event is not None:
-                events.append(event)
-                event = None
-            continue
-        if event is not None and stack[-1] == "VEVENT":
-            event.props.append(line)
-    if not saw_calendar:
-        problems.append("line 1: not an iCalendar file (no BEGIN:VCALENDAR)")
-    elif stack:
-        problems.append(f"end of file: BEGIN:{stack[-1]} is never closed")
-    return events, problems
-
-
 # --- values ---------------------------------------------------------------------------------------
 
 
-def _where(line: Line) -> str:
-    return f"line {line.number} ({line.name})"
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    """A date, or a naive wall-clock time in `zone` (None: floating, the entry's own zone)."""
+
+    value: date | datetime
+    zone: ZoneInfo | None
 
 
-def _zone_of(line: Line, default: ZoneInfo) -> ZoneInfo:
-    tzid = line.params.get("TZID")
-    if tzid is None:
-        return default
-    try:
-        return zone(tzid.lstrip("/"))
-    except ValueError:
+def _broken(prop: Prop) -> IcalError:
+    if prop.name == "DURATION":
+        return IcalError(f"{prop.where}: expected an ISO 8601 duration such as PT4H30M")
+    raw = prop.raw.strip()
+    if _DATE_SHAPE.match(raw.split(",")[0].strip()):
+        what = "date and time" if "T" in raw else "date"
+        return IcalError(f"{prop.where}: not a calendar {what} ({raw!r})")
+    return IcalError(
+        f"{prop.where}: expected a date YYYYMMDD or a date-time YYYYMMDDTHHMMSS[Z] (got {raw!r})"
+    )
+
+
+class _Zones:
+    """What each TZID of one file means (see the module's doc), asked once per TZID."""
+
+    def __init__(self, vtimezones: Mapping[str, Block], site: ZoneInfo) -> None:
+        self._vtimezones = vtimezones
+        self._site = site
+        self._known: dict[str, ZoneInfo | None] = {}
+
+    def of(self, prop: Prop, tzid: str, near: datetime) -> ZoneInfo:
+        key = tzid.strip("/")
+        if key not in self._known:
+            self._known[key] = self._resolve(key, near)
+        found = self._known[key]
+        if found is not None:
+            return found
+        if key in self._vtimezones:
+            raise IcalError(
+                f"{prop.where}: TZID {tzid!r} is defined by a VTIMEZONE that is not the site's"
+                f" zone ({self._site.key}): name a tz-database zone (e.g. Europe/Paris)"
+            )
         raise IcalError(
-            f"{_where(line)}: TZID {tzid!r} is not a tz-database zone (e.g. Europe/Paris)"
-        ) from None
-
-
-def _value(line: Line, raw: str) -> tuple[date | datetime, bool]:
-    """(a date, or a naive wall-clock time; True if it was UTC)."""
-    raw = raw.strip()
-    kind = line.params.get("VALUE", "").upper()
-    m = _DATE.match(raw)
-    if m is not None and kind in ("", "DATE"):
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3])), False
-        except ValueError:
-            raise IcalError(f"{_where(line)}: not a calendar date ({raw!r})") from None
-    if kind == "PERIOD":
-        raise IcalError(f"{_where(line)}: VALUE=PERIOD is not supported; give start times")
-    m = _DATETIME.match(raw)
-    if m is None or kind == "DATE":
-        raise IcalError(
-            f"{_where(line)}: expected a date YYYYMMDD or a date-time YYYYMMDDTHHMMSS[Z]"
-            f" (got {raw!r})"
+            f"{prop.where}: TZID {tzid!r} is not a tz-database zone (e.g. Europe/Paris)"
         )
-    try:
-        at = datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]))
-    except ValueError:
-        raise IcalError(f"{_where(line)}: not a calendar date and time ({raw!r})") from None
-    return at, bool(m[7])
+
+    def _resolve(self, key: str, near: datetime) -> ZoneInfo | None:
+        # tz database, Windows names, "/vendor/Area/City" (its annotation names datetime.tzinfo
+        # with `datetime` the class, which mypy misreads: hence the cast).
+        known = cast("tzinfo | None", tzp.timezone(key))
+        if isinstance(known, ZoneInfo):
+            return known
+        block = self._vtimezones.get(key)
+        if block is None:
+            return None
+        try:
+            defined = tzp.create_timezone(block.component)  # not cached process-wide
+        except (ValueError, TypeError, KeyError):
+            return None
+        return self._site if _same_offsets(defined, self._site, near.year) else None
 
 
-def _duration(line: Line) -> float:
-    m = _DURATION.match(line.value.strip())
-    if m is None or line.value.strip() in ("P", "PT"):
-        raise IcalError(f"{_where(line)}: expected an ISO 8601 duration such as PT4H30M")
-    if m["sign"] == "-":
-        raise IcalError(f"{_where(line)}: a negative duration has no meaning here")
-    weeks, days = int(m["w"] or 0), int(m["d"] or 0)
-    hours, minutes, seconds = int(m["h"] or 0), int(m["m"] or 0), int(m["s"] or 0)
-    return float(((weeks * 7 + days) * 24 + hours) * 3600 + minutes * 60 + seconds)
+def _same_offsets(a: tzinfo, b: tzinfo, year: int) -> bool:
+    """Whether two zones agree on the UTC offset weekly from a year before to two after."""
+    at = datetime(year - 1, 1, 1, 12, tzinfo=UTC)
+    for _ in range(3 * 53):
+        if at.astimezone(a).utcoffset() != at.astimezone(b).utcoffset():
+            return False
+        at += timedelta(days=7)
+    return True
 
 
-def _local_text(
-    value: date | datetime, utc: bool, source: ZoneInfo, target: ZoneInfo, floating: bool
-) -> str:
+def _moment(prop: Prop, item: Any, zones: _Zones) -> _Moment:
+    """One value of a date property: `item` is `icalendar`'s vDDDTypes."""
+    value = item.dt
+    if isinstance(value, tuple):
+        raise IcalError(f"{prop.where}: VALUE=PERIOD is not supported; give start times")
+    if isinstance(value, datetime):
+        naive = value.replace(tzinfo=None)
+        tz = value.tzinfo
+        if tz is None:
+            tzid = item.params.get("TZID") or prop.params.get("TZID")
+            return _Moment(naive, None if tzid is None else zones.of(prop, str(tzid), naive))
+        if tz is UTC:
+            return _Moment(naive, ZoneInfo("UTC"))
+        if isinstance(tz, ZoneInfo):
+            return _Moment(naive, ZoneInfo("UTC") if tz.key in ("UTC", "Etc/UTC") else tz)
+        return _Moment(naive, zones.of(prop, str(prop.params.get("TZID", tz)), naive))
+    if isinstance(value, date):
+        return _Moment(value, None)
+    raise _broken(prop)
+
+
+def _single(prop: Prop, zones: _Zones) -> _Moment:
+    if prop.error or prop.value is None:
+        raise _broken(prop)
+    return _moment(prop, prop.value, zones)
+
+
+def _several(prop: Prop, zones: _Zones) -> list[_Moment]:
+    """The values of an EXDATE or RDATE line (a comma list)."""
+    if prop.error or prop.value is None:
+        raise _broken(prop)
+    return [_moment(prop, item, zones) for item in prop.value.dts]
+
+
+def _duration(prop: Prop) -> float:
+    if prop.error or not isinstance(getattr(prop.value, "dt", None), timedelta):
+        raise _broken(prop)
+    seconds = float(prop.value.dt.total_seconds())
+    if seconds < 0:
+        raise IcalError(f"{prop.where}: a negative duration has no meaning here")
+    return seconds
+
+
+def _local_text(m: _Moment, target: ZoneInfo) -> str:
     """An EXDATE/RDATE value as the entry's wall-clock text."""
-    if not isinstance(value, datetime):
-        return format_local(value)
-    if utc:
-        return format_local(wall(value.replace(tzinfo=UTC), target))
-    if floating or source.key == target.key:
-        return format_local(value)
-    return format_local(wall(to_instant(value, source), target))
+    if not isinstance(m.value, datetime) or m.zone is None or m.zone.key == target.key:
+        return format_local(m.value)
+    return format_local(wall(to_instant(m.value, m.zone), target))
+
+
+def _text(prop: Prop | None) -> str:
+    if prop is None:
+        return ""
+    return str(prop.value if prop.value is not None else prop.raw).strip()
 
 
 # --- events → entries -----------------------------------------------------------------------------
 
 
-def _target(line: Line, base: ScheduleEntry) -> ScheduleEntry:
-    kind, sep, rest = line.value.strip().partition(":")
+def _target(prop: Prop, base: ScheduleEntry) -> ScheduleEntry:
+    value = _text(prop)
+    kind, sep, rest = value.partition(":")
     kinds = get_args(ScheduleTarget)
     if not sep or kind not in kinds or not rest:
         raise IcalError(
-            f'{_where(line)}: expected "look:NAME", "cue_list:NAME" or "cue:LIST/NUMBER"'
-            f" (got {line.value!r})"
+            f'{prop.where}: expected "look:NAME", "cue_list:NAME" or "cue:LIST/NUMBER"'
+            f" (got {prop.raw!r})"
         )
     if kind == "cue":
         name, slash, number = rest.rpartition("/")
@@ -262,43 +204,62 @@ def _target(line: Line, base: ScheduleEntry) -> ScheduleEntry:
         except InvalidOperation:
             cue = None
         if not slash or cue is None or not name:
-            raise IcalError(f'{_where(line)}: expected "cue:LIST/NUMBER" (got {line.value!r})')
+            raise IcalError(f'{prop.where}: expected "cue:LIST/NUMBER" (got {prop.raw!r})')
         return replace(base, target_kind="cue", target=name, cue=cue, canvases=())
     return replace(base, target_kind=kind, target=rest, cue=None)  # type: ignore[arg-type]
 
 
-def _entry(ev: _Event, template: ScheduleEntry, site: ZoneInfo) -> ScheduleEntry:
-    start_line = ev.one("DTSTART")
-    if start_line is None:
+def _extensions(ev: Block, e: ScheduleEntry) -> ScheduleEntry:
+    for prop in ev.props:
+        value = _text(prop)
+        if prop.name == "X-TROCADERO-TARGET":
+            e = _target(prop, e)
+        elif prop.name == "X-TROCADERO-PRIORITY":
+            if not value.isdigit():
+                raise IcalError(f"{prop.where}: expected a whole number (got {prop.raw!r})")
+            e = replace(e, priority=int(value))
+        elif prop.name == "X-TROCADERO-CANVASES":
+            e = replace(e, canvases=tuple(c.strip() for c in value.split(",") if c.strip()))
+        elif prop.name == "X-TROCADERO-FADE":
+            try:
+                e = replace(e, fade_s=float(value))
+            except ValueError:
+                raise IcalError(f"{prop.where}: expected seconds (got {prop.raw!r})") from None
+    return e
+
+
+def _entry(ev: Block, template: ScheduleEntry, site: ZoneInfo, zones: _Zones) -> ScheduleEntry:
+    start_prop = ev.one("DTSTART")
+    if start_prop is None:
         raise IcalError(f"line {ev.begin} (VEVENT): DTSTART is required")
-    tz = _zone_of(start_line, site)
-    start, utc = _value(start_line, start_line.value)
-    floating = "TZID" not in start_line.params and not utc
-    if utc:
-        tz = ZoneInfo("UTC")
-    entry_tz = "UTC" if utc else ("" if floating else tz.key)
-    all_day = not isinstance(start, datetime)
-    local_start = start if isinstance(start, datetime) else datetime.combine(start, time.min)
+    start = _single(start_prop, zones)
+    tz = start.zone or site
+    floating = start.zone is None and isinstance(start.value, datetime)
+    entry_tz = "" if floating or start.zone is None else tz.key
+    all_day = not isinstance(start.value, datetime)
+    local_start = (
+        start.value
+        if isinstance(start.value, datetime)
+        else datetime.combine(start.value, time.min)
+    )
     begins = to_instant(local_start, tz)
     e = replace(template, timezone=entry_tz, dtstart=begins, rrule="", exdates=(), rdates=())
-    end_line, dur_line = ev.one("DTEND"), ev.one("DURATION")
-    if end_line is not None and dur_line is not None:
-        raise IcalError(f"{_where(dur_line)}: give DTEND or DURATION, not both")
-    if end_line is not None:
-        end, end_utc = _value(end_line, end_line.value)
-        if isinstance(end, datetime) != isinstance(start, datetime):
-            raise IcalError(f"{_where(end_line)}: DTEND must be of the same kind as DTSTART")
-        if isinstance(end, datetime):
-            end_tz = ZoneInfo("UTC") if end_utc else _zone_of(end_line, tz)
-            seconds = (to_instant(end, end_tz) - begins).total_seconds()
+    end_prop, dur_prop = ev.one("DTEND"), ev.one("DURATION")
+    if end_prop is not None and dur_prop is not None:
+        raise IcalError(f"{dur_prop.where}: give DTEND or DURATION, not both")
+    if end_prop is not None:
+        end = _single(end_prop, zones)
+        if isinstance(end.value, datetime) != isinstance(start.value, datetime):
+            raise IcalError(f"{end_prop.where}: DTEND must be of the same kind as DTSTART")
+        if isinstance(end.value, datetime):
+            seconds = (to_instant(end.value, end.zone or tz) - begins).total_seconds()
         else:
-            assert isinstance(start, date)
-            seconds = (end - start).days * 86400.0
+            seconds = (end.value - start.value).days * 86400.0
         if seconds <= 0:
-            raise IcalError(f"{_where(end_line)}: DTEND is not after DTSTART")
+            raise IcalError(f"{end_prop.where}: DTEND is not after DTSTART")
         e = replace(e, duration_s=seconds)
-    elif dur_line is not None:
-        e = replace(e, duration_s=_duration(dur_line))
+    elif dur_prop is not None:
+        e = replace(e, duration_s=_duration(dur_prop))
     elif all_day:
         e = replace(e, duration_s=86400.0)
     else:
@@ -307,43 +268,17 @@ def _entry(ev: _Event, template: ScheduleEntry, site: ZoneInfo) -> ScheduleEntry
         e = replace(e, duration_s=None, end_anchor="clock", end_time="00:00")
     rule = ev.one("RRULE")
     if rule is not None:
-        e = replace(e, rrule=rule.value.strip())
+        # The text as written: recurrence is dateutil's (the entry's check names a bad rule).
+        e = replace(e, rrule=rule.raw.strip())
     target_zone = zone(entry_tz or site.key)
-    for key in ("EXDATE", "RDATE"):
-        values: list[str] = []
-        for line in ev.all(key):
-            source = _zone_of(line, target_zone)
-            for raw in line.value.split(","):
-                v, v_utc = _value(line, raw)
-                values.append(_local_text(v, v_utc, source, target_zone, "TZID" not in line.params))
-        if key == "EXDATE":
-            e = replace(e, exdates=tuple(values))
-        else:
-            e = replace(e, rdates=tuple(values))
-    for line in ev.props:
-        if line.name == "X-TROCADERO-TARGET":
-            e = _target(line, e)
-        elif line.name == "X-TROCADERO-PRIORITY":
-            if not line.value.strip().isdigit():
-                raise IcalError(f"{_where(line)}: expected a whole number (got {line.value!r})")
-            e = replace(e, priority=int(line.value.strip()))
-        elif line.name == "X-TROCADERO-CANVASES":
-            e = replace(e, canvases=tuple(c.strip() for c in line.value.split(",") if c.strip()))
-        elif line.name == "X-TROCADERO-FADE":
-            try:
-                e = replace(e, fade_s=float(line.value.strip()))
-            except ValueError:
-                raise IcalError(f"{_where(line)}: expected seconds (got {line.value!r})") from None
-    return e
+    exdates = [_local_text(m, target_zone) for p in ev.all("EXDATE") for m in _several(p, zones)]
+    rdates = [_local_text(m, target_zone) for p in ev.all("RDATE") for m in _several(p, zones)]
+    return _extensions(ev, replace(e, exdates=tuple(exdates), rdates=tuple(rdates)))
 
 
-def _name(ev: _Event) -> str:
-    summary, uid = ev.one("SUMMARY"), ev.one("UID")
-    if summary is not None and _text(summary.value).strip():
-        return _text(summary.value).strip()
-    if uid is not None and uid.value.strip():
-        return uid.value.strip()
-    return f"event at line {ev.begin}"
+def _name(ev: Block) -> str:
+    summary, uid = _text(ev.one("SUMMARY")), _text(ev.one("UID"))
+    return summary or uid or f"event at line {ev.begin}"
 
 
 def parse_ical(text: str, *, site_timezone: str, template: ScheduleEntry) -> IcalImport:
@@ -352,40 +287,37 @@ def parse_ical(text: str, *, site_timezone: str, template: ScheduleEntry) -> Ica
     `template` gives what every entry plays and its defaults (target, priority, canvases,
     enabled, created_by); its timing fields are replaced by the event's."""
     site = zone(site_timezone)
-    events, problems = _events(text)
+    read = read_ical(text)
+    zones = _Zones(read.timezones, site)
+    problems = list(read.problems)
     skipped: list[str] = []
-    made: list[tuple[_Event, ScheduleEntry]] = []
+    made: list[tuple[Block, ScheduleEntry]] = []
     masters: dict[str, int] = {}
-    moved: list[tuple[_Event, Line]] = []
-    for ev in events:
-        status = ev.one("STATUS")
-        if status is not None and status.value.strip().upper() == "CANCELLED":
+    moved: list[tuple[Block, Prop]] = []
+    for ev in read.events:
+        if _text(ev.one("STATUS")).upper() == "CANCELLED":
             skipped.append(f'line {ev.begin}: "{_name(ev)}" is cancelled')
             continue
         rid = ev.one("RECURRENCE-ID")
         try:
-            entry = replace(_entry(ev, template, site), name=_name(ev))
+            entry = replace(_entry(ev, template, site, zones), name=_name(ev))
         except IcalError as exc:
             problems.append(str(exc))
             continue
         if rid is not None:
             moved.append((ev, rid))
-            entry = replace(entry, name=f"{entry.name} ({rid.value.strip()[:8]})")
-        else:
-            uid = ev.one("UID")
-            if uid is not None:
-                masters[uid.value.strip()] = len(made)
+            entry = replace(entry, name=f"{entry.name} ({rid.raw.strip()[:8]})")
+        elif uid := _text(ev.one("UID")):
+            masters[uid] = len(made)
         made.append((ev, entry))
     for ev, rid in moved:  # the master leaves the moved instance out
-        uid = ev.one("UID")
-        index = masters.get(uid.value.strip()) if uid is not None else None
+        index = masters.get(_text(ev.one("UID")))
         if index is None:
             continue
         master_ev, master = made[index]
         try:
-            v, utc = _value(rid, rid.value)
             tz = zone(master.timezone or site.key)
-            text_value = _local_text(v, utc, _zone_of(rid, tz), tz, "TZID" not in rid.params)
+            text_value = _local_text(_single(rid, zones), tz)
         except IcalError as exc:
             problems.append(str(exc))
             continue
@@ -402,6 +334,6 @@ def parse_ical(text: str, *, site_timezone: str, template: ScheduleEntry) -> Ica
             problems += [f'line {ev.begin} (VEVENT "{entry.name}"): {p}' for p in found]
             continue
         entries.append(checked)
-    if not events and not problems:
+    if not read.events and not problems:
         problems.append("line 1: the calendar has no VEVENT")
     return IcalImport(tuple(entries), tuple(problems), tuple(skipped))

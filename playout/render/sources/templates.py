@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..outline_font import FontError, MissingGlyphs, font_bitmap
 from ..pixel_font import HEIGHT as FONT_HEIGHT
 from ..pixel_font import UnknownCharacter, text_bitmap
 from .base import LayerSource, ParamSpec
@@ -156,17 +158,33 @@ class Sparkle(LayerSource):
 
 
 MAX_TEXT: Final = 1000
+PIXEL_FONT: Final = "pixel"
+ASSET_PREFIX: Final = "asset:"
 
 
 class TextScroller(LayerSource):
     kind = "text-scroller"
     summary = (
-        "Text in a pixel font crossing the canvas, like a ticker, or standing still (speed 0)."
+        "Text in the pixel font or a real font crossing the canvas, like a ticker,"
+        " or standing still (speed 0)."
     )
     animated = True
     params: ClassVar[Mapping[str, ParamSpec]] = MappingProxyType(
         {
             "text": ParamSpec(type="string", required=True, doc="the text (up to 1000 characters)"),
+            "font": ParamSpec(
+                type="string",
+                default=PIXEL_FONT,
+                doc='"pixel" (the built-in LED font), "asset:ID" (a font file in the content'
+                " library) or a font file's path: TrueType, OpenType, or BDF/PCF",
+            ),
+            "size_px": ParamSpec(
+                type="integer",
+                minimum=4,
+                maximum=2048,
+                unit="px",
+                doc="a real font's size (default: the canvas height); the pixel font uses scale",
+            ),
             "colour": ParamSpec(type="colour", default="#ffffff", doc="colour of the letters"),
             "background": ParamSpec(type="colour", default="#000000", doc="behind the letters"),
             "speed": ParamSpec(
@@ -209,18 +227,26 @@ class TextScroller(LayerSource):
     def setup(self, values: Mapping[str, Any], problems: list[str]) -> None:
         text: str | None = values["text"]
         w, h = self.canvas.width, self.canvas.height
+        font: str = values["font"]
         bitmap = np.zeros((FONT_HEIGHT, 0), dtype=np.bool_)
-        if text is not None:
-            if len(text) > MAX_TEXT:
-                problems.append(
-                    self.problem("text", f"at most {MAX_TEXT} characters (got {len(text)})")
-                )
-            else:
-                try:
-                    bitmap = text_bitmap(text)
-                except UnknownCharacter as exc:
-                    problems.append(self.problem("text", str(exc)))
-        scale: int = values["scale"] or max(1, h // FONT_HEIGHT)
+        if text is not None and len(text) > MAX_TEXT:
+            too_long = f"at most {MAX_TEXT} characters (got {len(text)})"
+            problems.append(self.problem("text", too_long))
+        elif font == PIXEL_FONT:
+            try:
+                bitmap = text_bitmap(text or "")
+            except UnknownCharacter as exc:
+                problems.append(self.problem("text", str(exc)))
+        else:
+            # Rendered once here, when the look is built (cached by text, file and size).
+            try:
+                bitmap = font_bitmap(text or "", str(self._font_file(font)), values["size_px"] or h)
+            except MissingGlyphs as exc:
+                problems.append(self.problem("text", str(exc)))
+            except (FontError, ValueError) as exc:
+                problems.append(self.problem("font", str(exc)))
+        default_scale = max(1, h // FONT_HEIGHT) if font == PIXEL_FONT else 1
+        scale: int = values["scale"] or default_scale
         glyphs = np.repeat(np.repeat(bitmap, scale, axis=0), scale, axis=1)
         self.text_width = int(glyphs.shape[1])
         y = values["y"] if values["y"] is not None else (h - glyphs.shape[0]) // 2
@@ -239,6 +265,19 @@ class TextScroller(LayerSource):
         self.columns = np.arange(w)
         self.colour = np.asarray(values["colour"], dtype=np.uint16)
         self.background = np.asarray(values["background"], dtype=np.uint16)
+
+    def _font_file(self, font: str) -> Path:
+        if font.startswith(ASSET_PREFIX):
+            number = font.removeprefix(ASSET_PREFIX)
+            if not number.isdigit():
+                raise ValueError(f'expected "asset:ID", an asset id (got {font!r})')
+            if self.context.assets is None:
+                raise ValueError("no content library here to take the font from")
+            return self.context.assets.resolve(int(number))
+        path = Path(font)
+        if not path.is_file():
+            raise ValueError(f'{font!r}: no such font file (or "pixel", or "asset:ID")')
+        return path
 
     def left_edge(self, t: float) -> int:
         """Canvas column of the text's first column at time t: it enters from one side and
