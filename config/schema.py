@@ -7,6 +7,7 @@ Nothing here reads files or the environment: `loader.py` does that.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,6 +89,54 @@ class WebConfig:
         minimum=1024,
         maximum=64 << 20,
     )
+    tls_certificate: str = setting(
+        "",
+        "PEM certificate chain file: the UI, REST and WebSocket are served as HTTPS and WSS"
+        " (reloaded on SIGHUP); empty = plain HTTP",
+    )
+    tls_key: str = setting("", "PEM private key of tls_certificate")
+    hsts_max_age_s: int = setting(
+        31_536_000,
+        "Strict-Transport-Security max-age sent on HTTPS responses, seconds; 0 = none",
+        minimum=0,
+        maximum=63_072_000,
+    )
+    allow_plaintext: bool = setting(
+        False,
+        "serve plain HTTP on an address beyond loopback (a TLS proxy in front on another"
+        " host); without it such a host is refused unless TLS is configured",
+    )
+    proxy_hops: int = setting(
+        0,
+        "reverse proxies in front whose X-Forwarded-For/-Proto are trusted (1 behind a TLS"
+        " proxy on this host): rate limits and the audit see the client's address",
+        minimum=0,
+        maximum=4,
+    )
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if bool(self.tls_certificate) != bool(self.tls_key):
+            problems.append(
+                "tls_certificate, tls_key: give both or neither (got only "
+                f"{'tls_certificate' if self.tls_certificate else 'tls_key'})"
+            )
+        if not self.tls_certificate and not self.allow_plaintext and not _loopback(self.host):
+            problems.append(
+                f"host: {self.host!r} is beyond loopback and would serve logins in plain"
+                " HTTP: set tls_certificate and tls_key, or allow_plaintext = true when a"
+                " TLS proxy on another host is in front (docs/tls.md)"
+            )
+        return problems
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
@@ -24,6 +25,7 @@ from typing import Any, cast
 import trio
 import trio_asyncio
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.trio import serve
 
 from trocadero import __version__
@@ -102,6 +104,7 @@ from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir, state_dir_problems
 from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
+from .tls import ServerTls, server_tls
 
 log = get_logger("daemon")
 
@@ -185,6 +188,12 @@ class Runtime:
     started_ns: int = field(default_factory=time.monotonic_ns)
     supervisors: dict[str, SupervisorStats] = field(default_factory=dict)
     watchdog_withheld: bool = False
+    tls: ServerTls | None = None  # [web] tls_certificate: HTTPS and WSS
+
+    @property
+    def web_url(self) -> str:
+        web = self.config.web
+        return f"{'https' if self.tls else 'http'}://{web.host}:{web.port}"
 
     @property
     def web(self) -> SupervisorStats:
@@ -292,6 +301,7 @@ class Runtime:
             rate_limit_per_minute=self.config.auth.rate_limit_per_minute,
             login_attempts_per_minute=self.config.auth.login_attempts_per_minute,
             max_body_bytes=self.config.web.max_body_bytes,
+            hsts_max_age_s=self.config.web.hsts_max_age_s,
         )
 
     def canvas_patch(self, name: str) -> list[Mapping[str, Any]] | None:
@@ -379,12 +389,47 @@ async def serve_web(
     # Client WebSocket messages are small JSON ops (web/live.py refuses past 8 KiB): a larger
     # frame is refused by Hypercorn before it is buffered (its default would take 16 MiB).
     cfg.websocket_max_message_size = 64 * 1024
-    app = create_app(rt.control_plane())
+    if rt.tls is not None:
+        cfg = _TlsConfig.serving(cfg, rt.tls)
+    app: Any = create_app(rt.control_plane())
+    if rt.config.web.proxy_hops:
+        app = ProxyFixMiddleware(app, mode="legacy", trusted_hops=rt.config.web.proxy_hops)
     async with trio.open_nursery() as nursery:
         # serve() is Hypercorn's own nursery.start-able task: ready once bound.
         await nursery.start(serve, app, cfg)
+        if rt.tls is not None:
+            nursery.start_soon(serve_tls_reload, rt.tls)
         task_status.started()
-        get_logger("web").info("web server listening", bind=cfg.bind)
+        get_logger("web").info(
+            "web server listening", bind=cfg.bind, tls=rt.tls is not None, url=rt.web_url
+        )
+
+
+class _TlsConfig(HypercornConfig):
+    """Hypercorn's config serving our `ServerTls` context (kept, so SIGHUP can reload the
+    certificate of the context the listener really uses)."""
+
+    tls: ServerTls
+
+    @classmethod
+    def serving(cls, base: HypercornConfig, tls: ServerTls) -> _TlsConfig:
+        cfg = cls()
+        for key, value in vars(base).items():
+            setattr(cfg, key, value)
+        cfg.tls = tls
+        # Hypercorn decides "TLS or not" from these two; the context itself is ours.
+        cfg.certfile, cfg.keyfile = tls.certificate, tls.key
+        return cfg
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        return self.tls.context
+
+
+async def serve_tls_reload(tls: ServerTls) -> None:
+    """SIGHUP: read the certificate and key again (a renewal), for new connections."""
+    with trio.open_signal_receiver(signal.SIGHUP) as signals:
+        async for _ in signals:
+            tls.reload()
 
 
 async def serve_watchdog(
@@ -479,6 +524,7 @@ async def run_daemon(config: Config, *, reseed: bool = False) -> None:
     events, assets, feeds = EventBus(), AssetIndex(), LiveFeeds()
     sources = SourceContext(assets=assets, live_feeds=feeds, alert=video_alerts(events))
     show = load_configured_show(config, sources)
+    tls = server_tls(config.web)  # unreadable certificate files: a config error, exit 2
     directory = resolve_state_dir(config.state.directory, os.environ)
     if problems := state_dir_problems(directory):
         raise ConfigError(problems)
@@ -512,7 +558,7 @@ async def run_daemon(config: Config, *, reseed: bool = False) -> None:
                 raise StartupRefused(f"storage ({config.storage.backend}): {exc}") from exc
             except (StorageError, OSError) as exc:
                 raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
-            await _run(config, show, state, store, playing, events, assets, feeds)
+            await _run(config, show, state, store, playing, events, assets, feeds, tls)
     except BaseExceptionGroup as group:
         # trio_asyncio's loop nursery wraps a start-up ConfigError: unwrap it so the CLI
         # reports it as a configuration problem (exit 2) rather than a crash.
@@ -563,6 +609,7 @@ async def _run(
     events: EventBus,
     assets: AssetIndex,
     feeds: LiveFeeds,
+    tls: ServerTls | None,
 ) -> None:
     for look in playing.looks:
         show.renderer.set_look(look)
@@ -572,7 +619,13 @@ async def _run(
         realtime_priority=config.clock.realtime_priority,
     )
     rt = Runtime(
-        config=config, show=show, clock=clock, notifier=Notifier(), store=store, events=events
+        config=config,
+        show=show,
+        clock=clock,
+        notifier=Notifier(),
+        store=store,
+        events=events,
+        tls=tls,
     )
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
@@ -776,7 +829,7 @@ async def _run(
                     kernels=kernels.IMPLEMENTATION,
                     source_kernels=fields.IMPLEMENTATION,
                     state_dir=str(state.directory),
-                    web=f"http://{config.web.host}:{config.web.port}/healthz",
+                    web=f"{rt.web_url}/healthz",
                 )
                 async for signum in signals:
                     log.info("shutting down", signal=signal.Signals(signum).name)

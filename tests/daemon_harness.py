@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ class Daemon:
         self.port = port
         self.log_path = log_path
         self.base = f"http://127.0.0.1:{port}"
+        self.verify: ssl.SSLContext | bool = True  # httpx's: trusts an HTTPS daemon's CA
         self._token: str | None = None
 
     def log(self) -> str:
@@ -57,6 +59,7 @@ class Daemon:
             self.base + "/api/auth/login",
             json={"name": username, "password": password},
             timeout=10.0,
+            verify=self.verify,
         )
         assert r.status_code == 200, f"login as {username} failed: {r.status_code} {r.text}"
         body: dict[str, Any] = r.json()
@@ -72,7 +75,9 @@ class Daemon:
     def request(self, method: str, path: str, *, timeout: float = 5.0, **kw: Any) -> httpx.Response:
         """An authenticated request (the admin unless `login` chose another account)."""
         headers = {**self.headers(), **kw.pop("headers", {})}
-        return httpx.request(method, self.base + path, headers=headers, timeout=timeout, **kw)
+        return httpx.request(
+            method, self.base + path, headers=headers, timeout=timeout, verify=self.verify, **kw
+        )
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.request("GET", path, **kw)
@@ -87,7 +92,9 @@ class Daemon:
         return self.request("DELETE", path, **kw)
 
     def health(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(self.base + "/healthz", timeout=2.0).json()
+        body: dict[str, Any] = httpx.get(
+            self.base + "/healthz", timeout=2.0, verify=self.verify
+        ).json()
         return body
 
     def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
@@ -127,8 +134,14 @@ def write_config(path: Path, port: int, state: Path, extra: str = "") -> Path:
 
 @contextmanager
 def running_daemon(
-    tmp_path: Path, extra_config: str = "", env: Mapping[str, str] | None = None
+    tmp_path: Path,
+    extra_config: str = "",
+    env: Mapping[str, str] | None = None,
+    *,
+    https_ca: Path | None = None,
 ) -> Iterator[Daemon]:
+    """A daemon on `extra_config`; with `https_ca` (its [web] serves TLS), the helpers speak
+    HTTPS and verify the server against that CA."""
     port = free_port()
     config = write_config(tmp_path / "trocadero.toml", port, tmp_path / "state", extra_config)
     log_path = tmp_path / "daemon.log"
@@ -140,6 +153,9 @@ def running_daemon(
             env={**os.environ, **(env or {})},
         )
     daemon = Daemon(proc, port, log_path)
+    if https_ca is not None:
+        daemon.base = f"https://127.0.0.1:{port}"
+        daemon.verify = ssl.create_default_context(cafile=str(https_ca))
     try:
         yield daemon
     finally:

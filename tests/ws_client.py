@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 from typing import Any
 
@@ -29,8 +30,16 @@ class Closed(Exception):
 
 
 class WsClient:
-    def __init__(self, port: int, path: str = "/ws", timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(
+        self,
+        port: int,
+        path: str = "/ws",
+        timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        # WSS: the same client over TLS (the daemon's [web] tls_certificate).
+        self.sock = tls.wrap_socket(sock, server_hostname="127.0.0.1") if tls else sock
         self.ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
         self.sock.sendall(self.ws.send(Request(host="127.0.0.1", target=path)))
         self._pending: list[str | bytes] = []

@@ -100,6 +100,7 @@ class ControlPlane:
     sources: Callable[[], Mapping[str, Any]] = dict  # layer kinds and parameter schemas
     live: LiveStats = field(default_factory=LiveStats)  # the WebSocket's counters
     max_body_bytes: int = MAX_BODY_BYTES  # [web] max_body_bytes (web/limits.py)
+    hsts_max_age_s: int = 0  # [web] hsts_max_age_s (sent over HTTPS only)
 
 
 def create_app(control: ControlPlane) -> Starlette:
@@ -307,6 +308,7 @@ def create_app(control: ControlPlane) -> Starlette:
             routes=routes,
             limiter=RateLimiter(control.rate_limit_per_minute),
             login_limiter=RateLimiter(control.login_attempts_per_minute),
+            hsts_max_age_s=control.hsts_max_age_s,
         )
     # An oversize body is refused before authentication or any handler reads it; outside
     # it, the containment of handler bugs (outermost of ours).

@@ -185,8 +185,15 @@ class AuthMiddleware:
         limiter: RateLimiter,
         login_limiter: RateLimiter,
         clock: Callable[[], float] = time.monotonic,
+        hsts_max_age_s: int = 0,
     ) -> None:
         self.app = app
+        # Sent on HTTPS responses only (RFC 6797 §7.2: a browser ignores it over HTTP).
+        self.hsts = (
+            (b"strict-transport-security", f"max-age={hsts_max_age_s}".encode())
+            if hsts_max_age_s
+            else None
+        )
         self.service = service
         self.routes = routes
         self.limiter = limiter
@@ -202,12 +209,15 @@ class AuthMiddleware:
             return
 
         api = scope["path"].startswith("/api/")
+        https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if https and self.hsts is not None:
+                    headers.append(self.hsts)
                 if api and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
