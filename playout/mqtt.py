@@ -39,6 +39,7 @@ from trocadero.protocols.mqtt import (
     ClientSettings,
     Connected,
     ConnectRefused,
+    Event,
     Message,
     MqttClient,
     ProtocolError,
@@ -272,6 +273,9 @@ class MqttSensors:
                 self.stats.connected = False
             if outcome == "fallback":
                 continue  # at once, at the level the broker asked for
+            # Each new connection tries MQTT 5 first again: a broker may have been upgraded,
+            # and one refused CONNECT is cheap next to a reconnect's backoff.
+            self._level = 5
             failures = 1 if self._was_connected else failures + 1
             cfg = self.cfg
             delay = backoff_delay(failures, cfg.reconnect_min_s, cfg.reconnect_max_s, self.rng)
@@ -314,7 +318,7 @@ class MqttSensors:
             client.connect()
             await flush()
             with trio.fail_after(cfg.connect_timeout_s):
-                answer = await self._connack(stream, client)
+                answer, after = await self._connack(stream, client)
             if isinstance(answer, ConnectRefused):
                 if answer.try_level is not None:
                     log.warning(
@@ -325,6 +329,10 @@ class MqttSensors:
                     self._level = answer.try_level
                     return "fallback"
                 raise Refused(f"broker refused the connection: {answer.reason}")
+            # What came in the same read as the CONNACK (a DISCONNECT ends it here).
+            self._handle(after)
+            if client.state != "connected":
+                raise ConnectionLost("broker closed the session after CONNACK")
             keep_alive = answer.server_keep_alive or cfg.keep_alive_s
             filters: dict[str, int] = {}
             for s in cfg.sensors:  # one filter shared by sensors: subscribed once
@@ -373,30 +381,37 @@ class MqttSensors:
 
     async def _connack(
         self, stream: trio.abc.Stream, client: MqttClient
-    ) -> Connected | ConnectRefused:
+    ) -> tuple[Connected | ConnectRefused, list[Event]]:
+        """The CONNACK's answer, and the events that came after it in the same read."""
         while True:
             data = await stream.receive_some(65536)
             if not data:
                 raise ConnectionLost("broker closed the connection before CONNACK")
-            for event in client.receive(data):
-                if isinstance(event, Connected | ConnectRefused):
-                    return event
+            events = client.receive(data)
+            if events:  # the client refuses anything before CONNACK: it is the first
+                answer = events[0]
+                if not isinstance(answer, Connected | ConnectRefused):
+                    raise ConnectionLost(f"expected CONNACK, got {type(answer).__name__}")
+                return answer, events[1:]
 
     async def _reader(self, stream: trio.abc.Stream, client: MqttClient, flush: Flush) -> None:
         while True:
             data = await stream.receive_some(65536)
             if not data:
                 raise ConnectionLost("broker closed the connection")
-            for event in client.receive(data):
-                if isinstance(event, Message):
-                    self.on_message(event)
-                elif isinstance(event, Subscribed):
-                    self._subscribed(event)
-                elif isinstance(event, ServerDisconnect):
-                    raise ConnectionLost(
-                        f"broker disconnected (reason 0x{event.code:02x} {event.reason})".strip()
-                    )
+            self._handle(client.receive(data))
             await flush()  # PUBACKs
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Message):
+                self.on_message(event)
+            elif isinstance(event, Subscribed):
+                self._subscribed(event)
+            elif isinstance(event, ServerDisconnect):
+                raise ConnectionLost(
+                    f"broker disconnected (reason 0x{event.code:02x} {event.reason})".strip()
+                )
 
     def _subscribed(self, event: Subscribed) -> None:
         topics = sorted({s.topic for s in self.cfg.sensors})
