@@ -273,6 +273,9 @@ class MqttSensors:
                 self.stats.connected = False
             if outcome == "fallback":
                 continue  # at once, at the level the broker asked for
+            if self.alert is not None and (self._was_connected or failures == 0):
+                # Once per outage: when a session is lost, or the first attempt fails.
+                self.alert("mqtt", f"MQTT broker {self.stats.broker}: {self.stats.last_error}")
             # Each new connection tries MQTT 5 first again: a broker may have been upgraded,
             # and one refused CONNECT is cheap next to a reconnect's backoff.
             self._level = 5

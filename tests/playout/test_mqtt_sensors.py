@@ -171,6 +171,11 @@ def test_broker_restart_reconnects_resubscribes_and_applies_retained_state(
         assert next_reading(ws)["values"] == {"occupied": True}
         assert d.health()["clock"]["frames_sent"] > frames_before  # the lighting never paused
         assert d.health()["subsystems"]["mqtt"]["crashes"] == 0
+        alerts = [json.loads(x) for x in d.log().splitlines() if '"alert"' in x]
+        # One alert for the outage (the lost session), not one per failed attempt.
+        assert [a["alert"] for a in alerts if a.get("subsystem") == "mqtt"] == [
+            f"MQTT broker 127.0.0.1:{broker.port}: broker closed the connection"
+        ]
         ws.close()
 
 
