@@ -6,6 +6,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trocadero.protocols.mqtt import (
     PROPERTY_TYPES,
@@ -404,3 +406,54 @@ def test_split_anywhere_gives_the_same_events() -> None:
 )
 def test_topic_filters(topic_filter: str, topic: str, expected: bool) -> None:
     assert matches(topic_filter, topic) is expected
+
+
+# --- properties (Hypothesis) -----------------------------------------------------------------
+
+PUBLISHES = st.lists(
+    st.tuples(
+        st.text(alphabet=st.characters(blacklist_characters="+#\x00", min_codepoint=1), min_size=1),
+        st.binary(max_size=300),
+        st.booleans(),
+        st.integers(1, 0xFFFF) | st.none(),
+    ),
+    max_size=8,
+)
+
+
+@given(PUBLISHES, st.data())
+@settings(max_examples=200, deadline=None)
+def test_any_publishes_split_anywhere_round_trip(
+    publishes: list[tuple[str, bytes, bool, int | None]], data: st.DataObject
+) -> None:
+    stream = b""
+    for topic, payload, retain, pid in publishes:
+        head = s(topic) + (b"" if pid is None else struct.pack(">H", pid))
+        first = 0x30 | (0 if pid is None else 0x02) | int(retain)
+        stream += packet(first, head + b"\x00" + payload)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    c = connected()
+    events: list[Event] = []
+    for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        events += c.receive(stream[a:b])
+    got = [(m.topic, m.payload, m.retain, m.packet_id) for m in events if isinstance(m, Message)]
+    assert got == publishes
+    acks = b"".join(packet(0x40, struct.pack(">H", p)) for *_, p in publishes if p is not None)
+    assert c.data_to_send() == acks
+
+
+@given(st.binary(max_size=200), st.sampled_from([4, 5]))
+@settings(max_examples=500, deadline=None)
+def test_arbitrary_bytes_give_events_or_a_protocol_error_only(data: bytes, level: int) -> None:
+    c = connected(level)
+    c.subscribe([("a", 1)])
+    c.publish("b", b"", qos=1)
+    before = len(CONNACK5_OK if level == 5 else CONNACK4_OK)
+    error: ProtocolError | None = None
+    try:
+        c.receive(data)
+    except ProtocolError as exc:  # nothing else may escape: no IndexError, struct.error, …
+        error = exc
+    if error is not None:
+        assert before <= error.offset <= before + len(data)
+        assert c.state == "closed"
