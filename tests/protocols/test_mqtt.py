@@ -25,13 +25,13 @@ from trocadero.protocols.mqtt import (
     ServerDisconnect,
     Subscribed,
     Will,
-    _Body,
     decode_varint,
     encode_properties,
     encode_varint,
     parse_properties,
 )
 from trocadero.protocols.mqtt_topics import matches
+from trocadero.protocols.mqtt_wire import Body
 
 
 def s(text: str) -> bytes:  # a UTF-8 string field
@@ -95,7 +95,7 @@ def test_every_property_round_trips() -> None:
         value = {"binary": b"\x00\xff", "pair": ("k", "v")}.get(kind, samples.get(kind))
         items.append((ident, value))
     encoded = encode_properties(items)  # type: ignore[arg-type]
-    parsed = parse_properties(_Body(encoded, 0, "TEST"))
+    parsed = parse_properties(Body(encoded, 0, "TEST"))
     assert list(parsed.items) == items
     assert parsed.get("server_keep_alive") == 513
     assert parsed.get("user_property") == ("k", "v")
