@@ -412,9 +412,8 @@ class MqttSensors:
             elif isinstance(event, Subscribed):
                 self._subscribed(event)
             elif isinstance(event, ServerDisconnect):
-                raise ConnectionLost(
-                    f"broker disconnected (reason 0x{event.code:02x} {event.reason})".strip()
-                )
+                said = f": {event.reason}" if event.reason else ""
+                raise ConnectionLost(f"broker disconnected (reason 0x{event.code:02x}{said})")
 
     def _subscribed(self, event: Subscribed) -> None:
         topics = sorted({s.topic for s in self.cfg.sensors})
