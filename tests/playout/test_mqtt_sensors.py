@@ -1,8 +1,8 @@
 """Site sensors over MQTT into the real daemon, through a real Mosquitto: Zigbee2MQTT occupancy
-seen as `sensor:data` by a WebSocket subscriber; malformed payloads counted and logged once per
-topic; a broker restart → reconnect, resubscribe, retained state applied; availability online
-and offline; TLS with a client certificate; the MQTT 3.1.1 fallback (against a tiny local
-server, since Debian's Mosquitto 2.0 cannot be told to refuse MQTT 5)."""
+seen as `sensor:data` by WebSocket and socket-API subscribers; malformed payloads counted and
+logged once per topic; a broker restart → reconnect, resubscribe, retained state applied;
+availability online and offline; TLS with a client certificate; the MQTT 3.1.1 fallback
+(against a tiny local server, since Debian's Mosquitto 2.0 cannot be told to refuse MQTT 5)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
 from tests.mosquitto_server import Mosquitto
 from tests.ws_client import WsClient
+from trocadero.client import Client
 
 SENSORS = """
 [[mqtt.sensors]]
@@ -191,8 +192,15 @@ def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
             d.wait_healthy()
             wait_for("the TLS connection", lambda: mqtt_health(d)["connected"])
             ws = subscriber(d)
-            broker.publish("zigbee2mqtt/stairs-pir", '{"occupancy": false}')
-            assert next_reading(ws)["values"] == {"occupancy": False}
+            # A show script on the socket API sees the same readings.
+            with Client(Path(d.health()["socket"]["path"])) as script:
+                events = script.events(["sensor:data"], timeout=10)
+                broker.publish("zigbee2mqtt/stairs-pir", '{"occupancy": false}')
+                assert next_reading(ws)["values"] == {"occupancy": False}
+                event = next(events)
+            assert event["event"] == "sensor:data"
+            assert event["data"]["values"] == {"occupancy": False}
+            assert event["data"]["by"] == "mqtt"
             ws.close()
     finally:
         broker.stop()
