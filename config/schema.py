@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .fields import setting
 from .inputs import InputConfig, validate_inputs
+from .mqtt import MqttConfig
 from .outputs import OutputConfig
 
 MAX_BODY_BYTES = 1 << 20  # the default of [web] max_body_bytes
@@ -550,6 +551,7 @@ class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     mdvr: MdvrConfig = field(default_factory=MdvrConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     def validate(self) -> list[str]:

@@ -73,6 +73,7 @@ from .mdvr.feeds import LiveFeeds
 from .mdvr.gateway import MdvrGateway, gateway_file_dir
 from .mdvr.gateway.health import GatewayStatistics
 from .mdvr.process import GatewayProcess, GatewayProcessStatistics
+from .mqtt import MqttSensors, MqttStatistics
 from .native_frames import serve_native_frames
 from .outputs import (
     AttachedOutput,
@@ -153,6 +154,7 @@ class HealthStatistics:
     socket: SocketStatistics | None = field(metadata=section())
     mdvr: GatewayStatistics | None = field(metadata=section())
     mdvr_process: GatewayProcessStatistics | None = field(metadata=section())
+    mqtt: MqttStatistics | None = field(metadata=section())
     events: EventsStatistics
     web: WebStatistics
     subsystems: tuple[SupervisorStatistics, ...] = field(
@@ -181,6 +183,7 @@ class Runtime:
     mdvr: MdvrGateway | GatewayProcess | None = None
     auth: AuthService | None = None
     redis: RedisBridge | None = None
+    mqtt: MqttSensors | None = None
     live: LiveStats = field(default_factory=LiveStats)
     socket: ControlSocket | None = None
     operations: Registry | None = None  # the one table REST and the socket API serve
@@ -245,6 +248,7 @@ class Runtime:
             mdvr_process=(
                 self.mdvr.process_statistics() if isinstance(self.mdvr, GatewayProcess) else None
             ),
+            mqtt=None if self.mqtt is None else self.mqtt.stats.statistics(),
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,
@@ -670,9 +674,10 @@ async def _run(
         else:
             files = gateway_file_dir(config.mdvr, state.directory)
             rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+    interactions = Interactions(rt.controller, rt.events.publish)
     rt.operations = registry(
         rt.controller,
-        interactions=Interactions(rt.controller, rt.events.publish),
+        interactions=interactions,
         show=store.show,
         audit=store.audit,
         schedule=rt.schedules,
@@ -743,6 +748,9 @@ async def _run(
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)
                     await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())
+                if config.mqtt.enabled:  # off by default: no broker contacted
+                    rt.mqtt = MqttSensors(config.mqtt, interactions.sensor, alert=rt.events.alert)
+                    await _supervised(nursery, rt, "mqtt", rt.mqtt.serve, Policy(config_key="mqtt"))
                 if rt.mdvr is not None:
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())

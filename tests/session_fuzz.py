@@ -46,6 +46,7 @@ import msgpack
 
 from tests.protocols import mdvr_vectors as v
 from trocadero.core.operations import OPERATIONS, SESSION_OPS
+from trocadero.protocols.mqtt import encode_varint
 
 DEVICE_IDS = tuple(f"FZ{n:03d}" for n in range(32))
 
@@ -516,3 +517,180 @@ def describe_report(report: Report) -> str:
         if f.reproducer is not None:
             lines.append(f"    reproducer ({f.reproducer[0]}): {f.reproducer[1]!r}"[:2000])
     return "\n".join(lines)
+
+
+# --- MQTT: the broker side as a hostile peer ---------------------------------------------------
+#
+# Here the daemon is the client: it connects to us. Each connection gets one case: the packets
+# a broker sends (CONNACK, SUBACK, PUBLISH of sensor payloads good and bad, PUBACK, PINGRESP,
+# DISCONNECT), often mutated byte by byte, truncated, given huge lengths or unknown
+# properties, split across writes at random; then the connection is closed. The daemon's
+# client must drop each bad connection (a protocol error, never a crash of its subsystem or
+# a contained failure), reconnect, and the frame clock must never stop.
+
+MQTT_TOPICS = ("zigbee2mqtt/fuzz", "site/fuzz/lux", "homeassistant/binary_sensor/x/state", "a/b")
+MQTT_PAYLOADS: tuple[bytes, ...] = (
+    b'{"occupancy": true, "illuminance": 12}',
+    b"ON",
+    b"OFF",
+    b"21.5",
+    b'{"state": {"v": 1}}',
+    b"{" * 2000,
+    b"\xff\xfe",
+    b"",
+    b'{"' + b"k" * 100 + b'": 1}',
+    b'{"a": 1e999}',
+    *NASTY,
+)
+
+
+def _mqtt_packet(first: int, body: bytes) -> bytes:
+    return bytes([first]) + encode_varint(len(body)) + body
+
+
+def _mqtt_string(text: bytes) -> bytes:
+    return struct.pack(">H", len(text)) + text
+
+
+def mqtt_broker_packets(rng: random.Random) -> list[bytes]:
+    """A plausible broker session (MQTT 5), before mutation."""
+    refuse = rng.random() < 0.05
+    connack = (
+        b"\x00\x84\x00"
+        if refuse
+        else b"\x00\x00"
+        + rng.choice(
+            (b"\x00", b"\x03\x13\x00\x01", b"\x05\x26\x00\x00\x00\x00", b"\x03\x21\x00\x0a")
+        )
+    )
+    packets = [_mqtt_packet(0x20, connack)]
+    if rng.random() < 0.8:  # three filters subscribed: three codes (QoS 0, 1, or refused)
+        codes = bytes(rng.choice((0, 1, 0x80)) for _ in range(3))
+        packets.append(_mqtt_packet(0x90, b"\x00\x01\x00" + codes))
+    if rng.random() < 0.5:
+        packets.append(_mqtt_packet(0x40, b"\x00\x02"))  # the "online" publish's PUBACK
+    for _ in range(rng.randint(0, 12)):
+        r = rng.random()
+        if r < 0.75:
+            qos = rng.choice((0, 0, 1))
+            head = _mqtt_string(rng.choice(MQTT_TOPICS).encode())
+            if qos:
+                head += struct.pack(">H", rng.randint(1, 0xFFFF))
+            props = rng.choice((b"\x00", b"\x02\x01\x01", b"\x05\x0b\x80\x80\x80\x01", b"\x01\x7f"))
+            first = 0x30 | qos << 1 | rng.randint(0, 1)
+            packets.append(_mqtt_packet(first, head + props + rng.choice(MQTT_PAYLOADS)))
+        elif r < 0.85:
+            packets.append(b"\xd0\x00")
+        elif r < 0.9:
+            packets.append(_mqtt_packet(0xE0, b"\x8b\x00"))
+        elif r < 0.95:
+            packets.append(b"\x30\xff\xff\xff\x7f")  # announces 256 MiB
+        else:
+            packets.append(bytes(rng.randrange(256) for _ in range(rng.randint(1, 40))))
+    return packets
+
+
+def mqtt_broker_case(rng: random.Random) -> list[bytes]:
+    """The session's bytes, mutated more often than not, in random chunks; an empty chunk
+    means: read what the client sends now."""
+    packets = mqtt_broker_packets(rng)
+    if rng.random() < 0.7:
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(packets))
+            packets[i] = mutate_bytes(packets[i], rng)
+    chunks: list[bytes] = []
+    # The CONNACK, then b"" (wait for the client's SUBSCRIBE, as a broker would), the rest.
+    for data in (packets[0], b"".join(packets[1:])):
+        at = 0
+        while at < len(data):
+            n = rng.choice((1, 2, 7, 64, len(data)))
+            chunks.append(data[at : at + n])
+            at += n
+        chunks.append(b"")
+    return chunks[:-1]
+
+
+class HostileBroker:
+    """Listens where the daemon's `[mqtt]` connects; serves one case per connection."""
+
+    def __init__(self, *, seed: int) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port: int = self.sock.getsockname()[1]
+        self.rng = random.Random(seed)
+        self.sessions = 0
+        self.connects_seen = 0  # connections whose first packet was a CONNECT
+        self.recent: deque[tuple[str, list[bytes]]] = deque(maxlen=64)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> HostileBroker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(1.0)
+                with contextlib.suppress(OSError):
+                    first = conn.recv(65_536)
+                    if first[:1] == b"\x10":
+                        self.connects_seen += 1
+                    chunks = mqtt_broker_case(self.rng)
+                    self.recent.append(("mqtt", chunks))
+                    for chunk in chunks:
+                        if chunk:
+                            conn.sendall(chunk)
+                        else:  # the client's SUBSCRIBE, if it still talks to us
+                            conn.settimeout(0.2)
+                            with contextlib.suppress(TimeoutError):
+                                conn.recv(65_536)
+                    conn.settimeout(0.1)
+                    with contextlib.suppress(TimeoutError):
+                        while conn.recv(65_536):  # let the daemon answer, or hang up first
+                            pass
+            self.sessions += 1
+
+    def run(self, http: httpx.Client, seconds: float, alive: Callable[[], bool]) -> Report:
+        """Serve cases for `seconds`, checking the daemon twice a second."""
+        report = Report()
+        base = http.get("/healthz").json()
+        contained, frames = base["containment"]["total"], base["clock"]["frames_sent"]
+        crashes = base["subsystems"]["mqtt"]["crashes"]
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            time.sleep(0.5)
+            if not alive():
+                report.findings.append(Finding("exited", "the daemon exited", list(self.recent)))
+                break
+            try:
+                h = http.get("/healthz").json()
+            except httpx.HTTPError as exc:
+                report.findings.append(Finding("unanswered", str(exc), list(self.recent)))
+                break
+            if h["clock"]["frames_sent"] <= frames or h["status"] != "ok":
+                report.findings.append(Finding("stalled", str(h["clock"]), list(self.recent)))
+            if h["containment"]["total"] > contained:
+                report.findings.append(
+                    Finding("contained", str(h["containment"]), list(self.recent))
+                )
+            if h["subsystems"]["mqtt"]["crashes"] > crashes:
+                error = h["subsystems"]["mqtt"]["last_error"]
+                report.findings.append(
+                    Finding("contained", f"mqtt crashed: {error}", list(self.recent))
+                )
+            contained, frames = h["containment"]["total"], h["clock"]["frames_sent"]
+            crashes = h["subsystems"]["mqtt"]["crashes"]
+        report.seconds = time.monotonic() - t0
+        report.executions = self.sessions
+        report.by_target = {"mqtt": self.sessions}
+        return report
