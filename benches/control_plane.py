@@ -215,10 +215,16 @@ def load_process(
     canvases: list[str],
     verbs: bool,
     floor_port: int = 0,
+    nice: int = 0,
 ) -> subprocess.Popen[str]:
+    """The load (or, with `verbs`, the timed verb client) in a process of its own; `nice`
+    lowers its CPU priority (clients that stand for other machines)."""
     args = [str(port), token, str(seconds), str(pollers), str(ws), json.dumps(canvases)]
     args += ["1" if verbs else "0", str(floor_port)]
-    return subprocess.Popen([sys.executable, "-c", LOAD, *args], stdout=subprocess.PIPE, text=True)
+    prefix = ["nice", "-n", str(nice)] if nice else []
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-c", LOAD, *args], stdout=subprocess.PIPE, text=True
+    )
 
 
 def cpu_seconds(pid: int) -> float:

@@ -3,6 +3,7 @@
     ./dev bench soak                                   # 2,000 vehicles, 10 min, 60 s rows
     ./dev bench soak --vehicles 500 --minutes 30 --interval 120
     ./dev bench soak --vehicles 0 --minutes 5          # the control plane alone
+    ./dev bench soak --load-nice 10                    # the clients yield the CPU, as remote ones
 
 Load, all at once: the default show (moving looks on five canvases, ~800 universes at 44 Hz)
 with one sACN output of universe 1 to a loopback receiver that timestamps packets in the
@@ -101,6 +102,14 @@ def main() -> int:
         help="minutes before the RSS baseline (per-device state fills up: a window of 64"
         " report times per vehicle takes a minute at 1 position/s)",
     )
+    parser.add_argument(
+        "--load-nice",
+        type=int,
+        default=0,
+        help="CPU niceness of the vehicle simulator and the pollers/preview clients: on site"
+        " they are other machines, here they share the daemon's two cores (the verb client"
+        " and the floor server stay at 0)",
+    )
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--ws", type=int, default=10)
     parser.add_argument(
@@ -135,8 +144,10 @@ def main() -> int:
             cue_list = daemon.get("/api/cue-lists").json()["items"][0]["name"]
             sim = None
             if args.vehicles:
+                nice = ["nice", "-n", str(args.load_nice)] if args.load_nice else []
                 sim = subprocess.Popen(
                     [
+                        *nice,
                         sys.executable,
                         "-m",
                         "trocadero",
@@ -155,7 +166,14 @@ def main() -> int:
                     text=True,
                 )
             load = load_process(
-                daemon.port, token, seconds + 10, args.pollers, args.ws, canvases, verbs=False
+                daemon.port,
+                token,
+                seconds + 10,
+                args.pollers,
+                args.ws,
+                canvases,
+                verbs=False,
+                nice=args.load_nice,
             )
             floor_port = free_port()
             floor = floor_server(floor_port)
@@ -167,7 +185,7 @@ def main() -> int:
             print(
                 f"soak: {args.vehicles} vehicles, {args.pollers} REST pollers, {args.ws}"
                 f" WebSocket preview clients, verb client 10/s, GO every {args.go_every:g} s,"
-                f" {args.minutes:g} min"
+                f" {args.minutes:g} min; simulator and load at nice {args.load_nice}"
             )
             print(
                 f"{'t s':>6} {'late':>6} {'late %':>7} {'slow':>5} {'wait':>5} {'wake':>5}"
