@@ -168,6 +168,17 @@ class LiveEndpoint:
         self.canvases = canvases
         self.stats = stats
         self.clock = clock
+        # Canvas → (the snapshot, its binary frame): every session previewing a canvas sends
+        # the same bytes, so each snapshot is encoded once, not once per session.
+        self._encoded: dict[str, tuple[object, bytes]] = {}
+
+    def _frame(self, name: str, snap: Any) -> bytes:
+        cached = self._encoded.get(name)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        frame = preview_frame(name, snap.width, snap.height, snap.frame_time, snap.rgb)
+        self._encoded[name] = (snap, frame)
+        return frame
 
     async def __call__(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -311,9 +322,7 @@ class LiveEndpoint:
                     continue
                 if name in s.slots:
                     self.stats.previews_skipped += 1  # the previous one is still unsent
-                s.slots[name] = preview_frame(
-                    name, snap.width, snap.height, snap.frame_time, snap.rgb
-                )
+                s.slots[name] = self._frame(name, snap)
                 s.kick.set()
             await trio.sleep(1.0 / s.fps)
 
