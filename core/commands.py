@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 import trio
 
-from trocadero.config.show import CueListDef, LookDef
+from trocadero.config.show import CueListDef, LookDef, ShowDef
 
 from .edits import EditNote
 from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, require
@@ -126,8 +127,12 @@ class Controller:
         look_stored: Callable[[LookDef], None] = lambda _look: None,
         look_removed: Callable[[str], None] = lambda _name: None,
         library: Library | None = None,
+        swap_lock: AbstractContextManager[object] | None = None,
     ) -> None:
         self.library = library
+        # Held by the frame producer for a whole frame: a show swapped under it is seen by
+        # the next frame entire, never half (playout/playback.py PlaybackDriver.lock).
+        self.swap_lock: AbstractContextManager[object] = swap_lock or nullcontext()
         self.look_stored = look_stored
         self.look_removed = look_removed
         self.panic_fade = panic_fade
@@ -433,6 +438,50 @@ class Controller:
         self.engine.release(name, self.now(), 0.0)
         self.engine.remove_cue_list(name, self.now())
         return await self._edited(actor, "cuelist.delete", name, note)
+
+    async def replace_show(
+        self,
+        actor: Actor,
+        show: ShowDef,
+        write: Callable[[], Awaitable[None]],
+        *,
+        action: str,
+        target: str,
+    ) -> Result:
+        """Swap the whole show's looks and cue lists (a rollback, an import): every look is
+        checked first, then `write` stores the show (one transaction; a refusal there changes
+        nothing), then the engine and renderer take it in one step between two frames. Lists
+        that are gone are let go at once; the others keep playing on their new definitions."""
+        self._allow(actor, "show.edit", "replace the show")
+        if self.check_look is not None:
+            problems = [
+                f'looks[{i} "{look.name}"].{p}'
+                for i, look in enumerate(show.looks)
+                for p in self.check_look(look)
+            ]
+            if problems:
+                raise PlaybackError("\n".join(problems))
+        await write()
+        looks = {look.name: look for look in show.looks}
+        lists = {cl.name: cl for cl in show.cue_lists}
+        e = self.engine
+        with self.swap_lock:
+            t = self.now()
+            for name in [n for n in e.lists if n not in lists]:
+                e.release(name, t, 0.0)
+                e.remove_cue_list(name, t)
+            for name in [n for n in e.looks if n not in looks]:
+                e.remove_look(name)
+                self.look_removed(name)
+            for look in show.looks:
+                if e.looks.get(look.name) != look:
+                    e.set_look(look)
+                    self.look_stored(look)
+            for cl in show.cue_lists:
+                pb = e.lists.get(cl.name)
+                if pb is None or pb.defn != cl:
+                    e.set_cue_list(cl)
+        return await self._done(actor, action, target, "done")
 
     # --- the schedule (playout/schedule.py applies what core.schedule decides) -----------
 

@@ -1,4 +1,4 @@
-"""`trocadero` command line: run, check-config, version, ctl, users, mdvr-sim.
+"""`trocadero` command line: run, check-config, version, ctl, users, show, mdvr-sim.
 
 Exit codes: 0 ok, 2 bad usage or bad config, 1 runtime failure.
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 
 from .ctl import add_parser as add_ctl_parser
 from .ctl import run_ctl
+from .show_cli import add_parser as add_show_parser
+from .show_cli import run_show
 from .users_cli import add_parser as add_users_parser
 from .users_cli import run_users
 
@@ -96,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-video", action="store_true", help="no clip for live-video requests")
     add_ctl_parser(sub)
     add_users_parser(sub)
+    add_show_parser(sub)
     return parser
 
 
@@ -111,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_ctl(args)
     if args.command == "users":
         return run_users(args)
+    if args.command == "show":
+        return run_show(args)
     if args.command == "gateway":
         return _gateway(args.config)
     return _run(args.config, reseed=args.reseed)

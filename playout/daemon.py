@@ -39,10 +39,12 @@ from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.patch_grid import OutputUniverses, Wiring
+from trocadero.core.permissions import SYSTEM
 from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
+from trocadero.core.snapshot_service import ShowSnapshots
 from trocadero.core.statistics import counter, detail, section, to_json, to_samples
 from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
 from trocadero.native import kernels
@@ -648,6 +650,7 @@ async def _run(
         audit=store.audit,
         state=store.state,
         library=store.show,
+        swap_lock=driver.lock,
     )
     # The building's schedule: entries in memory, the show as the engine has it now.
     rt.schedules = ScheduleService(
@@ -694,7 +697,11 @@ async def _run(
         ),
         # Blind previews: the editor's looks drawn off the wire (render/look_preview.py).
         look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
+        snapshots=ShowSnapshots(store, rt.controller, rt.schedules),
     )
+    # The show as it starts: the first snapshot, or a new one if it changed while stopped
+    # (a reseed, a restore); the same content as the newest adds nothing.
+    await rt.operations.services.show_snapshots().record(SYSTEM, "show at start")
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
         # Printed once, never stored: the account must choose its own at first login.

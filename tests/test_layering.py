@@ -42,7 +42,7 @@ LAYER_DIRS = ("config", "native", "protocols", "core", "web", "playout")
 PACKAGE_DIR = "trocadero"
 
 PLAYOUT_BASE = frozenset({"logs", "statefile", "signing_key", "systemd", "supervisor", "malloc"})
-PLAYOUT_CLI = frozenset({"cli", "ctl", "users_cli"})
+PLAYOUT_CLI = frozenset({"cli", "ctl", "users_cli", "show_cli"})
 PLAYOUT_PACKAGES = frozenset({"mdvr", "render"})  # sub-packages, each one sub-layer
 
 RT = "trocadero_rt"  # the native extension, a unit of its own

@@ -31,6 +31,7 @@ from trocadero.core.metrics import render_prometheus
 from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
+from trocadero.core.snapshot_service import ShowSnapshots
 from trocadero.core.storage import Storage
 
 from .assets_api import assets_routes
@@ -208,6 +209,9 @@ def create_app(control: ControlPlane) -> Starlette:
             mdvr=control.mdvr,
             assets=None if store is None else store.assets,
             content=control.content,
+            snapshots=None
+            if store is None or playback is None
+            else ShowSnapshots(store, playback, control.schedule),
         )
     routes += operation_routes(operations, control.actor_of)
     if control.store is not None and control.content is not None:
@@ -221,7 +225,7 @@ def create_app(control: ControlPlane) -> Starlette:
             control.live,
         )
     if control.schedule is not None:
-        routes += schedule_routes(control.schedule, control.actor_of)
+        routes += schedule_routes(control.schedule, control.actor_of, operations.services.snapshots)
     if control.mdvr is not None:
         routes += mdvr_routes(control.mdvr, control.actor_of)
     if control.faults is not None:

@@ -6,7 +6,7 @@ it is a route of its own; the schedule's other routes come from the operation ta
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,11 +17,16 @@ from trocadero.core.schedule_service import ScheduleService
 
 from .guard import ActorOf, BadRequest, guard, json_body
 
+if TYPE_CHECKING:
+    from trocadero.core.snapshot_service import ShowSnapshots
+
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_ICAL_BYTES = 2 << 20
 
 
-def schedule_routes(service: ScheduleService, actor_of: ActorOf) -> list[Route]:
+def schedule_routes(
+    service: ScheduleService, actor_of: ActorOf, snapshots: ShowSnapshots | None = None
+) -> list[Route]:
     guarded = guard(actor_of)
 
     async def import_ical(request: Request, actor: Actor) -> Response:
@@ -45,6 +50,8 @@ def schedule_routes(service: ScheduleService, actor_of: ActorOf) -> list[Route]:
                 raise BadRequest(f"replace: expected true or false (got {replace_existing!r})")
             template = {k: v for k, v in doc.items() if k not in ("ical", "replace")}
         result = await service.import_ical(actor, text, template, replace_existing=replace_existing)
+        if snapshots is not None:  # a schedule change like the operation table's (snapshots.md)
+            await snapshots.record(actor, "schedule entries imported from iCal")
         return JSONResponse(result, status_code=201 if result["created"] else 200)
 
     return [Route("/api/schedule/import", guarded(import_ical), methods=["POST"])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import content, edits, mdvr, patch, playback, schedule, show, users
+from . import content, edits, mdvr, patch, playback, schedule, show, snapshots, users
 from .args import Arg
 from .spec import SESSION_OPS, Operation, OpError, Rest, Services
 
@@ -26,6 +26,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *edits.OPERATIONS,
     *patch.OPERATIONS,
     *schedule.OPERATIONS,
+    *snapshots.OPERATIONS,
     *users.OPERATIONS,
     *content.OPERATIONS,
     *mdvr.OPERATIONS,

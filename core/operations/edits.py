@@ -177,5 +177,6 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("POST", "/api/edits/undo"),
         needs=("show", "controller"),
         action="undo show edits",
+        snapshot=lambda a, r: f'undo: {r["undone"]["kind"]} "{r["undone"]["name"]}"',
     ),
 )

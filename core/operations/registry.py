@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
     from ..schedule_service import ScheduleService
+    from ..snapshot_service import ShowSnapshots
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
@@ -65,7 +66,11 @@ class Registry:
             require(actor, op.group, op.refusal)
             check_nesting(args, "args")  # nothing below walks a 1000-level structure
             parsed = op.parse(args)
-            return await op.run(self.services, actor, parsed)
+            result = await op.run(self.services, actor, parsed)
+            snapshots = self.services.snapshots
+            if op.snapshot is not None and snapshots is not None:
+                await snapshots.record(actor, op.snapshot(parsed, result))
+            return result
         except Exception as exc:
             raise as_op_error(exc) from exc
 
@@ -100,6 +105,7 @@ def registry(
     content: ContentLibrary | None = None,
     wiring: Wiring | None = None,
     look_preview: LookPreviewer | None = None,
+    snapshots: ShowSnapshots | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -114,5 +120,6 @@ def registry(
         content=content,
         wiring=wiring,
         look_preview=look_preview,
+        snapshots=snapshots,
     )
     return Registry(OPERATIONS, services)

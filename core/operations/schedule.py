@@ -25,6 +25,17 @@ __all__ = ["OPERATIONS"]
 _ENTRY: Final = {"type": "object", "properties": {"entry": {"type": "object"}}}
 
 
+def _entry_message(change: str) -> Any:
+    """The snapshot message of a change to one entry (named as the result has it)."""
+
+    def message(a: Mapping[str, Any], r: Any) -> str:
+        entry = r.get("entry") if isinstance(r, Mapping) else None
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        return f'schedule entry "{name}" {change}' if name else f"schedule entry {change}"
+
+    return message
+
+
 def _service(s: Services) -> ScheduleService:
     assert s.schedule is not None  # in a registry only with the schedule
     return s.schedule
@@ -100,6 +111,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("POST", "/api/schedule", status=201, body="entry"),
         needs=_NEEDS,
         action="edit the schedule",
+        snapshot=_entry_message("added"),
     ),
     Operation(
         "schedule.entry",
@@ -122,6 +134,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("PUT", _ONE, body="entry"),
         needs=_NEEDS,
         action="edit the schedule",
+        snapshot=_entry_message("changed"),
     ),
     Operation(
         "schedule.change",
@@ -133,6 +146,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("PATCH", _ONE, body="entry"),
         needs=_NEEDS,
         action="edit the schedule",
+        snapshot=_entry_message("changed"),
     ),
     Operation(
         "schedule.delete",
@@ -144,6 +158,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("DELETE", _ONE),
         needs=_NEEDS,
         action="edit the schedule",
+        snapshot=lambda a, r: f"schedule entry {a['id']} deleted",
     ),
     Operation(
         "schedule.enable",
@@ -155,6 +170,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("POST", _ONE + "/enable"),
         needs=_NEEDS,
         action="enable or disable schedule entries",
+        snapshot=_entry_message("enabled"),
     ),
     Operation(
         "schedule.disable",
@@ -166,6 +182,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("POST", _ONE + "/disable"),
         needs=_NEEDS,
         action="enable or disable schedule entries",
+        snapshot=_entry_message("disabled"),
     ),
     Operation(
         "schedule.now",

@@ -270,6 +270,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _EDITED,
         Rest("PUT", "/api/looks/{name}", body="look"),
         action="edit looks",
+        snapshot=lambda a, r: f'look "{a["name"]}" changed',
     ),
     Operation(
         "look.delete",
@@ -280,6 +281,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _EDITED,
         Rest("DELETE", "/api/looks/{name}"),
         action="edit looks",
+        snapshot=lambda a, r: f'look "{a["name"]}" deleted',
     ),
     Operation(
         "look.preview",
@@ -326,6 +328,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _EDITED,
         Rest("PUT", "/api/cue-lists/{name}", body="cue_list"),
         action="edit cue lists",
+        snapshot=lambda a, r: f'cue list "{a["name"]}" changed',
     ),
     Operation(
         "cue_list.delete",
@@ -336,6 +339,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         _EDITED,
         Rest("DELETE", "/api/cue-lists/{name}"),
         action="edit cue lists",
+        snapshot=lambda a, r: f'cue list "{a["name"]}" deleted',
     ),
     Operation(
         "cue",
@@ -358,6 +362,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("PUT", "/api/cue-lists/{list}/cues/{cue}", body="definition", created=201),
         needs=("show", "controller"),
         action="edit cue lists",
+        snapshot=lambda a, r: f"cue {a['list']}/{a['cue']} changed",
     ),
     Operation(
         "cue.delete",
@@ -369,6 +374,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("DELETE", "/api/cue-lists/{list}/cues/{cue}"),
         needs=("show", "controller"),
         action="edit cue lists",
+        snapshot=lambda a, r: f"cue {a['list']}/{a['cue']} deleted",
     ),
     Operation(
         "audit",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
     from ..schedule_service import ScheduleService
+    from ..snapshot_service import ShowSnapshots
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 Handler = Callable[[Any, Actor, Mapping[str, Any]], Awaitable[Any]]
+# The snapshot message of a show change, from its parsed arguments and its result.
+SnapshotMessage = Callable[[Mapping[str, Any], Any], str]
 
 
 class OpError(Exception):
@@ -74,6 +77,10 @@ class Operation:
     # layer, which every playback and show edit goes through.
     needs: tuple[str, ...] = ("controller",)
     action: str = ""  # the verb in the role-refusal message ("go on a cue list")
+    # Set on every operation that changes the show (looks, cue lists, cues, schedule entries,
+    # and trigger rules when they come): once it succeeds, the registry takes a show snapshot
+    # with this message (docs/snapshots.md).
+    snapshot: SnapshotMessage | None = None
 
     @property
     def refusal(self) -> str:
@@ -140,6 +147,7 @@ class Services:
     wiring: Wiring | None = None  # the patch as played and the outputs that send it
     # Renders a look off the wire (the daemon's renderer, injected: core never imports playout).
     look_preview: LookPreviewer | None = None
+    snapshots: ShowSnapshots | None = None  # show snapshots, rollback, export and import
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -173,6 +181,10 @@ class Services:
     def previewer(self) -> LookPreviewer:
         assert self.look_preview is not None
         return self.look_preview
+
+    def show_snapshots(self) -> ShowSnapshots:
+        assert self.snapshots is not None
+        return self.snapshots
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .patch import PatchStore
     from .schedules import ScheduleStore
     from .show import ShowStore
+    from .snapshots import SnapshotStore
     from .state import StateStore
     from .tokens import TokenStore
     from .users import UserStore
@@ -137,6 +138,11 @@ class Storage(ABC):
     @abstractmethod
     def tokens(self) -> TokenStore:
         """Hashed, rotating refresh tokens of the auth layer (tokens.py)."""
+
+    @property
+    @abstractmethod
+    def snapshots(self) -> SnapshotStore:
+        """Content-addressed snapshots of the whole show (snapshots.py)."""
 
     @abstractmethod
     async def schema_version(self) -> int: ...

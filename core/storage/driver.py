@@ -67,6 +67,7 @@ class SQLiteDialect(Dialect):
         # SQLite has no exact decimal: cue numbers are fixed-width text ("0012.500"), so text
         # order is number order and equality is exact.
         "cue": "TEXT",
+        "blob": "BLOB",
         "by_month": "",  # one plain table; retention deletes rows
     }
 
@@ -100,6 +101,7 @@ class PostgresDialect(Dialect):
         "true": "TRUE",
         "false": "FALSE",
         "cue": "NUMERIC(7,3)",
+        "blob": "BYTEA",
         # Partitioned by month on the row's time: retention drops whole partitions.
         "by_month": "PARTITION BY RANGE (at)",
     }

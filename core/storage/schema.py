@@ -323,6 +323,24 @@ _EDIT_HISTORY = (
     "CREATE INDEX edit_history_actor ON edit_history (actor, id)",
 )
 
+# Show snapshots (core/snapshots.py): each distinct show document once, by its SHA-256
+# (zlib-compressed canonical JSON), and the history of snapshots that name one — a rollback
+# to earlier content is a new history row over a document already kept.
+_SHOW_SNAPSHOTS = (
+    """CREATE TABLE show_documents (
+        hash TEXT PRIMARY KEY,
+        document {blob} NOT NULL
+    )""",
+    """CREATE TABLE show_snapshots (
+        id {pk},
+        hash TEXT NOT NULL REFERENCES show_documents (hash),
+        created_at {ts} NOT NULL,
+        actor {key} NOT NULL,
+        message TEXT NOT NULL,
+        parent TEXT
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -332,6 +350,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "content: the approved version that plays", _LIVE_VERSION),
     Migration(7, "canvases: placement on the building's elevation drawing", _CANVAS_PLACEMENT),
     Migration(8, "edit history: undo of a show edit", _EDIT_HISTORY),
+    Migration(
+        9, "show snapshots: content-addressed show documents and their history", _SHOW_SNAPSHOTS
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -23,6 +23,7 @@ from .patch import SqlPatchStore
 from .schedules import SqlScheduleStore
 from .schema import current_version, migrate
 from .show import SqlShowStore
+from .snapshots import SqlSnapshotStore
 from .state import SqlStateStore
 from .tokens import SqlTokenStore
 from .users import SqlUserStore
@@ -46,11 +47,16 @@ class SqlStorage(Storage):
         self._state = SqlStateStore(driver)
         self._devices = SqlDeviceStore(fleet or driver)
         self._tokens = SqlTokenStore(driver)
+        self._snapshots = SqlSnapshotStore(driver)
 
     async def _migrate(self) -> None:
         await migrate(self._db)
         if self._fleet is not None:  # the same schema (only its fleet tables are used)
             await migrate(self._fleet)
+
+    @property
+    def snapshots(self) -> SqlSnapshotStore:
+        return self._snapshots
 
     @property
     def show(self) -> SqlShowStore:

@@ -81,6 +81,12 @@ ARGS: dict[str, Args] = {
     "schedule.disable": lambda s: {"id": s.new_entry()},
     "schedule.now": {"at": "2026-12-24T21:37"},
     "schedule.timeline": {"hours": 2},
+    "snapshot.list": {"limit": 2},
+    "snapshot.get": lambda s: {"hash": s.snapshot()},
+    "snapshot.diff": lambda s: {"from": s.snapshot()},
+    "snapshot.rollback": lambda s: {"hash": s.snapshot()},
+    "show.export": {},
+    "show.import": lambda s: {"document": s.exported()},
     "users": {"limit": 5},
     "user": {"name": "viewer"},
     "user.create": lambda s: {"name": s.unique("user"), "role": "viewer", "password": PASSWORD},
@@ -198,6 +204,15 @@ class Sides:
         )
         assert r.status_code == 200, r.text
         return {}
+
+    def snapshot(self) -> str:
+        """The newest snapshot's hash (the show as it is now)."""
+        newest: str = self.client.call("snapshot.list", limit=1)["items"][0]["hash"]
+        return newest
+
+    def exported(self) -> dict[str, Any]:
+        doc: dict[str, Any] = self.client.call("show.export")
+        return doc
 
     def new_override(self) -> str:
         result = self.client.call("override", **self.args("override"))

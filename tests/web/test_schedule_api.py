@@ -249,6 +249,10 @@ async def test_ical_import(api: Api) -> None:
     )
     assert r.status_code == 201, r.text
     assert r.json() == {"created": ["Fridays", "National day"], "updated": [], "skipped": []}
+    newest = (await c.get("/api/snapshots?limit=1")).json()["items"][0]
+    assert (newest["message"], newest["actor"]) == ("schedule entries imported from iCal", "tester")
+    snapshot = (await c.get(f"/api/snapshots/{newest['hash']}")).json()["document"]
+    assert [e["name"] for e in snapshot["schedules"]] == ["Fridays", "National day"]
     entries = {e["name"]: e for e in (await c.get("/api/schedule")).json()["entries"]}
     fridays = entries["Fridays"]
     assert (fridays["rrule"], fridays["duration_s"], fridays["exdates"]) == (
