@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+import structlog
 import trio
 
 from .permissions import Actor, require
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from .storage import Storage
 
 __all__ = ["ShowSnapshots"]
+
+_log = structlog.get_logger(subsystem="snapshots")
 
 # Diff entries of these kinds change what the running patch or settings are built from: the
 # store has them at once, the output patch at the next start (it is compiled at start-up).
@@ -42,6 +45,17 @@ class ShowSnapshots:
         self.controller = controller
         self.schedule = schedule
         self._lock = trio.Lock()
+        self.failures = 0  # snapshots that could not be taken after a change (logged)
+
+    async def record_after_change(self, actor: Actor, message: str) -> None:
+        """The snapshot after an accepted change. The change is stored already: a failure
+        here is logged and counted, not the caller's error. Nothing is lost: the next
+        snapshot is the whole show again, only this one's message is."""
+        try:
+            await self.record(actor, message)
+        except Exception as exc:
+            self.failures += 1
+            _log.error("show snapshot failed after a change", message=message, error=str(exc))
 
     async def record(self, actor: Actor, message: str) -> SnapshotInfo | None:
         """Snapshot the show as stored now (None: same content as the newest snapshot)."""

@@ -51,7 +51,7 @@ def schedule_routes(
             template = {k: v for k, v in doc.items() if k not in ("ical", "replace")}
         result = await service.import_ical(actor, text, template, replace_existing=replace_existing)
         if snapshots is not None:  # a schedule change like the operation table's (snapshots.md)
-            await snapshots.record(actor, "schedule entries imported from iCal")
+            await snapshots.record_after_change(actor, "schedule entries imported from iCal")
         return JSONResponse(result, status_code=201 if result["created"] else 200)
 
     return [Route("/api/schedule/import", guarded(import_ical), methods=["POST"])]

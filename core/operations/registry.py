@@ -69,7 +69,7 @@ class Registry:
             result = await op.run(self.services, actor, parsed)
             snapshots = self.services.snapshots
             if op.snapshot is not None and snapshots is not None:
-                await snapshots.record(actor, op.snapshot(parsed, result))
+                await snapshots.record_after_change(actor, op.snapshot(parsed, result))
             return result
         except Exception as exc:
             raise as_op_error(exc) from exc

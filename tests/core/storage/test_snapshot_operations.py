@@ -158,3 +158,26 @@ async def test_export_import_round_trip_keeps_the_hash(store: Storage) -> None:
     assert to_plain(engine.lists["main"].defn) == to_plain(main)
     assert (await _messages(ops))[0] == "show imported"
     assert len((await store.audit.list_audit(action="show.import")).items) == 1
+
+
+async def test_a_failed_snapshot_does_not_fail_the_stored_edit(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops, _ = await _table(store)
+    snaps = ops.services.snapshots
+    assert snaps is not None
+
+    async def broken(*_: object, **__: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.snapshots, "record", broken)
+    # The edit is stored and answered as done; the snapshot's failure is counted (and logged).
+    await ops.call(ANA, "look.put", {"name": "blue-hour", "look": _look_doc("#0000ff")})
+    assert snaps.failures == 1
+    assert (await ops.call(ANA, "look", {"name": "blue-hour"}))["label"] == "Blue hour"
+    monkeypatch.undo()
+    # The next snapshot carries the whole show, that look included.
+    await ops.call(ANA, "look.put", {"name": "red", "look": _look_doc("#ff0000")})
+    latest = (await ops.call(ANA, "snapshot.list", {"limit": 1}))["items"][0]
+    doc = await ops.call(ANA, "snapshot.get", {"hash": latest["hash"]})
+    assert {"blue-hour", "red"} <= {look["name"] for look in doc["document"]["looks"]}
