@@ -140,7 +140,6 @@ async def main(seconds: float) -> int:
     app = create_app(
         ControlPlane(
             health=lambda: {"status": "ok", "frames_sent": clock.stats().frames_sent},
-            metrics=lambda: {"trocadero_frames_sent_total": float(clock.stats().frames_sent)},
         )
     )
     cfg = HypercornConfig()

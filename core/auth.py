@@ -27,7 +27,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -43,6 +43,7 @@ from .errors import InvalidArgument, RefusedError
 from .login_throttle import LoginThrottle
 from .model import ROLES, Role, User
 from .revocations import RevokedFamilies
+from .statistics import counter
 from .storage import NotFound, Storage, StorageError
 
 __all__ = [
@@ -181,6 +182,15 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class LoginStatistics:
+    """Logins since start-up (/healthz `logins`, /metrics `trocadero_logins_*_total`)."""
+
+    succeeded: int = field(metadata=counter())
+    failed: int = field(metadata=counter())  # every refusal, throttled ones included
+    throttled: int = field(metadata=counter())  # refused unchecked: too many failures
+
+
 class AuthService:
     """Logins, token checks and account management over the store."""
 
@@ -211,6 +221,10 @@ class AuthService:
         self._syncing = False
         # Account changes check "is another admin left?" and then write: one at a time.
         self._accounts = trio.Lock()
+        self._logins = [0, 0, 0]  # succeeded, failed, throttled
+
+    def statistics(self) -> LoginStatistics:
+        return LoginStatistics(*self._logins)
 
     # --- start-up ---
 
@@ -333,6 +347,7 @@ class AuthService:
         wait = self.throttle.wait(name, address, self._now())
         if wait is not None:
             # Not even checked: a guess made while throttled would tell the guesser something.
+            self._logins[2] += 1
             await self._login_failed(name, address, origin, "throttled", wait)
             raise AuthError(
                 "too many failed logins from this address: wait before trying again",
@@ -352,6 +367,7 @@ class AuthService:
             await self._login_failed(name, address, origin, reason, delay)
             raise AuthError("wrong user name or password, or the account is disabled")
         self.throttle.succeeded(name, address)
+        self._logins[0] += 1
         await self.store.users.record_login(user.username)
         await self._load_must_change()
         actor = Actor(user.username, user.role, origin, address)
@@ -365,6 +381,7 @@ class AuthService:
         # Who tried is unknown (the name is what they typed): the entry's actor is
         # "anonymous", the account they tried is the target. The client is only ever told
         # "wrong user name or password"; the reason is for the log and the audit trail.
+        self._logins[1] += 1
         log.warning("login failed", user=name, address=address, reason=reason, delay_s=delay)
         await self.store.audit.append_audit(
             actor="anonymous",

@@ -123,6 +123,18 @@ def _json(value: Any, spec: Spec) -> Any:
 # --- /metrics -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One Prometheus sample of a statistics field: its family name, labels, value, whether
+    the family is a counter, and the field's /healthz path (for the family's help text)."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    value: float
+    counter: bool
+    path: str
+
+
 def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
     if not pairs:
         return ""
@@ -135,15 +147,28 @@ def to_samples(
 ) -> dict[str, float]:
     """Prometheus samples (`name{labels}` → value) of `stats` and its sections."""
     samples: dict[str, float] = {}
-    _collect(stats, prefix, labels, samples)
+    for sample in samples_of(stats, prefix, labels):
+        key = sample.name + _labels(sample.labels)
+        samples[key] = samples[key] + sample.value if key in samples else sample.value
     return samples
+
+
+def samples_of(
+    stats: DataclassInstance, prefix: str = PREFIX, labels: tuple[tuple[str, str], ...] = ()
+) -> list[Sample]:
+    """Every sample of `stats` and its sections, in field order (fields naming one metric
+    with the same labels are separate samples here: the reader adds them up)."""
+    out: list[Sample] = []
+    _collect(stats, prefix, labels, "", out)
+    return out
 
 
 def _collect(
     stats: DataclassInstance,
     prefix: str,
     labels: tuple[tuple[str, str], ...],
-    out: dict[str, float],
+    path: str,
+    out: list[Sample],
     *,
     aggregate: bool = False,
 ) -> None:
@@ -158,22 +183,23 @@ def _collect(
         spec, value = spec_of(f), getattr(stats, f.name)
         if spec.kind in ("detail", "label"):
             continue
+        here = f"{path}.{f.name}" if path else f.name
         if is_dataclass(value) and not isinstance(value, type):
             sub = _join(prefix, f.name if spec.prefix is None else spec.prefix)
-            _collect(value, sub, own, out, aggregate=aggregate)
+            _collect(value, sub, own, here, out, aggregate=aggregate)
         elif isinstance(value, tuple):
             sub = _join(prefix, f.name if spec.prefix is None else spec.prefix)
             for item in value:
                 if is_dataclass(item) and not isinstance(item, type):
-                    _collect(item, sub, own, out, aggregate=aggregate or spec.aggregate)
+                    agg = aggregate or spec.aggregate
+                    _collect(item, sub, own, f"{here}[]", out, aggregate=agg)
         elif spec.kind in ("counter", "gauge") or isinstance(value, bool | int | float):
             if isinstance(value, str):
                 continue
             is_counter = spec.kind == "counter" or (spec.kind is None and f.name.endswith("_total"))
             name, scale = metric_name(prefix, f.name, spec, is_counter=is_counter)
             sample = math.nan if value is None else float(value) * scale
-            key = name + _labels(own + spec.labels)
-            out[key] = out[key] + sample if key in out else sample  # one metric, many fields
+            out.append(Sample(name, own + spec.labels, sample, is_counter, here))
 
 
 # --- the schema, from the types (for tests that check nothing drifts) -----------------------

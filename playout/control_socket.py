@@ -22,17 +22,19 @@ import os
 import pwd
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import trio
+from prometheus_client import Histogram
 
 from trocadero.config.schema import SocketConfig
 from trocadero.core.commands import Actor, Forbidden, Role
 from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
-from trocadero.core.operations import OpError
+from trocadero.core.operations import SESSION_OPS, OpError
 from trocadero.core.operations.registry import Registry
 from trocadero.core.operations.session import topic_patterns
 from trocadero.core.permissions import require
@@ -96,6 +98,12 @@ class ControlSocket:
         self.requests = 0
         self.errors = 0
         self.dropped_subscribers = 0
+        # /metrics: request latency by operation (core/metrics.py), when the daemon has one.
+        self.latency: Histogram | None = None
+
+    def op_label(self, op: str) -> str:
+        """`op` when it is a known operation, else "unknown" (a bounded label set)."""
+        return op if op in self.registry.operations or op in SESSION_OPS else "unknown"
 
     def statistics(self) -> SocketStatistics:
         return SocketStatistics(
@@ -229,6 +237,16 @@ class _Connection:
         await self.send({"id": mid, "ok": False, "error": {"code": code, "message": message}})
 
     async def _request(self, req: Request) -> None:
+        started = time.perf_counter()
+        try:
+            await self._answer(req)
+        finally:
+            if self.server.latency is not None:
+                self.server.latency.labels(self.server.op_label(req.op)).observe(
+                    time.perf_counter() - started
+                )
+
+    async def _answer(self, req: Request) -> None:
         self.server.requests += 1
         try:
             result = await self._dispatch(req)

@@ -31,12 +31,19 @@ from hypercorn.trio import serve
 from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
-from trocadero.core.auth import AuthService
+from trocadero.core.auth import AuthService, LoginStatistics
 from trocadero.core.commands import Controller
 from trocadero.core.containment import CONTAINMENT, ContainmentStatistics, contain_asyncio_errors
 from trocadero.core.content import AssetIndex, ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
+from trocadero.core.metrics import (
+    Metrics,
+    NativeHistogramCollector,
+    StatisticsCollector,
+    create_metrics,
+    gc_pauses,
+)
 from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.patch_grid import OutputUniverses, Wiring
 from trocadero.core.permissions import SYSTEM
@@ -45,9 +52,12 @@ from trocadero.core.playback.persist import STATE_KEY
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.snapshot_service import ShowSnapshots
-from trocadero.core.statistics import counter, detail, section, to_json, to_samples
+from trocadero.core.statistics import counter, detail, section, to_json
 from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
+from trocadero.core.storage.driver import StoreStatistics
+from trocadero.core.storage.sql import SqlStorage
 from trocadero.native import kernels
+from trocadero.native.clock import VERSION as NATIVE_VERSION
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.artnet import ARTNET_PORT
 from trocadero.web.app import ControlPlane, FaultHooks, create_app
@@ -63,10 +73,14 @@ from .control_socket import ControlSocket, SocketStatistics, socket_path
 from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
 from .health import (
     ClockStatistics,
+    EmergencyStatistics,
     EventsStatistics,
+    PlaybackStatistics,
     ShowStatistics,
     WatchdogStatistics,
     clock_statistics,
+    emergency_statistics,
+    playback_statistics,
 )
 from .inputs import InputStatistics, InputUniverses, input_statistics, serve_inputs
 from .library import reconcile_show, unseeded
@@ -101,7 +115,7 @@ from .redis_bridge import RedisBridge
 from .render import fields
 from .render.look_preview import LookPreviews
 from .render.sources import SourceContext, describe_sources
-from .schedule import ScheduleRunner, serve_schedule
+from .schedule import ScheduleRunner, ScheduleStatistics, serve_schedule
 from .showload import LoadedShow, load_configured_show
 from .signing_key import load_signing_key
 from .statefile import StateFile, resolve_state_dir, state_dir_problems
@@ -149,6 +163,9 @@ class HealthStatistics:
     clock: ClockStatistics
     render: RenderStatistics
     show: ShowStatistics
+    emergency: EmergencyStatistics
+    playback: PlaybackStatistics | None = field(metadata=section())
+    schedule: ScheduleStatistics | None = field(metadata=section())
     outputs: tuple[OutputStatistics, ...] = field(metadata=section(prefix="output"))
     inputs: InputStatistics | None = field(metadata=section(prefix="input"))
     artnet_discovery: DiscoveryStatistics | None = field(metadata=section())
@@ -158,6 +175,8 @@ class HealthStatistics:
     mdvr_process: GatewayProcessStatistics | None = field(metadata=section())
     mqtt: MqttStatistics | None = field(metadata=section())
     events: EventsStatistics
+    store: StoreStatistics | None = field(metadata=section())
+    logins: LoginStatistics | None = field(metadata=section())
     web: WebStatistics
     subsystems: tuple[SupervisorStatistics, ...] = field(
         metadata=section(prefix="subsystem", key="name")
@@ -190,6 +209,8 @@ class Runtime:
     socket: ControlSocket | None = None
     operations: Registry | None = None  # the one table REST and the socket API serve
     content: ContentLibrary | None = None
+    metrics: Metrics | None = None  # /metrics (made by `instrument`)
+    schedule_runner: ScheduleRunner | None = None
     started_ns: int = field(default_factory=time.monotonic_ns)
     supervisors: dict[str, SupervisorStats] = field(default_factory=dict)
     watchdog_withheld: bool = False
@@ -239,6 +260,11 @@ class Runtime:
                 len(self.show.renderer.canvases),
                 len(self.show.patch.universes),
             ),
+            emergency=emergency_statistics(self.clock),
+            playback=None
+            if self.controller is None
+            else playback_statistics(self.controller.engine),
+            schedule=None if self.schedule_runner is None else self.schedule_runner.statistics(),
             outputs=output_statistics(self.clock, self.outputs),
             inputs=None if self.inputs is None else input_statistics(self.inputs),
             artnet_discovery=(
@@ -256,6 +282,8 @@ class Runtime:
                 self.events.published,
                 None if self.redis is None else self.redis.stats.statistics(),
             ),
+            store=self.store.statistics() if isinstance(self.store, SqlStorage) else None,
+            logins=None if self.auth is None else self.auth.statistics(),
             web=WebStatistics(
                 web.starts,
                 max(0, web.starts - 1),
@@ -272,8 +300,29 @@ class Runtime:
     def health(self) -> Mapping[str, Any]:
         return to_json(self.statistics())
 
-    def metrics(self) -> Mapping[str, float]:
-        return to_samples(self.statistics())
+    def instrument(self) -> Metrics:
+        """This daemon's registry: the statistics (read at scrape time, as /healthz reads
+        them), the output thread's lateness and render times (kept natively), and the
+        histograms the Python side observes into."""
+        metrics = create_metrics(__version__, NATIVE_VERSION, lambda: self.render.native_histogram)
+        metrics.registry.register(
+            StatisticsCollector(
+                self.statistics,
+                lambda: {"name": self.show.show.name, "source": self.show.source},
+            )
+        )
+        metrics.registry.register(
+            NativeHistogramCollector(
+                "trocadero_deadline_lateness_seconds",
+                "How late the output thread woke for each frame deadline.",
+                self.clock.lateness_histogram,
+            )
+        )
+        self.render.observe = metrics.render.observe
+        if isinstance(self.store, SqlStorage):
+            self.store.time_queries(metrics.store_query.observe)
+        self.metrics = metrics
+        return metrics
 
     def control_plane(self) -> ControlPlane:
         faults = None
@@ -633,6 +682,7 @@ async def _run(
         events=events,
         tls=tls,
     )
+    metrics = rt.instrument()
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
     # The render runs in its own thread: every engine call and look change from the Trio
@@ -736,7 +786,10 @@ async def _run(
                 "input universes the show does not output are received but unused",
                 universes=rt.overlay.ignored[:16],
             )
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with (
+        trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
+        gc_pauses(metrics.gc_pause),
+    ):
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve_frame_clock, rt)
@@ -748,6 +801,7 @@ async def _run(
                     clock.engage_emergency()
                 if config.schedule.enabled:  # re-derived from the horizon, before any frame
                     runner = ScheduleRunner(rt.controller, rt.schedules, config.schedule)
+                    rt.schedule_runner = runner
                     await _supervised(
                         nursery, rt, "schedule", partial(serve_schedule, runner), Policy()
                     )
@@ -799,6 +853,7 @@ async def _run(
                 if config.socket.enabled:
                     path = socket_path(config.socket, state.directory, dict(os.environ))
                     rt.socket = ControlSocket(rt.operations, rt.events, config.socket, path)
+                    rt.socket.latency = metrics.socket
                     await _supervised(
                         nursery,
                         rt,

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +123,10 @@ class RenderStats:
     realtime_error: str | None = None
     # The native render thread's own figures (`NativeRenderer.stats`), when it renders.
     native_stats: Mapping[str, object] | None = None
+    # /metrics (core/metrics.py): a render time histogram observer (Python renderer, one
+    # observe per frame), or the native render thread's own histogram (read at scrape time).
+    observe: Callable[[float], None] | None = None
+    native_histogram: Callable[[list[int]], tuple[list[int], int, int]] | None = None
     _totals: np.ndarray = field(default_factory=lambda: np.zeros(WINDOW, dtype=np.int64))
     # Per frame, over the same window: wake delay, render CPU, render wall minus CPU (ns).
     _spent: np.ndarray = field(default_factory=lambda: np.zeros((WINDOW, 3), dtype=np.int64))
@@ -135,6 +139,8 @@ class RenderStats:
 
     def record(self, times: StageTimes) -> None:
         self._totals[self.frames_rendered % WINDOW] = times.total
+        if self.observe is not None:
+            self.observe(times.total / 1e9)
         self.frames_rendered += 1
         self.last = times
 

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from trocadero.core.playback.ladder import Engine
 from trocadero.core.statistics import counter, detail, gauge, section
 from trocadero.native.clock import FrameClock
 
@@ -74,6 +75,47 @@ def clock_statistics(clock: FrameClock, now_ns: int | None = None) -> ClockStati
         realtime=s.realtime,
         realtime_error=s.realtime_error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyStatistics:
+    """The emergency latch as the output thread holds it (it applies the overlay itself)."""
+
+    engaged: bool  # latched: the emergency look is on the wire
+    input_asserted: bool  # the emergency input file read asserted at the last deadline
+    engagements: int = field(metadata=counter())
+    frames_sent: int = field(metadata=counter())  # frames sent with the overlay applied
+    input_errors: int = field(metadata=counter())  # unreadable input file reads
+    input_error: str | None = field(metadata=detail())
+    covered_bytes: int  # bytes of the frame the emergency look covers (0: no such look)
+
+
+def emergency_statistics(clock: FrameClock) -> EmergencyStatistics:
+    s = clock.stats()
+    return EmergencyStatistics(
+        engaged=s.emergency_latched,
+        input_asserted=s.emergency_input_asserted,
+        engagements=s.emergency_engagements,
+        frames_sent=s.emergency_frames_sent,
+        input_errors=s.emergency_input_errors,
+        input_error=s.emergency_input_error,
+        covered_bytes=s.emergency_covered_bytes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStatistics:
+    """What the priority ladder holds (read on the Trio thread, where commands run)."""
+
+    lists: int
+    lists_running: int  # cue lists with a cue on stage
+    overrides: int  # scripted overrides in force
+    emergency: bool  # the ladder's own emergency state (the latch is `emergency.engaged`)
+
+
+def playback_statistics(engine: Engine) -> PlaybackStatistics:
+    running = sum(1 for pb in engine.lists.values() if pb.current is not None)
+    return PlaybackStatistics(len(engine.lists), running, len(engine.overrides), engine.emergency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,7 @@ class NativeFeeder:
         s = self.scene.native.stats(self.period)
         st = self.stats
         st.native_stats = s
+        st.native_histogram = self.scene.native.render_histogram
         st.frames_rendered = int(s["frames_rendered"])
         st.late = LateRenders(
             int(s["late_started_late"]), int(s["late_too_slow"]), int(s["late_waited"])

@@ -24,7 +24,7 @@ once when an entry is edited. Each evaluation applies only what changed:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from trocadero.core.commands import Actor, Controller
 from trocadero.core.playback.cuelist import PlaybackError
 from trocadero.core.schedule.resolve import Candidate, Verdict
 from trocadero.core.schedule_service import ScheduleService
+from trocadero.core.statistics import counter
 
 from .logs import get_logger
 
@@ -47,6 +48,16 @@ _KEY = tuple[int, str, datetime]
 class Applied:
     key: _KEY | None  # the occurrence it plays (None: found at start-up, not started by us)
     fade: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleStatistics:
+    """The schedule runner (/healthz `schedule`, /metrics `trocadero_schedule_*`)."""
+
+    evaluations: int = field(metadata=counter())
+    lists_applied: int  # cue lists the schedule runs now
+    looks_applied: int  # canvases holding a look the schedule put there
+    held: int  # lists the schedule wants that an operator is running
 
 
 class ScheduleRunner:
@@ -62,7 +73,13 @@ class ScheduleRunner:
         self.verdict: Verdict | None = None
         self.wake = trio.Event()
         self.started = False
+        self.evaluations = 0
         service.on_change(self.poke)
+
+    def statistics(self) -> ScheduleStatistics:
+        return ScheduleStatistics(
+            self.evaluations, len(self.lists), len(self.looks), len(self.held)
+        )
 
     def poke(self) -> None:
         self.wake.set()
@@ -77,6 +94,7 @@ class ScheduleRunner:
     async def evaluate(self) -> datetime | None:
         """Apply what should be playing now; returns the next instant something may change
         (within the interval)."""
+        self.evaluations += 1
         at = self._now()
         sched = self.service.schedule()
         verdict, nxt = sched.evaluate(at, at + timedelta(seconds=self.config.interval_s))

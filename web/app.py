@@ -27,7 +27,7 @@ from trocadero.core.content import ContentLibrary
 from trocadero.core.events import EventBus
 from trocadero.core.interactions import Interactions
 from trocadero.core.mdvr import MdvrControl
-from trocadero.core.metrics import render_prometheus
+from trocadero.core.metrics import CONTENT_TYPE, Metrics
 from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
@@ -44,6 +44,7 @@ from .live import LiveStats, live_routes
 from .mdvr_api import mdvr_routes
 from .openapi import openapi_document
 from .operations_api import operation_routes
+from .request_metrics import RequestTimer
 from .schedule_api import schedule_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
@@ -74,7 +75,8 @@ class PreviewSnapshot(Protocol):
 @dataclass(frozen=True)
 class ControlPlane:
     health: Callable[[], Mapping[str, Any]]
-    metrics: Callable[[], Mapping[str, float]]
+    # The daemon's registry (core/metrics.py): /metrics, and REST latency observed into it.
+    metrics: Metrics | None = None
     # Fresh figures from the daemon's other processes (the MDVR gateway's) before /healthz
     # and /metrics answer, so a counter read just after an event includes it.
     refresh: Callable[[], Awaitable[None]] | None = None
@@ -114,12 +116,11 @@ def create_app(control: ControlPlane) -> Starlette:
         return JSONResponse(body, status_code=200 if body.get("status") == "ok" else 503)
 
     async def metrics(_: Request) -> Response:
+        if control.metrics is None:
+            return PlainTextResponse("no metrics registry\n", status_code=404)
         if control.refresh is not None:
             await control.refresh()
-        return PlainTextResponse(
-            render_prometheus(control.metrics()),
-            media_type="text/plain; version=0.0.4",
-        )
+        return Response(control.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     async def artnet_nodes(_: Request) -> Response:
         nodes = control.artnet_nodes()
@@ -319,4 +320,6 @@ def create_app(control: ControlPlane) -> Starlette:
     chunk = control.content.max_chunk_bytes if control.content is not None else None
     app.add_middleware(BodyLimit, limit=control.max_body_bytes, routes=route_limits(chunk))
     app.add_middleware(ContainFailures)
+    if control.metrics is not None:  # outermost: times refusals too
+        app.add_middleware(RequestTimer, histogram=control.metrics.http, routes=routes)
     return app

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+
+from ..statistics import counter, detail
 
 Row = dict[str, Any]
 
@@ -160,8 +163,22 @@ class Tx(ABC):
         (PostgreSQL advisory lock; a no-op where transactions are serial anyway)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StoreStatistics:
+    """Calls through the store's one choke point (SQLite: `run`, PostgreSQL: `call`)."""
+
+    backend: str = field(metadata=detail())
+    calls: int = field(metadata=counter())
+    failures: int = field(metadata=counter())  # database errors (conflicts are answers)
+
+
 class Driver(ABC):
     dialect: Dialect
+    # Counted at the choke point every backend call passes through; `observe` gets each
+    # call's seconds for /metrics (core/metrics.py) when the daemon sets it.
+    calls: int = 0
+    failures: int = 0
+    observe: Callable[[float], None] | None = None
 
     @abstractmethod
     def transaction(self, *, write: bool, durable: bool = False) -> AbstractAsyncContextManager[Tx]:

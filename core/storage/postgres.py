@@ -10,6 +10,7 @@ transaction takes one. Fetches are keyset pages with LIMIT, never one unbounded 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache, partial
@@ -90,14 +91,21 @@ class PostgresDriver(Driver):
         """Await asyncio function `fn(*args)` on the store's loop; errors mapped."""
         if self._closed:
             raise StorageError("the store is closed")
+        self.calls += 1
+        started = time.perf_counter()  # the round trip through the asyncio loop included
         try:
             return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise Conflict(str(exc)) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self.failures += 1
             raise StorageError(f"PostgreSQL: {exc}") from exc
         except OSError as exc:
+            self.failures += 1
             raise StorageError(f"PostgreSQL: {exc.strerror or exc}") from exc
+        finally:
+            if self.observe is not None:
+                self.observe(time.perf_counter() - started)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool, durable: bool = False) -> AsyncIterator[Tx]:

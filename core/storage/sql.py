@@ -14,11 +14,13 @@ both backends:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .assets import SqlAssetStore
 from .audit import SqlAuditStore
 from .base import Storage
 from .devices import SqlDeviceStore
-from .driver import Driver
+from .driver import Driver, StoreStatistics
 from .patch import SqlPatchStore
 from .schedules import SqlScheduleStore
 from .schema import current_version, migrate
@@ -96,6 +98,21 @@ class SqlStorage(Storage):
 
     async def schema_version(self) -> int:
         return await current_version(self._db)
+
+    def time_queries(self, observe: Callable[[float], None]) -> None:
+        """Report every backend call's seconds (both databases) to `observe`."""
+        for driver in (self._db, self._fleet):
+            if driver is not None:
+                driver.observe = observe
+
+    def statistics(self) -> StoreStatistics:
+        """Calls and database failures, both databases together."""
+        drivers = [d for d in (self._db, self._fleet) if d is not None]
+        return StoreStatistics(
+            self.backend,
+            sum(d.calls for d in drivers),
+            sum(d.failures for d in drivers),
+        )
 
     async def close(self) -> None:
         await self._db.close()

@@ -9,6 +9,7 @@ when it returns, which is what `save_state` promises (restart after kill -9 or p
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -75,6 +76,19 @@ class _SQLiteTx(Tx):
         return None  # transactions on the one connection are already serial
 
 
+def _timed(fn: Callable[[], R], observe: Callable[[float], None]) -> Callable[[], R]:
+    """`fn`, reporting its seconds on the worker thread (queueing for it excluded)."""
+
+    def timed() -> R:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            observe(time.perf_counter() - started)
+
+    return timed
+
+
 class SQLiteDriver(Driver):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.dialect = SQLiteDialect()
@@ -87,11 +101,16 @@ class SQLiteDriver(Driver):
         """Run `fn` on a worker thread; database errors become StorageError / Conflict."""
         if self._closed:
             raise StorageError("the store is closed")
+        self.calls += 1
+        observe = self.observe
+        if observe is not None:
+            fn = _timed(fn, observe)
         try:
             return await trio.to_thread.run_sync(fn, limiter=self._limiter)
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
         except sqlite3.Error as exc:
+            self.failures += 1
             raise StorageError(f"SQLite: {exc}") from exc
 
     @asynccontextmanager

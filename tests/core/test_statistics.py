@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass, field
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
-from trocadero.core.metrics import render_prometheus
+from trocadero.core.metrics import StatisticsCollector
 from trocadero.core.statistics import (
     Leaf,
     counter,
@@ -114,12 +115,17 @@ def test_samples_counters_gauges_units_labels_and_sums() -> None:
 
 
 def test_exposition_types_counters_and_gauges() -> None:
-    text = render_prometheus(to_samples(EXAMPLE, "x"))
+    registry = CollectorRegistry()
+    registry.register(StatisticsCollector(lambda: EXAMPLE, lambda: {"name": "n"}, prefix="x"))
+    text = generate_latest(registry).decode()
     assert "# TYPE x_port_sent_total counter\n" in text
     assert 'x_port_sent_total{output="a"} 10.0\n' in text
     assert "# TYPE x_port_healthy gauge\n" in text
+    assert "# HELP x_uptime_seconds /healthz uptime_s\n" in text
     assert "# TYPE x_uptime_seconds gauge\nx_uptime_seconds 1.5\n" in text
     assert "x_age_seconds NaN\n" in text
+    assert "x_port_malformed_total 3.0\n" in text  # two fields, one sample
+    assert 'x_show_info{name="n"} 1.0\n' in text
 
 
 def test_schema_names_every_leaf_and_its_metric() -> None:

@@ -420,7 +420,6 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
     app = create_app(
         ControlPlane(
             health=dict,
-            metrics=dict,
             store=env.store,
             mdvr=env.gateway,
             actor_of=lambda _r: operator,
@@ -488,7 +487,7 @@ async def test_rest_devices_alarms_live_and_files(env: Env, clip: VideoClip) -> 
     ]
     viewer = create_app(
         ControlPlane(
-            health=dict, metrics=dict, mdvr=env.gateway,
+            health=dict, mdvr=env.gateway,
             actor_of=lambda _r: Actor("v", "viewer", "api"),
         )
     )  # fmt: skip

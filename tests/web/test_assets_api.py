@@ -26,7 +26,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         def actor_of(request: Request) -> Actor:
             return Actor(role[0], role[0], "api")  # type: ignore[arg-type]
 
-        app = create_app(ControlPlane(health=dict, metrics=dict, store=store, actor_of=actor_of))
+        app = create_app(ControlPlane(health=dict, store=store, actor_of=actor_of))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client, store, role

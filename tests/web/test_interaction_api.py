@@ -29,9 +29,7 @@ async def setup() -> AsyncIterator[Setup]:
     def actor_of(request: Request) -> Actor:
         return Actor("tess", role[0], "api")  # type: ignore[arg-type]
 
-    app = create_app(
-        ControlPlane(health=dict, metrics=dict, playback=controller, events=bus, actor_of=actor_of)
-    )
+    app = create_app(ControlPlane(health=dict, playback=controller, events=bus, actor_of=actor_of))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:

@@ -55,7 +55,7 @@ async def setup() -> AsyncIterator[Setup]:
         return Actor("ed", role[0], "api")  # type: ignore[arg-type]
 
     ops = registry(None, look_preview=LookPreviews(renderer, max_size=20))
-    app = create_app(ControlPlane(health=dict, metrics=dict, operations=ops, actor_of=actor_of))
+    app = create_app(ControlPlane(health=dict, operations=ops, actor_of=actor_of))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client, renderer, role

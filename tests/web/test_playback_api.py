@@ -45,9 +45,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     def actor_of(request: Request) -> Actor:
         return Actor("tester", role[0], "api")  # type: ignore[arg-type]
 
-    app = create_app(
-        ControlPlane(health=dict, metrics=dict, playback=controller, actor_of=actor_of)
-    )
+    app = create_app(ControlPlane(health=dict, playback=controller, actor_of=actor_of))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client, engine, latch, role, trigger

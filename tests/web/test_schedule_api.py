@@ -63,7 +63,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         controller = Controller(
             engine, now=lambda: 0.0, audit=store.audit, state=store.state, library=store.show
         )
-        app = create_app(ControlPlane(health=dict, metrics=dict, schedule=service,
+        app = create_app(ControlPlane(health=dict, schedule=service,
                                       playback=controller, store=store,
                                       actor_of=actor_of))  # fmt: skip
         transport = httpx.ASGITransport(app=app)

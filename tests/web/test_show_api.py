@@ -33,9 +33,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
             return Actor("ed", role[0], "api")  # type: ignore[arg-type]
 
         app = create_app(
-            ControlPlane(
-                health=dict, metrics=dict, playback=controller, store=store, actor_of=actor_of
-            )
+            ControlPlane(health=dict, playback=controller, store=store, actor_of=actor_of)
         )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -79,6 +79,9 @@ class FrameClock:
 
     def stats(self) -> ClockStats: ...
     def reset_lateness(self) -> None: ...
+    def lateness_histogram(self, bounds_ns: list[int]) -> tuple[list[int], int, int]:
+        """Samples at or below each bound (ns, ascending), their count and estimated sum."""
+
     def set_stalled(self, stalled: bool) -> None:
         """Fault injection: while stalled the clock keeps time but sends nothing."""
 
@@ -560,6 +563,9 @@ class NativeRenderer:
     def snapshot(self) -> tuple[float, bytes, bytes] | None:
         """The newest frame as it went out, if one was taken since the last call: (frame
         time, source vector bytes, universes bytes). Each call asks for the next one."""
+
+    def render_histogram(self, bounds_ns: list[int]) -> tuple[list[int], int, int]:
+        """Every frame's render time: samples at or below each bound (ns), count, est. sum."""
 
     def stats(self, period_ns: int) -> dict[str, Any]:
         """frames_rendered, late_started_late/late_too_slow/late_waited, render_ns_p50/p99/

@@ -363,6 +363,12 @@ impl FrameClock {
         self.shared.stalled.load(Ordering::Relaxed)
     }
 
+    /// The lateness histogram as cumulative counts at `bounds_ns` (see
+    /// [`Histogram::cumulative`]): (counts, total, estimated sum in ns).
+    pub fn lateness_cumulative(&self, bounds_ns: &[u64]) -> (Vec<u64>, u64, u64) {
+        self.shared.lateness.cumulative(bounds_ns)
+    }
+
     /// Start a fresh lateness measurement window.
     pub fn reset_lateness(&self) {
         self.shared.lateness.reset();

@@ -111,6 +111,32 @@ impl Histogram {
         self.max.store(0, Ordering::Relaxed);
     }
 
+    /// Prometheus-style cumulative counts: for each of `bounds_ns` (ascending), the samples
+    /// at or below it, at bucket resolution (a bucket counts when its midpoint is at or below
+    /// the bound, as percentiles report midpoints: ≤ 1/64 relative error). Also the total and
+    /// the sum of the samples estimated from bucket midpoints (the exact sum is not kept, so
+    /// that recording stays three RMWs). Read from another thread; never blocks the writer.
+    pub fn cumulative(&self, bounds_ns: &[u64]) -> (Vec<u64>, u64, u64) {
+        let mut below = vec![0u64; bounds_ns.len()];
+        let (mut total, mut sum) = (0u64, 0u64);
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            let n = bucket.load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let (low, high) = bucket_bounds(index);
+            let mid = low + (high - low) / 2;
+            total += n;
+            sum = sum.saturating_add(mid.saturating_mul(n));
+            for (slot, &bound) in below.iter_mut().zip(bounds_ns) {
+                if mid <= bound {
+                    *slot += n;
+                }
+            }
+        }
+        (below, total, sum)
+    }
+
     /// Nearest-rank percentile: the value below or at which a fraction `q` of the samples lie
     /// (`q` in `0.0..=1.0`, clamped; NaN counts as 0). Reported as the midpoint of the bucket
     /// holding that sample (≤ 1/64 relative error), never above the exact max; `q = 1.0`
@@ -256,6 +282,19 @@ mod tests {
         assert_eq!(h.percentile(-1.0), h.percentile(0.0));
         assert_eq!(h.percentile(7.0), 3_000);
         assert_eq!(h.percentile(f64::NAN), h.percentile(0.0));
+    }
+
+    #[test]
+    fn cumulative_counts_at_or_below_each_bound() {
+        let h = Histogram::new();
+        for v in [10u64, 20_000, 30_000, 1_000_000] {
+            h.record(v);
+        }
+        let (below, total, sum) = h.cumulative(&[25_000, 50_000, 2_000_000]);
+        assert_eq!(below, vec![2, 3, 4]);
+        assert_eq!(total, 4);
+        let exact = 10 + 20_000 + 30_000 + 1_000_000;
+        assert!((sum as f64 - exact as f64).abs() < exact as f64 / 64.0);
     }
 
     #[test]

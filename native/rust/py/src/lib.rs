@@ -135,6 +135,12 @@ impl FrameClock {
         ClockStats::from(py.detach(|| self.inner.stats()))
     }
 
+    /// The deadline lateness histogram for /metrics: samples at or below each of `bounds_ns`
+    /// (ascending), the number of samples and their estimated sum (ns). Without the GIL.
+    fn lateness_histogram(&self, py: Python<'_>, bounds_ns: Vec<u64>) -> (Vec<u64>, u64, u64) {
+        py.detach(|| self.inner.lateness_cumulative(&bounds_ns))
+    }
+
     /// Start a fresh lateness measurement window.
     fn reset_lateness(&self) {
         self.inner.reset_lateness();

@@ -414,6 +414,12 @@ impl NativeRenderer {
         Some((t, PyBytes::new(py, &source), PyBytes::new(py, &frame)))
     }
 
+    /// Every frame's render time for /metrics: samples at or below each of `bounds_ns`
+    /// (ascending), their count and estimated sum (ns). Without the GIL.
+    fn render_histogram(&self, py: Python<'_>, bounds_ns: Vec<u64>) -> (Vec<u64>, u64, u64) {
+        py.detach(|| self.inner.render_cumulative(&bounds_ns))
+    }
+
     /// Counters and timings: frames_rendered, late_* by cause, render_ns_p50/p99/max,
     /// stage ns of the last frame, share of the period (wake delay, CPU, waiting), realtime.
     fn stats<'py>(&self, py: Python<'py>, period_ns: u64) -> PyResult<Bound<'py, PyDict>> {

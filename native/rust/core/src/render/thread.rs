@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 
 use super::scene::{InputPatch, Plan, Scene, Stack, StageTimes};
 use crate::clock::FrameClock;
+use crate::histogram::Histogram;
 use crate::timebase::{monotonic_ns, request_realtime, thread_cpu_ns};
 
 const THREAD_NAME: &str = "trocadero-render";
@@ -146,6 +147,8 @@ struct Shared {
     wake: Condvar,
     stop: AtomicBool,
     stats: Mutex<RenderStats>,
+    /// Every frame's render time (ns), for /metrics: lock-free, never reset.
+    render_time: Histogram,
     /// The last frame's source vector and universes, copied when Python asks (previews).
     snapshot: Mutex<SnapBuf>,
     snapshot_wanted: AtomicBool,
@@ -178,6 +181,7 @@ impl RenderThread {
                 wake: Condvar::new(),
                 stop: AtomicBool::new(false),
                 stats: Mutex::new(RenderStats::new()),
+                render_time: Histogram::new(),
                 snapshot: Mutex::new(SnapBuf::default()),
                 snapshot_wanted: AtomicBool::new(false),
             }),
@@ -269,6 +273,12 @@ impl RenderThread {
 
     pub fn stats(&self) -> RenderStats {
         lock(&self.shared.stats).clone()
+    }
+
+    /// The render time histogram as cumulative counts at `bounds_ns` (see
+    /// [`Histogram::cumulative`]): (counts, total, estimated sum in ns).
+    pub fn render_cumulative(&self, bounds_ns: &[u64]) -> (Vec<u64>, u64, u64) {
+        self.shared.render_time.cumulative(bounds_ns)
     }
 
     /// The newest frame's (frame time, source vector, universes) taken since the last call,
@@ -396,6 +406,7 @@ fn render_loop(shared: &Shared, clock: &FrameClock, epoch: u64, priority: i32) {
         let cpu = thread_cpu_ns() - cpu0;
         let k = (s.frames_rendered as usize) % WINDOW;
         s.totals[k] = times.total();
+        shared.render_time.record(times.total());
         let wake_delay = planned_wake.map_or(0, |p| woke.saturating_sub(p));
         s.spent[k] = [wake_delay, cpu, (published - woke).saturating_sub(cpu)];
         s.frames_rendered += 1;
