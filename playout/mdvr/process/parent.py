@@ -250,12 +250,17 @@ class GatewayProcess:
             self._link = link
             self._up.set()
             log.info("MDVR gateway process running", pid=process.pid, port=self.signaling_port)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._send_topics, link)
-                nursery.start_soon(self._send_wants, link)
-                task_status.started()
-                await self._receive(link)
-                nursery.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._send_topics, link)
+                    nursery.start_soon(self._send_wants, link)
+                    task_status.started()
+                    await self._receive(link)
+                    nursery.cancel_scope.cancel()
+            except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                # A child killed with data unread resets the link instead of closing it:
+                # either way the child is gone, and its exit status says why.
+                pass
             raise GatewayProcessLost(f"the gateway process ended ({await _exit_status(process)})")
         finally:
             self._link = None
