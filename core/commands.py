@@ -18,7 +18,7 @@ from trocadero.config.show import CueListDef, LookDef
 from .edits import EditNote
 from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, require
 from .playback.cuelist import Outcome, PlaybackError, UnknownName
-from .playback.ladder import Engine
+from .playback.ladder import Engine, Level
 from .playback.persist import STATE_KEY, snapshot
 from .playback.plan import LookRef, Node, Solid, target_doc
 
@@ -220,9 +220,7 @@ class Controller:
 
     async def go(self, actor: Actor, cue_list: str) -> Result:
         self._allow(actor, "playback", "cue.go")
-        out = self.engine.go(
-            cue_list, self.now(), level="schedule" if actor.origin == "schedule" else "cues"
-        )
+        out = self.engine.go(cue_list, self.now(), level=_level(actor))
         pb = self.engine.playback(cue_list)
         return await self._done(actor, "cue.go", cue_list, out, cue=_s(pb.current))
 
@@ -236,7 +234,7 @@ class Controller:
         self, actor: Actor, cue_list: str, number: Decimal, fade: float | None = None
     ) -> Result:
         self._allow(actor, "playback", "cue.goto")
-        out = self.engine.goto(cue_list, self.now(), number, fade)
+        out = self.engine.goto(cue_list, self.now(), number, fade, level=_level(actor))
         return await self._done(actor, "cue.goto", cue_list, out, cue=str(number), fade=fade)
 
     async def fire(
@@ -558,6 +556,13 @@ class Controller:
             # shows) first: the UI's "why is this canvas this colour".
             "ladder": {c: e.contenders(c, t) for c in e.canvas_names},
         }
+
+
+def _level(actor: Actor) -> Level:
+    """The ladder level a cue list runs at when `actor` starts it."""
+    if actor.origin == "schedule":
+        return "schedule"
+    return "rules" if actor.origin == "rule" else "cues"
 
 
 def _s(n: Decimal | None) -> str | None:

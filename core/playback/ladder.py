@@ -4,8 +4,12 @@ Per canvas, top wins (a level above covers the ones below wherever it has a lane
 fades in or out the lower levels show through in proportion, because a lane's base or target
 is UNDER):
 
-    emergency > technician park > scripted overrides (TTL) > cue lists > schedule
-    > idle look > safe state (black or hold)
+    emergency > technician park > scripted overrides (TTL) > rule lists > cue lists
+    > schedule > idle look > safe state (black or hold)
+
+Rule lists are cue lists a trigger rule started (core/rules): the building reacting (a
+presence on the stairs) covers what the operators and the schedule play, and a technician's
+override or park still covers it.
 
 Cue lists stack by priority; lists of equal priority stack in order of their last change
 (LTP: the latest wins) and an `htp` list takes the higher value of itself and what is under
@@ -37,7 +41,12 @@ from .plan import (
 )
 from .track import SNAP, Timing, Track, even
 
-Level = Literal["cues", "schedule"]
+Level = Literal["cues", "schedule", "rules"]
+_LIST_LEVEL: dict[Level, str] = {
+    "cues": "cue list",
+    "schedule": "schedule list",
+    "rules": "rule list",
+}
 MAX_AUTO_PER_TICK = 1000  # a loop of zero-time follows must not hang the frame
 
 
@@ -345,7 +354,8 @@ class Engine:
     def _stack(self) -> list[Track | ListPlayback]:
         """Contributors bottom to top (below the parks and the emergency)."""
         sched = [pb for n, pb in self.lists.items() if self.levels.get(n) == "schedule"]
-        cues = [pb for n, pb in self.lists.items() if self.levels.get(n) != "schedule"]
+        cues = [pb for n, pb in self.lists.items() if self.levels.get(n, "cues") == "cues"]
+        rules = [pb for n, pb in self.lists.items() if self.levels.get(n) == "rules"]
 
         def order(pb: ListPlayback) -> tuple[int, float]:
             return (pb.defn.priority, pb.activity)
@@ -354,6 +364,7 @@ class Engine:
             self.schedule,
             *sorted(sched, key=order),
             *sorted(cues, key=order),
+            *sorted(rules, key=order),
         ]
         out += [
             ov.track
@@ -404,7 +415,7 @@ class Engine:
             if isinstance(contributor, ListPlayback):
                 level = self.levels.get(contributor.defn.name, "cues")
                 entry |= {
-                    "level": "schedule list" if level == "schedule" else "cue list",
+                    "level": _LIST_LEVEL[level],
                     "name": contributor.defn.name,
                     "priority": contributor.defn.priority,
                     "cue": None if contributor.current is None else str(contributor.current),

@@ -164,7 +164,8 @@ def _restore_list(
     pb.current, pb.previous, pb.override = current, previous, timing
     pb.loops = {Decimal(k): int(v) for k, v in dict(entry.get("loops", {})).items()}
     pb.activity = t
-    engine.levels[pb.name] = "schedule" if entry.get("level") == "schedule" else "cues"
+    level = entry.get("level")
+    engine.levels[pb.name] = level if level in ("schedule", "rules") else "cues"
     auto = entry.get("auto")
     if auto is not None:
         pb.auto = Auto(
