@@ -337,6 +337,19 @@ class Controller:
             self.engine.set_canvas_master(target, level)
         return await self._done(actor, "master.set", target, "done", level=level)
 
+    async def follow_master(self, actor: Actor, target: str, level: float) -> Result:
+        """A master following a sensor (a trigger rule's `follow`): applied and announced
+        like `set_master`, but neither audited nor saved at each step (up to several a
+        second); the rise that started it was audited."""
+        self._allow(actor, "masters", "set a master")
+        level = min(1.0, max(0.0, level))
+        if target == "grand":
+            self.engine.set_grand_master(level)
+        else:
+            self.engine.set_canvas_master(target, level)
+        self._announce()
+        return Result("done", {"level": level})
+
     async def blackout(self, actor: Actor, on: bool) -> Result:
         self._allow(actor, "masters", "blackout")
         self.engine.set_blackout(on)

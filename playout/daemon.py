@@ -41,6 +41,7 @@ from trocadero.core.operations.registry import Registry, registry
 from trocadero.core.patch_grid import OutputUniverses, Wiring
 from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
+from trocadero.core.rule_service import RuleService, RuleStatistics, site_of
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.statistics import counter, detail, section, to_json, to_samples
@@ -99,6 +100,7 @@ from .redis_bridge import RedisBridge
 from .render import fields
 from .render.look_preview import LookPreviews
 from .render.sources import SourceContext, describe_sources
+from .rules import serve_rules
 from .schedule import ScheduleRunner, serve_schedule
 from .showload import LoadedShow, load_configured_show
 from .signing_key import load_signing_key
@@ -155,6 +157,7 @@ class HealthStatistics:
     mdvr: GatewayStatistics | None = field(metadata=section())
     mdvr_process: GatewayProcessStatistics | None = field(metadata=section())
     mqtt: MqttStatistics | None = field(metadata=section())
+    rules: RuleStatistics | None = field(metadata=section())
     events: EventsStatistics
     web: WebStatistics
     subsystems: tuple[SupervisorStatistics, ...] = field(
@@ -184,6 +187,7 @@ class Runtime:
     auth: AuthService | None = None
     redis: RedisBridge | None = None
     mqtt: MqttSensors | None = None
+    rules: RuleService | None = None
     live: LiveStats = field(default_factory=LiveStats)
     socket: ControlSocket | None = None
     operations: Registry | None = None  # the one table REST and the socket API serve
@@ -249,6 +253,7 @@ class Runtime:
                 self.mdvr.process_statistics() if isinstance(self.mdvr, GatewayProcess) else None
             ),
             mqtt=None if self.mqtt is None else self.mqtt.stats.statistics(),
+            rules=None if self.rules is None else self.rules.statistics(),
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,
@@ -675,6 +680,9 @@ async def _run(
             files = gateway_file_dir(config.mdvr, state.directory)
             rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
     interactions = Interactions(rt.controller, rt.events.publish)
+    # Trigger rules: loaded and fed by their task (started below, after the state restore).
+    rules = RuleService(store.rules, store.audit, rt.controller, interactions, site_of(config.site))
+    rt.rules = rules
     rt.operations = registry(
         rt.controller,
         interactions=interactions,
@@ -694,6 +702,7 @@ async def _run(
         ),
         # Blind previews: the editor's looks drawn off the wire (render/look_preview.py).
         look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
+        rules=rules,
     )
     one_time = await rt.auth.bootstrap()
     if one_time is not None:
@@ -744,6 +753,9 @@ async def _run(
                     await _supervised(
                         nursery, rt, "schedule", partial(serve_schedule, runner), Policy()
                     )
+                await _supervised(
+                    nursery, rt, "rules", partial(serve_rules, rules, rt.events), Policy()
+                )
                 await _start_inputs_and_discovery(nursery, rt)
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
+    from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
@@ -100,6 +101,7 @@ def registry(
     content: ContentLibrary | None = None,
     wiring: Wiring | None = None,
     look_preview: LookPreviewer | None = None,
+    rules: RuleService | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -114,5 +116,6 @@ def registry(
         content=content,
         wiring=wiring,
         look_preview=look_preview,
+        rules=rules,
     )
     return Registry(OPERATIONS, services)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
+    from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
@@ -140,6 +141,7 @@ class Services:
     wiring: Wiring | None = None  # the patch as played and the outputs that send it
     # Renders a look off the wire (the daemon's renderer, injected: core never imports playout).
     look_preview: LookPreviewer | None = None
+    rules: RuleService | None = None  # trigger rules (need: "rules")
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -173,6 +175,10 @@ class Services:
     def previewer(self) -> LookPreviewer:
         assert self.look_preview is not None
         return self.look_preview
+
+    def rule_service(self) -> RuleService:
+        assert self.rules is not None
+        return self.rules
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None
