@@ -208,7 +208,7 @@ class RuleService:
         """Evaluate a rule document (saved or not) against `readings` at `at` (Unix s;
         default now) in an engine of its own: nothing acts, nothing is stored."""
         require(actor, READ, "test rules")
-        rule = parse_rule(doc, name=str(doc.get("name") or "(test)"))
+        rule = parse_rule(doc, name=str(doc.get("name") or "draft"))  # a draft may be unnamed
         t = self.wall() if at is None else at
         engine = RuleEngine(self.site, [rule], playing=lambda: _playing(self.controller))
         fires: list[Fire] = []

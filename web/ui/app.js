@@ -12,6 +12,7 @@ const pages = {
   users: () => import("./users.js"),
   building: () => import("./building.js"),
   patch: () => import("./patch.js"),
+  rules: () => import("./rules.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
@@ -21,6 +22,7 @@ const needs = {
   devices: () => has("mdvr"),
   building: () => can("read"),
   patch: () => can("read"),
+  rules: () => can("read"),
 };
 const usable = (page) => !needs[page] || needs[page]();
 let current = null;
