@@ -1,7 +1,8 @@
 """Trigger rules through the real daemon: readings posted to the sensor API make a rule GO a
 cue list (seen on the wire, at the "rules" level, audited under the rule's name); a light
 meter flapping around its threshold gives exactly the expected GOs (hysteresis and debounce);
-/healthz counts the fires; a rule whose action fails is counted, and the daemon goes on."""
+/healthz counts the fires; a rule whose action fails is counted, and the daemon goes on; a
+Zigbee2MQTT presence sensor through a real Mosquitto does the same, its flapping debounced."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.daemon_harness import Daemon, free_port, write_config
+from tests.daemon_harness import Daemon, free_port, running_daemon, write_config
+from tests.mosquitto_server import Mosquitto
 from tests.sacn_capture import Capture
 
 SHOW = """
@@ -168,3 +170,55 @@ def test_readings_make_a_rule_go_a_cue_list_on_the_wire(tmp_path: Path) -> None:
             assert "rule action failed" in d.log()
         finally:
             assert d.stop()[0] == 0
+
+
+def test_a_presence_through_mosquitto_goes_a_cue_list_and_flapping_is_debounced(
+    tmp_path: Path,
+) -> None:
+    broker = Mosquitto.start(tmp_path / "mosquitto")
+    (tmp_path / "show.toml").write_text(SHOW)
+    extra = (
+        f'[show]\npath = "{tmp_path / "show.toml"}"\n'
+        f"[mqtt]\nenabled = true\nport = {broker.port}\n"
+        '[[mqtt.sensors]]\nname = "stairs"\ntopic = "zigbee2mqtt/stairs-pir"\n'
+        'payload = "zigbee2mqtt"\n'
+    )
+    try:
+        with Capture() as capture:
+            outputs = (
+                '[[outputs]]\nname = "s"\nprotocol = "sacn"\nuniverses = "1"\n'
+                f'destinations = ["127.0.0.1:{capture.port}"]\n'
+            )
+            with running_daemon(tmp_path, extra + outputs) as d:
+                d.wait_healthy()
+                wait(lambda: d.health()["mqtt"]["connected"], "no MQTT connection", 15)
+                rule = {
+                    "when": {"sensor": "stairs", "key": "occupancy", "is": True},
+                    "debounce_s": 0.5,
+                    "on_rise": [{"go": "night"}],
+                    "on_fall": [{"release": "night", "fade": 0}],
+                }
+                r = d.put("/api/rules/stairs", json=rule, timeout=5)
+                assert r.status_code == 201, r.text
+                # A PIR flapping every 0.1 s: never steady for the debounce, nothing fires.
+                for i in range(10):
+                    broker.publish(
+                        "zigbee2mqtt/stairs-pir", f'{{"occupancy": {str(i % 2 == 0).lower()}}}'
+                    )
+                    time.sleep(0.1)
+                time.sleep(0.8)
+                assert d.get("/api/rules/stairs/why", timeout=5).json()["fires"] == 0
+                posted = time.time_ns()
+                broker.publish("zigbee2mqtt/stairs-pir", '{"occupancy": true}')
+                wait(lambda: wire_level(capture, posted) == 255, "the GO never reached the wire")
+                latency_s = (time.time_ns() - posted) / 1e9
+                assert latency_s < 2.0  # 0.5 s debounce + a tick + a frame, with slack
+                left = time.time_ns()
+                broker.publish("zigbee2mqtt/stairs-pir", '{"occupancy": false}')
+                wait(lambda: wire_level(capture, left) == 0, "the release never reached the wire")
+                r = d.get("/api/audit", params={"actor": "rule:stairs", "limit": 10}, timeout=5)
+                actions = [e["action"] for e in reversed(r.json()["items"])]
+                assert actions == ["cue.go", "cue.release"]
+                assert d.stop()[0] == 0
+    finally:
+        broker.stop()
