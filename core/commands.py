@@ -220,7 +220,7 @@ class Controller:
 
     async def go(self, actor: Actor, cue_list: str) -> Result:
         self._allow(actor, "playback", "cue.go")
-        out = self.engine.go(cue_list, self.now(), level=_level(actor))
+        out = self.engine.go(cue_list, self.now(), level=_level(actor), by=actor.name)
         pb = self.engine.playback(cue_list)
         return await self._done(actor, "cue.go", cue_list, out, cue=_s(pb.current))
 
@@ -234,7 +234,9 @@ class Controller:
         self, actor: Actor, cue_list: str, number: Decimal, fade: float | None = None
     ) -> Result:
         self._allow(actor, "playback", "cue.goto")
-        out = self.engine.goto(cue_list, self.now(), number, fade, level=_level(actor))
+        out = self.engine.goto(
+            cue_list, self.now(), number, fade, level=_level(actor), by=actor.name
+        )
         return await self._done(actor, "cue.goto", cue_list, out, cue=str(number), fade=fade)
 
     async def fire(

@@ -88,6 +88,7 @@ class Engine:
         self.looks: dict[str, LookDef] = dict(looks)
         self.lists: dict[str, ListPlayback] = {}
         self.levels: dict[str, Level] = {}
+        self.rule_holders: dict[str, str] = {}  # rule list → the rule that started it
         for defn in cue_lists:
             self.lists[defn.name] = ListPlayback(defn, self.looks)
             self.levels[defn.name] = "cues"
@@ -147,20 +148,26 @@ class Engine:
     def remove_cue_list(self, name: str, t: float) -> None:
         pb = self.lists.pop(name, None)
         self.levels.pop(name, None)
+        self.rule_holders.pop(name, None)
         if pb is not None:
             self._changed()
 
     # --- cue-list verbs -----------------------------------------------------------------
 
-    def _verb(self, outcome: Outcome, name: str, level: Level | None) -> Outcome:
+    def _verb(self, outcome: Outcome, name: str, level: Level | None, by: str = "") -> Outcome:
         if outcome is not Outcome.DEBOUNCED and outcome is not Outcome.UNCHANGED:
             if level is not None:
                 self.levels[name] = level
+                if level == "rules":
+                    self.rule_holders[name] = by
+                else:
+                    self.rule_holders.pop(name, None)
             self._changed()
         return outcome
 
-    def go(self, name: str, t: float, *, level: Level = "cues") -> Outcome:
-        return self._verb(self.playback(name).go(t, debounce=self.debounce), name, level)
+    def go(self, name: str, t: float, *, level: Level = "cues", by: str = "") -> Outcome:
+        """`by`: who started a list at the rules level (the ladder's "why")."""
+        return self._verb(self.playback(name).go(t, debounce=self.debounce), name, level, by)
 
     def back(self, name: str, t: float, fade: float | None = None) -> Outcome:
         return self._verb(self.playback(name).back(t, fade), name, None)
@@ -173,8 +180,9 @@ class Engine:
         fade: float | None = None,
         *,
         level: Level = "cues",
+        by: str = "",
     ) -> Outcome:
-        return self._verb(self.playback(name).goto(t, number, fade), name, level)
+        return self._verb(self.playback(name).goto(t, number, fade), name, level, by)
 
     def fire(self, name: str, t: float, number: Decimal, fade: float | None = None) -> Outcome:
         return self._verb(self.playback(name).fire(t, number, fade), name, "cues")
@@ -420,6 +428,8 @@ class Engine:
                     "priority": contributor.defn.priority,
                     "cue": None if contributor.current is None else str(contributor.current),
                 }
+                if level == "rules":
+                    entry["by"] = self.rule_holders.get(contributor.defn.name, "")
             elif contributor is self.parks:
                 by, since = self.park_holders.get(canvas, ("", t))
                 entry |= {"level": "park", "by": by, "for_s": round(t - since, 1)}

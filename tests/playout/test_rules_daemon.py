@@ -111,7 +111,8 @@ def test_readings_make_a_rule_go_a_cue_list_on_the_wire(tmp_path: Path) -> None:
             state = d.get("/api/playback", timeout=5).json()
             (night,) = [s for s in state["lists"] if s["name"] == "night"]
             assert (night["level"], night["current"]) == ("rules", "1")
-            assert state["ladder"]["c"][0]["level"] == "rule list"
+            top = state["ladder"]["c"][0]
+            assert (top["level"], top["name"], top["by"]) == ("rule list", "night", "rule:dusk")
             why = d.get("/api/rules/dusk/why", timeout=5).json()
             assert why["on"] is True
             assert why["readings"][0] | {"age_s": 0} == {

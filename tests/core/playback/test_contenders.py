@@ -109,20 +109,23 @@ def test_equal_priorities_latest_change_on_top() -> None:
 def test_a_rule_list_covers_cue_lists_of_any_priority_and_an_override_covers_it() -> None:
     e = engine()
     e.go("high", 1.0)  # an operator's list, priority 200
-    e.go("low", 2.0, level="rules")  # a trigger rule's, priority 50: still above
+    e.go("low", 2.0, level="rules", by="rule:door")  # a trigger rule's, priority 50: above
     assert levels(e) == [("rule list", "low"), ("cue list", "high"), ("idle", None)]
+    assert e.contenders("a", 3.0)[0]["by"] == "rule:door"  # which rule holds the canvas
     assert e.compose(3.0)["a"] == LookRef("red")
     oid = e.add_override(3.0, {"a": LookRef("blue")}, ttl=100.0, owner="rule:door")
     assert levels(e)[:2] == [("override", oid), ("rule list", "low")]
     e.go("low", 4.0)  # an operator's GO takes the list back to the cue-list level
     assert e.levels["low"] == "cues"
+    assert "by" not in e.contenders("a", 5.0)[1]
 
 
 def test_a_rule_list_keeps_its_level_across_a_restart() -> None:
     e = engine()
-    e.go("low", 1.0, level="rules")
+    e.go("low", 1.0, level="rules", by="rule:door")
     doc = snapshot(e, 2.0, 1000.0)
     again = engine()
     restore(again, doc, 5.0, 1003.0)
     assert again.levels["low"] == "rules"
     assert levels(again)[0] == ("rule list", "low")
+    assert again.contenders("a", 6.0)[0]["by"] == "rule:door"
