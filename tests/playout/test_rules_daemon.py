@@ -146,6 +146,9 @@ def test_readings_make_a_rule_go_a_cue_list_on_the_wire(tmp_path: Path) -> None:
             assert health["rules"]["fires"] == 3
             assert health["rules"]["errors"] == 0
             assert health["rules"]["last_fire"].startswith("dusk:rise at ")
+            metrics = d.get("/metrics", timeout=5).text
+            assert "trocadero_rules_fires_total 3.0" in metrics
+            assert "trocadero_rules_rules 1.0" in metrics
 
             # A rule whose action fails (the list has no cue 7): counted and logged, the
             # daemon carries on; a rule naming a list the show lacks is refused at once.
