@@ -21,6 +21,7 @@ __all__ = ["Fire", "Reading", "RuleEngine", "Site"]
 
 Edge = Literal["rise", "fall", "follow"]
 FOLLOW_STEP = 0.002  # a master change smaller than this is not worth a command
+MAX_READINGS = 10_000  # (source, key) pairs kept; the least recently heard go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,11 @@ class RuleEngine:
         timers); the fires it causes, highest priority first."""
         if reading is not None:
             for key, value in reading.values.items():
-                self.readings[(reading.source, key)] = (value, t)
+                pair = (reading.source, key)
+                self.readings.pop(pair, None)  # re-inserted last: the dict is in hearing order
+                self.readings[pair] = (value, t)
+            while len(self.readings) > MAX_READINGS:  # a publisher inventing names
+                del self.readings[next(iter(self.readings))]
         playing = self.playing()
         fires: list[Fire] = []
         for rule in sorted(self.rules.values(), key=lambda r: (-r.priority, r.name)):

@@ -341,3 +341,15 @@ def test_deterministic() -> None:
 
     assert run() == run()
     assert run()  # and it did something
+
+
+def test_readings_kept_are_bounded_least_recently_heard_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trocadero.core.rules import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_READINGS", 3)
+    e = rule(when={"sensor": "a", "key": "v", "is": True})
+    for i, source in enumerate(["a", "b", "c", "a", "d"]):
+        e.feed(Reading(source, {"v": False}), T0 + i)
+    assert list(e.readings) == [("c", "v"), ("a", "v"), ("d", "v")]
