@@ -19,7 +19,7 @@ from trocadero.config.show import CueListDef, LookDef, ShowDef
 from .edits import EditNote
 from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, require
 from .playback.cuelist import Outcome, PlaybackError, UnknownName
-from .playback.ladder import Engine
+from .playback.ladder import Engine, Level
 from .playback.persist import STATE_KEY, snapshot
 from .playback.plan import LookRef, Node, Solid, target_doc
 
@@ -225,9 +225,7 @@ class Controller:
 
     async def go(self, actor: Actor, cue_list: str) -> Result:
         self._allow(actor, "playback", "cue.go")
-        out = self.engine.go(
-            cue_list, self.now(), level="schedule" if actor.origin == "schedule" else "cues"
-        )
+        out = self.engine.go(cue_list, self.now(), level=_level(actor), by=actor.name)
         pb = self.engine.playback(cue_list)
         return await self._done(actor, "cue.go", cue_list, out, cue=_s(pb.current))
 
@@ -241,7 +239,9 @@ class Controller:
         self, actor: Actor, cue_list: str, number: Decimal, fade: float | None = None
     ) -> Result:
         self._allow(actor, "playback", "cue.goto")
-        out = self.engine.goto(cue_list, self.now(), number, fade)
+        out = self.engine.goto(
+            cue_list, self.now(), number, fade, level=_level(actor), by=actor.name
+        )
         return await self._done(actor, "cue.goto", cue_list, out, cue=str(number), fade=fade)
 
     async def fire(
@@ -343,6 +343,19 @@ class Controller:
         else:
             self.engine.set_canvas_master(target, level)
         return await self._done(actor, "master.set", target, "done", level=level)
+
+    async def follow_master(self, actor: Actor, target: str, level: float) -> Result:
+        """A master following a sensor (a trigger rule's `follow`): applied and announced
+        like `set_master`, but neither audited nor saved at each step (up to several a
+        second); the rise that started it was audited."""
+        self._allow(actor, "masters", "set a master")
+        level = min(1.0, max(0.0, level))
+        if target == "grand":
+            self.engine.set_grand_master(level)
+        else:
+            self.engine.set_canvas_master(target, level)
+        self._announce()
+        return Result("done", {"level": level})
 
     async def blackout(self, actor: Actor, on: bool) -> Result:
         self._allow(actor, "masters", "blackout")
@@ -607,6 +620,13 @@ class Controller:
             # shows) first: the UI's "why is this canvas this colour".
             "ladder": {c: e.contenders(c, t) for c in e.canvas_names},
         }
+
+
+def _level(actor: Actor) -> Level:
+    """The ladder level a cue list runs at when `actor` starts it."""
+    if actor.origin == "schedule":
+        return "schedule"
+    return "rules" if actor.origin == "rule" else "cues"
 
 
 def _s(n: Decimal | None) -> str | None:

@@ -27,7 +27,7 @@ from trocadero.config.show import (
 from .schedule.rules import entry_problems
 
 Role = Literal["admin", "operator", "marketing", "viewer"]
-Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
+Origin = Literal["ui", "api", "socket", "schedule", "rule", "input", "system"]
 AssetStatus = Literal["pending", "approved", "rejected"]
 ScheduleTarget = Literal["cue_list", "look", "cue"]
 SunEvent = Literal[
@@ -65,7 +65,7 @@ EndAnchor = Literal[
 ]
 
 ROLES: tuple[Role, ...] = ("admin", "operator", "marketing", "viewer")
-ORIGINS: tuple[Origin, ...] = ("ui", "api", "socket", "schedule", "input", "system")
+ORIGINS: tuple[Origin, ...] = ("ui", "api", "socket", "schedule", "rule", "input", "system")
 ASSET_STATUSES: tuple[AssetStatus, ...] = ("pending", "approved", "rejected")
 SCHEDULE_TARGETS: tuple[ScheduleTarget, ...] = ("cue_list", "look", "cue")
 SUN_EVENTS: tuple[SunEvent, ...] = get_args(SunEvent)

@@ -12,7 +12,7 @@ from .errors import ForbiddenError
 __all__ = ["PERMISSIONS", "SYSTEM", "Actor", "Forbidden", "Origin", "Role", "allowed", "require"]
 
 Role = Literal["admin", "operator", "marketing", "viewer"]
-Origin = Literal["ui", "api", "socket", "schedule", "input", "system"]
+Origin = Literal["ui", "api", "socket", "schedule", "rule", "input", "system"]
 
 # Which roles may run which group of commands (the seeds' roles; admin may do everything).
 PERMISSIONS: Mapping[str, frozenset[str]] = {

@@ -49,6 +49,7 @@ from trocadero.core.patch_grid import OutputUniverses, Wiring
 from trocadero.core.permissions import SYSTEM
 from trocadero.core.playback.ladder import Engine
 from trocadero.core.playback.persist import STATE_KEY
+from trocadero.core.rule_service import RuleService, RuleStatistics, site_of
 from trocadero.core.schedule.resolve import ShowIndex
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.snapshot_service import ShowSnapshots
@@ -115,6 +116,7 @@ from .redis_bridge import RedisBridge
 from .render import fields
 from .render.look_preview import LookPreviews
 from .render.sources import SourceContext, describe_sources
+from .rules import serve_rules
 from .schedule import ScheduleRunner, ScheduleStatistics, serve_schedule
 from .showload import LoadedShow, load_configured_show
 from .signing_key import load_signing_key
@@ -174,6 +176,7 @@ class HealthStatistics:
     mdvr: GatewayStatistics | None = field(metadata=section())
     mdvr_process: GatewayProcessStatistics | None = field(metadata=section())
     mqtt: MqttStatistics | None = field(metadata=section())
+    rules: RuleStatistics | None = field(metadata=section())
     events: EventsStatistics
     store: StoreStatistics | None = field(metadata=section())
     logins: LoginStatistics | None = field(metadata=section())
@@ -205,6 +208,7 @@ class Runtime:
     auth: AuthService | None = None
     redis: RedisBridge | None = None
     mqtt: MqttSensors | None = None
+    rules: RuleService | None = None
     live: LiveStats = field(default_factory=LiveStats)
     socket: ControlSocket | None = None
     operations: Registry | None = None  # the one table REST and the socket API serve
@@ -277,6 +281,7 @@ class Runtime:
                 self.mdvr.process_statistics() if isinstance(self.mdvr, GatewayProcess) else None
             ),
             mqtt=None if self.mqtt is None else self.mqtt.stats.statistics(),
+            rules=None if self.rules is None else self.rules.statistics(),
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,
@@ -728,6 +733,9 @@ async def _run(
             files = gateway_file_dir(config.mdvr, state.directory)
             rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
     interactions = Interactions(rt.controller, rt.events.publish)
+    # Trigger rules: loaded and fed by their task (started below, after the state restore).
+    rules = RuleService(store.rules, store.audit, rt.controller, interactions, site_of(config.site))
+    rt.rules = rules
     rt.operations = registry(
         rt.controller,
         interactions=interactions,
@@ -748,6 +756,7 @@ async def _run(
         # Blind previews: the editor's looks drawn off the wire (render/look_preview.py).
         look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
         snapshots=ShowSnapshots(store, rt.controller, rt.schedules),
+        rules=rules,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped
     # (a reseed, a restore); the same content as the newest adds nothing.
@@ -805,6 +814,9 @@ async def _run(
                     await _supervised(
                         nursery, rt, "schedule", partial(serve_schedule, runner), Policy()
                     )
+                await _supervised(
+                    nursery, rt, "rules", partial(serve_rules, rules, rt.events), Policy()
+                )
                 await _start_inputs_and_discovery(nursery, rt)
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)

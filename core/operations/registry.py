@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
+    from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
     from ..snapshot_service import ShowSnapshots
     from ..storage.assets import AssetStore
@@ -106,6 +107,7 @@ def registry(
     wiring: Wiring | None = None,
     look_preview: LookPreviewer | None = None,
     snapshots: ShowSnapshots | None = None,
+    rules: RuleService | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -121,5 +123,6 @@ def registry(
         wiring=wiring,
         look_preview=look_preview,
         snapshots=snapshots,
+        rules=rules,
     )
     return Registry(OPERATIONS, services)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
     from ..patch_grid import Wiring
+    from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
     from ..snapshot_service import ShowSnapshots
     from ..storage.assets import AssetStore
@@ -148,6 +149,7 @@ class Services:
     # Renders a look off the wire (the daemon's renderer, injected: core never imports playout).
     look_preview: LookPreviewer | None = None
     snapshots: ShowSnapshots | None = None  # show snapshots, rollback, export and import
+    rules: RuleService | None = None  # trigger rules (need: "rules")
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -185,6 +187,10 @@ class Services:
     def show_snapshots(self) -> ShowSnapshots:
         assert self.snapshots is not None
         return self.snapshots
+
+    def rule_service(self) -> RuleService:
+        assert self.rules is not None
+        return self.rules
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

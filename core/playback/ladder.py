@@ -4,8 +4,12 @@ Per canvas, top wins (a level above covers the ones below wherever it has a lane
 fades in or out the lower levels show through in proportion, because a lane's base or target
 is UNDER):
 
-    emergency > technician park > scripted overrides (TTL) > cue lists > schedule
-    > idle look > safe state (black or hold)
+    emergency > technician park > scripted overrides (TTL) > rule lists > cue lists
+    > schedule > idle look > safe state (black or hold)
+
+Rule lists are cue lists a trigger rule started (core/rules): the building reacting (a
+presence on the stairs) covers what the operators and the schedule play, and a technician's
+override or park still covers it.
 
 Cue lists stack by priority; lists of equal priority stack in order of their last change
 (LTP: the latest wins) and an `htp` list takes the higher value of itself and what is under
@@ -37,7 +41,12 @@ from .plan import (
 )
 from .track import SNAP, Timing, Track, even
 
-Level = Literal["cues", "schedule"]
+Level = Literal["cues", "schedule", "rules"]
+_LIST_LEVEL: dict[Level, str] = {
+    "cues": "cue list",
+    "schedule": "schedule list",
+    "rules": "rule list",
+}
 MAX_AUTO_PER_TICK = 1000  # a loop of zero-time follows must not hang the frame
 
 
@@ -79,6 +88,7 @@ class Engine:
         self.looks: dict[str, LookDef] = dict(looks)
         self.lists: dict[str, ListPlayback] = {}
         self.levels: dict[str, Level] = {}
+        self.rule_holders: dict[str, str] = {}  # rule list → the rule that started it
         for defn in cue_lists:
             self.lists[defn.name] = ListPlayback(defn, self.looks)
             self.levels[defn.name] = "cues"
@@ -138,20 +148,26 @@ class Engine:
     def remove_cue_list(self, name: str, t: float) -> None:
         pb = self.lists.pop(name, None)
         self.levels.pop(name, None)
+        self.rule_holders.pop(name, None)
         if pb is not None:
             self._changed()
 
     # --- cue-list verbs -----------------------------------------------------------------
 
-    def _verb(self, outcome: Outcome, name: str, level: Level | None) -> Outcome:
+    def _verb(self, outcome: Outcome, name: str, level: Level | None, by: str = "") -> Outcome:
         if outcome is not Outcome.DEBOUNCED and outcome is not Outcome.UNCHANGED:
             if level is not None:
                 self.levels[name] = level
+                if level == "rules":
+                    self.rule_holders[name] = by
+                else:
+                    self.rule_holders.pop(name, None)
             self._changed()
         return outcome
 
-    def go(self, name: str, t: float, *, level: Level = "cues") -> Outcome:
-        return self._verb(self.playback(name).go(t, debounce=self.debounce), name, level)
+    def go(self, name: str, t: float, *, level: Level = "cues", by: str = "") -> Outcome:
+        """`by`: who started a list at the rules level (the ladder's "why")."""
+        return self._verb(self.playback(name).go(t, debounce=self.debounce), name, level, by)
 
     def back(self, name: str, t: float, fade: float | None = None) -> Outcome:
         return self._verb(self.playback(name).back(t, fade), name, None)
@@ -164,8 +180,9 @@ class Engine:
         fade: float | None = None,
         *,
         level: Level = "cues",
+        by: str = "",
     ) -> Outcome:
-        return self._verb(self.playback(name).goto(t, number, fade), name, level)
+        return self._verb(self.playback(name).goto(t, number, fade), name, level, by)
 
     def fire(self, name: str, t: float, number: Decimal, fade: float | None = None) -> Outcome:
         return self._verb(self.playback(name).fire(t, number, fade), name, "cues")
@@ -345,7 +362,8 @@ class Engine:
     def _stack(self) -> list[Track | ListPlayback]:
         """Contributors bottom to top (below the parks and the emergency)."""
         sched = [pb for n, pb in self.lists.items() if self.levels.get(n) == "schedule"]
-        cues = [pb for n, pb in self.lists.items() if self.levels.get(n) != "schedule"]
+        cues = [pb for n, pb in self.lists.items() if self.levels.get(n, "cues") == "cues"]
+        rules = [pb for n, pb in self.lists.items() if self.levels.get(n) == "rules"]
 
         def order(pb: ListPlayback) -> tuple[int, float]:
             return (pb.defn.priority, pb.activity)
@@ -354,6 +372,7 @@ class Engine:
             self.schedule,
             *sorted(sched, key=order),
             *sorted(cues, key=order),
+            *sorted(rules, key=order),
         ]
         out += [
             ov.track
@@ -404,11 +423,13 @@ class Engine:
             if isinstance(contributor, ListPlayback):
                 level = self.levels.get(contributor.defn.name, "cues")
                 entry |= {
-                    "level": "schedule list" if level == "schedule" else "cue list",
+                    "level": _LIST_LEVEL[level],
                     "name": contributor.defn.name,
                     "priority": contributor.defn.priority,
                     "cue": None if contributor.current is None else str(contributor.current),
                 }
+                if level == "rules":
+                    entry["by"] = self.rule_holders.get(contributor.defn.name, "")
             elif contributor is self.parks:
                 by, since = self.park_holders.get(canvas, ("", t))
                 entry |= {"level": "park", "by": by, "for_s": round(t - since, 1)}

@@ -64,6 +64,7 @@ def snapshot(engine: Engine, t: float, wall_at_t: float) -> dict[str, Any]:
             "paused": pb.track.paused,
             "paused_elapsed": elapsed if pb.track.paused else None,
             "level": engine.levels.get(name, "cues"),
+            "by": engine.rule_holders.get(name, ""),
             "loops": {str(k): v for k, v in pb.loops.items()},
             "override": None
             if pb.override is None
@@ -164,7 +165,10 @@ def _restore_list(
     pb.current, pb.previous, pb.override = current, previous, timing
     pb.loops = {Decimal(k): int(v) for k, v in dict(entry.get("loops", {})).items()}
     pb.activity = t
-    engine.levels[pb.name] = "schedule" if entry.get("level") == "schedule" else "cues"
+    level = entry.get("level")
+    engine.levels[pb.name] = level if level in ("schedule", "rules") else "cues"
+    if level == "rules":
+        engine.rule_holders[pb.name] = str(entry.get("by", ""))
     auto = entry.get("auto")
     if auto is not None:
         pb.auto = Auto(

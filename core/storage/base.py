@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .audit import AuditStore
     from .devices import DeviceStore
     from .patch import PatchStore
+    from .rules import RuleStore
     from .schedules import ScheduleStore
     from .show import ShowStore
     from .snapshots import SnapshotStore
@@ -128,6 +129,11 @@ class Storage(ABC):
     @abstractmethod
     def state(self) -> StateStore:
         """Runtime state documents: the playback state for restart (state.py)."""
+
+    @property
+    @abstractmethod
+    def rules(self) -> RuleStore:
+        """Trigger rules, as their documents (rules.py)."""
 
     @property
     @abstractmethod

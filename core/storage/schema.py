@@ -21,6 +21,9 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # Statements for one dialect only (by `Dialect.name`), run after the shared ones: what
+    # the two engines cannot say alike (changing a CHECK constraint).
+    by_dialect: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 _SHOW = (
@@ -341,6 +344,43 @@ _SHOW_SNAPSHOTS = (
     )""",
 )
 
+# Trigger rules (core/rules), stored as their documents; and the audit log accepts the
+# origin "rule" (each firing is audited as actor "rule:<name>"). SQLite cannot change a CHECK
+# constraint: the table is rebuilt (ids kept; AUTOINCREMENT follows the rename).
+_RULES = (
+    """CREATE TABLE trigger_rules (
+        name {key} PRIMARY KEY,
+        doc {json} NOT NULL,
+        updated_at {ts} NOT NULL
+    )""",
+)
+_ORIGINS = "'ui', 'api', 'socket', 'schedule', 'rule', 'input', 'system'"
+_RULE_ORIGIN_SQLITE = (
+    f"""CREATE TABLE audit_log_v10 (
+        id {{pk}},
+        at {{ts}} NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ({_ORIGINS})),
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail {{json}} NOT NULL,
+        address TEXT NOT NULL
+    )""",
+    "INSERT INTO audit_log_v10 (id, at, actor, role, origin, action, target, detail, address)"
+    " SELECT id, at, actor, role, origin, action, target, detail, address FROM audit_log",
+    "DROP TABLE audit_log",
+    "ALTER TABLE audit_log_v10 RENAME TO audit_log",
+    "CREATE INDEX audit_log_at ON audit_log (at)",
+    "CREATE INDEX audit_log_actor ON audit_log (actor, id)",
+    "CREATE INDEX audit_log_action ON audit_log (action, id)",
+    "CREATE INDEX audit_log_origin ON audit_log (origin, id)",
+)
+_RULE_ORIGIN_POSTGRES = (
+    "ALTER TABLE audit_log DROP CONSTRAINT audit_log_origin_check",
+    f"ALTER TABLE audit_log ADD CONSTRAINT audit_log_origin_check CHECK (origin IN ({_ORIGINS}))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -352,6 +392,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "edit history: undo of a show edit", _EDIT_HISTORY),
     Migration(
         9, "show snapshots: content-addressed show documents and their history", _SHOW_SNAPSHOTS
+    ),
+    Migration(
+        10,
+        "trigger rules; the audit origin 'rule'",
+        _RULES,
+        (("sqlite", _RULE_ORIGIN_SQLITE), ("postgres", _RULE_ORIGIN_POSTGRES)),
     ),
 )
 LATEST = MIGRATIONS[-1].version
@@ -394,7 +440,7 @@ async def migrate(driver: Driver) -> list[int]:
             )
             if done is not None:
                 continue
-            for statement in m.statements:
+            for statement in (*m.statements, *dict(m.by_dialect).get(d.name, ())):
                 await tx.execute(d.render(statement))
             await tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

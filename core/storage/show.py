@@ -22,11 +22,13 @@ from trocadero.config.show import CueDef, CueListDef, LookDef, ShowDef
 from ..codec import canonical_decimal
 from ..edits import EditNote, EditRecord
 from ..model import ScheduleEntry, ShowSettings
+from ..rules import Rule
 from . import showfile
 from .base import DEFAULT_LIMIT, Conflict, NotFound, Page, ValidationError
 from .driver import Row, Tx
 from .history import read_last_edit, record_edit
 from .patch import canvas_names, read_patch, write_patch
+from .rules import read_rules, write_rules
 from .schedules import SCHEDULES, read_schedules
 from .sqlkit import (
     CHUNK,
@@ -209,12 +211,14 @@ class SqlShowStore(SqlPart, ShowStore):
         async with self._read() as tx:
             show = await self._read_show(tx)
             schedules = await read_schedules(tx)
-        return await trio.to_thread.run_sync(showfile.export_doc, show, schedules)
+            rules = await read_rules(tx, self._d)
+        return await trio.to_thread.run_sync(showfile.export_doc, show, schedules, rules)
 
     async def import_show(self, doc: Mapping[str, Any]) -> None:
         # Parsing compiles the patch: CPU work kept off the Trio thread.
         show, schedules = await trio.to_thread.run_sync(showfile.parse_doc, doc)
-        await self._replace_show(show, schedules)
+        rules = showfile.parse_rules(doc)
+        await self._replace_show(show, schedules, rules)
 
     async def replace_show(
         self, show: ShowDef, schedules: Sequence[ScheduleEntry] | None = None
@@ -228,9 +232,16 @@ class SqlShowStore(SqlPart, ShowStore):
             raise ValidationError(problems)
         await self._replace_show(show, entries)
 
-    async def _replace_show(self, show: ShowDef, schedules: Sequence[ScheduleEntry] | None) -> None:
+    async def _replace_show(
+        self,
+        show: ShowDef,
+        schedules: Sequence[ScheduleEntry] | None,
+        rules: Sequence[Rule] | None = None,
+    ) -> None:
         d = self._d
         async with self._show_tx() as tx:
+            if rules is not None:
+                await write_rules(tx, d, rules)
             if schedules is None:  # kept: their targets must survive the new show
                 lists = {cl.name for cl in show.cue_lists}
                 looks = {lk.name for lk in show.looks}

@@ -18,8 +18,10 @@ from trocadero.config.loader import build_dataclass
 from trocadero.config.show import CanvasLayersDef, ShowDef
 
 from ..codec import from_plain, to_plain
+from ..errors import InvalidDocument
 from ..model import ScheduleEntry
 from ..patch import PatchError, compile_patch
+from ..rules import Rule, parse_rule, rule_doc
 from .base import ValidationError
 
 FORMAT: Final = "trocadero-show"
@@ -29,8 +31,10 @@ _HEADER: Final = ("format", "version")
 _SCHEDULE_SKIP: Final = ("id",)  # store-assigned; a show file does not carry database ids
 
 
-def export_doc(show: ShowDef, schedules: Sequence[ScheduleEntry]) -> dict[str, Any]:
-    """The show file document for `show` and `schedules` (looks, lists, schedules by name)."""
+def export_doc(
+    show: ShowDef, schedules: Sequence[ScheduleEntry], rules: Sequence[Rule] = ()
+) -> dict[str, Any]:
+    """The show file document for `show`, `schedules` and trigger `rules` (each by name)."""
     body = to_plain(replace(show, fixtures_csv=""))
     del body["fixtures_csv"]  # the fixtures are inline; a CSV path means nothing here
     body["looks"] = sorted(body["looks"], key=lambda x: x["name"])
@@ -41,7 +45,31 @@ def export_doc(show: ShowDef, schedules: Sequence[ScheduleEntry]) -> dict[str, A
         for key in _SCHEDULE_SKIP:
             del plain[key]
         plain_schedules.append(plain)
-    return {"format": FORMAT, "version": VERSION, **body, "schedules": plain_schedules}
+    doc = {"format": FORMAT, "version": VERSION, **body, "schedules": plain_schedules}
+    return doc | {"rules": [rule_doc(r) for r in sorted(rules, key=lambda r: r.name)]}
+
+
+def parse_rules(doc: Mapping[str, Any]) -> list[Rule] | None:
+    """The trigger rules of a show file document (None when it has no "rules": an older
+    file, whose import keeps the stored rules); ValidationError lists every problem."""
+    raw = doc.get("rules")
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise ValidationError([f"rules: expected an array (got {type(raw).__name__})"])
+    problems: list[str] = []
+    rules: list[Rule] = []
+    for i, item in enumerate(raw):
+        try:
+            rules.append(parse_rule(item))
+        except InvalidDocument as exc:
+            where = _label("rules", i, item)
+            problems += [p.replace("rule", where, 1) for p in exc.problems]
+    for name in _dupes(r.name for r in rules):
+        problems.append(f'rules: rule "{name}" is listed twice')
+    if problems:
+        raise ValidationError(problems)
+    return rules
 
 
 def dumps(doc: Mapping[str, Any]) -> str:
@@ -72,7 +100,7 @@ def parse_doc(doc: Any) -> tuple[ShowDef, tuple[ScheduleEntry, ...]]:
             f"version: the file is format version {version}, newer than this trocadero reads"
             f" (up to {VERSION})"
         )
-    body = {k: v for k, v in doc.items() if k not in (*_HEADER, "schedules")}
+    body = {k: v for k, v in doc.items() if k not in (*_HEADER, "schedules", "rules")}
     if "fixtures_csv" in body:
         problems.append(
             "fixtures_csv: not part of a show file (fixtures are listed inline; import a patch"

@@ -22,6 +22,7 @@ from .base import Storage
 from .devices import SqlDeviceStore
 from .driver import Driver, StoreStatistics
 from .patch import SqlPatchStore
+from .rules import SqlRuleStore
 from .schedules import SqlScheduleStore
 from .schema import current_version, migrate
 from .show import SqlShowStore
@@ -47,6 +48,7 @@ class SqlStorage(Storage):
         self._users = SqlUserStore(driver)
         self._audit = SqlAuditStore(driver)
         self._state = SqlStateStore(driver)
+        self._rules = SqlRuleStore(driver)
         self._devices = SqlDeviceStore(fleet or driver)
         self._tokens = SqlTokenStore(driver)
         self._snapshots = SqlSnapshotStore(driver)
@@ -87,6 +89,10 @@ class SqlStorage(Storage):
     @property
     def state(self) -> SqlStateStore:
         return self._state
+
+    @property
+    def rules(self) -> SqlRuleStore:
+        return self._rules
 
     @property
     def devices(self) -> SqlDeviceStore:

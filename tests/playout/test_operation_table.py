@@ -27,6 +27,10 @@ from trocadero.core.permissions import allowed
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "operation-table-pw"
 LOOK = {"canvases": [{"canvas": "facade", "layers": [{"source": "solid"}]}]}
+RULE = {
+    "when": {"sensor": "lobby", "key": "people", "op": ">", "value": 5},
+    "on_rise": [{"go": "main"}],
+}
 Args = dict[str, Any] | Callable[["Sides"], dict[str, Any]]
 
 # Valid arguments for every operation on the default show (a callable: made when needed).
@@ -108,6 +112,14 @@ ARGS: dict[str, Args] = {
     "mdvr.live.stop": {"device": "00967", "channel": 0, "stream": 1},
     "mdvr.files": {"status": "failed", "limit": 2},
     "mdvr.file.retry": {"id": 987654},
+    "rule.list": {},
+    "rule.get": {"name": "eq-rule"},
+    "rule.put": {"name": "eq-rule", "rule": RULE},
+    "rule.delete": {"name": "eq-rule"},
+    "rule.enable": {"name": "eq-rule"},
+    "rule.disable": {"name": "eq-rule"},
+    "rule.why": {"name": "eq-rule"},
+    "rule.test": {"rule": RULE, "readings": [{"sensor": "lobby", "values": {"people": 9}}]},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -128,6 +140,11 @@ BEFORE: dict[str, list[str]] = {
     "cue_list.delete": ["cue_list.put"],
     "cue.put": ["cue_list.put"],
     "cue.delete": ["cue_list.put", "cue.put"],
+    "rule.get": ["rule.put"],
+    "rule.why": ["rule.put"],
+    "rule.delete": ["rule.put"],
+    "rule.disable": ["rule.put"],
+    "rule.enable": ["rule.put", "rule.disable"],
 }
 RESTFUL = [op for op in OPERATIONS if op.rest is not None]
 

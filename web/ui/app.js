@@ -13,6 +13,7 @@ const pages = {
   building: () => import("./building.js"),
   patch: () => import("./patch.js"),
   history: () => import("./history.js"),
+  rules: () => import("./rules.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
@@ -23,6 +24,7 @@ const needs = {
   building: () => can("read"),
   patch: () => can("read"),
   history: () => can("read"),
+  rules: () => can("read"),
 };
 const usable = (page) => !needs[page] || needs[page]();
 let current = null;

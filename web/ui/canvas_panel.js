@@ -19,6 +19,7 @@ const LEVELS = {
   emergency: "Emergency",
   park: "Park",
   override: "Override",
+  "rule list": "Rule (cue list)",
   "cue list": "Cue list",
   "schedule list": "Schedule (cue list)",
   schedule: "Schedule",

@@ -1,5 +1,6 @@
 """`Engine.contenders`: who has something on a canvas, top (what shows) first: the order
-`compose` merges them in (emergency > park > overrides > cue lists > schedule > idle)."""
+`compose` merges them in (emergency > park > overrides > rule lists > cue lists > schedule
+> idle)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from trocadero.config.show import CanvasLayersDef, CueDef, CueListDef, LookDef
 from trocadero.core.playback.ladder import Engine
+from trocadero.core.playback.persist import restore, snapshot
 from trocadero.core.playback.plan import EMERGENCY_LOOK, IDLE_LOOK, LookRef, Solid
 
 LOOKS = {n: LookDef(name=n, canvases=(CanvasLayersDef(canvas="a"),)) for n in ("red", "blue")}
@@ -102,3 +104,28 @@ def test_equal_priorities_latest_change_on_top() -> None:
     e.go("two", 1.0)
     e.go("one", 2.0)
     assert levels(e) == [("cue list", "one"), ("cue list", "two"), ("safe state", "black")]
+
+
+def test_a_rule_list_covers_cue_lists_of_any_priority_and_an_override_covers_it() -> None:
+    e = engine()
+    e.go("high", 1.0)  # an operator's list, priority 200
+    e.go("low", 2.0, level="rules", by="rule:door")  # a trigger rule's, priority 50: above
+    assert levels(e) == [("rule list", "low"), ("cue list", "high"), ("idle", None)]
+    assert e.contenders("a", 3.0)[0]["by"] == "rule:door"  # which rule holds the canvas
+    assert e.compose(3.0)["a"] == LookRef("red")
+    oid = e.add_override(3.0, {"a": LookRef("blue")}, ttl=100.0, owner="rule:door")
+    assert levels(e)[:2] == [("override", oid), ("rule list", "low")]
+    e.go("low", 4.0)  # an operator's GO takes the list back to the cue-list level
+    assert e.levels["low"] == "cues"
+    assert "by" not in e.contenders("a", 5.0)[1]
+
+
+def test_a_rule_list_keeps_its_level_across_a_restart() -> None:
+    e = engine()
+    e.go("low", 1.0, level="rules", by="rule:door")
+    doc = snapshot(e, 2.0, 1000.0)
+    again = engine()
+    restore(again, doc, 5.0, 1003.0)
+    assert again.levels["low"] == "rules"
+    assert levels(again)[0] == ("rule list", "low")
+    assert again.contenders("a", 6.0)[0]["by"] == "rule:door"

@@ -1,0 +1,65 @@
+"""The trigger-rule task: every `sensor:data` reading (the sensor API, MQTT, later touch and
+camera blobs) and a tick a few times a second (time windows, staleness, debounce and minimum
+times running out) go through the rule engine; its fires are carried out by the service
+through the command layer. A failing action is logged and counted by the service; a failure
+of the task itself is the supervisor's (restart, alert)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+import trio
+
+from trocadero.core.events import EventBus
+from trocadero.core.rule_service import RuleService
+from trocadero.core.rules import Reading
+
+from .logs import get_logger
+
+__all__ = ["TICK_S", "serve_rules"]
+
+TICK_S: Final = 0.25
+log = get_logger("rules")
+
+
+def _reading(payload: Mapping[str, Any]) -> Reading | None:
+    """The reading of a `sensor:data` event (validated by its publisher; checked again:
+    a bus event from elsewhere must not stop the task)."""
+    sensor, values = payload.get("sensor"), payload.get("values")
+    if not isinstance(sensor, str) or not isinstance(values, Mapping):
+        return None
+    plain: dict[str, float | bool] = {}
+    for key, value in values.items():
+        if isinstance(value, bool):
+            plain[str(key)] = value
+        elif isinstance(value, int | float) and math.isfinite(value):
+            plain[str(key)] = float(value)
+    return Reading(sensor, plain)
+
+
+async def serve_rules(
+    service: RuleService,
+    events: EventBus,
+    *,
+    tick_s: float = TICK_S,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await service.load()
+    with events.subscribe("sensor:data", capacity=4096) as readings:
+        log.info("rules running", rules=len(service.engine.rules))
+        task_status.started()
+        next_tick = trio.current_time()
+        while True:
+            event = None
+            if trio.current_time() < next_tick:  # a flood of readings must not starve ticks
+                with trio.move_on_at(next_tick):  # only the wait is cancelled, never a fire
+                    event = await readings.receive()
+            if event is not None:
+                reading = _reading(event.payload)
+                if reading is not None:
+                    await service.feed(reading)
+                continue
+            await service.feed(None)
+            next_tick = max(next_tick + tick_s, trio.current_time())
