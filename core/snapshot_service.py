@@ -22,6 +22,7 @@ from .storage import showfile
 
 if TYPE_CHECKING:
     from .commands import Controller
+    from .rule_service import RuleService
     from .schedule_service import ScheduleService
     from .storage import Storage
 
@@ -40,10 +41,12 @@ class ShowSnapshots:
         store: Storage,
         controller: Controller,
         schedule: ScheduleService | None = None,
+        rules: RuleService | None = None,
     ) -> None:
         self.store = store
         self.controller = controller
         self.schedule = schedule
+        self.rules = rules
         self._lock = trio.Lock()
         self.failures = 0  # snapshots that could not be taken after a change (logged)
 
@@ -95,16 +98,19 @@ class ShowSnapshots:
         # Everything is validated before anything is written: the document (schema and
         # cross-references, each problem with its path), then every look against the renderer.
         show, schedules = await trio.to_thread.run_sync(showfile.parse_doc, doc)
+        rules = showfile.parse_rules(doc)  # None (an older document): the stored rules stay
         before = await self.store.show.export_show()
         result = await self.controller.replace_show(
             actor,
             show,
-            lambda: self.store.show.replace_show(show, schedules),
+            lambda: self.store.show.replace_show(show, schedules, rules),
             action=action,
             target=target,
         )
         if self.schedule is not None:
             await self.schedule.load()
+        if self.rules is not None:
+            await self.rules.load()
         after = await self.store.show.export_show()
         changes = diff(before, after)
         made = await self.record(actor, message)

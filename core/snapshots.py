@@ -29,7 +29,15 @@ __all__ = [
 Change = Literal["added", "removed", "changed"]
 
 # The keyed collections of a show document, diffed item by item (cues inside their lists).
-SECTIONS: Final = ("looks", "cue_lists", "schedules", "fixtures", "canvases", "fixture_types")
+SECTIONS: Final = (
+    "looks",
+    "cue_lists",
+    "schedules",
+    "rules",
+    "fixtures",
+    "canvases",
+    "fixture_types",
+)
 # Everything else at the top level (name, masters, idle and emergency stacks) is "settings".
 _HEADER: Final = ("format", "version")
 
@@ -123,6 +131,7 @@ _KIND: Final = {
     "looks": "look",
     "cue_lists": "cue_list",
     "schedules": "schedule",
+    "rules": "rule",
     "fixtures": "fixture",
     "canvases": "canvas",
     "fixture_types": "fixture_type",

@@ -755,7 +755,7 @@ async def _run(
         ),
         # Blind previews: the editor's looks drawn off the wire (render/look_preview.py).
         look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
-        snapshots=ShowSnapshots(store, rt.controller, rt.schedules),
+        snapshots=ShowSnapshots(store, rt.controller, rt.schedules, rules),
         rules=rules,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped

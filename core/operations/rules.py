@@ -134,6 +134,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("PUT", "/api/rules/{name}", body="rule", created=201),
         needs=("rules",),
         action="edit rules",
+        snapshot=lambda a, r: f'rule "{a["name"]}" changed',
     ),
     Operation(
         "rule.delete",
@@ -145,6 +146,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("DELETE", "/api/rules/{name}"),
         needs=("rules",),
         action="edit rules",
+        snapshot=lambda a, r: f'rule "{a["name"]}" deleted',
     ),
     Operation(
         "rule.enable",
@@ -156,6 +158,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("POST", "/api/rules/{name}/enable"),
         needs=("rules",),
         action="edit rules",
+        snapshot=lambda a, r: f'rule "{a["name"]}" enabled',
     ),
     Operation(
         "rule.disable",
@@ -167,6 +170,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Rest("POST", "/api/rules/{name}/disable"),
         needs=("rules",),
         action="edit rules",
+        snapshot=lambda a, r: f'rule "{a["name"]}" disabled',
     ),
     Operation(
         "rule.why",

@@ -61,9 +61,13 @@ class ShowStore(ABC):
 
     @abstractmethod
     async def replace_show(
-        self, show: ShowDef, schedules: Sequence[ScheduleEntry] | None = None
+        self,
+        show: ShowDef,
+        schedules: Sequence[ScheduleEntry] | None = None,
+        rules: Sequence[Rule] | None = None,
     ) -> None:
-        """Replace everything show-related in one transaction (schedules too when given;
+        """Replace everything show-related in one transaction (schedules and trigger rules
+        too when given;
         otherwise the stored schedules are kept, and Conflict if the new show removes what
         they fire). `show.fixtures_csv` is ignored: its fixtures must be in `show.fixtures`
         (as `playout/showload.py` merges them). Raises ValidationError listing every problem;
@@ -221,7 +225,10 @@ class SqlShowStore(SqlPart, ShowStore):
         await self._replace_show(show, schedules, rules)
 
     async def replace_show(
-        self, show: ShowDef, schedules: Sequence[ScheduleEntry] | None = None
+        self,
+        show: ShowDef,
+        schedules: Sequence[ScheduleEntry] | None = None,
+        rules: Sequence[Rule] | None = None,
     ) -> None:
         # A show loaded from TOML keeps its CSV path with the CSV's fixtures already merged in;
         # the store holds the fixtures themselves.
@@ -230,7 +237,7 @@ class SqlShowStore(SqlPart, ShowStore):
         problems = await trio.to_thread.run_sync(showfile.check_show, show, entries or ())
         if problems:
             raise ValidationError(problems)
-        await self._replace_show(show, entries)
+        await self._replace_show(show, entries, rules)
 
     async def _replace_show(
         self,

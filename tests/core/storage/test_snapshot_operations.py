@@ -181,3 +181,25 @@ async def test_a_failed_snapshot_does_not_fail_the_stored_edit(
     latest = (await ops.call(ANA, "snapshot.list", {"limit": 1}))["items"][0]
     doc = await ops.call(ANA, "snapshot.get", {"hash": latest["hash"]})
     assert {"blue-hour", "red"} <= {look["name"] for look in doc["document"]["looks"]}
+
+
+async def test_rules_are_in_the_snapshot_its_diff_and_its_rollback(store: Storage) -> None:
+    from trocadero.core.rules import parse_rule
+
+    ops, _ = await _table(store)
+    dim = parse_rule(
+        {
+            "name": "dim",
+            "when": {"sensor": "roof", "key": "lux", "op": ">", "value": 800},
+            "on_rise": [{"master": "grand", "level": 0.4}],
+        }
+    )
+    await store.rules.put_rule(dim)
+    await ops.services.show_snapshots().record(ANA, "rule added")
+    with_rule = (await ops.call(ANA, "snapshot.list", {"limit": 1}))["items"][0]["hash"]
+    await store.rules.delete_rule("dim")
+    changes = (await ops.call(ANA, "snapshot.diff", {"from": with_rule}))["changes"]
+    assert changes == [{"kind": "rule", "name": "dim", "change": "removed"}]
+    out = await ops.call(ANA, "snapshot.rollback", {"hash": with_rule})
+    assert [(c["kind"], c["change"]) for c in out["changes"]] == [("rule", "added")]
+    assert await store.rules.get_rule("dim") == dim
