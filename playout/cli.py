@@ -1,4 +1,4 @@
-"""`trocadero` command line: run, check-config, version, ctl, users, mdvr-sim.
+"""`trocadero` command line: run, check-config, version, ctl, users, mdvr-sim, backup, restore.
 
 Exit codes: 0 ok, 2 bad usage or bad config, 1 runtime failure.
 """
@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from .backup_cli import add_parsers as add_backup_parsers
+from .backup_cli import run_backup_command, run_restore_command
 from .ctl import add_parser as add_ctl_parser
 from .ctl import run_ctl
 from .users_cli import add_parser as add_users_parser
@@ -96,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-video", action="store_true", help="no clip for live-video requests")
     add_ctl_parser(sub)
     add_users_parser(sub)
+    add_backup_parsers(sub)
     return parser
 
 
@@ -113,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_users(args)
     if args.command == "gateway":
         return _gateway(args.config)
+    if args.command == "backup":
+        return run_backup_command(args)
+    if args.command == "restore":
+        return run_restore_command(args)
     return _run(args.config, reseed=args.reseed)
 
 
@@ -179,7 +186,7 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
     configure_logging(config.logging)
     limit_malloc_arenas()
     try:
-        trio.run(partial(run_daemon, config, reseed=reseed))
+        trio.run(partial(run_daemon, config, reseed=reseed, config_path=config_path))
     except ConfigError as exc:  # the show (loaded first), or found while attaching outputs
         print(exc, file=sys.stderr)
         return EXIT_USAGE

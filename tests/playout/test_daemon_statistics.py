@@ -62,6 +62,7 @@ def test_every_statistics_field_is_in_healthz_and_metrics(tmp_path: Path) -> Non
         f'bind_address = "127.0.0.1"\nport = {free_port()}\n'
         f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nudp = true\n'
         f"signaling_port = {free_port()}\nmedia_port = {free_port()}\n"
+        f'[backup]\nenabled = true\ninterval_s = 3600\ndirectory = "{tmp_path / "backups"}"\n'
     )
     with running_daemon(tmp_path, extra) as d:
         d.wait_healthy()
