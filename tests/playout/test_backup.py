@@ -396,3 +396,22 @@ def test_scheduled_backup_runs_and_shows_in_healthz(tmp_path: Path) -> None:
     assert backup["last_size_bytes"] > 0
     assert backup["last_success_at"] == pytest.approx(time.time(), abs=60)
     assert (tmp_path / "backups" / backup["last_archive"]).is_file()
+
+
+def test_schedule_times_and_config_rules() -> None:
+    from trocadero.config import ConfigError
+    from trocadero.playout.backup_schedule import next_due
+
+    daily = parse_config('[backup]\ndaily_at = "03:30"\n', source="t.toml").backup
+    at = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    assert next_due(daily, at) == datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
+    assert next_due(daily, at.replace(hour=4)) == datetime(2026, 12, 8, 3, 30, tzinfo=UTC)
+    every = parse_config("[backup]\ninterval_s = 600\n", source="t.toml").backup
+    assert next_due(every, at) == at + timedelta(minutes=10)
+    for text, problem in (
+        ("enabled = true\n", "backup.directory: a destination is required"),
+        ('daily_at = "25:00"\n', "backup.daily_at: must be HH:MM"),
+        ('s3_url = "http://x"\n', "backup.s3_url: must be s3://bucket"),
+    ):
+        with pytest.raises(ConfigError, match=problem):
+            parse_config(f"[backup]\n{text}", source="t.toml")
