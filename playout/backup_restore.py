@@ -132,6 +132,8 @@ def _apply(
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     st = config.storage
     content = content_dir(config, state_dir)
+    if (pid := _daemon_running(state_dir)) is not None:  # even with --force: never under it
+        raise BackupError(f"the daemon is running on {state_dir} (pid {pid}): stop it first")
     if not options.force:
         busy = _non_empty(config, state_dir, content)
         if busy:
@@ -163,6 +165,23 @@ def _apply(
         say(f"content: {assets}")
     if (staged / AUTH_KEY_MEMBER).is_file():
         _replace_file(staged / AUTH_KEY_MEMBER, state_dir / "auth.key", mode=0o600)
+
+
+def _daemon_running(state_dir: Path) -> int | None:
+    """The pid of a live daemon on this state directory, from its daemon.json."""
+    from .statefile import StateFile
+
+    record = StateFile(state_dir).read()
+    if not record or record.get("clean_shutdown", True):
+        return None
+    pid = record.get("pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None  # gone: an unclean stop, not a running daemon
+    return pid if b"trocadero" in cmdline else None
 
 
 def _non_empty(config: Config, state_dir: Path, content: Path) -> str:

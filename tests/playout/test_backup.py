@@ -186,6 +186,10 @@ def drill(tmp_path: Path, extra: str = "", wipe_database: Any = None) -> None:
             done = trocadero("backup", "--config", str(config))  # while it runs
             assert done.returncode == 0, done.stderr
             assert first.health()["status"] == "ok"
+            archive = archives(tmp_path / "backups")[0]
+            live = trocadero("restore", str(archive), "--config", str(config), "--force")
+            assert live.returncode == 1
+            assert "the daemon is running" in live.stderr
         finally:
             assert first.stop()[0] == 0
         (archive,) = archives(tmp_path / "backups")
@@ -198,6 +202,8 @@ def drill(tmp_path: Path, extra: str = "", wipe_database: Any = None) -> None:
         again = trocadero("restore", str(archive), "--config", str(config))
         assert again.returncode == 1
         assert "refusing to overwrite a non-empty store" in again.stderr
+        forced = trocadero("restore", str(archive), "--config", str(config), "--force")
+        assert forced.returncode == 0, forced.stderr
         stopped = time.time_ns()
         second = start(tmp_path, config, port)
         try:
@@ -273,9 +279,21 @@ def test_s3_round_trip_through_the_cli(tmp_path: Path, s3_server: S3Server) -> N
     assert archive + SIDECAR in keys
     assert not (tmp_path / "state" / ".backup-staging").exists()
     shutil.rmtree(tmp_path / "state")
+    kept = config.read_text()
+    config.unlink()  # a fresh machine: no config yet, it comes from the archive
     url = f"s3://{s3_server.bucket}/{archive}"
-    restored = trocadero("restore", url, "--config", str(config))
+    restored = trocadero(
+        "restore",
+        url,
+        "--config",
+        str(config),
+        "--s3-endpoint-url",
+        s3_server.endpoint_url,
+        "--s3-credentials-file",
+        str(tmp_path / "s3.key"),
+    )
     assert restored.returncode == 0, restored.stderr
+    assert config.read_text() == kept
     with sqlite3.connect(tmp_path / "state" / "trocadero.db") as db:
         assert db.execute("SELECT v FROM t").fetchall() == [("from the first machine",)]
     assert (tmp_path / "state/content/assets/1/v1-a.bin").read_bytes() == b"\x01" * 5000
