@@ -296,6 +296,45 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupConfig:
+    """Scheduled backups of the store, content, config and show (docs/backup.md)."""
+
+    enabled: bool = setting(False, "make backups on a schedule while the daemon runs")
+    interval_s: float = setting(
+        86400.0, "seconds between backups (when daily_at is empty)", minimum=1.0, maximum=2.7e6
+    )
+    daily_at: str = setting("", "HH:MM local time of one backup a day; empty = every interval_s")
+    directory: str = setting("", "local destination directory; empty = none")
+    s3_url: str = setting("", "S3 destination s3://bucket/prefix; empty = none")
+    s3_endpoint_url: str = setting("", "S3-compatible endpoint; empty = AWS")
+    s3_region: str = setting("us-east-1", "S3 region name")
+    s3_credentials_file: str = setting(
+        "",
+        "file with two lines, access key id and secret key; empty = the AWS_ACCESS_KEY_ID /"
+        " AWS_SECRET_ACCESS_KEY environment (never keys inline in the config)",
+    )
+    keep_last: int = setting(
+        7, "archives kept per destination (the newest); 0 = no count limit", minimum=0
+    )
+    keep_days: float = setting(
+        0.0, "archives older than this many days are deleted; 0 = no age limit", minimum=0.0
+    )
+    include_config: bool = setting(True, "put the config file and the show file in the archive")
+
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        if self.enabled and not (self.directory or self.s3_url):
+            problems.append("directory: a destination is required when enabled (or s3_url)")
+        if self.s3_url and not (self.s3_url.startswith("s3://") and self.s3_url[5:].strip("/")):
+            problems.append(f"s3_url: must be s3://bucket[/prefix] (got {self.s3_url!r})")
+        if self.daily_at:
+            hh, sep, mm = self.daily_at.partition(":")
+            if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                problems.append(f"daily_at: must be HH:MM (got {self.daily_at!r})")
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
 class PlaybackConfig:
     """Cue-list playback behaviour."""
 
@@ -552,6 +591,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     mdvr: MdvrConfig = field(default_factory=MdvrConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     def validate(self) -> list[str]:

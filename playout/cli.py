@@ -1,4 +1,5 @@
-"""`trocadero` command line: run, check-config, version, ctl, users, show, mdvr-sim.
+"""`trocadero` command line: run, check-config, version, ctl, users, show, mdvr-sim, backup,
+restore.
 
 Exit codes: 0 ok, 2 bad usage or bad config, 1 runtime failure.
 """
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from .backup_cli import add_parsers as add_backup_parsers
+from .backup_cli import run_backup_command, run_restore_command
 from .ctl import add_parser as add_ctl_parser
 from .ctl import run_ctl
 from .show_cli import add_parser as add_show_parser
@@ -99,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     add_ctl_parser(sub)
     add_users_parser(sub)
     add_show_parser(sub)
+    add_backup_parsers(sub)
     return parser
 
 
@@ -118,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_show(args)
     if args.command == "gateway":
         return _gateway(args.config)
+    if args.command == "backup":
+        return run_backup_command(args)
+    if args.command == "restore":
+        return run_restore_command(args)
     return _run(args.config, reseed=args.reseed)
 
 
@@ -184,7 +192,7 @@ def _run(config_path: Path | None, *, reseed: bool = False) -> int:
     configure_logging(config.logging)
     limit_malloc_arenas()
     try:
-        trio.run(partial(run_daemon, config, reseed=reseed))
+        trio.run(partial(run_daemon, config, reseed=reseed, config_path=config_path))
     except ConfigError as exc:  # the show (loaded first), or found while attaching outputs
         print(exc, file=sys.stderr)
         return EXIT_USAGE

@@ -70,6 +70,7 @@ from .artnet_nodes import (
     discovery_statistics,
     serve_artnet_discovery,
 )
+from .backup_schedule import BackupStatistics, BackupStats, serve_backups
 from .control_socket import ControlSocket, SocketStatistics, socket_path
 from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
 from .health import (
@@ -185,6 +186,7 @@ class HealthStatistics:
         metadata=section(prefix="subsystem", key="name")
     )
     watchdog: WatchdogStatistics
+    backup: BackupStatistics | None = field(default=None, metadata=section())  # [backup] on
 
 
 @dataclass
@@ -219,6 +221,7 @@ class Runtime:
     supervisors: dict[str, SupervisorStats] = field(default_factory=dict)
     watchdog_withheld: bool = False
     tls: ServerTls | None = None  # [web] tls_certificate: HTTPS and WSS
+    backup: BackupStats | None = None  # [backup] enabled: the scheduled backups
 
     @property
     def web_url(self) -> str:
@@ -300,6 +303,7 @@ class Runtime:
             watchdog=WatchdogStatistics(
                 self.notifier.watchdog_interval_s is not None, self.watchdog_withheld
             ),
+            backup=None if self.backup is None else self.backup.statistics(),
         )
 
     def health(self) -> Mapping[str, Any]:
@@ -576,7 +580,9 @@ def video_alerts(events: EventBus) -> Callable[[str], None]:
     return alert
 
 
-async def run_daemon(config: Config, *, reseed: bool = False) -> None:
+async def run_daemon(
+    config: Config, *, reseed: bool = False, config_path: Path | None = None
+) -> None:
     """Load the show and run until SIGTERM/SIGINT. Raises ConfigError for a configuration
     problem (the CLI exits 2), other exceptions on a start-up failure (exit 1)."""
     # Made before the show: its layers use them from the start, and so do the content
@@ -618,7 +624,7 @@ async def run_daemon(config: Config, *, reseed: bool = False) -> None:
                 raise StartupRefused(f"storage ({config.storage.backend}): {exc}") from exc
             except (StorageError, OSError) as exc:
                 raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
-            await _run(config, show, state, store, playing, events, assets, feeds, tls)
+            await _run(config, show, state, store, playing, events, assets, feeds, tls, config_path)
     except BaseExceptionGroup as group:
         # trio_asyncio's loop nursery wraps a start-up ConfigError: unwrap it so the CLI
         # reports it as a configuration problem (exit 2) rather than a crash.
@@ -670,6 +676,7 @@ async def _run(
     assets: AssetIndex,
     feeds: LiveFeeds,
     tls: ServerTls | None,
+    config_path: Path | None = None,  # the file `trocadero run --config` read: backed up
 ) -> None:
     for look in playing.looks:
         show.renderer.set_look(look)
@@ -899,6 +906,22 @@ async def _run(
                     partial(serve_sacn_discovery, rt.outputs),
                     Policy(),
                 )
+                if config.backup.enabled:
+                    rt.backup = BackupStats()
+                    await _supervised(
+                        nursery,
+                        rt,
+                        "backup",
+                        partial(
+                            serve_backups,
+                            config,
+                            config_path,
+                            state.directory,
+                            rt.backup,
+                            rt.events.alert,
+                        ),
+                        Policy(),
+                    )
                 await nursery.start(serve_watchdog, rt)
                 gc.collect()
                 gc.freeze()  # start-up objects leave the GC's scans: full collections ~0 ms
