@@ -43,6 +43,7 @@ from .live import LiveStats, live_routes
 from .mdvr_api import mdvr_routes
 from .openapi import openapi_document
 from .operations_api import operation_routes
+from .request_ids import RequestIds
 from .schedule_api import schedule_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
@@ -315,4 +316,5 @@ def create_app(control: ControlPlane) -> Starlette:
     chunk = control.content.max_chunk_bytes if control.content is not None else None
     app.add_middleware(BodyLimit, limit=control.max_body_bytes, routes=route_limits(chunk))
     app.add_middleware(ContainFailures)
+    app.add_middleware(RequestIds, routes=routes)  # outermost: every line carries the id
     return app

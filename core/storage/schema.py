@@ -323,6 +323,13 @@ _EDIT_HISTORY = (
     "CREATE INDEX edit_history_actor ON edit_history (actor, id)",
 )
 
+# The correlation id of the request behind each entry (core/correlation.py): the audit entry,
+# the log lines and the trace of one request are found by one id.
+_AUDIT_REQUEST_ID = (
+    "ALTER TABLE audit_log ADD COLUMN request_id TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX audit_log_request_id ON audit_log (request_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -332,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "content: the approved version that plays", _LIVE_VERSION),
     Migration(7, "canvases: placement on the building's elevation drawing", _CANVAS_PLACEMENT),
     Migration(8, "edit history: undo of a show edit", _EDIT_HISTORY),
+    Migration(9, "audit log: the request's correlation id", _AUDIT_REQUEST_ID),
 )
 LATEST = MIGRATIONS[-1].version
 
