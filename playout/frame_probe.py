@@ -1,10 +1,11 @@
 """Which frame carried a command to the wire, and when it went (for the "frame" span).
 
-Read from the native threads' own figures, from the Trio side (they are atomics: reading
-never delays a frame): the render thread's `frames_rendered` and `last_frame_time` (the frame
-time it drew for), the output thread's `last_frame_ns` (CLOCK_MONOTONIC of its last send).
-The first render that completes after a command's plan was handed over is the one that
-carries it (a poke wakes the thread for it); it goes out at that frame time's deadline.
+Read from the native threads' own figures, from the Trio side (atomics: reading never
+delays a frame): each plan handed to the render thread has a number (`set_plan`'s), and the
+render thread reports the newest plan it drew and the index of the first deadline it drew it
+for (`drawn_plan`); the output thread reports `last_frame_ns`, CLOCK_MONOTONIC of its last
+send. The frame that carries a command is the first one drawn with its plan (or a later plan,
+which carries it as well); it goes out at its deadline.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ class _Clock(Protocol):
 
 
 class _Renderer(Protocol):
-    def stats(self, period_ns: int) -> dict[str, Any]: ...
+    def drawn_plan(self) -> tuple[int, int]: ...
+
+
+class _Scene(Protocol):
+    @property
+    def native(self) -> _Renderer: ...
+    @property
+    def plan_number(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +46,26 @@ class SentFrame:
 
 
 class FrameProbe:
-    def __init__(self, clock: _Clock, renderer: _Renderer) -> None:
+    def __init__(self, clock: _Clock, scene: _Scene) -> None:
         self.clock = clock
-        self.renderer = renderer
+        self.scene = scene
 
-    def frames_rendered(self) -> int:
-        return int(self.renderer.stats(self.clock.period_ns)["frames_rendered"])
+    def plan_number(self) -> int:
+        """The number of the plan handed over last (a command's, just after it)."""
+        return self.scene.plan_number
 
-    def drawn_after(self, rendered_before: int) -> tuple[int, int] | None:
-        """(frame number, deadline ns) of the first frame rendered after `rendered_before`
-        renders, or None while there is none."""
-        s = self.renderer.stats(self.clock.period_ns)
-        if int(s["frames_rendered"]) <= rendered_before:
+    def drawn(self, plan: int) -> tuple[int, int] | None:
+        """(frame number, deadline ns) of the first frame drawn with plan `plan` (or a later
+        one), or None while there is none."""
+        number, index = self.scene.native.drawn_plan()
+        if number < plan:
             return None
         epoch = self.clock.epoch_ns
         assert epoch is not None  # the render thread runs: the clock has started
-        approx = epoch + round(float(s["last_frame_time"]) * 1e9)
-        # The deadline itself (the frame time is a float): the first one past approx - ½.
-        return self.clock.deadline_after(approx - self.clock.period_ns // 2)
+        # The deadline of that index, from the clock itself (its schedule may not be a
+        # whole number of nanoseconds per period).
+        period = self.clock.period_ns
+        return self.clock.deadline_after(epoch + index * period - period // 2)
 
     def sent(self, number: int, deadline_ns: int) -> SentFrame | None:
         """The frame `number` as sent, or None while it has not gone out."""

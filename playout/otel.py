@@ -41,7 +41,7 @@ POLL_S = 0.001
 class _Pending:
     span: trace.Span
     handed_ns: int  # CLOCK_MONOTONIC
-    rendered_before: int  # the render thread's frames_rendered at hand-over
+    plan: int  # the number of the plan that carries the command
     drawn: tuple[int, int] | None = None  # (frame number, deadline ns) once rendered
 
 
@@ -65,13 +65,11 @@ class OtelTracer:
         probe = self.probe
         if probe is None or not trace.get_current_span().is_recording():
             return changed()  # no native render thread to follow, or not sampled
-        # Counted before the hand-over: the poke may have the frame drawn before we look.
-        start_ns, before = time.time_ns(), probe.frames_rendered()
-        handed_ns = time.monotonic_ns()
+        start_ns, handed_ns = time.time_ns(), time.monotonic_ns()
         if not changed():
             return False
         span = self.tracer.start_span("frame", attributes=_request(), start_time=start_ns)
-        self.pending.append(_Pending(span, handed_ns, before))
+        self.pending.append(_Pending(span, handed_ns, probe.plan_number()))
         self.wake.set()
         return True
 
@@ -90,7 +88,7 @@ class OtelTracer:
         while self.pending:
             p = self.pending[0]
             if p.drawn is None:
-                p.drawn = probe.drawn_after(p.rendered_before)
+                p.drawn = probe.drawn(p.plan)
             sent = None if p.drawn is None else probe.sent(*p.drawn)
             if sent is None:
                 if now - p.handed_ns > FRAME_TIMEOUT_S * 1e9:
