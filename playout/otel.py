@@ -29,8 +29,11 @@ from trocadero.core import correlation
 from trocadero.core.tracing import Attributes, Span
 
 from .frame_probe import FrameProbe, SentFrame
+from .logs import get_logger
 
 __all__ = ["OtelTracer", "open_tracer"]
+
+log = get_logger("tracing")
 
 # A frame not seen on the wire within this long is ended with an error (the output stalled).
 FRAME_TIMEOUT_S = 2.0
@@ -74,13 +77,21 @@ class OtelTracer:
         return True
 
     async def watch_frames(self) -> None:
-        """End each pending "frame" span when its frame was sent (until cancelled)."""
+        """End each pending "frame" span when its frame was sent (until cancelled). It runs
+        in the daemon's nursery: a failure here ends the pending spans, never the daemon."""
         while True:
             await self.wake.wait()
             self.wake = trio.Event()
             while self.pending:
                 await trio.sleep(POLL_S)
-                self._settle(time.monotonic_ns())
+                try:
+                    self._settle(time.monotonic_ns())
+                except Exception as exc:
+                    log.exception("frame spans abandoned", pending=len(self.pending))
+                    while self.pending:
+                        span = self.pending.popleft().span
+                        span.set_status(trace.StatusCode.ERROR, f"frame watch failed: {exc}")
+                        span.end()
 
     def _settle(self, now: int) -> None:
         probe = self.probe

@@ -23,11 +23,19 @@ from typing import Any
 
 import msgpack
 import pytest
+import trio
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from trocadero.core import correlation
+from trocadero.playout.frame_probe import SentFrame
+from trocadero.playout.otel import OtelTracer
 from trocadero.protocols.control_socket import encode
 
 # The harness writes `[logging] format = "json"` and then the extra config: a first line of
@@ -298,3 +306,85 @@ def test_tracing_off_imports_no_opentelemetry() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# --- the frame watcher on its own (a probe that plays the native threads) ----------------
+
+
+class FakeProbe:
+    """Plan 7 is drawn for frame 40 after `draw_after` looks; it goes out after `send_after`."""
+
+    def __init__(self, draw_after: int = 2, send_after: int = 2, fail: bool = False) -> None:
+        self.draw_after, self.send_after, self.fail = draw_after, send_after, fail
+        self.looks = 0
+
+    def plan_number(self) -> int:
+        return 7
+
+    def drawn(self, plan: int) -> tuple[int, int] | None:
+        assert plan == 7
+        self.looks += 1
+        if self.fail:
+            raise RuntimeError("stats unreadable")
+        return (40, 1_000_000) if self.looks > self.draw_after else None
+
+    def sent(self, number: int, deadline_ns: int) -> SentFrame | None:
+        self.send_after -= 1
+        if self.send_after > 0:
+            return None
+        return SentFrame(number, deadline_ns, deadline_ns + 120_000, 41, True)
+
+
+async def settled(tracer: OtelTracer) -> None:
+    with trio.fail_after(2):
+        while tracer.pending:  # noqa: ASYNC110  (the watcher sets no event when it is done)
+            await trio.sleep(0.001)
+
+
+def _tracer_with(probe: FakeProbe) -> tuple[OtelTracer, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = OtelTracer(provider)
+    tracer.probe = probe  # type: ignore[assignment]  # a stand-in for the native threads
+    return tracer, exporter
+
+
+async def test_a_frame_span_ends_when_its_frame_was_sent() -> None:
+    tracer, exporter = _tracer_with(FakeProbe())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(tracer.watch_frames)
+        with correlation.bound("w-1"), tracer.span("command go", {}):
+            assert tracer.hand_over(lambda: True) is True
+        assert tracer.hand_over(lambda: False) is False  # no span unless handed over
+        await settled(tracer)
+        nursery.cancel_scope.cancel()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    frame, command = spans["frame"], spans["command go"]
+    assert frame.parent is not None
+    assert frame.parent.span_id == command.context.span_id
+    assert frame.attributes is not None
+    assert frame.attributes["trocadero.frame.number"] == 40
+    assert frame.attributes["trocadero.frame.frames_sent"] == 41
+    assert frame.attributes["trocadero.request_id"] == "w-1"
+    assert [e.name for e in frame.events] == ["sent"]
+    assert frame.end_time == frame.events[0].timestamp
+    assert len(exporter.get_finished_spans()) == 2
+
+
+async def test_a_failing_probe_ends_the_pending_spans_not_the_daemon() -> None:
+    tracer, exporter = _tracer_with(FakeProbe(fail=True))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(tracer.watch_frames)
+        with tracer.span("command go", {}):
+            tracer.hand_over(lambda: True)
+        await settled(tracer)
+        # The watcher goes on: the next frame is followed again.
+        tracer.probe = FakeProbe()  # type: ignore[assignment]
+        with tracer.span("command back", {}):
+            tracer.hand_over(lambda: True)
+        await settled(tracer)
+        nursery.cancel_scope.cancel()
+    frames = [s for s in exporter.get_finished_spans() if s.name == "frame"]
+    assert [f.status.status_code for f in frames] == [StatusCode.ERROR, StatusCode.UNSET]
+    assert "stats unreadable" in (frames[0].status.description or "")
