@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.daemon_harness import AUTH_UNLIMITED, running_daemon
+from tests.daemon_harness import AUTH_UNLIMITED, Daemon, running_daemon
 from tests.sacn_capture import Capture
 from trocadero.client import Client
 
@@ -67,6 +67,66 @@ cues = [
 """
 
 
+def daemon_config(show_path: Path, rx_port: int, rate: float, extra: str = "") -> str:
+    """The bench daemon's config: the show above, one sACN output to the receiver."""
+    return (
+        f'[show]\npath = "{show_path}"\n[clock]\nrate_hz = {rate}\n'
+        "[playback]\ngo_debounce_s = 0.0\n"
+        f'[[outputs]]\nname = "bench"\nprotocol = "sacn"\nuniverses = "1"\n'
+        f'destinations = ["127.0.0.1:{rx_port}"]\n'
+        # 1,000 GOs from one account: the per-user rate limit would refuse most of them.
+        + AUTH_UNLIMITED
+        + "login_attempts_per_minute = 1000\n"
+        + extra.replace("\\n", "\n")
+        + "\n"
+    )
+
+
+def send_gos(
+    daemon: Daemon, gos: int, script: Client | None = None, seed: int = 1
+) -> tuple[list[tuple[int, int]], list[float]]:
+    """`gos` GOs 0.15-0.25 s apart: (realtime ns before each, level before it), and each
+    one's reply time in ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=5)
+    sent: list[tuple[int, int]] = []
+    replies: list[float] = []
+    level = 0
+    rng = random.Random(seed)
+    for _ in range(gos):
+        t0 = time.time_ns()
+        if script is not None:
+            body = script.go("bench")
+            if body.get("outcome") != "done":
+                raise SystemExit(f"GO failed: {body}")
+        else:
+            conn.request("POST", "/api/cue-lists/bench/go", body=b"{}", headers=daemon.headers())
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
+            if resp.status != 200 or body.get("outcome") != "done":
+                raise SystemExit(f"GO failed: {resp.status} {body}")
+        replies.append((time.time_ns() - t0) / 1e6)
+        sent.append((t0, level))
+        level = 255 - level
+        time.sleep(rng.uniform(0.15, 0.25))
+    conn.close()
+    return sent, replies
+
+
+def wire_latencies(rx: Capture, sent: list[tuple[int, int]]) -> np.ndarray:
+    """Per GO, ms from just before the request to the first packet that left the level the
+    slot had before it."""
+    packets = [(p.rx_ns, p.slots[0]) for p in rx.packets if p.universe == 1]
+    times = np.array([p[0] for p in packets], dtype=np.int64)
+    latencies = []
+    for t0, before in sent:
+        i = int(np.searchsorted(times, t0, side="right"))
+        while i < len(packets) and packets[i][1] == before:
+            i += 1
+        if i < len(packets):
+            latencies.append((packets[i][0] - t0) / 1e6)
+    return np.array(latencies)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,54 +145,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "show.toml").write_text(SHOW)
-        extra = (
-            f'[show]\npath = "{tmp_path / "show.toml"}"\n[clock]\nrate_hz = {args.rate}\n'
-            "[playback]\ngo_debounce_s = 0.0\n"
-            f'[[outputs]]\nname = "bench"\nprotocol = "sacn"\nuniverses = "1"\n'
-            f'destinations = ["127.0.0.1:{rx.port}"]\n'
-            # 1,000 GOs from one account: the per-user rate limit would refuse most of them.
-            + AUTH_UNLIMITED
-            + "login_attempts_per_minute = 1000\n"
-            + args.config.replace("\\n", "\n")
-            + "\n"
-        )
+        extra = daemon_config(tmp_path / "show.toml", rx.port, args.rate, args.config)
         with running_daemon(tmp_path, extra) as daemon:
             daemon.wait_healthy()
-            conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=5)
             script = Client(daemon.health()["socket"]["path"]) if args.via == "socket" else None
-            sent: list[tuple[int, int]] = []  # (realtime ns before the GO, level before it)
-            level = 0
-            rng = random.Random(1)
             time.sleep(0.5)
-            for _ in range(args.gos):
-                t0 = time.time_ns()
-                if script is not None:
-                    body = script.go("bench")
-                    if body.get("outcome") != "done":
-                        raise SystemExit(f"GO failed: {body}")
-                else:
-                    conn.request(
-                        "POST", "/api/cue-lists/bench/go", body=b"{}", headers=daemon.headers()
-                    )
-                    resp = conn.getresponse()
-                    body = json.loads(resp.read())
-                    if resp.status != 200 or body.get("outcome") != "done":
-                        raise SystemExit(f"GO failed: {resp.status} {body}")
-                sent.append((t0, level))
-                level = 255 - level
-                time.sleep(rng.uniform(0.15, 0.25))
+            sent, _ = send_gos(daemon, args.gos, script)
             time.sleep(0.2)
     rx.close()
-    packets = [(p.rx_ns, p.slots[0]) for p in rx.packets if p.universe == 1]
-    times = np.array([p[0] for p in packets], dtype=np.int64)
-    latencies = []
-    for t0, before in sent:
-        i = int(np.searchsorted(times, t0, side="right"))
-        while i < len(packets) and packets[i][1] == before:
-            i += 1
-        if i < len(packets):
-            latencies.append((packets[i][0] - t0) / 1e6)
-    lat = np.array(latencies)
+    lat = wire_latencies(rx, sent)
     period = 1000.0 / args.rate
     p50, p99 = np.percentile(lat, [50, 99])
     print(

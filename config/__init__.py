@@ -20,6 +20,7 @@ from .schema import (
     RenderConfig,
     ShowConfig,
     StateConfig,
+    TracingConfig,
     WebConfig,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "RenderConfig",
     "ShowConfig",
     "StateConfig",
+    "TracingConfig",
     "WebConfig",
     "load_config",
     "load_default_config",

@@ -250,6 +250,23 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """OpenTelemetry traces over OTLP/HTTP (docs/tracing.md). Off: nothing is imported."""
+
+    enabled: bool = setting(False, "export traces (requests, commands, commits, frames)")
+    endpoint: str = setting(
+        "http://127.0.0.1:4318/v1/traces", "the collector's OTLP/HTTP traces URL (protobuf)"
+    )
+    service_name: str = setting("trocadero", "service.name of the exported spans")
+    sample_ratio: float = setting(
+        1.0,
+        "share of traces kept (parent-based: a request's spans all or none)",
+        minimum=0.0,
+        maximum=1.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class StateConfig:
     """Where persistent state lives."""
 
@@ -583,6 +600,7 @@ class Config:
     socket: SocketConfig = field(default_factory=SocketConfig)
     content: ContentConfig = field(default_factory=ContentConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     state: StateConfig = field(default_factory=StateConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     playback: PlaybackConfig = field(default_factory=PlaybackConfig)

@@ -5,6 +5,7 @@ from, is checked against the caller's role, audit-logged and persisted the same 
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -16,6 +17,7 @@ import trio
 
 from trocadero.config.show import CueListDef, LookDef, ShowDef
 
+from . import tracing
 from .edits import EditNote
 from .permissions import PERMISSIONS, SYSTEM, Actor, Forbidden, Origin, Role, require
 from .playback.cuelist import Outcome, PlaybackError, UnknownName
@@ -154,7 +156,7 @@ class Controller:
         return self._change
 
     def _announce(self) -> bool:
-        handed_over = self.changed()
+        handed_over = tracing.hand_over(self.changed)  # traced to the wire when tracing is on
         self._change.set()
         self._change = trio.Event()
         return handed_over
@@ -642,3 +644,9 @@ def _target(look: str | None, rgb: tuple[int, int, int] | None) -> Node:
     if len(rgb) != 3 or not all(0 <= v <= 65535 for v in rgb):
         raise PlaybackError(f"rgb must be three 0..65535 values (got {list(rgb)})")
     return Solid(*rgb)
+
+
+# Every verb is a "command <verb>" span when tracing is on (core/tracing.py).
+for _verb, _fn in list(vars(Controller).items()):
+    if inspect.iscoroutinefunction(_fn) and not _verb.startswith("_") and _verb != "persist":
+        setattr(Controller, _verb, tracing.command(_fn))

@@ -110,6 +110,7 @@ class AuditEntry:
         default_factory=_empty, metadata={"doc": "command arguments and outcome"}
     )
     address: str = setting("", 'client address, or ""')
+    request_id: str = setting("", 'the correlation id of the request that caused it, or ""')
 
 
 @dataclass(frozen=True, slots=True)

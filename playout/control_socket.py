@@ -31,6 +31,7 @@ import trio
 from prometheus_client import Histogram
 
 from trocadero.config.schema import SocketConfig
+from trocadero.core import correlation, tracing
 from trocadero.core.commands import Actor, Forbidden, Role
 from trocadero.core.containment import CONTAINMENT, SESSION_FAILURES
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
@@ -233,8 +234,11 @@ class _Connection:
                     await self._error(None, "framing_lost", f"{item.message}; closing")
                     return
 
-    async def _error(self, mid: Any, code: str, message: str) -> None:
-        await self.send({"id": mid, "ok": False, "error": {"code": code, "message": message}})
+    async def _error(self, mid: Any, code: str, message: str, request_id: str = "") -> None:
+        doc: dict[str, Any] = {"id": mid, "ok": False, "error": {"code": code, "message": message}}
+        if request_id:
+            doc["request_id"] = request_id
+        await self.send(doc)
 
     async def _request(self, req: Request) -> None:
         started = time.perf_counter()
@@ -248,20 +252,26 @@ class _Connection:
 
     async def _answer(self, req: Request) -> None:
         self.server.requests += 1
-        try:
-            result = await self._dispatch(req)
-        except OpError as exc:
-            self.server.errors += 1
-            await self._error(req.id, exc.code, exc.message)
-            return
-        except SESSION_FAILURES as exc:
-            # A bug in an op: this request fails (logged with its traceback), the connection
-            # and the daemon go on.
-            self.server.errors += 1
-            CONTAINMENT.record("socket.op", f"{self.actor.name} {req.op}", exc)
-            await self._error(req.id, "internal", f"{req.op}: internal error (logged)")
-            return
-        await self.send({"id": req.id, "ok": True, "result": result})
+        # The caller's request_id when sane, else a fresh one: in every log line the request
+        # causes, its audit entry, its trace, and the reply.
+        with correlation.bound(correlation.take(req.request_id)) as request_id:
+            attributes = {"rpc.system": "trocadero-socket", "rpc.method": req.op}
+            with tracing.span(f"socket {req.op}", attributes, server=True):
+                try:
+                    result = await self._dispatch(req)
+                except OpError as exc:
+                    self.server.errors += 1
+                    await self._error(req.id, exc.code, exc.message, request_id)
+                    return
+                except SESSION_FAILURES as exc:
+                    # A bug in an op: this request fails (logged with its traceback), the
+                    # connection and the daemon go on.
+                    self.server.errors += 1
+                    CONTAINMENT.record("socket.op", f"{self.actor.name} {req.op}", exc)
+                    message = f"{req.op}: internal error (logged)"
+                    await self._error(req.id, "internal", message, request_id)
+                    return
+            await self.send({"id": req.id, "ok": True, "result": result, "request_id": request_id})
 
     async def _dispatch(self, req: Request) -> Any:
         if req.op in ("subscribe", "unsubscribe"):

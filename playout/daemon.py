@@ -125,6 +125,7 @@ from .statefile import StateFile, resolve_state_dir, state_dir_problems
 from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 from .tls import ServerTls, server_tls
+from .tracing import start_tracing, stop_tracing
 
 log = get_logger("daemon")
 
@@ -808,6 +809,7 @@ async def _run(
     ):
         try:
             async with trio.open_nursery() as nursery:
+                start_tracing(config.tracing, nursery)  # off by default: nothing loaded
                 await nursery.start(serve_frame_clock, rt)
                 # Before the first frame: the output resumes where it should be.
                 restore_state(
@@ -942,6 +944,7 @@ async def _run(
                     nursery.cancel_scope.cancel()
                     break
         finally:
+            stop_tracing()
             s = clock.stats()
             state.end_run({"frames_sent": s.frames_sent, "late_renders": s.late_renders})
             rt.notifier.close()

@@ -26,12 +26,14 @@ import trio
 
 from trocadero.native.clock import FrameClock
 
+from .frame_probe import FrameProbe
 from .frames import InputOverlay, LateRenders, RenderStats
 from .logs import get_logger
 from .playback import PlaybackDriver
 from .render.native import NativeScene
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
+from .tracing import follow_frames
 
 FIRST_FRAME_TIMEOUT_S = 2.0
 
@@ -195,6 +197,7 @@ async def serve_native_frames(
                 await trio.sleep(0.001)
         if driver is not None:
             driver.on_change = feeder.command
+            follow_frames(FrameProbe(clock, scene))  # "frame" spans (tracing on)
         log.info(
             "native render thread started",
             canvases=len(renderer.canvases),
@@ -214,4 +217,5 @@ async def serve_native_frames(
     finally:
         if driver is not None:
             driver.on_change = None
+            follow_frames(None)
         scene.close()

@@ -41,6 +41,8 @@ class Request:
     id: Any
     op: str
     args: dict[str, Any]
+    # The caller's correlation id, as sent (the server keeps it only when it is sane).
+    request_id: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,4 +154,4 @@ def _parse(body: bytes) -> Request | BadMessage:
     args = doc.get("args", {})
     if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
         return BadMessage(mid, "args: expected a map with string keys")
-    return Request(mid, op, args)
+    return Request(mid, op, args, doc.get("request_id"))

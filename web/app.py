@@ -45,6 +45,7 @@ from .mdvr_api import mdvr_routes
 from .openapi import openapi_document
 from .operations_api import operation_routes
 from .request_metrics import RequestTimer
+from .request_ids import RequestIds
 from .schedule_api import schedule_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
@@ -320,6 +321,7 @@ def create_app(control: ControlPlane) -> Starlette:
     chunk = control.content.max_chunk_bytes if control.content is not None else None
     app.add_middleware(BodyLimit, limit=control.max_body_bytes, routes=route_limits(chunk))
     app.add_middleware(ContainFailures)
-    if control.metrics is not None:  # outermost: times refusals too
+    if control.metrics is not None:  # times refusals too
         app.add_middleware(RequestTimer, histogram=control.metrics.http, routes=routes)
+    app.add_middleware(RequestIds, routes=routes)  # outermost: every line carries the id
     return app

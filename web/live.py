@@ -42,6 +42,7 @@ import trio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from trocadero.core import correlation
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import Actor
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
@@ -247,7 +248,9 @@ class LiveEndpoint:
                 self._reply(s, "?", error=doc if isinstance(doc, str) else NOT_AN_OP)
                 continue
             try:
-                self._op(s, doc["op"], doc)
+                # Each op its own correlation id (a sane "request_id" of the client's, or new).
+                with correlation.bound(correlation.take(doc.get("request_id"))):
+                    self._op(s, doc["op"], doc)
             except _Closed as closed:
                 s.close(closed.code, closed.reason)
                 return

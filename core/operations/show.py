@@ -184,6 +184,7 @@ async def _audit(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:
             origin=a["origin"],
             since=a["since"],
             until=a["until"],
+            request_id=a["request_id"],
         )
     )
 
@@ -387,6 +388,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
             Arg("origin", Text()),
             Arg("since", Timestamp()),
             Arg("until", Timestamp()),
+            Arg("request_id", Text(), doc="the correlation id of one request (X-Request-Id)"),
         ),
         _audit,
         PAGE,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import correlation, tracing
 from ..codec import from_plain, to_plain
 from ..model import AuditEntry
 from .base import DEFAULT_LIMIT, Page, ValidationError
@@ -37,10 +38,12 @@ class AuditStore(ABC):
         address: str = "",
         at: datetime | None = None,
         state: tuple[str, Mapping[str, Any]] | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Record one command (`at` defaults to now). With `state` = (key, doc), that runtime
         state is saved in the same durable transaction (`save_state`'s promise), in this
-        store's database: pass it only for a state store this one `commits_with`."""
+        store's database: pass it only for a state store this one `commits_with`.
+        `request_id` defaults to the correlation id bound where it is called (or "")."""
 
     @abstractmethod
     async def list_audit(
@@ -53,6 +56,7 @@ class AuditStore(ABC):
         origin: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        request_id: str | None = None,
     ) -> Page[AuditEntry]:
         """Newest first. `action` is exact, or a prefix when it ends in "*" ("cue.*");
         `since` is inclusive, `until` exclusive."""
@@ -83,6 +87,7 @@ class SqlAuditStore(SqlPart, AuditStore):
         address: str = "",
         at: datetime | None = None,
         state: tuple[str, Mapping[str, Any]] | None = None,
+        request_id: str | None = None,
     ) -> None:
         plain = {
             "at": aware(at, "at") if at is not None else datetime.now(UTC),
@@ -92,6 +97,7 @@ class SqlAuditStore(SqlPart, AuditStore):
             "action": action,
             "target": target,
             "address": address,
+            "request_id": correlation.current() if request_id is None else request_id,
         }
         try:
             plain["detail"] = to_plain(dict(detail or {}))
@@ -105,7 +111,9 @@ class SqlAuditStore(SqlPart, AuditStore):
         ]
         if state is not None:
             writes.append(state_write(self._d, *state))
-        await self._db.write_batch(writes, durable=state is not None)
+        attributes = {"db.operation.name": "audit.append", "trocadero.audit.action": action}
+        with tracing.span("storage.commit", attributes):
+            await self._db.write_batch(writes, durable=state is not None)
 
     async def list_audit(
         self,
@@ -117,6 +125,7 @@ class SqlAuditStore(SqlPart, AuditStore):
         origin: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        request_id: str | None = None,
     ) -> Page[AuditEntry]:
         d = self._d
         where: list[str] = []
@@ -135,6 +144,9 @@ class SqlAuditStore(SqlPart, AuditStore):
         if origin is not None:
             where.append("origin = ?")
             args.append(origin)
+        if request_id is not None:
+            where.append("request_id = ?")
+            args.append(request_id)
         if since is not None:
             where.append("at >= ?")
             args.append(d.enc_ts(aware(since, "since")))

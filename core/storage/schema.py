@@ -381,6 +381,13 @@ _RULE_ORIGIN_POSTGRES = (
     f"ALTER TABLE audit_log ADD CONSTRAINT audit_log_origin_check CHECK (origin IN ({_ORIGINS}))",
 )
 
+# The correlation id of the request behind each entry (core/correlation.py): the audit entry,
+# the log lines and the trace of one request are found by one id.
+_AUDIT_REQUEST_ID = (
+    "ALTER TABLE audit_log ADD COLUMN request_id TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX audit_log_request_id ON audit_log (request_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -399,6 +406,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _RULES,
         (("sqlite", _RULE_ORIGIN_SQLITE), ("postgres", _RULE_ORIGIN_POSTGRES)),
     ),
+    Migration(11, "audit log: the request's correlation id", _AUDIT_REQUEST_ID),
 )
 LATEST = MIGRATIONS[-1].version
 

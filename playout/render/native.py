@@ -157,6 +157,7 @@ class NativeScene:
         self._owners: dict[int, LookStack] = {}  # keeps the LookStack alive while mirrored
         self._next_id = 1
         self._retired: list[int] = []  # dropped stacks, removed with the next plan
+        self.plan_number = 0  # of the last plan handed to the render thread
         renderer.stack_dropped = self._dropped
         for c in renderer.canvases.values():
             for stack in c.stacks.values():
@@ -266,7 +267,8 @@ class NativeScene:
             nodes, root = self._nodes(name, plan)
             exempt = plan == LookRef(EMERGENCY_LOOK)
             canvases.append((nodes, root, masters.get(name, 65535), exempt))
-        self.native.set_plan(canvases, grand)
+        # Its number: the render thread reports the frame first drawn with it (tracing).
+        self.plan_number = self.native.set_plan(canvases, grand)
         for stack_id in self._retired:
             self.native.remove_stack(stack_id)
         self._retired.clear()

@@ -5,6 +5,7 @@ recomposed at every later frame time."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -207,6 +208,41 @@ def test_bad_plans_and_stacks_are_refused_with_a_reason(show_and_patch) -> None:
     with pytest.raises(RuntimeError, match="frame clock must be started"):
         scene.native.start(trocadero_rt.FrameClock(44.0, patch.frame_bytes))
     scene.close()
+
+
+def test_the_render_thread_reports_the_first_frame_drawn_with_each_plan(show_and_patch) -> None:  # type: ignore[no-untyped-def]
+    # What the "frame" span of a traced command is made of (docs/tracing.md).
+    show, patch = show_and_patch
+    r = Renderer(show, patch)
+    scene = NativeScene(r)
+    clock = trocadero_rt.FrameClock(100.0, patch.frame_bytes)
+    n = len(r.canvases)
+    black = ([("black",)], 0, 65535, False)
+    first = scene.native.set_plan([black] * n, 65535)
+    assert scene.native.drawn_plan() == (0, 0)  # nothing drawn yet
+    clock.start()
+    try:
+        scene.native.start(clock)
+        deadline = time.monotonic() + 2.0
+        while scene.native.drawn_plan()[0] < first and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert scene.native.drawn_plan()[0] == first
+        handed = time.monotonic_ns()
+        second = scene.native.set_plan([black] * n, 65535)
+        assert second == first + 1
+        scene.native.poke()
+        while scene.native.drawn_plan()[0] < second and time.monotonic() < deadline:
+            time.sleep(0.001)
+        number, index = scene.native.drawn_plan()
+        assert number == second
+        # Its frame: the first deadline after the hand-over, or the one after that when a
+        # render was under way — never one already past.
+        after = clock.deadline_after(handed)
+        assert after is not None
+        assert after[0] <= index <= after[0] + 2
+    finally:
+        scene.close()
+        clock.stop()
 
 
 # --- the timed composition is the composition --------------------------------------------

@@ -540,9 +540,14 @@ class NativeRenderer:
     def remove_stack(self, id: int) -> None: ...
     def set_plan(
         self, canvases: list[tuple[list[tuple[Any, ...]], int, int, bool]], grand: int
-    ) -> None:
+    ) -> int:
         """Per canvas (nodes, root, master, exempt) and the grand master; taken at the next
-        frame. ValueError for a node that refers forward or an unknown kind or curve."""
+        frame. Returns the plan's number (1, 2, …; see `drawn_plan`). ValueError for a node
+        that refers forward or an unknown kind or curve."""
+
+    def drawn_plan(self) -> tuple[int, int]:
+        """(number of the newest plan drawn, index of the first deadline drawn with it): the
+        frame that carries a command's plan to the wire; (0, 0) before any."""
 
     def set_masters(self, grand: int, canvases: list[int]) -> None: ...
     def set_inputs(self, inputs: list[tuple[int, bool, bytes]]) -> None:

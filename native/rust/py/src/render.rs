@@ -314,11 +314,12 @@ impl NativeRenderer {
     }
 
     /// Per canvas (nodes, root, master, exempt); the grand master. Taken at the next frame.
+    /// Returns the plan's number (see `drawn_plan`).
     fn set_plan(
         &self,
         canvases: Vec<(Vec<Bound<'_, PyTuple>>, usize, u16, bool)>,
         grand: u16,
-    ) -> PyResult<()> {
+    ) -> PyResult<u64> {
         let mut plans = Vec::with_capacity(canvases.len());
         for (nodes, root, master, exempt) in &canvases {
             plans.push(CanvasPlan {
@@ -334,6 +335,12 @@ impl NativeRenderer {
                 grand,
             })
             .map_err(bad)
+    }
+
+    /// (number of the newest plan drawn, index of the first deadline drawn with it): the frame
+    /// that carries a command's plan to the wire. (0, 0) before any.
+    fn drawn_plan(&self) -> (u64, u64) {
+        self.inner.drawn_plan()
     }
 
     /// Live masters from a console: the grand master and one level per canvas.

@@ -8,7 +8,7 @@
 //! changed the plan) wakes it early and it renders for the soonest deadline a render still
 //! fits before, so a GO reaches the wire within about a period.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -31,6 +31,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 struct Inbox {
     plan: Option<Plan>,
+    /// Plans handed over so far: the number of the one in `plan`.
+    plans_set: u64,
     add: Vec<(u32, Stack)>,
     remove: Vec<u32>,
     masters: Option<(u16, Vec<u16>)>,
@@ -152,6 +154,11 @@ struct Shared {
     /// The last frame's source vector and universes, copied when Python asks (previews).
     snapshot: Mutex<SnapBuf>,
     snapshot_wanted: AtomicBool,
+    /// The newest plan drawn (its number from `set_plan`) and the index of the first
+    /// deadline drawn with it: which frame carried a command to the wire (tracing). The
+    /// index is stored first, so a reader that sees a number sees its index or a later one.
+    drawn_plan: AtomicU64,
+    drawn_plan_index: AtomicU64,
 }
 
 /// The render thread and its scene; see the module docs.
@@ -184,15 +191,28 @@ impl RenderThread {
                 render_time: Histogram::new(),
                 snapshot: Mutex::new(SnapBuf::default()),
                 snapshot_wanted: AtomicBool::new(false),
+                drawn_plan: AtomicU64::new(0),
+                drawn_plan_index: AtomicU64::new(0),
             }),
             thread: Mutex::new(None),
         }
     }
 
-    pub fn set_plan(&self, plan: Plan) -> Result<(), String> {
+    /// Hand over a plan, taken at the next frame; returns its number (1, 2, …), which
+    /// [`Self::drawn_plan`] reports once a frame was drawn with it.
+    pub fn set_plan(&self, plan: Plan) -> Result<u64, String> {
         plan.check(self.layout.len())?;
-        lock(&self.shared.inbox).plan = Some(plan);
-        Ok(())
+        let mut inbox = lock(&self.shared.inbox);
+        inbox.plans_set += 1;
+        inbox.plan = Some(plan);
+        Ok(inbox.plans_set)
+    }
+
+    /// (number of the newest plan drawn, index of the first deadline drawn with it); (0, 0)
+    /// before the thread drew any handed-over plan.
+    pub fn drawn_plan(&self) -> (u64, u64) {
+        let number = self.shared.drawn_plan.load(Ordering::Acquire);
+        (number, self.shared.drawn_plan_index.load(Ordering::Acquire))
     }
 
     pub fn add_stack(&self, id: u32, stack: Stack) -> Result<(), String> {
@@ -220,12 +240,13 @@ impl RenderThread {
 
     /// Apply the inbox (`wait`: even if Python is filling it right now; the render thread
     /// does not wait — it takes the changes at its next frame).
-    fn apply_inbox(shared: &Shared, scene: &mut Scene, wait: bool) {
+    /// Returns the number of the plan it took, if it took one.
+    fn apply_inbox(shared: &Shared, scene: &mut Scene, wait: bool) -> Option<u64> {
         let mut inbox = match shared.inbox.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) if wait => lock(&shared.inbox),
-            Err(std::sync::TryLockError::WouldBlock) => return,
+            Err(std::sync::TryLockError::WouldBlock) => return None,
         };
         for id in inbox.remove.drain(..) {
             scene.stacks.remove(&id);
@@ -233,8 +254,10 @@ impl RenderThread {
         for (id, stack) in inbox.add.drain(..) {
             scene.stacks.insert(id, stack);
         }
+        let mut taken = None;
         if let Some(plan) = inbox.plan.take() {
             scene.plan = plan;
+            taken = Some(inbox.plans_set);
         }
         if let Some((grand, masters)) = inbox.masters.take() {
             scene.plan.grand = grand;
@@ -245,6 +268,7 @@ impl RenderThread {
         if let Some(inputs) = inbox.inputs.take() {
             scene.inputs = inputs;
         }
+        taken
     }
 
     /// Render frame time `t` into `frame` on the calling thread (tests, the emergency frame,
@@ -373,9 +397,9 @@ fn render_loop(shared: &Shared, clock: &FrameClock, epoch: u64, priority: i32) {
             return;
         };
         let frame_time = (deadline - epoch) as f64 / 1e9;
-        let times = {
+        let (times, taken) = {
             let mut scene = lock(&shared.scene); // only render_once (no thread) also takes it
-            RenderThread::apply_inbox(shared, &mut scene, false);
+            let taken = RenderThread::apply_inbox(shared, &mut scene, false);
             let scene = &mut *scene;
             let mut times = StageTimes::default();
             // Previews ask ~10 times a second, Open DMX every frame: the frame is copied as
@@ -400,9 +424,13 @@ fn render_loop(shared: &Shared, clock: &FrameClock, epoch: u64, priority: i32) {
                 buf.fresh = true;
                 shared.snapshot_wanted.store(false, Ordering::Release);
             }
-            times
+            (times, taken)
         };
         let published = monotonic_ns();
+        if let Some(number) = taken {
+            shared.drawn_plan_index.store(index, Ordering::Release);
+            shared.drawn_plan.store(number, Ordering::Release);
+        }
         let cpu = thread_cpu_ns() - cpu0;
         let k = (s.frames_rendered as usize) % WINDOW;
         s.totals[k] = times.total();

@@ -1,0 +1,92 @@
+"""The tracing seam of the domain: spans are no-ops until the daemon installs a tracer.
+
+Core names what is worth a span (a command, a storage commit, a plan handed to the render
+thread); which tracing library records them is the daemon's business (`playout/otel.py`,
+loaded only when `[tracing] enabled`). With no tracer installed, `span()` hands back one
+shared null context and `handed_over()` returns at once: the default path pays one global
+read per call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import ParamSpec, Protocol, TypeVar
+
+__all__ = ["Span", "Tracer", "command", "hand_over", "install", "installed", "span"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Attributes = Mapping[str, str | int | float | bool]
+
+
+class Span(Protocol):
+    def set_attribute(self, key: str, value: str | int | float | bool) -> object: ...
+
+
+class _NoSpan:
+    def set_attribute(self, key: str, value: str | int | float | bool) -> object:
+        return None
+
+
+class Tracer(Protocol):
+    def span(
+        self, name: str, attributes: Attributes, *, server: bool = False
+    ) -> AbstractContextManager[Span]:
+        """A span, child of the current one, current inside the block (`server`: the
+        span of a request this process serves)."""
+        ...
+
+    def hand_over(self, changed: Callable[[], bool]) -> bool:
+        """Run `changed` (it hands a command's plan to the render thread, True if it did)
+        and follow that plan to the wire: a "frame" span, child of the current one, ending
+        when the frame that carries it was sent."""
+        ...
+
+
+_NULL: AbstractContextManager[Span] = nullcontext(_NoSpan())
+_tracer: Tracer | None = None
+
+
+def install(tracer: Tracer | None) -> None:
+    """Make `tracer` the process's (None: back to no tracing)."""
+    global _tracer
+    _tracer = tracer
+
+
+def installed() -> Tracer | None:
+    return _tracer
+
+
+def span(
+    name: str, attributes: Attributes | None = None, *, server: bool = False
+) -> AbstractContextManager[Span]:
+    tracer = _tracer
+    if tracer is None:
+        return _NULL
+    return tracer.span(name, attributes or {}, server=server)
+
+
+def hand_over(changed: Callable[[], bool]) -> bool:
+    """`changed()`, followed to the wire when tracing is on (`Tracer.hand_over`)."""
+    tracer = _tracer
+    if tracer is None:
+        return changed()
+    return tracer.hand_over(changed)
+
+
+def command(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Trace a command-layer verb as a "command <verb>" span."""
+    name = f"command {fn.__name__}"
+
+    @functools.wraps(fn)
+    async def traced(*args: P.args, **kwargs: P.kwargs) -> R:
+        tracer = _tracer
+        if tracer is None:
+            return await fn(*args, **kwargs)
+        with tracer.span(name, {"trocadero.command": fn.__name__}):
+            return await fn(*args, **kwargs)
+
+    return traced
