@@ -44,8 +44,8 @@ from .live import LiveStats, live_routes
 from .mdvr_api import mdvr_routes
 from .openapi import openapi_document
 from .operations_api import operation_routes
-from .request_metrics import RequestTimer
 from .request_ids import RequestIds
+from .request_metrics import RequestTimer
 from .schedule_api import schedule_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
