@@ -12,15 +12,18 @@ from PIL import Image, ImageDraw, ImageFont
 
 __all__ = ["FontFileError", "FontInfo", "is_font_file", "make_font_thumbnail", "probe_font"]
 
-# The first four bytes of each container, and the MIME type it is stored under.
+# The first four bytes of each container, and the MIME type it is stored under. Web fonts
+# are taken when this FreeType reads them (WOFF needs its zlib, WOFF2 its Brotli): loading
+# the file decides, and a refusal then says what to upload instead.
 _MAGIC: Final = {
     b"\x00\x01\x00\x00": ("truetype", "font/ttf"),
     b"true": ("truetype", "font/ttf"),
     b"OTTO": ("opentype", "font/otf"),
     b"ttcf": ("collection", "font/collection"),
+    b"wOFF": ("woff", "font/woff"),
+    b"wOF2": ("woff2", "font/woff2"),
 }
-# Web fonts: recognised so that the refusal says what to upload instead of "not a video".
-_WEB: Final = {b"wOFF": "WOFF", b"wOF2": "WOFF2"}
+_WEB: Final = frozenset({"woff", "woff2"})
 SAMPLE: Final = "Aa Bb 0123"
 _PROBE_SIZE: Final = 24
 
@@ -32,7 +35,7 @@ class FontFileError(ValueError):
 @dataclass(frozen=True, slots=True)
 class FontInfo:
     kind: str  # always "font": the library's third kind, beside "video" and "image"
-    format: str  # truetype, opentype or collection
+    format: str  # truetype, opentype, collection, woff or woff2
     content_type: str
     family: str
     style: str
@@ -47,22 +50,16 @@ def _head(path: Path) -> bytes:
 
 
 def is_font_file(path: Path) -> bool:
-    """Whether the file claims to be a font (or a web font): then it is probed as one."""
-    head = _head(path)
-    return head in _MAGIC or head in _WEB
+    """Whether the file claims to be a font: then it is probed as one."""
+    return _head(path) in _MAGIC
 
 
 def probe_font(path: Path) -> FontInfo:
-    """Load the font with FreeType and read its names; a truncated or damaged file, or a web
-    font, is refused with the reason."""
+    """Load the font with FreeType and read its names; a truncated or damaged file (or a web
+    font this FreeType cannot read) is refused with the reason."""
     head = _head(path)
-    if head in _WEB:
-        raise FontFileError(
-            f"{_WEB[head]} web fonts are not taken: upload the TrueType (.ttf) or OpenType"
-            " (.otf) file of the typeface"
-        )
     if head not in _MAGIC:
-        raise FontFileError("not a TrueType or OpenType font")
+        raise FontFileError("not a TrueType, OpenType or WOFF font")
     fmt, content_type = _MAGIC[head]
     try:
         font = ImageFont.truetype(str(path), _PROBE_SIZE)
@@ -70,7 +67,8 @@ def probe_font(path: Path) -> FontInfo:
         # Drawing proves the outlines load, not just the header: a cut-off file fails here.
         font.getmask(SAMPLE)
     except (OSError, ValueError) as exc:
-        raise FontFileError(f"not a loadable {fmt} font: {_reason(exc, path)}") from exc
+        hint = " (upload the typeface's .ttf or .otf file instead)" if fmt in _WEB else ""
+        raise FontFileError(f"not a loadable {fmt} font: {_reason(exc, path)}{hint}") from exc
     return FontInfo("font", fmt, content_type, family or "", style or "")
 
 

@@ -5,6 +5,8 @@ drawn by a text layer as "asset:ID"; a fake or truncated font refused with nothi
 from __future__ import annotations
 
 import base64
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from numpy.typing import NDArray
 from tests.daemon_harness import AUTH_UNLIMITED, Daemon, running_daemon
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+DEJAVU_BOLD = DEJAVU.with_name("DejaVuSans-Bold.ttf")
 PASSWORD = "fonts-pw-1"
 
 
@@ -42,6 +45,29 @@ def upload(d: Daemon, headers: dict[str, str], data: bytes, filename: str) -> ht
     upload_id = r.json()["upload_id"]
     assert httpx.put(f"{base}/{upload_id}?offset=0", content=data, headers=headers).is_success
     return httpx.post(f"{base}/{upload_id}/complete", json={}, headers=headers, timeout=10)
+
+
+def woff(ttf: bytes) -> bytes:
+    """The TrueType font as WOFF 1.0 (each table zlib-compressed where that is smaller)."""
+    flavour, count = struct.unpack(">IH", ttf[:6])
+    entries, tables = b"", b""
+    offset = 44 + 20 * count
+    sfnt_size = 12 + 16 * count
+    for i in range(count):
+        tag, checksum, at, length = struct.unpack(">4sIII", ttf[12 + 16 * i : 28 + 16 * i])
+        raw = ttf[at : at + length]
+        packed = zlib.compress(raw)
+        packed = packed if len(packed) < length else raw
+        entries += struct.pack(">4sIIII", tag, offset, len(packed), length, checksum)
+        padded = packed + bytes(-len(packed) % 4)
+        tables += padded
+        offset += len(padded)
+        sfnt_size += (length + 3) // 4 * 4
+    total = 44 + len(entries) + len(tables)
+    header = struct.pack(
+        ">4sIIHHIHHIIIII", b"wOFF", flavour, total, count, 0, sfnt_size, 1, 0, 0, 0, 0, 0, 0
+    )
+    return header + entries + tables
 
 
 def text_look(font: str) -> dict[str, Any]:
@@ -94,6 +120,28 @@ def test_an_uploaded_font_is_approved_and_draws_text(daemon: Daemon, tmp_path: P
     r = daemon.delete(f"/api/content/{asset}")
     assert r.status_code == 409, r.text
     assert "brand-text" in r.text
+    # A new version (the bold cut) draws only once approved; the approved one goes on till then.
+    base = daemon.base + "/api/content/uploads"
+    bold = DEJAVU_BOLD.read_bytes()
+    doc = {"filename": "Brand-Bold.ttf", "size": len(bold), "asset_id": asset}
+    upload_id = httpx.post(base, json=doc, headers=mia).json()["upload_id"]
+    httpx.put(f"{base}/{upload_id}?offset=0", content=bold, headers=mia)
+    r = httpx.post(f"{base}/{upload_id}/complete", json={}, headers=mia)
+    assert (r.status_code, r.json()["version"], r.json()["style"]) == (201, 2, "Bold"), r.text
+    assert (lit(preview(daemon, text_look(f"asset:{asset}"))) == from_asset).all()
+    assert httpx.post(daemon.base + f"/api/content/{asset}/approve", headers=otto).is_success
+    now = lit(preview(daemon, text_look(f"asset:{asset}")))
+    assert (now == lit(preview(daemon, text_look(str(DEJAVU_BOLD))))).all()
+    assert now.sum() > from_asset.sum()  # bolder strokes light more LEDs
+
+
+def test_a_woff_web_font_is_taken_when_freetype_reads_it(daemon: Daemon) -> None:
+    mia = as_user(daemon, "mia")
+    r = upload(daemon, mia, woff(DEJAVU.read_bytes()), "Brand.woff")
+    assert r.status_code == 201, r.text
+    assert (r.json()["format"], r.json()["family"]) == ("woff", "DejaVu Sans")
+    stored = daemon.get(f"/api/content/{r.json()['asset_id']}").json()
+    assert stored["content_type"] == "font/woff"
 
 
 @pytest.mark.parametrize(
@@ -102,7 +150,8 @@ def test_an_uploaded_font_is_approved_and_draws_text(daemon: Daemon, tmp_path: P
         ("fake.ttf", b"\x00\x01\x00\x00" + b"not a font at all " * 300, "not a loadable truetype"),
         ("cut.ttf", DEJAVU.read_bytes()[:20000], "not a loadable truetype"),
         ("fake.otf", b"OTTO" + bytes(4000), "not a loadable opentype"),
-        ("web.woff", b"wOFF" + bytes(4000), "WOFF web fonts are not taken"),
+        ("web.woff", b"wOFF" + bytes(4000), "upload the typeface's .ttf or .otf file instead"),
+        ("cut.woff", woff(DEJAVU.read_bytes())[:30000], "not a loadable woff font"),
     ],
 )
 def test_a_fake_or_truncated_font_is_refused_and_nothing_stored(

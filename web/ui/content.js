@@ -33,7 +33,7 @@ async function put(path, body) {
 export async function mount(main, ui) {
   const { el, toast, report, can } = ui;
   const list = el("section", { class: "panel" });
-  const file = el("input", { type: "file", id: "upload-file", accept: "video/*,image/*,.ttf,.otf,.ttc" });
+  const file = el("input", { type: "file", id: "upload-file", accept: "video/*,image/*,.ttf,.otf,.ttc,.woff,.woff2" });
   const bar = el("div", { class: "fill" });
   const status = el("span", { class: "dim", id: "upload-status" });
   const start = el(
