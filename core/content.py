@@ -3,7 +3,8 @@
     begin(name, filename, size[, asset_id]) → an upload id
     append(id, offset, bytes)      only at the current end (a retry after a lost reply
                                    learns the offset from `status` and carries on)
-    complete(id[, sha256])         size and checksum checked, probed with PyAV, thumbnailed,
+    complete(id[, sha256])         size and checksum checked, probed (fonts by their magic
+                                   bytes, with FreeType; the rest with PyAV), thumbnailed,
                                    moved into place, recorded as a new asset or version
 
 Files live under the content directory: ``uploads/<id>.part`` (+ ``.json``) while they
@@ -31,6 +32,7 @@ import trio
 from trocadero.config.fields import FILENAME_MAX, NAME_MAX
 
 from .commands import Actor, audit
+from .font_files import FontFileError, is_font_file, make_font_thumbnail, probe_font
 from .media import MediaError, make_thumbnail, probe
 from .model import ContentAsset
 from .permissions import require
@@ -135,14 +137,15 @@ class ContentLibrary:
             cursor = page.next
 
     async def looks_using(self, asset_id: int) -> list[str]:
-        """The looks with a layer that plays this asset (deleting it is refused while any)."""
+        """The looks with a layer that plays this asset or draws in it as a font (deleting it
+        is refused while any)."""
         found: list[str] = []
         cursor = None
         while True:
             page = await self.store.show.list_looks(limit=500, cursor=cursor)
             for look in page.items:
                 layers = (layer for stack in look.canvases for layer in stack.layers)
-                if any(layer.params.get("asset") == asset_id for layer in layers):
+                if any(_plays(layer.params, asset_id) for layer in layers):
                     found.append(look.name)
             if page.next is None:
                 return found
@@ -299,16 +302,16 @@ class ContentLibrary:
             self._discard(upload_id)
             raise UploadRefused(f"sha256: the file's is {digest}, not {sha256}")
         try:
-            info = await trio.to_thread.run_sync(probe, part)
-        except MediaError as exc:
+            info, content_type = await trio.to_thread.run_sync(_identify, part)
+        except (MediaError, FontFileError) as exc:
             self._discard(upload_id)
             self.publish(
                 "system:alert",
                 {"level": "warning", "text": f"upload {upload.filename!r} rejected: {exc}"},
             )
-            raise UploadRefused(f"file: {exc}") from exc
-        content_type = "image/" + info.codec if info.kind == "image" else f"video/{info.container}"
-        metadata = {**info.as_json(), "uploaded_by": actor.name}
+            named = f"{upload.filename!r}: " if isinstance(exc, FontFileError) else ""
+            raise UploadRefused(f"file: {named}{exc}") from exc
+        metadata = {**info, "uploaded_by": actor.name}
         if upload.asset_id is None:
             asset = await self.store.assets.create_asset(
                 name=upload.name,
@@ -336,8 +339,9 @@ class ContentLibrary:
         part.replace(target)  # same file system: atomic, and the bytes were fsynced
         part.with_suffix(".json").unlink(missing_ok=True)
         try:
+            draw = make_font_thumbnail if info["kind"] == "font" else make_thumbnail
             await trio.to_thread.run_sync(
-                make_thumbnail, target, self.thumbnail(asset.id, asset.version, upload.filename)
+                draw, target, self.thumbnail(asset.id, asset.version, upload.filename)
             )
         except Exception as exc:
             metadata["thumbnail_error"] = str(exc)
@@ -355,7 +359,23 @@ class ContentLibrary:
             {"upload_id": upload_id, "name": upload.name, "received": have, "size": have,
              "progress": 1.0, "asset_id": asset.id, "version": asset.version, "done": True},
         )  # fmt: skip
-        return {"asset_id": asset.id, "version": asset.version, "sha256": digest, **info.as_json()}
+        return {"asset_id": asset.id, "version": asset.version, "sha256": digest, **info}
+
+
+def _plays(params: Mapping[str, Any], asset_id: int) -> bool:
+    """A video layer's `asset`, or a text layer's `font = "asset:ID"`."""
+    return params.get("asset") == asset_id or params.get("font") == f"asset:{asset_id}"
+
+
+def _identify(path: Path) -> tuple[dict[str, Any], str]:
+    """What the upload is and its MIME type: a font by its magic bytes (loaded with FreeType),
+    else a video or image as PyAV reads it. MediaError or FontFileError say why it is neither."""
+    if is_font_file(path):
+        font = probe_font(path)
+        return font.as_json(), font.content_type
+    info = probe(path)
+    content_type = "image/" + info.codec if info.kind == "image" else f"video/{info.container}"
+    return info.as_json(), content_type
 
 
 def _sha256(path: Path) -> str:

@@ -1,4 +1,5 @@
-// The content library: upload (chunked, with a progress bar), approve or reject, thumbnails.
+// The content library: upload videos, images and fonts (chunked, with a progress bar), approve or
+// reject, thumbnails.
 import { api, token } from "./api.js";
 
 const CHUNK = 1 << 20;
@@ -10,6 +11,12 @@ async function thumb(img, id) {
   } catch {
     /* no thumbnail yet */
   }
+}
+
+// What the file is: a video or image's codec and size, a font's family and style.
+function describe(meta) {
+  if (meta.kind === "font") return `font: ${meta.family} ${meta.style}`;
+  return meta.codec ? `${meta.codec} ${meta.width}×${meta.height}` : "";
 }
 
 async function put(path, body) {
@@ -26,7 +33,7 @@ async function put(path, body) {
 export async function mount(main, ui) {
   const { el, toast, report, can } = ui;
   const list = el("section", { class: "panel" });
-  const file = el("input", { type: "file", id: "upload-file", accept: "video/*,image/*" });
+  const file = el("input", { type: "file", id: "upload-file", accept: "video/*,image/*,.ttf,.otf,.ttc,.woff,.woff2" });
   const bar = el("div", { class: "fill" });
   const status = el("span", { class: "dim", id: "upload-status" });
   const start = el(
@@ -51,7 +58,8 @@ export async function mount(main, ui) {
             status.textContent = `${offset} / ${f.size} bytes`;
           }
           const done = await api("POST", `/api/content/uploads/${begun.upload_id}/complete`, {});
-          status.textContent = `${done.codec} ${done.width}x${done.height}`;
+          status.textContent =
+            done.kind === "font" ? `font: ${done.family} ${done.style}` : `${done.codec} ${done.width}x${done.height}`;
           toast(`Uploaded: ${f.name} (asset ${done.asset_id}, awaiting approval)`);
           await draw();
         } catch (e) {
@@ -116,7 +124,7 @@ export async function mount(main, ui) {
                   : null
               ),
               el("td", { class: "status" }, a.status),
-              el("td", { class: "dim" }, meta.codec ? `${meta.codec} ${meta.width}×${meta.height}` : ""),
+              el("td", { class: "dim" }, describe(meta)),
               el("td", {}, decide("approve"), decide("reject"))
             );
           })

@@ -27,6 +27,29 @@ function stepFor(spec) {
   return span <= 2 ? 0.01 : span <= 20 ? 0.1 : 1;
 }
 
+const isFont = (asset) => (asset.content_type || "").startsWith("font/");
+let fontLists = 0;
+
+// A text layer's font: still free text (a path on the appliance), offering the built-in pixel
+// font and the approved font files of the content library as "asset:ID".
+function withFontChoices(el, input, assets) {
+  const id = `font-choices-${++fontLists}`;
+  input.setAttribute("list", id);
+  const fonts = assets.filter(isFont);
+  const label = (a) => [a.name, a.metadata?.family, a.metadata?.style].filter(Boolean).join(" · ");
+  return el(
+    "span",
+    { class: "font-choice" },
+    input,
+    el(
+      "datalist",
+      { id },
+      el("option", { value: "pixel" }, "built-in pixel font"),
+      ...fonts.map((a) => el("option", { value: `asset:${a.id}` }, label(a)))
+    )
+  );
+}
+
 // `ctx`: { el, assets: [{id, name}] | null, fixtures: [name] }; `onChange()` after each edit.
 export function paramControl(name, spec, params, ctx, onChange) {
   const { el } = ctx;
@@ -114,12 +137,14 @@ export function paramControl(name, spec, params, ctx, onChange) {
     case "number":
     case "integer":
       if (name === "asset" && ctx.assets) {
-        // Content library assets: only approved ones may play.
+        // Content library assets: only approved ones may play (fonts are for text layers).
         control = el(
           "select",
           { ...attrs, onchange: (ev) => set(ev.target.value === "" ? undefined : Number(ev.target.value)) },
           el("option", { value: "" }, "(none)"),
-          ...ctx.assets.map((a) => el("option", { value: a.id, selected: a.id === current }, `${a.name} (#${a.id})`))
+          ...ctx.assets
+            .filter((a) => !isFont(a))
+            .map((a) => el("option", { value: a.id, selected: a.id === current }, `${a.name} (#${a.id})`))
         );
         if (current != null && !ctx.assets.some((a) => a.id === current)) {
           control.append(el("option", { value: current, selected: true }, `#${current} (not approved)`));
@@ -186,6 +211,7 @@ export function paramControl(name, spec, params, ctx, onChange) {
         placeholder: spec.required ? "required" : "",
         oninput: (ev) => set(ev.target.value === "" ? undefined : ev.target.value),
       });
+      if (name === "font" && ctx.assets) control = withFontChoices(el, control, ctx.assets);
   }
   const unit = spec.unit ? ` (${spec.unit})` : "";
   return el("label", { title: spec.doc || "" }, `${name}${unit}${spec.required ? " *" : ""}`, control);
