@@ -344,7 +344,10 @@ class ContentLibrary:
                 draw, target, self.thumbnail(asset.id, asset.version, upload.filename)
             )
         except Exception as exc:
+            # Stored, so the library can say why this version has no thumbnail.
             metadata["thumbnail_error"] = str(exc)
+            asset = await self.store.assets.update_asset(asset.id, metadata=metadata)
+            self.note(asset)
         await audit(
             self.store.audit,
             actor,
