@@ -4,17 +4,29 @@ Core names what is worth a span (a command, a storage commit, a plan handed to t
 thread); which tracing library records them is the daemon's business (`playout/otel.py`,
 loaded only when `[tracing] enabled`). With no tracer installed, `span()` hands back one
 shared null context and `handed_over()` returns at once: the default path pays one global
-read per call.
+read per call. The GO→wire histogram is always on: `hand_over()` tells the daemon's
+follower (`follow()`, `playout/wire_watch.py`) that a plan was handed over.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import ParamSpec, Protocol, TypeVar
 
-__all__ = ["Span", "Tracer", "command", "hand_over", "install", "installed", "span"]
+__all__ = [
+    "Follower",
+    "Span",
+    "Tracer",
+    "command",
+    "follow",
+    "hand_over",
+    "install",
+    "installed",
+    "span",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -46,8 +58,15 @@ class Tracer(Protocol):
         ...
 
 
+class Follower(Protocol):
+    def handed(self, handed_ns: int) -> object:
+        """A plan was handed to the render thread at `handed_ns` (CLOCK_MONOTONIC)."""
+        ...
+
+
 _NULL: AbstractContextManager[Span] = nullcontext(_NoSpan())
 _tracer: Tracer | None = None
+_follower: Follower | None = None
 
 
 def install(tracer: Tracer | None) -> None:
@@ -60,6 +79,13 @@ def installed() -> Tracer | None:
     return _tracer
 
 
+def follow(follower: Follower | None) -> None:
+    """Make `follower` the one told of every hand-over without a tracer (a tracer follows
+    the plan itself, through the same follower)."""
+    global _follower
+    _follower = follower
+
+
 def span(
     name: str, attributes: Attributes | None = None, *, server: bool = False
 ) -> AbstractContextManager[Span]:
@@ -70,11 +96,18 @@ def span(
 
 
 def hand_over(changed: Callable[[], bool]) -> bool:
-    """`changed()`, followed to the wire when tracing is on (`Tracer.hand_over`)."""
+    """`changed()`, followed to the wire (GO→wire always; a "frame" span when tracing)."""
     tracer = _tracer
-    if tracer is None:
+    if tracer is not None:
+        return tracer.hand_over(changed)
+    follower = _follower
+    if follower is None:
         return changed()
-    return tracer.hand_over(changed)
+    handed_ns = time.monotonic_ns()
+    if not changed():
+        return False
+    follower.handed(handed_ns)
+    return True
 
 
 def command(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -125,7 +125,7 @@ from .statefile import StateFile, resolve_state_dir, state_dir_problems
 from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 from .tls import ServerTls, server_tls
-from .tracing import start_tracing, stop_tracing
+from .tracing import start_tracing, start_wire_watch, stop_tracing
 
 log = get_logger("daemon")
 
@@ -809,7 +809,8 @@ async def _run(
     ):
         try:
             async with trio.open_nursery() as nursery:
-                start_tracing(config.tracing, nursery)  # off by default: nothing loaded
+                start_wire_watch(metrics.go_to_wire.observe, nursery)  # always on
+                start_tracing(config.tracing)  # off by default: nothing loaded
                 await nursery.start(serve_frame_clock, rt)
                 # Before the first frame: the output resumes where it should be.
                 restore_state(

@@ -36,6 +36,7 @@ from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
 from trocadero.core import correlation
 from trocadero.playout.frame_probe import SentFrame
 from trocadero.playout.otel import OtelTracer
+from trocadero.playout.wire_watch import WireWatch
 from trocadero.protocols.control_socket import encode
 
 # The harness writes `[logging] format = "json"` and then the extra config: a first line of
@@ -335,29 +336,33 @@ class FakeProbe:
         return SentFrame(number, deadline_ns, deadline_ns + 120_000, 41, True)
 
 
-async def settled(tracer: OtelTracer) -> None:
+async def settled(watch: WireWatch) -> None:
     with trio.fail_after(2):
-        while tracer.pending:  # noqa: ASYNC110  (the watcher sets no event when it is done)
+        while watch.pending:  # noqa: ASYNC110  (the watcher sets no event when it is done)
             await trio.sleep(0.001)
 
 
-def _tracer_with(probe: FakeProbe) -> tuple[OtelTracer, InMemorySpanExporter]:
+def _tracer_with(
+    probe: FakeProbe,
+) -> tuple[OtelTracer, WireWatch, list[float], InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = OtelTracer(provider)
-    tracer.probe = probe  # type: ignore[assignment]  # a stand-in for the native threads
-    return tracer, exporter
+    observed: list[float] = []
+    tracer.watch = WireWatch(observed.append)
+    tracer.watch.probe = probe  # a stand-in for the native threads
+    return tracer, tracer.watch, observed, exporter
 
 
 async def test_a_frame_span_ends_when_its_frame_was_sent() -> None:
-    tracer, exporter = _tracer_with(FakeProbe())
+    tracer, watch, observed, exporter = _tracer_with(FakeProbe())
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(tracer.watch_frames)
+        nursery.start_soon(watch.run)
         with correlation.bound("w-1"), tracer.span("command go", {}):
             assert tracer.hand_over(lambda: True) is True
         assert tracer.hand_over(lambda: False) is False  # no span unless handed over
-        await settled(tracer)
+        await settled(watch)
         nursery.cancel_scope.cancel()
     spans = {s.name: s for s in exporter.get_finished_spans()}
     frame, command = spans["frame"], spans["command go"]
@@ -370,21 +375,35 @@ async def test_a_frame_span_ends_when_its_frame_was_sent() -> None:
     assert [e.name for e in frame.events] == ["sent"]
     assert frame.end_time == frame.events[0].timestamp
     assert len(exporter.get_finished_spans()) == 2
+    assert len(observed) == 1  # the same watch observed GO→wire once
+
+
+async def test_unsampled_commands_are_still_timed_to_the_wire() -> None:
+    tracer, watch, observed, exporter = _tracer_with(FakeProbe())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch.run)
+        assert tracer.hand_over(lambda: True) is True  # outside any span: not recording
+        await settled(watch)
+        nursery.cancel_scope.cancel()
+    assert exporter.get_finished_spans() == ()
+    assert len(observed) == 1
 
 
 async def test_a_failing_probe_ends_the_pending_spans_not_the_daemon() -> None:
-    tracer, exporter = _tracer_with(FakeProbe(fail=True))
+    tracer, watch, observed, exporter = _tracer_with(FakeProbe(fail=True))
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(tracer.watch_frames)
+        nursery.start_soon(watch.run)
         with tracer.span("command go", {}):
             tracer.hand_over(lambda: True)
-        await settled(tracer)
+        await settled(watch)
         # The watcher goes on: the next frame is followed again.
-        tracer.probe = FakeProbe()  # type: ignore[assignment]
+        watch.probe = FakeProbe()
         with tracer.span("command back", {}):
             tracer.hand_over(lambda: True)
-        await settled(tracer)
+        await settled(watch)
         nursery.cancel_scope.cancel()
     frames = [s for s in exporter.get_finished_spans() if s.name == "frame"]
     assert [f.status.status_code for f in frames] == [StatusCode.ERROR, StatusCode.UNSET]
     assert "stats unreadable" in (frames[0].status.description or "")
+    assert len(observed) == 1
+    assert watch.lost == 1
