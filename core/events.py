@@ -198,6 +198,11 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    def queued(self) -> tuple[int, int]:
+        """Events waiting in the subscribers' queues: all together, and the fullest one's."""
+        depths = [s.pending() for s in self._subscribers]
+        return sum(depths), max(depths, default=0)
+
 
 class TopicFollower:
     """A subscription whose topic patterns change over time (a WebSocket or socket-API client

@@ -289,6 +289,7 @@ class Runtime:
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,
+                *self.events.queued(),
                 None if self.redis is None else self.redis.stats.statistics(),
             ),
             store=self.store.statistics() if isinstance(self.store, SqlStorage) else None,

@@ -171,6 +171,32 @@ def test_go_and_logins_move_their_counters(daemon: Daemon) -> None:
     )
 
 
+def test_pools_and_queues_are_gauges(daemon: Daemon) -> None:
+    health = daemon.health()
+    _, series, types = scrape(daemon)
+    for name in (
+        "trocadero_store_pool_size",
+        "trocadero_store_pool_max",
+        "trocadero_store_pool_in_use",
+        "trocadero_store_pool_idle",
+        "trocadero_store_pool_waiting",
+        "trocadero_events_queued",
+        "trocadero_events_deepest_queue",
+        "trocadero_web_websocket_queued",
+        "trocadero_web_websocket_deepest_queue",
+        "trocadero_mdvr_positions_queued",
+    ):
+        assert types[name] == "gauge", name
+        assert value(series, name) >= 0, name
+    pool = health["store"]["pool"]
+    assert pool["max"] >= pool["size"] >= 1  # SQLite here: its one connection (and the fleet's)
+    assert pool["in_use"] + pool["idle"] == pool["size"]
+    assert value(series, "trocadero_store_pool_size") == pool["size"]
+    assert value(series, "trocadero_store_pool_max") == pool["max"]
+    assert "queued" in health["events"]
+    assert "deepest_queue" in health["web"]["websocket"]
+
+
 def test_a_go_is_timed_to_the_wire(daemon: Daemon) -> None:
     h = "trocadero_go_to_wire_seconds"
     _, before, types = scrape(daemon)
