@@ -25,7 +25,10 @@ __all__ = [
     "hand_over",
     "install",
     "installed",
+    "record",
     "span",
+    "span_from",
+    "traceparent",
 ]
 
 P = ParamSpec("P")
@@ -49,6 +52,23 @@ class Tracer(Protocol):
     ) -> AbstractContextManager[Span]:
         """A span, child of the current one, current inside the block (`server`: the
         span of a request this process serves)."""
+        ...
+
+    def span_from(
+        self, name: str, attributes: Attributes, parent: str
+    ) -> AbstractContextManager[Span]:
+        """A span, child of the span `parent` names (a W3C traceparent from another process
+        or an event), current inside the block."""
+        ...
+
+    def record(
+        self, name: str, attributes: Attributes, parent: str, start_ns: int, end_ns: int
+    ) -> None:
+        """A span already over (wall-clock ns), child of the span `parent` names."""
+        ...
+
+    def traceparent(self) -> str | None:
+        """The current span as a W3C traceparent (None: none, or not sampled)."""
         ...
 
     def hand_over(self, changed: Callable[[], bool]) -> bool:
@@ -93,6 +113,31 @@ def span(
     if tracer is None:
         return _NULL
     return tracer.span(name, attributes or {}, server=server)
+
+
+def span_from(
+    parent: str | None, name: str, attributes: Attributes | None = None
+) -> AbstractContextManager[Span]:
+    """A span continuing the trace `parent` carries (None: no span at all)."""
+    tracer = _tracer
+    if tracer is None or parent is None:
+        return _NULL
+    return tracer.span_from(name, attributes or {}, parent)
+
+
+def record(
+    parent: str | None, name: str, start_ns: int, end_ns: int, attributes: Attributes | None = None
+) -> None:
+    """A span over `start_ns`..`end_ns` (wall clock) continuing the trace `parent` carries."""
+    tracer = _tracer
+    if tracer is not None and parent is not None:
+        tracer.record(name, attributes or {}, parent, start_ns, end_ns)
+
+
+def traceparent() -> str | None:
+    """The current span, to carry to another process or through an event."""
+    tracer = _tracer
+    return None if tracer is None else tracer.traceparent()
 
 
 def hand_over(changed: Callable[[], bool]) -> bool:

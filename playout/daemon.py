@@ -125,7 +125,8 @@ from .statefile import StateFile, resolve_state_dir, state_dir_problems
 from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 from .tls import ServerTls, server_tls
-from .tracing import start_tracing, start_wire_watch, stop_tracing
+from .tracing import start_tracing, stop_tracing
+from .wire_watch import start_wire_watch, stop_wire_watch
 
 log = get_logger("daemon")
 
@@ -810,8 +811,8 @@ async def _run(
     ):
         try:
             async with trio.open_nursery() as nursery:
-                start_wire_watch(metrics.go_to_wire.observe, nursery)  # always on
-                start_tracing(config.tracing)  # off by default: nothing loaded
+                watch = start_wire_watch(metrics.go_to_wire.observe, nursery)  # always on
+                start_tracing(config.tracing, watch=watch)  # off by default: nothing loaded
                 await nursery.start(serve_frame_clock, rt)
                 # Before the first frame: the output resumes where it should be.
                 restore_state(
@@ -947,6 +948,7 @@ async def _run(
                     break
         finally:
             stop_tracing()
+            stop_wire_watch()
             s = clock.stats()
             state.end_run({"frames_sent": s.frames_sent, "late_renders": s.late_renders})
             rt.notifier.close()

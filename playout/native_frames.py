@@ -33,7 +33,7 @@ from .playback import PlaybackDriver
 from .render.native import NativeScene
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
-from .tracing import follow_frames
+from .wire_watch import follow_frames
 
 FIRST_FRAME_TIMEOUT_S = 2.0
 

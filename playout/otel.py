@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Protocol
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -21,16 +22,43 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from trocadero import __version__
 from trocadero.config.schema import TracingConfig
 from trocadero.core import correlation
 from trocadero.core.tracing import Attributes, Span
 
-from .frame_probe import SentFrame
-from .wire_watch import WireWatch
-
 __all__ = ["OtelTracer", "open_tracer"]
+
+# Across the gateway process and through events: W3C trace context, the traceparent only.
+_PROPAGATOR = TraceContextTextMapPropagator()
+_TRACEPARENT = "traceparent"
+
+
+class _Sent(Protocol):
+    """A frame as the output thread sent it (`frame_probe.SentFrame`)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def deadline_ns(self) -> int: ...
+    @property
+    def sent_ns(self) -> int: ...
+    @property
+    def frames_sent(self) -> int: ...
+    @property
+    def exact(self) -> bool: ...
+
+
+class _Handed(Protocol):
+    def follow(self, on_sent: Callable[[_Sent], None], on_lost: Callable[[str], None]) -> None: ...
+
+
+class WireFollower(Protocol):
+    """The daemon's GO→wire watch (`wire_watch.WireWatch`; tracing is a lower layer)."""
+
+    def handed(self, handed_ns: int) -> _Handed | None: ...
 
 
 class OtelTracer:
@@ -39,13 +67,33 @@ class OtelTracer:
     def __init__(self, provider: TracerProvider) -> None:
         self.provider = provider
         self.tracer = provider.get_tracer("trocadero", __version__)
-        self.watch: WireWatch | None = None  # the daemon's GO→wire watch
+        self.watch: WireFollower | None = None  # the daemon's GO→wire watch
 
     @contextmanager
     def span(self, name: str, attributes: Attributes, *, server: bool = False) -> Iterator[Span]:
         kind = trace.SpanKind.SERVER if server else trace.SpanKind.INTERNAL
         with self.tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
             yield span
+
+    @contextmanager
+    def span_from(self, name: str, attributes: Attributes, parent: str) -> Iterator[Span]:
+        context = _PROPAGATOR.extract({_TRACEPARENT: parent})
+        with self.tracer.start_as_current_span(name, context, attributes=attributes) as span:
+            yield span
+
+    def record(
+        self, name: str, attributes: Attributes, parent: str, start_ns: int, end_ns: int
+    ) -> None:
+        context = _PROPAGATOR.extract({_TRACEPARENT: parent})
+        span = self.tracer.start_span(name, context, attributes=attributes, start_time=start_ns)
+        span.end(end_time=end_ns)
+
+    def traceparent(self) -> str | None:
+        if not trace.get_current_span().is_recording():
+            return None
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier)
+        return carrier.get(_TRACEPARENT)
 
     def hand_over(self, changed: Callable[[], bool]) -> bool:
         recording = trace.get_current_span().is_recording()
@@ -55,8 +103,7 @@ class OtelTracer:
         handed = None if self.watch is None else self.watch.handed(handed_ns)
         if handed is not None and recording:  # not sampled or no render thread: no span
             span = self.tracer.start_span("frame", attributes=_request(), start_time=start_ns)
-            handed.on_sent = partial(_end_frame, span, handed_ns)
-            handed.on_lost = partial(_lose_frame, span)
+            handed.follow(partial(_end_frame, span, handed_ns), partial(_lose_frame, span))
         return True
 
     def shutdown(self) -> None:
@@ -73,7 +120,7 @@ def _lose_frame(span: trace.Span, why: str) -> None:
     span.end()
 
 
-def _end_frame(span: trace.Span, handed_ns: int, sent: SentFrame) -> None:
+def _end_frame(span: trace.Span, handed_ns: int, sent: _Sent) -> None:
     span.set_attribute("trocadero.frame.number", sent.number)
     span.set_attribute("trocadero.frame.deadline_ns", sent.deadline_ns)
     span.set_attribute("trocadero.frame.sent_ns", sent.sent_ns)

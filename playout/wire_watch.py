@@ -18,10 +18,12 @@ from typing import Final, Protocol
 
 import trio
 
+from trocadero.core import tracing
+
 from .frame_probe import SentFrame
 from .logs import get_logger
 
-__all__ = ["Handed", "WireWatch"]
+__all__ = ["Handed", "WireWatch", "follow_frames", "start_wire_watch", "stop_wire_watch"]
 
 log = get_logger("render")
 
@@ -46,6 +48,10 @@ class Handed:
     on_sent: Callable[[SentFrame], None] | None = None
     on_lost: Callable[[str], None] | None = None
     drawn: tuple[int, int] | None = None  # (frame number, deadline ns) once rendered
+
+    def follow(self, on_sent: Callable[[SentFrame], None], on_lost: Callable[[str], None]) -> None:
+        """Be told when its frame was sent, or that it was given up (a "frame" span)."""
+        self.on_sent, self.on_lost = on_sent, on_lost
 
     def lost(self, why: str) -> None:
         if self.on_lost is not None:
@@ -110,3 +116,30 @@ class WireWatch:
     def _give_up(self, h: Handed, why: str) -> None:
         self.lost += 1
         h.lost(why)
+
+
+_watch: WireWatch | None = None
+
+
+def start_wire_watch(observe: Callable[[float], None], nursery: trio.Nursery) -> WireWatch:
+    """The daemon's watch, observing into `observe` (seconds), its task in `nursery`, told
+    of every hand-over (`core.tracing.follow`)."""
+    global _watch
+    watch = WireWatch(observe)
+    _watch = watch
+    tracing.follow(watch)
+    nursery.start_soon(watch.run)
+    return watch
+
+
+def stop_wire_watch() -> None:
+    global _watch
+    _watch = None
+    tracing.follow(None)
+
+
+def follow_frames(probe: Probe | None) -> None:
+    """Where GO→wire and "frame" spans learn what went out (None: no native render thread
+    any more)."""
+    if _watch is not None:
+        _watch.probe = probe

@@ -42,7 +42,7 @@ import trio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from trocadero.core import correlation
+from trocadero.core import correlation, tracing
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import Actor
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
@@ -315,9 +315,14 @@ class LiveEndpoint:
         doc = {"reply": op, "ok": not error, **({"error": error} if error else fields)}
         s.queue_text(json.dumps(doc), self.stats)
 
+    def _publish(self, s: _Session, event: Event) -> None:
+        # An event that carries a trace (an MDVR position, tracing on) continues it here.
+        with tracing.span_from(event.trace, "websocket publish", {"trocadero.topic": event.topic}):
+            s.queue_text(_event_json(event), self.stats)
+
     async def _events(self, s: _Session) -> None:
         try:
-            await s.follower.run(lambda event: s.queue_text(_event_json(event), self.stats))
+            await s.follower.run(lambda event: self._publish(s, event))
         except SubscriberDropped:
             self.stats.dropped_slow += 1
             s.close(CLOSE_TOO_SLOW, "too slow: events backed up")

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgpack
 import pytest
 import trio
@@ -32,9 +33,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from tests.daemon_harness import ADMIN_PASSWORD, Daemon, free_port, running_daemon
+from tests.ws_client import WsClient
 from trocadero.core import correlation
 from trocadero.playout.frame_probe import SentFrame
+from trocadero.playout.mdvr.sim import SimDevice
 from trocadero.playout.otel import OtelTracer
 from trocadero.playout.wire_watch import WireWatch
 from trocadero.protocols.control_socket import encode
@@ -53,6 +56,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.spans: list[Span] = []
+        self.services: dict[bytes, str] = {}  # span id → the service.name that sent it
         self.posts = 0
         self.lock = threading.Lock()
         collector = self
@@ -70,8 +74,13 @@ class Collector:
                     with collector.lock:
                         collector.posts += 1
                         for resource in request.resource_spans:
+                            service = {
+                                kv.key: kv.value.string_value for kv in resource.resource.attributes
+                            }.get("service.name", "")
                             for scope in resource.scope_spans:
                                 collector.spans.extend(scope.spans)
+                                for span in scope.spans:
+                                    collector.services[span.span_id] = service
                 self.send_response(200 if ok else 400)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -307,6 +316,53 @@ def test_tracing_off_imports_no_opentelemetry() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_an_mdvr_position_is_one_trace_from_the_gateway_process_to_the_websocket(
+    tmp_path: Path, collector: Collector
+) -> None:
+    sig, media = free_port(), free_port()
+    extra = (
+        DEBUG_LOGS
+        + NO_SCHEDULE
+        + _tracing(collector)
+        + '[mdvr]\nenabled = true\nown_process = true\nbind_address = "127.0.0.1"\n'
+        + f'signaling_port = {sig}\nmedia_port = {media}\nallowed_devices = ["00967"]\n'
+    )
+    with running_daemon(tmp_path, extra, env=FAST_EXPORT) as d:
+        d.wait_healthy()
+        access = httpx.post(
+            d.base + "/api/auth/login",
+            json={"name": "admin", "password": ADMIN_PASSWORD},
+            timeout=10,
+        ).json()["access_token"]
+        ws = WsClient(d.port)
+        ws.send({"op": "auth", "token": access})
+        assert ws.receive_json()["ok"]
+        ws.send({"op": "subscribe", "topics": ["device:position"]})
+        device = SimDevice("00967", "127.0.0.1", sig, position_interval_s=0.2)
+
+        async def drive() -> None:
+            with trio.move_on_after(1.5):
+                await device.run()
+
+        trio.run(drive)
+        spans = collector.wait_for("websocket publish")
+        spans = collector.wait_for("stored")
+        publish = next(s for s in spans if s.name == "websocket publish")
+        mine = [s for s in spans if s.trace_id == publish.trace_id]
+        position = one(mine, "mdvr position")
+        stored = one(mine, "stored")
+        ws.close()
+    # One trace across the two processes: the position (gateway) → stored, → WebSocket.
+    assert position.parent_span_id == b""
+    assert stored.parent_span_id == position.span_id
+    assert publish.parent_span_id == position.span_id
+    assert collector.services[position.span_id] == "trocadero-test.gateway"
+    assert collector.services[stored.span_id] == "trocadero-test.gateway"
+    assert collector.services[publish.span_id] == "trocadero-test"
+    assert attrs(publish)["trocadero.topic"] == "device:position"
+    assert attrs(stored)["trocadero.rows"] >= 1
 
 
 # --- the frame watcher on its own (a probe that plays the native threads) ----------------
