@@ -197,7 +197,7 @@ async def serve_native_frames(
                 await trio.sleep(0.001)
         if driver is not None:
             driver.on_change = feeder.command
-            follow_frames(FrameProbe(clock, scene))  # "frame" spans (tracing on)
+            follow_frames(FrameProbe(clock, scene))  # GO→wire (and "frame" spans, tracing on)
         log.info(
             "native render thread started",
             canvases=len(renderer.canvases),
