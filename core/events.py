@@ -53,6 +53,7 @@ class Event:
     payload: Mapping[str, Any]
     seq: int
     at: float
+    trace: str | None = None  # the W3C traceparent of what caused it (tracing on)
 
 
 def _matches(patterns: tuple[str, ...], topic: str) -> bool:
@@ -177,9 +178,9 @@ class EventBus:
         )
         return self.publish("system:alert", {"level": level, "source": source, "text": text})
 
-    def publish(self, topic: str, payload: Mapping[str, Any]) -> Event:
+    def publish(self, topic: str, payload: Mapping[str, Any], *, trace: str | None = None) -> Event:
         """Deliver to every matching subscriber now; a full subscriber is dropped."""
-        event = Event(topic, payload, next(self._seq), time.time())
+        event = Event(topic, payload, next(self._seq), time.time(), trace)
         self.published += 1
         overflowed = [
             s for s in self._subscribers if _matches(s.patterns, topic) and not s._offer(event)
@@ -197,6 +198,11 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def queued(self) -> tuple[int, int]:
+        """Events waiting in the subscribers' queues: all together, and the fullest one's."""
+        depths = [s.pending() for s in self._subscribers]
+        return sum(depths), max(depths, default=0)
 
 
 class TopicFollower:

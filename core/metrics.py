@@ -154,6 +154,7 @@ class Metrics:
     http: Histogram  # labels: method, route (the route's template, never the raw path)
     socket: Histogram  # labels: op (a known operation, or "unknown")
     store_query: Histogram  # one store call (SQLite: on its worker thread)
+    go_to_wire: Histogram  # a command's plan handed over → its frame sent (wire_watch.py)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -200,6 +201,10 @@ def create_metrics(
         store_query=histogram(
             "store_query_duration_seconds",
             "One store call: SQLite on its worker thread, PostgreSQL through its loop.",
+        ),
+        go_to_wire=histogram(
+            "go_to_wire_seconds",
+            "From a command's plan handed to the render thread to the frame carrying it sent.",
         ),
     )
 

@@ -126,6 +126,7 @@ from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 from .tls import ServerTls, server_tls
 from .tracing import start_tracing, stop_tracing
+from .wire_watch import start_wire_watch, stop_wire_watch
 
 log = get_logger("daemon")
 
@@ -289,6 +290,7 @@ class Runtime:
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,
+                *self.events.queued(),
                 None if self.redis is None else self.redis.stats.statistics(),
             ),
             store=self.store.statistics() if isinstance(self.store, SqlStorage) else None,
@@ -809,7 +811,8 @@ async def _run(
     ):
         try:
             async with trio.open_nursery() as nursery:
-                start_tracing(config.tracing, nursery)  # off by default: nothing loaded
+                watch = start_wire_watch(metrics.go_to_wire.observe, nursery)  # always on
+                start_tracing(config.tracing, watch=watch)  # off by default: nothing loaded
                 await nursery.start(serve_frame_clock, rt)
                 # Before the first frame: the output resumes where it should be.
                 restore_state(
@@ -945,6 +948,7 @@ async def _run(
                     break
         finally:
             stop_tracing()
+            stop_wire_watch()
             s = clock.stats()
             state.end_run({"frames_sent": s.frames_sent, "late_renders": s.late_renders})
             rt.notifier.close()

@@ -130,6 +130,8 @@ class ShowStatistics:
 class EventsStatistics:
     subscribers: int
     published: int = field(metadata=counter())
+    queued: int  # events waiting in the subscribers' queues, all together
+    deepest_queue: int  # the fullest subscriber's (dropped at its capacity)
     redis: RedisStatistics | None = field(metadata=section())  # None: in-process only
 
 

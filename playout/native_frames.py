@@ -33,7 +33,7 @@ from .playback import PlaybackDriver
 from .render.native import NativeScene
 from .render.preview import Previews
 from .render.renderer import Renderer, StageTimes
-from .tracing import follow_frames
+from .wire_watch import follow_frames
 
 FIRST_FRAME_TIMEOUT_S = 2.0
 
@@ -197,7 +197,7 @@ async def serve_native_frames(
                 await trio.sleep(0.001)
         if driver is not None:
             driver.on_change = feeder.command
-            follow_frames(FrameProbe(clock, scene))  # "frame" spans (tracing on)
+            follow_frames(FrameProbe(clock, scene))  # GO→wire (and "frame" spans, tracing on)
         log.info(
             "native render thread started",
             canvases=len(renderer.canvases),

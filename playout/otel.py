@@ -3,49 +3,62 @@
 
 Spans go to a BatchSpanProcessor, whose own thread exports them over OTLP/HTTP (protobuf);
 nothing here runs on the output or render threads. The "frame" span of a command starts when
-its plan is handed to the render thread and is ended by `FrameWatch` (a Trio task) once the
-output thread reports that frame sent (frame number and CLOCK_MONOTONIC send time).
+its plan is handed to the render thread and is ended through the daemon's GO→wire watch
+(`wire_watch.py`, a Trio task) once the output thread reports that frame sent (frame number
+and CLOCK_MONOTONIC send time).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
-import trio
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from trocadero import __version__
 from trocadero.config.schema import TracingConfig
 from trocadero.core import correlation
 from trocadero.core.tracing import Attributes, Span
 
-from .frame_probe import FrameProbe, SentFrame
-from .logs import get_logger
-
 __all__ = ["OtelTracer", "open_tracer"]
 
-log = get_logger("tracing")
-
-# A frame not seen on the wire within this long is ended with an error (the output stalled).
-FRAME_TIMEOUT_S = 2.0
-POLL_S = 0.001
+# Across the gateway process and through events: W3C trace context, the traceparent only.
+_PROPAGATOR = TraceContextTextMapPropagator()
+_TRACEPARENT = "traceparent"
 
 
-@dataclass
-class _Pending:
-    span: trace.Span
-    handed_ns: int  # CLOCK_MONOTONIC
-    plan: int  # the number of the plan that carries the command
-    drawn: tuple[int, int] | None = None  # (frame number, deadline ns) once rendered
+class _Sent(Protocol):
+    """A frame as the output thread sent it (`frame_probe.SentFrame`)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def deadline_ns(self) -> int: ...
+    @property
+    def sent_ns(self) -> int: ...
+    @property
+    def frames_sent(self) -> int: ...
+    @property
+    def exact(self) -> bool: ...
+
+
+class _Handed(Protocol):
+    def follow(self, on_sent: Callable[[_Sent], None], on_lost: Callable[[str], None]) -> None: ...
+
+
+class WireFollower(Protocol):
+    """The daemon's GO→wire watch (`wire_watch.WireWatch`; tracing is a lower layer)."""
+
+    def handed(self, handed_ns: int) -> _Handed | None: ...
 
 
 class OtelTracer:
@@ -54,9 +67,7 @@ class OtelTracer:
     def __init__(self, provider: TracerProvider) -> None:
         self.provider = provider
         self.tracer = provider.get_tracer("trocadero", __version__)
-        self.probe: FrameProbe | None = None
-        self.pending: deque[_Pending] = deque(maxlen=256)
-        self.wake = trio.Event()
+        self.watch: WireFollower | None = None  # the daemon's GO→wire watch
 
     @contextmanager
     def span(self, name: str, attributes: Attributes, *, server: bool = False) -> Iterator[Span]:
@@ -64,52 +75,36 @@ class OtelTracer:
         with self.tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
             yield span
 
+    @contextmanager
+    def span_from(self, name: str, attributes: Attributes, parent: str) -> Iterator[Span]:
+        context = _PROPAGATOR.extract({_TRACEPARENT: parent})
+        with self.tracer.start_as_current_span(name, context, attributes=attributes) as span:
+            yield span
+
+    def record(
+        self, name: str, attributes: Attributes, parent: str, start_ns: int, end_ns: int
+    ) -> None:
+        context = _PROPAGATOR.extract({_TRACEPARENT: parent})
+        span = self.tracer.start_span(name, context, attributes=attributes, start_time=start_ns)
+        span.end(end_time=end_ns)
+
+    def traceparent(self) -> str | None:
+        if not trace.get_current_span().is_recording():
+            return None
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier)
+        return carrier.get(_TRACEPARENT)
+
     def hand_over(self, changed: Callable[[], bool]) -> bool:
-        probe = self.probe
-        if probe is None or not trace.get_current_span().is_recording():
-            return changed()  # no native render thread to follow, or not sampled
+        recording = trace.get_current_span().is_recording()
         start_ns, handed_ns = time.time_ns(), time.monotonic_ns()
         if not changed():
             return False
-        span = self.tracer.start_span("frame", attributes=_request(), start_time=start_ns)
-        self.pending.append(_Pending(span, handed_ns, probe.plan_number()))
-        self.wake.set()
+        handed = None if self.watch is None else self.watch.handed(handed_ns)
+        if handed is not None and recording:  # not sampled or no render thread: no span
+            span = self.tracer.start_span("frame", attributes=_request(), start_time=start_ns)
+            handed.follow(partial(_end_frame, span, handed_ns), partial(_lose_frame, span))
         return True
-
-    async def watch_frames(self) -> None:
-        """End each pending "frame" span when its frame was sent (until cancelled). It runs
-        in the daemon's nursery: a failure here ends the pending spans, never the daemon."""
-        while True:
-            await self.wake.wait()
-            self.wake = trio.Event()
-            while self.pending:
-                await trio.sleep(POLL_S)
-                try:
-                    self._settle(time.monotonic_ns())
-                except Exception as exc:
-                    log.exception("frame spans abandoned", pending=len(self.pending))
-                    while self.pending:
-                        span = self.pending.popleft().span
-                        span.set_status(trace.StatusCode.ERROR, f"frame watch failed: {exc}")
-                        span.end()
-
-    def _settle(self, now: int) -> None:
-        probe = self.probe
-        assert probe is not None  # nothing is pending without one
-        while self.pending:
-            p = self.pending[0]
-            if p.drawn is None:
-                p.drawn = probe.drawn(p.plan)
-            sent = None if p.drawn is None else probe.sent(*p.drawn)
-            if sent is None:
-                if now - p.handed_ns > FRAME_TIMEOUT_S * 1e9:
-                    p.span.set_status(trace.StatusCode.ERROR, "the frame was not seen on the wire")
-                    p.span.end()
-                    self.pending.popleft()
-                    continue
-                return
-            _end_frame(p, sent)
-            self.pending.popleft()
 
     def shutdown(self) -> None:
         self.provider.shutdown()  # flushes what the batch processor holds
@@ -120,14 +115,18 @@ def _request() -> Attributes:
     return {"trocadero.request_id": rid} if rid else {}
 
 
-def _end_frame(p: _Pending, sent: SentFrame) -> None:
-    span = p.span
+def _lose_frame(span: trace.Span, why: str) -> None:
+    span.set_status(trace.StatusCode.ERROR, why)
+    span.end()
+
+
+def _end_frame(span: trace.Span, handed_ns: int, sent: _Sent) -> None:
     span.set_attribute("trocadero.frame.number", sent.number)
     span.set_attribute("trocadero.frame.deadline_ns", sent.deadline_ns)
     span.set_attribute("trocadero.frame.sent_ns", sent.sent_ns)
     span.set_attribute("trocadero.frame.frames_sent", sent.frames_sent)
     span.set_attribute("trocadero.frame.send_time_exact", sent.exact)
-    span.set_attribute("trocadero.frame.to_wire_ms", (sent.sent_ns - p.handed_ns) / 1e6)
+    span.set_attribute("trocadero.frame.to_wire_ms", (sent.sent_ns - handed_ns) / 1e6)
     # The span's clock is the wall clock: the monotonic send time, moved onto it.
     wall_ns = time.time_ns() - (time.monotonic_ns() - sent.sent_ns)
     span.add_event("sent", timestamp=wall_ns, attributes={"trocadero.frame.number": sent.number})

@@ -1,38 +1,42 @@
 """Tracing in the daemon: off by default, and then nothing of OpenTelemetry is imported
-(`playout/otel.py` is loaded here, lazily, only for `[tracing] enabled = true`)."""
+(`playout/otel.py` is loaded here, lazily, only for `[tracing] enabled = true`). The GO→wire
+watch (`wire_watch.py`) is always on; a tracer follows its "frame" spans through it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
-
-import trio
 
 from trocadero.config.schema import TracingConfig
 from trocadero.core import tracing
 
-from .frame_probe import FrameProbe
 from .logs import get_logger
 
 if TYPE_CHECKING:
-    from .otel import OtelTracer
+    from .otel import OtelTracer, WireFollower
 
-__all__ = ["follow_frames", "start_tracing", "stop_tracing"]
+__all__ = ["start_tracing", "stop_tracing"]
 
 log = get_logger("tracing")
 _active: OtelTracer | None = None
 
 
-def start_tracing(cfg: TracingConfig, nursery: trio.Nursery) -> None:
-    """Install the tracer (its frame watcher in `nursery`) when `cfg.enabled`."""
+def start_tracing(
+    cfg: TracingConfig, *, watch: WireFollower | None = None, service_suffix: str = ""
+) -> None:
+    """Install the tracer when `cfg.enabled`, its "frame" spans following the daemon's
+    GO→wire `watch`; the MDVR gateway process names itself `service_name` + ".gateway"."""
     global _active
     if not cfg.enabled:
         return
     from .otel import open_tracer  # the SDK and exporter load only now
 
+    if service_suffix:
+        cfg = replace(cfg, service_name=cfg.service_name + service_suffix)
     tracer = open_tracer(cfg)
+    tracer.watch = watch  # "frame" spans ride on the GO→wire watch
     _active = tracer
     tracing.install(tracer)
-    nursery.start_soon(tracer.watch_frames)
     log.info(
         "tracing on",
         endpoint=cfg.endpoint,
@@ -49,9 +53,3 @@ def stop_tracing() -> None:
     tracing.install(None)
     if tracer is not None:
         tracer.shutdown()
-
-
-def follow_frames(probe: FrameProbe | None) -> None:
-    """Where "frame" spans learn what went out (None: no native render thread any more)."""
-    if _active is not None:
-        _active.probe = probe

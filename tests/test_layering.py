@@ -9,7 +9,8 @@ table every interface reads) ← ``web`` ← ``playout``; the
 Inside ``playout/`` the sub-layers, lowest first:
 
 =========  ===================================================================
-base       logs, state files, signing key, systemd notify, the supervisor, malloc tuning
+base       logs, state files, signing key, systemd notify, the supervisor, malloc tuning,
+           tracing (``tracing.py``, ``otel.py``: the MDVR gateway process traces too)
 mdvr       the MDVR gateway (``playout/mdvr/``)
 render     frame rendering (``playout/render/``; reads the live MDVR feeds)
 runtime    every other subsystem module (frames, outputs, playback, schedule, …)
@@ -41,7 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYER_DIRS = ("config", "native", "protocols", "core", "web", "playout")
 PACKAGE_DIR = "trocadero"
 
-PLAYOUT_BASE = frozenset({"logs", "statefile", "signing_key", "systemd", "supervisor", "malloc"})
+PLAYOUT_BASE = frozenset(
+    {"logs", "statefile", "signing_key", "systemd", "supervisor", "malloc", "tracing", "otel"}
+)
 PLAYOUT_CLI = frozenset({"cli", "ctl", "users_cli", "show_cli"})
 PLAYOUT_PACKAGES = frozenset({"mdvr", "render"})  # sub-packages, each one sub-layer
 

@@ -42,7 +42,7 @@ import trio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from trocadero.core import correlation
+from trocadero.core import correlation, tracing
 from trocadero.core.auth import AuthError, AuthService
 from trocadero.core.commands import Actor
 from trocadero.core.events import Event, EventBus, SubscriberDropped, TopicFollower
@@ -82,8 +82,11 @@ class LiveStats:
     previews_skipped: int = 0
     dropped_slow: int = 0
     refused_auth: int = 0
+    # The open sessions' send queues of events (by id: deques compare by content).
+    send_queues: dict[int, deque[str]] = field(default_factory=dict)
 
     def statistics(self) -> WebSocketStatistics:
+        depths = [len(q) for q in self.send_queues.values()]
         return WebSocketStatistics(
             self.sessions,
             self.open,
@@ -91,6 +94,8 @@ class LiveStats:
             self.previews_skipped,
             self.dropped_slow,
             self.refused_auth,
+            sum(depths),
+            max(depths, default=0),
         )
 
 
@@ -102,6 +107,8 @@ class WebSocketStatistics:
     previews_skipped: int = field(metadata=counter())
     dropped_slow: int = field(metadata=counter())
     refused_auth: int = field(metadata=counter())
+    queued: int  # events waiting in the open sessions' send queues
+    deepest_queue: int  # the fullest session's (closed at EVENT_QUEUE)
 
 
 def preview_frame(name: str, width: int, height: int, frame_time: float, rgb: bytes) -> bytes:
@@ -191,6 +198,7 @@ class LiveEndpoint:
             await _close(ws, closed.code, closed.reason)
             return
         self.stats.open += 1
+        self.stats.send_queues[id(session.texts)] = session.texts
         try:
             with session.scope:
                 async with trio.open_nursery() as nursery:
@@ -204,6 +212,7 @@ class LiveEndpoint:
                 await _close(ws, *session.closing)
         finally:
             self.stats.open -= 1
+            self.stats.send_queues.pop(id(session.texts), None)
 
     def _check(self, ws: WebSocket, token: object) -> tuple[Actor, float]:
         if not isinstance(token, str) or not token:
@@ -306,9 +315,14 @@ class LiveEndpoint:
         doc = {"reply": op, "ok": not error, **({"error": error} if error else fields)}
         s.queue_text(json.dumps(doc), self.stats)
 
+    def _publish(self, s: _Session, event: Event) -> None:
+        # An event that carries a trace (an MDVR position, tracing on) continues it here.
+        with tracing.span_from(event.trace, "websocket publish", {"trocadero.topic": event.topic}):
+            s.queue_text(_event_json(event), self.stats)
+
     async def _events(self, s: _Session) -> None:
         try:
-            await s.follower.run(lambda event: s.queue_text(_event_json(event), self.stats))
+            await s.follower.run(lambda event: self._publish(s, event))
         except SubscriberDropped:
             self.stats.dropped_slow += 1
             s.close(CLOSE_TOO_SLOW, "too slow: events backed up")

@@ -170,6 +170,29 @@ class StoreStatistics:
     backend: str = field(metadata=detail())
     calls: int = field(metadata=counter())
     failures: int = field(metadata=counter())  # database errors (conflicts are answers)
+    pool: PoolStatistics
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatistics:
+    """The store's connections (PostgreSQL: the asyncpg pool; SQLite: its one connection,
+    used from one worker thread at a time), both databases together."""
+
+    size: int  # connections open
+    max: int  # the most it may open
+    in_use: int  # held by a call or transaction now
+    idle: int
+    waiting: int  # calls or transactions queued for a connection (SQLite: for the worker)
+
+    @staticmethod
+    def total(pools: Sequence[PoolStatistics]) -> PoolStatistics:
+        return PoolStatistics(
+            sum(p.size for p in pools),
+            sum(p.max for p in pools),
+            sum(p.in_use for p in pools),
+            sum(p.idle for p in pools),
+            sum(p.waiting for p in pools),
+        )
 
 
 class Driver(ABC):
@@ -179,6 +202,10 @@ class Driver(ABC):
     calls: int = 0
     failures: int = 0
     observe: Callable[[float], None] | None = None
+
+    @abstractmethod
+    def pool(self) -> PoolStatistics:
+        """Its connections now (cheap: read at every /healthz and scrape)."""
 
     @abstractmethod
     def transaction(self, *, write: bool, durable: bool = False) -> AbstractAsyncContextManager[Tx]:

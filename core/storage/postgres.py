@@ -21,7 +21,7 @@ import trio
 import trio_asyncio
 
 from .base import Conflict, StorageError
-from .driver import Driver, PostgresDialect, Row, Tx, require_limit
+from .driver import Driver, PoolStatistics, PostgresDialect, Row, Tx, require_limit
 from .sql import SqlStorage
 
 CONNECT_TIMEOUT_S = 10.0
@@ -86,6 +86,11 @@ class PostgresDriver(Driver):
         self._pool = pool
         self._loop = loop
         self._closed = False
+        self._acquiring = 0  # transactions waiting for a connection from the pool
+
+    def pool(self) -> PoolStatistics:
+        size, idle = self._pool.get_size(), self._pool.get_idle_size()
+        return PoolStatistics(size, self._pool.get_max_size(), size - idle, idle, self._acquiring)
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Await asyncio function `fn(*args)` on the store's loop; errors mapped."""
@@ -109,7 +114,11 @@ class PostgresDriver(Driver):
 
     @asynccontextmanager
     async def transaction(self, *, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
-        conn = await self.call(self._pool.acquire)
+        self._acquiring += 1
+        try:
+            conn = await self.call(self._pool.acquire)
+        finally:
+            self._acquiring -= 1
         try:
             # Reads that span several pages need one snapshot: REPEATABLE READ, read only.
             # Writes use READ COMMITTED and serialise where needed with advisory locks.

@@ -20,7 +20,7 @@ from .assets import SqlAssetStore
 from .audit import SqlAuditStore
 from .base import Storage
 from .devices import SqlDeviceStore
-from .driver import Driver, StoreStatistics
+from .driver import Driver, PoolStatistics, StoreStatistics
 from .patch import SqlPatchStore
 from .rules import SqlRuleStore
 from .schedules import SqlScheduleStore
@@ -112,12 +112,13 @@ class SqlStorage(Storage):
                 driver.observe = observe
 
     def statistics(self) -> StoreStatistics:
-        """Calls and database failures, both databases together."""
+        """Calls, database failures and connections, both databases together."""
         drivers = [d for d in (self._db, self._fleet) if d is not None]
         return StoreStatistics(
             self.backend,
             sum(d.calls for d in drivers),
             sum(d.failures for d in drivers),
+            PoolStatistics.total([d.pool() for d in drivers]),
         )
 
     async def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import trio
 
 from .base import Conflict, StorageError, StoreCorrupt
-from .driver import Driver, Row, SQLiteDialect, Tx, require_limit
+from .driver import Driver, PoolStatistics, Row, SQLiteDialect, Tx, require_limit
 from .sql import SqlStorage
 
 R = TypeVar("R")
@@ -96,6 +96,12 @@ class SQLiteDriver(Driver):
         self._limiter = trio.CapacityLimiter(1)
         self._lock = trio.Lock()
         self._closed = False
+
+    def pool(self) -> PoolStatistics:
+        # In use: a transaction holds it (between its calls too) or a call runs on it.
+        in_use = int(self._lock.locked() or self._limiter.borrowed_tokens > 0)
+        waiting = self._limiter.statistics().tasks_waiting + self._lock.statistics().tasks_waiting
+        return PoolStatistics(1, 1, in_use, 1 - in_use, waiting)
 
     async def run(self, fn: Callable[[], R]) -> R:
         """Run `fn` on a worker thread; database errors become StorageError / Conflict."""

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgpack
 import pytest
 import trio
@@ -32,10 +33,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from tests.daemon_harness import ADMIN_PASSWORD, Daemon, running_daemon
+from tests.daemon_harness import ADMIN_PASSWORD, Daemon, free_port, running_daemon
+from tests.ws_client import WsClient
 from trocadero.core import correlation
 from trocadero.playout.frame_probe import SentFrame
+from trocadero.playout.mdvr.sim import SimDevice
 from trocadero.playout.otel import OtelTracer
+from trocadero.playout.wire_watch import WireWatch
 from trocadero.protocols.control_socket import encode
 
 # The harness writes `[logging] format = "json"` and then the extra config: a first line of
@@ -52,6 +56,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.spans: list[Span] = []
+        self.services: dict[bytes, str] = {}  # span id → the service.name that sent it
         self.posts = 0
         self.lock = threading.Lock()
         collector = self
@@ -69,8 +74,13 @@ class Collector:
                     with collector.lock:
                         collector.posts += 1
                         for resource in request.resource_spans:
+                            service = {
+                                kv.key: kv.value.string_value for kv in resource.resource.attributes
+                            }.get("service.name", "")
                             for scope in resource.scope_spans:
                                 collector.spans.extend(scope.spans)
+                                for span in scope.spans:
+                                    collector.services[span.span_id] = service
                 self.send_response(200 if ok else 400)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -308,6 +318,53 @@ def test_tracing_off_imports_no_opentelemetry() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_an_mdvr_position_is_one_trace_from_the_gateway_process_to_the_websocket(
+    tmp_path: Path, collector: Collector
+) -> None:
+    sig, media = free_port(), free_port()
+    extra = (
+        DEBUG_LOGS
+        + NO_SCHEDULE
+        + _tracing(collector)
+        + '[mdvr]\nenabled = true\nown_process = true\nbind_address = "127.0.0.1"\n'
+        + f'signaling_port = {sig}\nmedia_port = {media}\nallowed_devices = ["00967"]\n'
+    )
+    with running_daemon(tmp_path, extra, env=FAST_EXPORT) as d:
+        d.wait_healthy()
+        access = httpx.post(
+            d.base + "/api/auth/login",
+            json={"name": "admin", "password": ADMIN_PASSWORD},
+            timeout=10,
+        ).json()["access_token"]
+        ws = WsClient(d.port)
+        ws.send({"op": "auth", "token": access})
+        assert ws.receive_json()["ok"]
+        ws.send({"op": "subscribe", "topics": ["device:position"]})
+        device = SimDevice("00967", "127.0.0.1", sig, position_interval_s=0.2)
+
+        async def drive() -> None:
+            with trio.move_on_after(1.5):
+                await device.run()
+
+        trio.run(drive)
+        spans = collector.wait_for("websocket publish")
+        spans = collector.wait_for("stored")
+        publish = next(s for s in spans if s.name == "websocket publish")
+        mine = [s for s in spans if s.trace_id == publish.trace_id]
+        position = one(mine, "mdvr position")
+        stored = one(mine, "stored")
+        ws.close()
+    # One trace across the two processes: the position (gateway) → stored, → WebSocket.
+    assert position.parent_span_id == b""
+    assert stored.parent_span_id == position.span_id
+    assert publish.parent_span_id == position.span_id
+    assert collector.services[position.span_id] == "trocadero-test.gateway"
+    assert collector.services[stored.span_id] == "trocadero-test.gateway"
+    assert collector.services[publish.span_id] == "trocadero-test"
+    assert attrs(publish)["trocadero.topic"] == "device:position"
+    assert attrs(stored)["trocadero.rows"] >= 1
+
+
 # --- the frame watcher on its own (a probe that plays the native threads) ----------------
 
 
@@ -335,29 +392,33 @@ class FakeProbe:
         return SentFrame(number, deadline_ns, deadline_ns + 120_000, 41, True)
 
 
-async def settled(tracer: OtelTracer) -> None:
+async def settled(watch: WireWatch) -> None:
     with trio.fail_after(2):
-        while tracer.pending:  # noqa: ASYNC110  (the watcher sets no event when it is done)
+        while watch.pending:  # noqa: ASYNC110  (the watcher sets no event when it is done)
             await trio.sleep(0.001)
 
 
-def _tracer_with(probe: FakeProbe) -> tuple[OtelTracer, InMemorySpanExporter]:
+def _tracer_with(
+    probe: FakeProbe,
+) -> tuple[OtelTracer, WireWatch, list[float], InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = OtelTracer(provider)
-    tracer.probe = probe  # type: ignore[assignment]  # a stand-in for the native threads
-    return tracer, exporter
+    observed: list[float] = []
+    tracer.watch = WireWatch(observed.append)
+    tracer.watch.probe = probe  # a stand-in for the native threads
+    return tracer, tracer.watch, observed, exporter
 
 
 async def test_a_frame_span_ends_when_its_frame_was_sent() -> None:
-    tracer, exporter = _tracer_with(FakeProbe())
+    tracer, watch, observed, exporter = _tracer_with(FakeProbe())
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(tracer.watch_frames)
+        nursery.start_soon(watch.run)
         with correlation.bound("w-1"), tracer.span("command go", {}):
             assert tracer.hand_over(lambda: True) is True
         assert tracer.hand_over(lambda: False) is False  # no span unless handed over
-        await settled(tracer)
+        await settled(watch)
         nursery.cancel_scope.cancel()
     spans = {s.name: s for s in exporter.get_finished_spans()}
     frame, command = spans["frame"], spans["command go"]
@@ -370,21 +431,35 @@ async def test_a_frame_span_ends_when_its_frame_was_sent() -> None:
     assert [e.name for e in frame.events] == ["sent"]
     assert frame.end_time == frame.events[0].timestamp
     assert len(exporter.get_finished_spans()) == 2
+    assert len(observed) == 1  # the same watch observed GO→wire once
+
+
+async def test_unsampled_commands_are_still_timed_to_the_wire() -> None:
+    tracer, watch, observed, exporter = _tracer_with(FakeProbe())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch.run)
+        assert tracer.hand_over(lambda: True) is True  # outside any span: not recording
+        await settled(watch)
+        nursery.cancel_scope.cancel()
+    assert exporter.get_finished_spans() == ()
+    assert len(observed) == 1
 
 
 async def test_a_failing_probe_ends_the_pending_spans_not_the_daemon() -> None:
-    tracer, exporter = _tracer_with(FakeProbe(fail=True))
+    tracer, watch, observed, exporter = _tracer_with(FakeProbe(fail=True))
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(tracer.watch_frames)
+        nursery.start_soon(watch.run)
         with tracer.span("command go", {}):
             tracer.hand_over(lambda: True)
-        await settled(tracer)
+        await settled(watch)
         # The watcher goes on: the next frame is followed again.
-        tracer.probe = FakeProbe()  # type: ignore[assignment]
+        watch.probe = FakeProbe()
         with tracer.span("command back", {}):
             tracer.hand_over(lambda: True)
-        await settled(tracer)
+        await settled(watch)
         nursery.cancel_scope.cancel()
     frames = [s for s in exporter.get_finished_spans() if s.name == "frame"]
     assert [f.status.status_code for f in frames] == [StatusCode.ERROR, StatusCode.UNSET]
     assert "stats unreadable" in (frames[0].status.description or "")
+    assert len(observed) == 1
+    assert watch.lost == 1

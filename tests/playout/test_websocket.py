@@ -108,14 +108,18 @@ def test_a_client_that_stops_reading_is_cut_off(daemon: Daemon) -> None:
     # Never read again. Previews back up in the socket; the server skips them (one slot per
     # canvas), and the events behind them overflow the bounded queue: the client is dropped.
     deadline = time.monotonic() + 30
+    deepest = 0  # the send queue, seen filling before the cut-off
     while True:
         for i in range(50):
             daemon.post("/api/sensors/flood", json={"values": {"n": i}})
         web = daemon.health()["web"]["websocket"]
+        deepest = max(deepest, web["deepest_queue"])
         if web["dropped_slow"] >= 1:
             break
         assert time.monotonic() < deadline, web
     assert web["previews_skipped"] > 0
+    assert deepest > 0
+    assert web["queued"] <= web["open"] * 256  # EVENT_QUEUE per session at most
     ws.sock.close()
     assert daemon.health()["status"] == "ok"
 

@@ -171,6 +171,52 @@ def test_go_and_logins_move_their_counters(daemon: Daemon) -> None:
     )
 
 
+def test_pools_and_queues_are_gauges(daemon: Daemon) -> None:
+    health = daemon.health()
+    _, series, types = scrape(daemon)
+    for name in (
+        "trocadero_store_pool_size",
+        "trocadero_store_pool_max",
+        "trocadero_store_pool_in_use",
+        "trocadero_store_pool_idle",
+        "trocadero_store_pool_waiting",
+        "trocadero_events_queued",
+        "trocadero_events_deepest_queue",
+        "trocadero_web_websocket_queued",
+        "trocadero_web_websocket_deepest_queue",
+        "trocadero_mdvr_positions_queued",
+    ):
+        assert types[name] == "gauge", name
+        assert value(series, name) >= 0, name
+    pool = health["store"]["pool"]
+    assert pool["max"] >= pool["size"] >= 1  # SQLite here: its one connection (and the fleet's)
+    assert pool["in_use"] + pool["idle"] == pool["size"]
+    assert value(series, "trocadero_store_pool_size") == pool["size"]
+    assert value(series, "trocadero_store_pool_max") == pool["max"]
+    assert "queued" in health["events"]
+    assert "deepest_queue" in health["web"]["websocket"]
+
+
+def test_a_go_is_timed_to_the_wire(daemon: Daemon) -> None:
+    h = "trocadero_go_to_wire_seconds"
+    _, before, types = scrape(daemon)
+    assert types[h] == "histogram"
+    time.sleep(0.4)  # past the GO debounce (0.3 s) of the other tests' GOs
+    r = daemon.post("/api/cue-lists/main/go")
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "done"  # a change, handed to the render thread
+    deadline = time.monotonic() + 3.0
+    while True:  # observed once the output thread has sent the frame that carries it
+        _, after, _ = scrape(daemon)
+        if value(after, h + "_count") > value(before, h + "_count") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert value(after, h + "_count") == value(before, h + "_count") + 1
+    took = value(after, h + "_sum") - value(before, h + "_sum")
+    assert 0.0 < took < 1.0, took
+    assert value(after, h + "_bucket", le="+Inf") == value(after, h + "_count")
+
+
 def test_emergency_engaged_is_a_gauge_and_its_engagements_a_counter(daemon: Daemon) -> None:
     _, before, _ = scrape(daemon)
     assert value(before, "trocadero_emergency_engaged") == 0.0

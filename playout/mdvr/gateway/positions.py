@@ -3,12 +3,14 @@ report; and the telemetry tables' housekeeping (partitions ahead, retention behi
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import timedelta
 
 import trio
 
+from trocadero.core import tracing
 from trocadero.core.storage import StorageError
 from trocadero.core.storage.devices import PositionRow
 from trocadero.protocols.mdvr import Position, PositionReport
@@ -53,10 +55,14 @@ class RecentKeys:
         return len(self._order)
 
 
+_Queued = tuple[PositionRow, str | None]
+
+
 class Positions:
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
-        self._in, self._out = trio.open_memory_channel[PositionRow](POSITION_QUEUE)
+        # Each row with the traceparent of its "mdvr position" span (tracing on and sampled).
+        self._in, self._out = trio.open_memory_channel[_Queued](POSITION_QUEUE)
         self._recent: dict[str, RecentKeys] = {}  # allowed ids only: bounded
         self.flushed = 0  # batches written (tests wait on it)
 
@@ -99,9 +105,11 @@ class Positions:
                     break
             await self._write(batch)
 
-    async def _write(self, batch: Sequence[PositionRow]) -> None:
+    async def _write(self, queued: Sequence[_Queued]) -> None:
         stats = self.ctx.stats
+        batch = [row for row, _ in queued]
         for attempt in range(3):
+            start_ns = time.time_ns()
             try:
                 stored = await self.ctx.devices.insert_positions(batch)
             except StorageError as exc:
@@ -111,10 +119,20 @@ class Positions:
             stats.positions_stored += stored
             stats.positions_duplicate += len(batch) - stored
             self.flushed += 1
+            end_ns = time.time_ns()
+            for _, parent in queued:  # the commit, in each traced position's trace
+                tracing.record(parent, "stored", start_ns, end_ns, {"trocadero.rows": len(batch)})
             return
         stats.positions_dropped += len(batch)
 
     def queue(self, link: DeviceLink, msg: PositionReport, pos: Position) -> None:
+        flag = {} if msg.report_flag is None else {"trocadero.mdvr.report_flag": msg.report_flag}
+        with tracing.span("mdvr position", flag):
+            self._queue(link, msg, pos, tracing.traceparent())
+
+    def _queue(
+        self, link: DeviceLink, msg: PositionReport, pos: Position, parent: str | None
+    ) -> None:
         ctx = self.ctx
         at = msg.timestamp
         now = ctx.clock.now()
@@ -139,7 +157,7 @@ class Positions:
             report_flag=msg.report_flag,
         )
         try:
-            self._in.send_nowait(row)
+            self._in.send_nowait((row, parent))
         except trio.WouldBlock:
             ctx.stats.positions_dropped += 1
             return
@@ -163,4 +181,5 @@ class Positions:
                 "heading_deg": pos.heading_deg,
                 "backfill": (now - at).total_seconds() > BACKFILL_AGE_S,
             },
+            trace=parent,
         )

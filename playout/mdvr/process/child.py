@@ -39,6 +39,7 @@ from trocadero.core.storage import open_storage
 
 from ...logs import configure_logging, get_logger
 from ...malloc import limit_malloc_arenas
+from ...tracing import start_tracing, stop_tracing
 from ..feeds import LiveFeeds
 from ..gateway import MdvrGateway, gateway_file_dir
 from .wire import MessageStream
@@ -140,7 +141,10 @@ class GatewayHost:
         if len(self.outbox) >= OUTBOX_LIMIT:
             self.dropped_events += 1
             return
-        self.outbox.append([event.topic, dict(event.payload)])
+        item: list[Any] = [event.topic, dict(event.payload)]
+        if event.trace is not None:  # the daemon's spans continue this trace (tracing on)
+            item.append(event.trace)
+        self.outbox.append(item)
         self._pending.set()
 
     async def _send_events(self) -> None:
@@ -256,6 +260,7 @@ async def _child(fd: int) -> int:
     configure_logging(config.logging)
     structlog.contextvars.bind_contextvars(process="mdvr-gateway")
     os.nice(config.mdvr.nice)  # vehicles yield the CPU to the lighting daemon
+    start_tracing(config.tracing, service_suffix=".gateway")  # its own tracer, as the daemon's
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope)
@@ -268,6 +273,8 @@ async def _child(fd: int) -> int:
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             await link.send({"t": "failed", "problems": refused or [f"mdvr: {exc}"]})
         return 1 if refused is None else 2
+    finally:
+        stop_tracing()
     return 0
 
 

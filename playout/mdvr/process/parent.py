@@ -278,8 +278,8 @@ class GatewayProcess:
         while (message := await link.receive()) is not None:
             kind = message["t"]
             if kind == "events":
-                for topic, payload in message["events"]:
-                    self.bus.publish(topic, payload)
+                for topic, payload, *trace in message["events"]:  # trace: its traceparent
+                    self.bus.publish(topic, payload, trace=trace[0] if trace else None)
                 self.events_forwarded += len(message["events"])
             elif kind == "state":
                 self._state(message)
