@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trocadero.core.auth import AuthError, AuthService
@@ -27,6 +27,7 @@ from trocadero.core.ratelimit import RateLimiter, retry_after_header
 
 from .access import OPERATION_ROUTES, PUBLIC, permission_for
 from .guard import error_response, json_body, no_arguments
+from .route_templates import RouteTemplates
 
 __all__ = ["SECURITY_HEADERS", "AuthMiddleware", "auth_routes"]
 
@@ -169,9 +170,6 @@ def _permissions(role: str) -> list[str]:
     return sorted(group for group, roles in PERMISSIONS.items() if role in roles)
 
 
-_TEMPLATE_CACHE = 4096
-
-
 class AuthMiddleware:
     """Authenticate (Bearer JWT), rate-limit, authorise by `access.ROUTE_ACCESS`, and add the
     security headers. The actor is left in ``scope["state"]["actor"]`` for the handlers."""
@@ -199,9 +197,7 @@ class AuthMiddleware:
         self.limiter = limiter
         self.login_limiter = login_limiter
         self.clock = clock
-        # (method, path) → route template: the same few paths are polled all day, and the
-        # scan below tries every route's pattern in turn. Bounded: ids make paths many.
-        self._templates: dict[tuple[str, str], str | None] = {}
+        self.template = RouteTemplates(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -229,31 +225,6 @@ class AuthMiddleware:
             return
         await self.app(scope, receive, send_with_headers)
 
-    def _template(self, scope: Scope) -> str | None:
-        key = (scope["method"], scope["path"])
-        try:
-            return self._templates[key]
-        except KeyError:
-            pass
-        if len(self._templates) >= _TEMPLATE_CACHE:
-            self._templates.clear()
-        template = self._templates[key] = self._match_template(scope)
-        return template
-
-    def _match_template(self, scope: Scope) -> str | None:
-        # The route the router will run (a full match: path and method); else a path-only
-        # match, which the router answers with 405.
-        partial = None
-        for route in self.routes:
-            if not isinstance(route, Route):
-                continue
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return route.path
-            if match == Match.PARTIAL and partial is None:
-                partial = route.path
-        return partial
-
     async def _check(self, scope: Scope) -> Response | None:
         path: str = scope["path"]
         if not path.startswith(_GUARDED_PREFIXES):
@@ -261,7 +232,7 @@ class AuthMiddleware:
         method: str = scope["method"]
         address = scope["client"][0] if scope.get("client") else ""
         now = self.clock()
-        template = self._template(scope)
+        template = self.template(scope)
         if template is None:
             return None  # the router answers 404 (nothing to protect)
         if (method, template) in PUBLIC:

@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from typing import Final
 
 import structlog
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trocadero.core import correlation, tracing
 
+from .route_templates import RouteTemplates
+
 __all__ = ["HEADER", "RequestIds"]
 
 HEADER: Final = b"x-request-id"
-_TEMPLATE_CACHE: Final = 1024
 log = structlog.get_logger(subsystem="web")
 
 
@@ -41,8 +42,7 @@ class RequestIds:
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app = app
-        self.routes = routes
-        self._templates: dict[tuple[str, str], str] = {}
+        self.template = RouteTemplates(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -84,7 +84,7 @@ class RequestIds:
             await send(message)
 
         method: str = scope["method"]
-        route = self._template(scope)
+        route = self.template(scope) or "unmatched"  # one name for every unknown path
         attributes = {
             "http.request.method": method,
             "http.route": route,
@@ -95,25 +95,3 @@ class RequestIds:
                 await self.app(scope, receive, send_seen)
             finally:
                 span.set_attribute("http.response.status_code", status)
-
-    def _template(self, scope: Scope) -> str:
-        key = (scope["method"], scope["path"])
-        found = self._templates.get(key)
-        if found is None:
-            if len(self._templates) >= _TEMPLATE_CACHE:
-                self._templates.clear()
-            found = self._templates[key] = self._match(scope)
-        return found
-
-    def _match(self, scope: Scope) -> str:
-        partial = None
-        for route in self.routes:
-            if not isinstance(route, Route):
-                continue
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return route.path
-            if match == Match.PARTIAL and partial is None:
-                partial = route.path
-        # An unknown path is one name, not one per path a scanner tries.
-        return partial or "unmatched"
