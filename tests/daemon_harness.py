@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -24,13 +23,7 @@ from typing import Any
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
+from tests.ports import free_port as free_port  # re-exported: the tests import it from here
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "trocadero-test"  # [auth] admin_password of every harness daemon

@@ -10,18 +10,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import free_port as free_port  # re-exported: the tests import it from here
+
 INSTALL_HINT = "install Debian's redis-server package (./dev setup test does)"
 
 
 class RedisUnavailable(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import free_port
+
 INSTALL_HINT = "./dev setup test builds it (go install github.com/johannesboyne/gofakes3/...)"
 ACCESS_KEY = "trocadero-test"
 SECRET_KEY = "trocadero-test-secret"
@@ -18,13 +20,6 @@ SECRET_KEY = "trocadero-test-secret"
 
 class S3Unavailable(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def find_binary() -> str:
