@@ -4,6 +4,7 @@ certificate), and the refusals: plain HTTP beyond loopback, unreadable certifica
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import ssl
@@ -62,6 +63,19 @@ def test_https_wss_hsts_and_reload_on_sighup(tmp_path: Path) -> None:
             httpx.get(f"http://127.0.0.1:{d.port}/healthz", timeout=2.0)
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             httpx.get(d.base + "/healthz", timeout=2.0)
+        # Garbage instead of a handshake costs that connection only; the clock goes on.
+        frames = d.health()["clock"]["frames_sent"]
+        for junk in (os.urandom(4096), b"\x16\x03\x01\xff\xff" + b"\x00" * 64):
+            with socket.create_connection(("127.0.0.1", d.port), timeout=5) as raw:
+                raw.sendall(junk)
+                raw.settimeout(5)
+                try:
+                    while raw.recv(4096):
+                        pass
+                except (ConnectionResetError, TimeoutError):
+                    pass
+        wait_for(lambda: d.health()["clock"]["frames_sent"] > frames + 10, "frames after junk")
+        assert d.health()["status"] == "ok"
 
         # WSS: the live WebSocket over the same TLS.
         ws = WsClient(d.port, tls=ssl.create_default_context(cafile=str(ca)))
