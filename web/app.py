@@ -44,6 +44,8 @@ from .live import LiveStats, live_routes
 from .mdvr_api import mdvr_routes
 from .openapi import openapi_document
 from .operations_api import operation_routes
+from .prompt_io import PromptReceive
+from .prompt_io import install as send_without_idle_rounds
 from .request_ids import RequestIds
 from .request_metrics import RequestTimer
 from .schedule_api import schedule_routes
@@ -109,6 +111,7 @@ class ControlPlane:
 
 def create_app(control: ControlPlane) -> Starlette:
     close_refused_websocket_upgrades()  # Hypercorn leaves them open (web/hypercorn_ws.py)
+    send_without_idle_rounds()  # a free send lock costs no round of the loop (web/prompt_io.py)
 
     async def healthz(_: Request) -> Response:
         if control.refresh is not None:
@@ -323,5 +326,6 @@ def create_app(control: ControlPlane) -> Starlette:
     app.add_middleware(ContainFailures)
     if control.metrics is not None:  # times refusals too
         app.add_middleware(RequestTimer, histogram=control.metrics.http, routes=routes)
-    app.add_middleware(RequestIds, routes=routes)  # outermost: every line carries the id
+    app.add_middleware(RequestIds, routes=routes)  # every line carries the id
+    app.add_middleware(PromptReceive)  # outermost: a queued body is read at once
     return app
