@@ -24,7 +24,7 @@ from .interactions import Interactions
 from .model import SunEvent
 from .permissions import require
 from .playback.plan import LookRef
-from .rules import Fire, Reading, Rule, RuleEngine, Site, parse_rule, rule_doc
+from .rules import Fire, Reading, Rule, RuleEngine, Site, TouchFrame, parse_rule, rule_doc
 from .rules.model import Action, Celebrate, Follow, Go, Goto, Master, Override, Release
 from .rules.parse import action_doc
 from .schedule.clock import zone
@@ -224,8 +224,9 @@ class RuleService:
 
     # --- running --------------------------------------------------------------------------
 
-    async def feed(self, reading: Reading | None) -> list[Fire]:
-        """A reading (None: a tick) now; every fire carried out (failures counted)."""
+    async def feed(self, reading: Reading | TouchFrame | None) -> list[Fire]:
+        """A reading or a surface's touches (None: a tick) now; every fire carried out
+        (failures counted)."""
         if reading is not None:
             self.stats.readings += 1
         fires = self.engine.feed(reading, self.wall())
