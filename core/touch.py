@@ -1,7 +1,7 @@
 """Touches on the building: surfaces mapped onto canvases, the touches down now, and the
 simulator (docs/touch.md).
 
-Every touch, from a TUIO tracker (`playout/tuio.py`) or the simulator (the `touch_simulate`
+Every touch, from a TUIO tracker (`playout/tuio.py`) or the simulator (the `touch.simulate`
 operation), goes through `TouchService.apply`: mapped into canvas pixels, kept on the
 `TouchBoard` (what `touch_ripple` layers draw from and the UI shows) and published as one
 `touch:frame` event per change (surface, canvas, every touch down on the surface now, what
