@@ -45,6 +45,7 @@ class SurfaceMap:
     rotation: int = 0
     flip_x: bool = False
     flip_y: bool = False
+    canvas_size: tuple[int, int] = (0, 0)  # for the simulator's outline
 
     @classmethod
     def of(cls, cfg: TouchSurfaceConfig, width: int, height: int) -> SurfaceMap:
@@ -56,7 +57,18 @@ class SurfaceMap:
                 f"the rectangle {cfg.x:g},{cfg.y:g} {w:g}x{h:g} is not inside canvas"
                 f" {cfg.canvas!r} ({width}x{height})"
             )
-        return cls(cfg.name, cfg.canvas, cfg.x, cfg.y, w, h, cfg.rotation, cfg.flip_x, cfg.flip_y)
+        return cls(
+            cfg.name,
+            cfg.canvas,
+            cfg.x,
+            cfg.y,
+            w,
+            h,
+            cfg.rotation,
+            cfg.flip_x,
+            cfg.flip_y,
+            (width, height),
+        )
 
     def to_canvas(self, u: float, v: float) -> tuple[float, float]:
         if self.flip_x:
@@ -79,6 +91,7 @@ class SurfaceMap:
             "rotation": self.rotation,
             "flip_x": self.flip_x,
             "flip_y": self.flip_y,
+            "canvas_size": list(self.canvas_size),
         }
 
 

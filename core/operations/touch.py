@@ -37,6 +37,7 @@ _SURFACES: Final = {
                     "rotation": {"type": "integer"},
                     "flip_x": {"type": "boolean"},
                     "flip_y": {"type": "boolean"},
+                    "canvas_size": {"type": "array", "items": {"type": "integer"}},
                     "touches": {"type": "array", "items": _TOUCH},
                 },
             },

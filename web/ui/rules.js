@@ -263,8 +263,10 @@ function canvasNames(doc) {
 
 function readingsText(seen) {
   return (seen || [])
-    .filter((r) => "sensor" in r)
-    .map((r) => `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`)
+    .filter((r) => "sensor" in r || "touch" in r)
+    .map((r) =>
+      "touch" in r ? `touch ${r.touch}: ${r.touches}` : `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`
+    )
     .join(", ");
 }
 
