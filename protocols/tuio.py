@@ -103,10 +103,12 @@ class TuioReceiver:
         self.limits = limits
         self._streams: dict[tuple[str, Profile], _Stream] = {}
         self.late_frames = 0
+        self._late = 0
 
     def receive(self, datagram: bytes, peer: str = "") -> list[TouchEvent]:
         """The events a datagram commits. `peer` names the sender when it names no source."""
         found = messages(decode_packet(datagram, self.limits))
+        self._late = 0  # counted only if the whole datagram is valid
         work = {k: _copy(s) for k, s in self._streams.items()}  # applied only when all is valid
         events: list[TouchEvent] = []
         source = peer
@@ -168,6 +170,7 @@ class TuioReceiver:
                 v2_frame = None
             # Other addresses (other TUIO profiles, 2.0 components we do not map) are ignored.
         self._streams = work
+        self.late_frames += self._late
         return events
 
     def _stream(
@@ -189,7 +192,7 @@ class TuioReceiver:
         self, stream: _Stream, frame: int, source: str, profile: Profile
     ) -> list[TouchEvent]:
         if _late(stream, frame):
-            self.late_frames += 1
+            self._late += 1
             stream.alive, stream.placed = None, {}
             return []
         if frame > 0:
