@@ -3,7 +3,8 @@ canvases; pressing, dragging and lifting inside a turned surface sends touches t
 daemon maps back to the very canvas point pressed (its surface coordinates turned as the
 panel is), shown live in the page and audited; a touch from a real TUIO tracker (UDP)
 appears live too; a rule on a region of the canvas, built in the rule editor, fires on a
-simulated press. Screenshots go to test-artifacts/."""
+simulated press, after the editor's test against typed touches said it would. Screenshots go
+to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -122,6 +123,17 @@ def test_a_region_rule_built_in_the_editor_fires_on_a_simulated_press(
     rise.locator('[data-field="new-kind"]').select_option("go")
     page.click("#add-on_rise")
     rise.locator('[data-row="on_rise-0"] input[data-field="go"]').fill("main")
+    # Tested against typed touches first (nothing acts).
+    verdict = page.locator('#rule-test-result [data-field="verdict"]')
+    page.fill("#rule-test-readings", "touch panel stairs 80,20")
+    page.click("#rule-test")
+    expect(verdict).to_have_text("Condition false")
+    page.fill("#rule-test-readings", "touch panel stairs 80,20 10,20")
+    page.click("#rule-test")
+    expect(verdict).to_have_text("Condition true")
+    page.fill("#rule-test-readings", "touch panel stairs 10")
+    page.click("#rule-test")
+    expect(page.locator("#rule-problems")).to_contain_text("expected x,y in canvas pixels (got 10)")
     page.click("#rule-save")
     expect(page.locator("#toast")).to_have_text("Rule stairs-left created")
     stored = daemon.get("/api/rules/stairs-left").json()

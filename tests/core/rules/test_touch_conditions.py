@@ -62,3 +62,13 @@ def test_touch_in_a_region_of_a_canvas() -> None:
     ]
     assert e.why("t")["readings"][0]["touches"] == 1
     assert edges(e.feed(TouchFrame("panel", "stairs", ((150.0, 5.0),)), T0 + 3)) == ["fall"]
+
+
+def test_rule_test_takes_touches() -> None:
+    """POST /api/rules/test's readings may be touches (through the service's parser)."""
+    from trocadero.core.rule_service import _reading
+
+    frame, at = _reading({"touch": "panel", "canvas": "stairs", "points": [[1, 2]]}, "r", 5.0)
+    assert (frame, at) == (TouchFrame("panel", "stairs", ((1.0, 2.0),)), 5.0)
+    with pytest.raises(InvalidDocument, match=r"r.points\[0\]: expected \[x, y\]"):
+        _reading({"touch": "panel", "canvas": "stairs", "points": [[1]]}, "r", 5.0)
