@@ -6,8 +6,11 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trocadero.protocols.osc import (
+    Arg,
     Bundle,
     Limits,
     Message,
@@ -120,3 +123,29 @@ def test_trailing_bytes_and_truncation_are_refused() -> None:
             decode_packet(FSEQ[:cut])
     with pytest.raises(OscError):
         decode_packet(FSEQ + b"\x00\x00\x00\x00")
+
+
+ARGS = st.lists(
+    st.one_of(
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(width=32, allow_nan=False),
+        st.text(st.characters(min_codepoint=1, max_codepoint=127), max_size=20),
+        st.binary(max_size=20),
+        st.booleans(),
+        st.none(),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ARGS, min_size=1, max_size=4), st.integers(0, 3))
+def test_round_trip_through_nested_bundles(arg_lists: list[list[Arg]], depth: int) -> None:
+    encoded = [encode_message(f"/m/{i}", *args) for i, args in enumerate(arg_lists)]
+    data = encode_bundle(*encoded)
+    for _ in range(depth):
+        data = encode_bundle(data)
+    assert len(data) % 4 == 0
+    got = messages(decode_packet(data))
+    assert [m.address for m in got] == [f"/m/{i}" for i in range(len(arg_lists))]
+    assert [list(m.args) for m in got] == arg_lists
