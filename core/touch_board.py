@@ -1,5 +1,7 @@
 """The touches down now and where touches went down lately: what `touch_ripple` layers draw
-from (on the Trio thread, which also writes it) and the touch API shows. No I/O, no Trio."""
+from and the touch API shows. Written on the Trio thread; read there (the native render's
+slot feed) or from the Python render thread, so reads copy before iterating. No I/O, no
+Trio."""
 
 from __future__ import annotations
 
@@ -49,8 +51,7 @@ class Spawn:
 
 
 class TouchBoard:
-    """The touches down now per surface and the recent touch-downs per canvas; read by the
-    render (same thread as the writers: the Trio thread) and the API."""
+    """The touches down now per surface and the recent touch-downs per canvas."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -60,13 +61,15 @@ class TouchBoard:
         self.generation = 0  # bumped on every change (a drawing's cache key)
 
     def on_canvas(self, canvas: str) -> list[LiveTouch]:
+        # list() copies in one step under the GIL: a render thread (the non-native renderer)
+        # may read while the Trio thread writes.
         return [
             t
-            for surface, touches in self.live.items()
+            for surface, touches in list(self.live.items())
             if self.canvas_of.get(surface) == canvas
-            for t in touches.values()
+            for t in list(touches.values())
         ]
 
     def recent(self, canvas: str, within_s: float) -> list[Spawn]:
         now = self.clock()
-        return [s for s in self.spawns.get(canvas, ()) if now - s.at <= within_s]
+        return [s for s in list(self.spawns.get(canvas, ())) if now - s.at <= within_s]
