@@ -3,6 +3,10 @@ its canvas is a config error naming the surface's key."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from trocadero.config import ConfigError, parse_config
@@ -29,3 +33,19 @@ def test_unknown_canvas_and_rectangle_outside() -> None:
         {"stairs": (96, 40)},
     )
     assert (c.x, c.w, c.h) == (48, 48, 40)  # to the canvas's edges
+
+
+def test_check_config_names_a_surface_off_its_canvas(tmp_path: Path) -> None:
+    cfg = tmp_path / "site.toml"
+    cfg.write_text(
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
+        '[[touch.surfaces]]\nname = "a"\ncanvas = "stairs"\nx = 90\nw = 10\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "trocadero", "check-config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out
+    assert "touch.surfaces[0]: the rectangle 90,0 10x40 is not inside canvas 'stairs'" in out.stderr
