@@ -162,3 +162,31 @@ def test_a_region_rule_built_in_the_editor_fires_on_a_simulated_press(
     fires = page.locator('#rules-list tr[data-rule="stairs-left"] [data-field="fires"]')
     expect(fires).to_have_text("1")
     shot(page, "touch-rule")
+
+
+def test_a_refused_touch_is_shown(browser: Browser, daemon: Daemon) -> None:
+    """A technician demoted to viewer while the page is open (the daemon revokes the old
+    role's tokens): the next press is refused, and the page says so (nothing is swallowed,
+    nothing is touched)."""
+    r = daemon.post(
+        "/api/users", json={"name": "tech", "role": "operator", "password": "on-site-tech"}
+    )
+    assert r.status_code == 201, r.text
+    page = browser.new_page(viewport={"width": 1024, "height": 1366})
+    page.goto(daemon.base + "/")
+    page.fill("#username", "tech")
+    page.fill("#password", "on-site-tech")
+    page.click("#login")
+    page.goto(daemon.base + "/#/touch")
+    expect(page.locator('[data-touch-surface="panel"] p.dim')).to_contain_text("turned 90°")
+    expect(page.locator("main")).to_contain_text("Press and drag inside a surface")
+    r = daemon.request("PATCH", "/api/users/tech", json={"role": "viewer"})
+    assert r.status_code == 200, r.text
+    page.mouse.move(*press_point(page, 0.5, 0.5))
+    page.mouse.down()
+    page.mouse.up()
+    expect(page.locator("#toast")).to_contain_text("401: ")
+    expect(page.locator("#toast")).to_have_class("show error")
+    assert touches(daemon) == []
+    shot(page, "touch-refused")
+    page.close()
