@@ -16,6 +16,7 @@ from .fields import setting
 from .inputs import InputConfig, validate_inputs
 from .mqtt import MqttConfig
 from .outputs import OutputConfig
+from .touch import TouchConfig
 
 MAX_BODY_BYTES = 1 << 20  # the default of [web] max_body_bytes
 
@@ -609,6 +610,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     mdvr: MdvrConfig = field(default_factory=MdvrConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    touch: TouchConfig = field(default_factory=TouchConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 

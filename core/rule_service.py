@@ -24,7 +24,7 @@ from .interactions import Interactions
 from .model import SunEvent
 from .permissions import require
 from .playback.plan import LookRef
-from .rules import Fire, Reading, Rule, RuleEngine, Site, parse_rule, rule_doc
+from .rules import Fire, Reading, Rule, RuleEngine, Site, TouchFrame, parse_rule, rule_doc
 from .rules.model import Action, Celebrate, Follow, Go, Goto, Master, Override, Release
 from .rules.parse import action_doc
 from .schedule.clock import zone
@@ -224,8 +224,9 @@ class RuleService:
 
     # --- running --------------------------------------------------------------------------
 
-    async def feed(self, reading: Reading | None) -> list[Fire]:
-        """A reading (None: a tick) now; every fire carried out (failures counted)."""
+    async def feed(self, reading: Reading | TouchFrame | None) -> list[Fire]:
+        """A reading or a surface's touches (None: a tick) now; every fire carried out
+        (failures counted)."""
         if reading is not None:
             self.stats.readings += 1
         fires = self.engine.feed(reading, self.wall())
@@ -278,20 +279,43 @@ class RuleService:
                 await c.set_master(who, a.target, a.level)
 
 
-def _reading(doc: Mapping[str, Any], where: str, t: float) -> tuple[Reading, float]:
+def _at(doc: Mapping[str, Any], where: str, t: float) -> float:
+    at = doc.get("at", t)
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        raise InvalidDocument([f"{where}.at: expected Unix seconds (got {at!r})"])
+    return float(at)
+
+
+def _touches(doc: Mapping[str, Any], where: str, t: float) -> tuple[TouchFrame, float]:
+    surface, canvas, points = doc.get("touch"), doc.get("canvas"), doc.get("points")
+    if not isinstance(surface, str) or not isinstance(canvas, str) or not isinstance(points, list):
+        raise InvalidDocument([f"{where}: expected {{touch, canvas, points, at?}}"])
+    found: list[tuple[float, float]] = []
+    for i, p in enumerate(points[:256]):
+        if not (
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+            and all(math.isfinite(v) for v in p)
+        ):
+            raise InvalidDocument([f"{where}.points[{i}]: expected [x, y] in canvas pixels"])
+        found.append((float(p[0]), float(p[1])))
+    return TouchFrame(surface, canvas, tuple(found)), _at(doc, where, t)
+
+
+def _reading(doc: Mapping[str, Any], where: str, t: float) -> tuple[Reading | TouchFrame, float]:
     if not isinstance(doc, Mapping):
         raise InvalidDocument([f"{where}: expected an object"])
+    if "touch" in doc:
+        return _touches(doc, where, t)
     sensor, values = doc.get("sensor"), doc.get("values")
     if not isinstance(sensor, str) or not isinstance(values, Mapping):
         raise InvalidDocument([f"{where}: expected {{sensor, values, at?}}"])
     for k, v in values.items():
         if not isinstance(v, bool | int | float):
             raise InvalidDocument([f"{where}.values.{k}: expected a number or true/false"])
-    at = doc.get("at", t)
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
-        raise InvalidDocument([f"{where}.at: expected Unix seconds (got {at!r})"])
     plain = {k: v if isinstance(v, bool) else float(v) for k, v in values.items()}
-    return Reading(sensor, plain), float(at)
+    return Reading(sensor, plain), _at(doc, where, t)
 
 
 def _fire_doc(f: Fire) -> dict[str, Any]:

@@ -134,10 +134,13 @@ def _check_config(path: Path) -> int:
 
     from .showload import load_configured_show
     from .statefile import resolve_state_dir, state_dir_problems
+    from .tuio import surface_maps
 
     try:
         config = load_config(path)
         show = load_configured_show(config)
+        sizes = {n: (c.cmap.width, c.cmap.height) for n, c in show.renderer.canvases.items()}
+        surface_maps(config.touch, sizes)  # touch surfaces on the show's canvases
         state = resolve_state_dir(config.state.directory, os.environ)
         if problems := state_dir_problems(state):
             raise ConfigError([f"{path}: {p}" for p in problems])

@@ -57,6 +57,8 @@ from trocadero.core.statistics import counter, detail, section, to_json
 from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
 from trocadero.core.storage.driver import StoreStatistics
 from trocadero.core.storage.sql import SqlStorage
+from trocadero.core.touch import SurfaceMap, TouchService
+from trocadero.core.touch_board import TouchBoard
 from trocadero.native import kernels
 from trocadero.native.clock import VERSION as NATIVE_VERSION
 from trocadero.native.clock import FrameClock
@@ -126,6 +128,7 @@ from .supervisor import Policy, SupervisorStatistics, SupervisorStats, supervise
 from .systemd import Notifier
 from .tls import ServerTls, server_tls
 from .tracing import start_tracing, stop_tracing
+from .tuio import TouchListeners, TouchStatistics, surface_maps
 from .wire_watch import start_wire_watch, stop_wire_watch
 
 log = get_logger("daemon")
@@ -180,6 +183,7 @@ class HealthStatistics:
     mdvr_process: GatewayProcessStatistics | None = field(metadata=section())
     mqtt: MqttStatistics | None = field(metadata=section())
     rules: RuleStatistics | None = field(metadata=section())
+    touch: TouchStatistics | None = field(metadata=section())
     events: EventsStatistics
     store: StoreStatistics | None = field(metadata=section())
     logins: LoginStatistics | None = field(metadata=section())
@@ -213,6 +217,7 @@ class Runtime:
     redis: RedisBridge | None = None
     mqtt: MqttSensors | None = None
     rules: RuleService | None = None
+    touch: TouchListeners | None = None  # [[touch.surfaces]]: the TUIO listeners
     live: LiveStats = field(default_factory=LiveStats)
     socket: ControlSocket | None = None
     operations: Registry | None = None  # the one table REST and the socket API serve
@@ -287,6 +292,7 @@ class Runtime:
             ),
             mqtt=None if self.mqtt is None else self.mqtt.stats.statistics(),
             rules=None if self.rules is None else self.rules.statistics(),
+            touch=None if self.touch is None else self.touch.statistics(),
             events=EventsStatistics(
                 self.events.subscriber_count,
                 self.events.published,
@@ -591,8 +597,12 @@ async def run_daemon(
     # Made before the show: its layers use them from the start, and so do the content
     # library, the MDVR gateway and the runtime (the same instances, passed to each).
     events, assets, feeds = EventBus(), AssetIndex(), LiveFeeds()
-    sources = SourceContext(assets=assets, live_feeds=feeds, alert=video_alerts(events))
+    touches = TouchBoard()  # what touch_ripple layers draw from
+    sources = SourceContext(
+        assets=assets, live_feeds=feeds, alert=video_alerts(events), touches=touches
+    )
     show = load_configured_show(config, sources)
+    touch_surfaces(config, show)  # before any storage is opened: a ConfigError names the key
     tls = server_tls(config.web)  # unreadable certificate files: a config error, exit 2
     directory = resolve_state_dir(config.state.directory, os.environ)
     if problems := state_dir_problems(directory):
@@ -667,6 +677,11 @@ def _leaves(group: BaseExceptionGroup[ConfigError]) -> list[ConfigError]:
         else:
             out.append(e)
     return out
+
+
+def touch_surfaces(config: Config, show: LoadedShow) -> list[SurfaceMap]:
+    sizes = {n: (c.cmap.width, c.cmap.height) for n, c in show.renderer.canvases.items()}
+    return surface_maps(config.touch, sizes)
 
 
 async def _run(
@@ -746,6 +761,17 @@ async def _run(
     # Trigger rules: loaded and fed by their task (started below, after the state restore).
     rules = RuleService(store.rules, store.audit, rt.controller, interactions, site_of(config.site))
     rt.rules = rules
+    # Touch: the service (the simulator works with any configured surface) and, when
+    # surfaces are configured, their TUIO listeners (started below).
+    touch = TouchService(
+        touch_surfaces(config, show),
+        rt.events.publish,
+        store.audit,
+        board=show.renderer.sources.touches,
+        timeout_s=config.touch.touch_timeout_s,
+    )
+    if config.touch.surfaces:
+        rt.touch = TouchListeners(config.touch, touch)
     rt.operations = registry(
         rt.controller,
         interactions=interactions,
@@ -767,6 +793,7 @@ async def _run(
         look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
         snapshots=ShowSnapshots(store, rt.controller, rt.schedules, rules),
         rules=rules,
+        touch=touch,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped
     # (a reseed, a restore); the same content as the newest adds nothing.
@@ -836,6 +863,10 @@ async def _run(
                 if config.mqtt.enabled:  # off by default: no broker contacted
                     rt.mqtt = MqttSensors(config.mqtt, interactions.sensor, alert=rt.events.alert)
                     await _supervised(nursery, rt, "mqtt", rt.mqtt.serve, Policy(config_key="mqtt"))
+                if rt.touch is not None:  # off unless [[touch.surfaces]] are configured
+                    await _supervised(
+                        nursery, rt, "touch", rt.touch.serve, Policy(config_key="touch.surfaces")
+                    )
                 if rt.mdvr is not None:
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())

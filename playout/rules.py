@@ -1,8 +1,9 @@
-"""The trigger-rule task: every `sensor:data` reading (the sensor API, MQTT, later touch and
-camera blobs) and a tick a few times a second (time windows, staleness, debounce and minimum
-times running out) go through the rule engine; its fires are carried out by the service
-through the command layer. A failing action is logged and counted by the service; a failure
-of the task itself is the supervisor's (restart, alert)."""
+"""The trigger-rule task: every `sensor:data` reading (the sensor API, MQTT, later camera
+blobs), every `touch:frame` (touch surfaces and the simulator) and a tick a few times a
+second (time windows, staleness, debounce and minimum times running out) go through the
+rule engine; its fires are carried out by the service through the command layer. A failing
+action is logged and counted by the service; a failure of the task itself is the
+supervisor's (restart, alert)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import trio
 
 from trocadero.core.events import EventBus
 from trocadero.core.rule_service import RuleService
-from trocadero.core.rules import Reading
+from trocadero.core.rules import Reading, TouchFrame
 
 from .logs import get_logger
 
@@ -39,6 +40,20 @@ def _reading(payload: Mapping[str, Any]) -> Reading | None:
     return Reading(sensor, plain)
 
 
+def _touches(payload: Mapping[str, Any]) -> TouchFrame | None:
+    """The touches of a `touch:frame` event (published by core/touch.py; checked again)."""
+    surface, canvas, touches = payload.get("surface"), payload.get("canvas"), payload.get("touches")
+    if not isinstance(surface, str) or not isinstance(canvas, str) or not isinstance(touches, list):
+        return None
+    points = tuple(
+        (float(t["x"]), float(t["y"]))
+        for t in touches
+        if isinstance(t, Mapping)
+        and all(isinstance(t.get(k), int | float) and not isinstance(t.get(k), bool) for k in "xy")
+    )
+    return TouchFrame(surface, canvas, points)
+
+
 async def serve_rules(
     service: RuleService,
     events: EventBus,
@@ -47,7 +62,7 @@ async def serve_rules(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     await service.load()
-    with events.subscribe("sensor:data", capacity=4096) as readings:
+    with events.subscribe(("sensor:data", "touch:frame"), capacity=4096) as readings:
         log.info("rules running", rules=len(service.engine.rules))
         task_status.started()
         next_tick = trio.current_time()
@@ -57,7 +72,11 @@ async def serve_rules(
                 with trio.move_on_at(next_tick):  # only the wait is cancelled, never a fire
                     event = await readings.receive()
             if event is not None:
-                reading = _reading(event.payload)
+                reading: Reading | TouchFrame | None
+                if event.topic == "touch:frame":
+                    reading = _touches(event.payload)
+                else:
+                    reading = _reading(event.payload)
                 if reading is not None:
                     await service.feed(reading)
                 continue

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from .daemon_harness import ADMIN_PASSWORD, DEFAULT_SCHEDULE, Daemon, running_daemon
+from .ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -190,7 +191,9 @@ def run_trocadero(daemon: Daemon, socket_path: Path, example: Example) -> None:
 
 def test_examples_run_against_a_daemon(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RUNTIME_DIRECTORY"}
-    with running_daemon(tmp_path, env=env) as daemon:
+    # docs/touch.md's examples touch this surface.
+    touch = f'[[touch.surfaces]]\nname = "stairs-panel"\ncanvas = "stairs"\nport = {free_port()}\n'
+    with running_daemon(tmp_path, touch, env=env) as daemon:
         daemon.wait_healthy()
         socket_path = tmp_path / "state" / "control.sock"
         token = ""
@@ -209,5 +212,7 @@ def test_examples_run_against_a_daemon(tmp_path: Path) -> None:
         assert {"canopy", "facade"} <= overridden, state["overrides"]
         assert state["masters"]["grand"] == 0.6
         assert state["emergency"]["engaged"] is True
+        (panel,) = daemon.get("/api/touch").json()["surfaces"]
+        assert [(t["x"], t["y"]) for t in panel["touches"]] == [(24.0, 20.0)]
         entries = daemon.get("/api/schedule").json()["entries"]
         assert [e["name"] for e in entries] == sorted(["dusk", *DEFAULT_SCHEDULE])

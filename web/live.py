@@ -70,6 +70,7 @@ TOPIC_ACCESS: Final[Mapping[str, str]] = {
     "content:upload:progress": "read",
     "celebration:trigger": "read",
     "sensor:data": "read",
+    "touch:frame": "read",
     "device:*": "read",
 }
 

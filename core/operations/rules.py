@@ -49,7 +49,8 @@ _EDITED: Final = {
 
 @dataclass(frozen=True, slots=True)
 class _ReadingList(_NotText):
-    """Readings to test a rule with: [{sensor, values, at?}]."""
+    """Readings to test a rule with: [{sensor, values, at?}] and touches
+    [{touch, canvas, points, at?}]."""
 
     def parse(self, value: Any, key: str) -> list[Any]:
         if not isinstance(value, list) or len(value) > 1000:
@@ -66,7 +67,21 @@ class _ReadingList(_NotText):
             },
             "required": ["sensor", "values"],
         }
-        return {"type": "array", "items": reading}
+        touches = {
+            "type": "object",
+            "properties": {
+                "touch": {"type": "string", "description": "the touch surface"},
+                "canvas": {"type": "string"},
+                "points": {
+                    "type": "array",
+                    "description": "every touch down on the surface: [x, y] in canvas pixels",
+                    "items": {"type": "array", "items": {"type": "number"}},
+                },
+                "at": {"type": "number", "description": "Unix s; absent: the test's time"},
+            },
+            "required": ["touch", "canvas", "points"],
+        }
+        return {"type": "array", "items": {"anyOf": [reading, touches]}}
 
 
 async def _list(s: Services, actor: Actor, a: Mapping[str, Any]) -> Any:

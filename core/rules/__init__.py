@@ -8,8 +8,17 @@ daemon's task (playout/rules.py) feeds it and carries the fires out through the 
 
 from __future__ import annotations
 
-from .engine import Fire, Reading, RuleEngine, Site
+from .engine import Fire, Reading, RuleEngine, Site, TouchFrame
 from .model import Rule
 from .parse import parse_rule, rule_doc
 
-__all__ = ["Fire", "Reading", "Rule", "RuleEngine", "Site", "parse_rule", "rule_doc"]
+__all__ = [
+    "Fire",
+    "Reading",
+    "Rule",
+    "RuleEngine",
+    "Site",
+    "TouchFrame",
+    "parse_rule",
+    "rule_doc",
+]

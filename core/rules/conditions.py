@@ -5,16 +5,27 @@ clock and sun, what the schedule plays. Pure apart from the hysteresis latches i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from trocadero.core.model import SunEvent
 
-from .model import All, AnyOf, Compare, Condition, Flag, Not, SchedulePlays, SunWindow, TimeWindow
+from .model import (
+    All,
+    AnyOf,
+    Compare,
+    Condition,
+    Flag,
+    Not,
+    SchedulePlays,
+    SunWindow,
+    TimeWindow,
+    Touched,
+)
 
-__all__ = ["Context", "Site", "evaluate"]
+__all__ = ["Context", "Site", "TouchFrame", "evaluate"]
 
 Value = float | bool
 
@@ -27,6 +38,15 @@ class Site:
     sun: Callable[[SunEvent, date], float]
 
 
+@dataclass(frozen=True, slots=True)
+class TouchFrame:
+    """The touches down on one surface now, in its canvas's pixels (a `touch:frame`)."""
+
+    surface: str
+    canvas: str
+    points: tuple[tuple[float, float], ...]
+
+
 @dataclass(slots=True)
 class Context:
     t: float  # Unix seconds
@@ -35,6 +55,7 @@ class Context:
     playing: frozenset[str]
     latches: MutableMapping[Compare, bool]
     seen: list[dict[str, Any]]  # what the evaluation looked at, for why()
+    touches: Mapping[str, TouchFrame] = field(default_factory=dict)  # by surface
 
 
 def evaluate(c: Condition, ctx: Context) -> bool:
@@ -50,6 +71,8 @@ def evaluate(c: Condition, ctx: Context) -> bool:
         return not evaluate(c.item, ctx)
     if isinstance(c, Compare | Flag):
         return _reading(c, ctx)
+    if isinstance(c, Touched):
+        return _touched(c, ctx)
     if isinstance(c, TimeWindow):
         return _window(c, ctx)
     if isinstance(c, SunWindow):
@@ -78,6 +101,27 @@ def _reading(c: Compare | Flag, ctx: Context) -> bool:
     if isinstance(c, Compare):
         ctx.latches[c] = ok
     ctx.seen.append(entry | {"ok": ok})
+    return ok
+
+
+def _touched(c: Touched, ctx: Context) -> bool:
+    hits = 0
+    for frame in ctx.touches.values():
+        if c.surface is not None and frame.surface != c.surface:
+            continue
+        if c.canvas is not None and frame.canvas != c.canvas:
+            continue
+        if c.region is None:
+            hits += len(frame.points)
+            continue
+        x0, y0, w, h = c.region
+        hits += sum(1 for x, y in frame.points if x0 <= x < x0 + w and y0 <= y < y0 + h)
+    ok = hits > 0
+    where = c.surface or c.canvas or "any surface"
+    entry: dict[str, Any] = {"touch": where, "touches": hits, "ok": ok}
+    if c.region is not None:
+        entry["region"] = list(c.region)
+    ctx.seen.append(entry)
     return ok
 
 

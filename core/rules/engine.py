@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .conditions import Context, Site, Value, evaluate
+from .conditions import Context, Site, TouchFrame, Value, evaluate
 from .model import Action, Compare, Follow, Master, Rule
 
-__all__ = ["Fire", "Reading", "RuleEngine", "Site"]
+__all__ = ["Fire", "Reading", "RuleEngine", "Site", "TouchFrame"]
 
 Edge = Literal["rise", "fall", "follow"]
 FOLLOW_STEP = 0.002  # a master change smaller than this is not worth a command
@@ -71,6 +71,7 @@ class RuleEngine:
         self.rules: dict[str, Rule] = {}
         self.states: dict[str, _State] = {}
         self.readings: dict[tuple[str, str], tuple[Value, float]] = {}
+        self.touches: dict[str, TouchFrame] = {}  # by surface: what is down now
         self.set_rules(rules)
 
     # --- the rule set ---------------------------------------------------------------------
@@ -93,10 +94,15 @@ class RuleEngine:
 
     # --- feeding --------------------------------------------------------------------------
 
-    def feed(self, reading: Reading | None, t: float) -> list[Fire]:
-        """A reading received at `t` (None: a tick, for time windows, staleness and
-        timers); the fires it causes, highest priority first."""
-        if reading is not None:
+    def feed(self, reading: Reading | TouchFrame | None, t: float) -> list[Fire]:
+        """A reading or a surface's touches received at `t` (None: a tick, for time
+        windows, staleness and timers); the fires it causes, highest priority first."""
+        if isinstance(reading, TouchFrame):
+            if reading.points:
+                self.touches[reading.surface] = reading
+            else:
+                self.touches.pop(reading.surface, None)
+        elif reading is not None:
             for key, value in reading.values.items():
                 pair = (reading.source, key)
                 self.readings.pop(pair, None)  # re-inserted last: the dict is in hearing order
@@ -111,7 +117,7 @@ class RuleEngine:
         return fires
 
     def _step(self, rule: Rule, st: _State, t: float, playing: frozenset[str]) -> list[Fire]:
-        ctx = Context(t, self.readings, self.site, playing, st.latches, [])
+        ctx = Context(t, self.readings, self.site, playing, st.latches, [], self.touches)
         raw = evaluate(rule.condition, ctx)
         st.seen, st.evaluated = ctx.seen, t
         if raw != st.raw:

@@ -74,6 +74,16 @@ class SchedulePlays:
 
 
 @dataclass(frozen=True, slots=True)
+class Touched:
+    """Something touches a surface now: on `surface` (None: any), on `canvas` (None: any),
+    inside `region` (x, y, w, h in that canvas's pixels; None: anywhere)."""
+
+    surface: str | None = None
+    canvas: str | None = None
+    region: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class All:
     items: tuple[Condition, ...]  # empty: always true
 
@@ -88,7 +98,7 @@ class Not:
     item: Condition
 
 
-Condition = Compare | Flag | TimeWindow | SunWindow | SchedulePlays | All | AnyOf | Not
+Condition = Compare | Flag | Touched | TimeWindow | SunWindow | SchedulePlays | All | AnyOf | Not
 
 
 # --- actions ---------------------------------------------------------------------------------

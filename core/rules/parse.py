@@ -38,6 +38,7 @@ from .model import (
     SchedulePlays,
     SunWindow,
     TimeWindow,
+    Touched,
 )
 
 __all__ = ["condition_doc", "parse_rule", "rule_doc"]
@@ -186,6 +187,9 @@ def _condition(p: _Problems, value: object, path: str, depth: int) -> Condition:
         return Not(_condition(p, doc["not"], f"{path}.not", depth + 1))
     if "sensor" in doc:
         return _reading(p, doc, path)
+    if "touch" in doc:
+        p.only(doc, path, {"touch"})
+        return _touch(p, doc["touch"], f"{path}.touch")
     if "time" in doc:
         p.only(doc, path, {"time"})
         return _time(p, doc["time"], f"{path}.time")
@@ -194,7 +198,9 @@ def _condition(p: _Problems, value: object, path: str, depth: int) -> Condition:
     if "schedule_plays" in doc:
         p.only(doc, path, {"schedule_plays"})
         return SchedulePlays(p.name(doc["schedule_plays"], f"{path}.schedule_plays"))
-    p.add(path, "expected one of all, any, not, sensor, time, sun, schedule_plays", dict(doc))
+    p.add(
+        path, "expected one of all, any, not, sensor, touch, time, sun, schedule_plays", dict(doc)
+    )
     return All(())
 
 
@@ -221,6 +227,31 @@ def _reading(p: _Problems, doc: Mapping[str, Any], path: str) -> Condition:
         if op in ("==", "!=") and hysteresis:
             p.add(f"{path}.hysteresis", "only for <, <=, > and >=", hysteresis)
     return Compare(source, key, cast(Op, op), value, hysteresis, stale)
+
+
+def _touch(p: _Problems, value: object, path: str) -> Condition:
+    """{"surface": name} and/or {"canvas": name, "region": [x, y, w, h]}."""
+    doc = p.obj(value, path)
+    if doc is None:
+        return All(())
+    p.only(doc, path, {"surface", "canvas", "region"})
+    surface = None if doc.get("surface") is None else p.name(doc["surface"], f"{path}.surface")
+    canvas = None if doc.get("canvas") is None else p.name(doc["canvas"], f"{path}.canvas")
+    region: tuple[float, float, float, float] | None = None
+    raw = doc.get("region")
+    if raw is not None:
+        if canvas is None:
+            p.add(f"{path}.region", "a region is in a canvas's pixels: name the canvas")
+        if not isinstance(raw, list) or len(raw) != 4:
+            p.add(f"{path}.region", "expected [x, y, w, h] in canvas pixels", raw)
+        else:
+            x, y, w, h = (p.number(v, f"{path}.region[{i}]", 0.0, 1e6) for i, v in enumerate(raw))
+            if w <= 0 or h <= 0:
+                p.add(f"{path}.region", "width and height must be more than 0", raw)
+            region = (x, y, w, h)
+    if surface is None and canvas is None:
+        p.add(path, "name a surface, a canvas, or both")
+    return Touched(surface, canvas, region)
 
 
 def _clock(p: _Problems, value: object, path: str) -> int:
@@ -398,6 +429,15 @@ def condition_doc(c: Condition) -> dict[str, Any]:
         out = {"sensor": c.source, "key": c.key, "op": c.op, "value": c.value}
         if c.hysteresis:
             out["hysteresis"] = c.hysteresis
+    elif isinstance(c, Touched):
+        touch: dict[str, Any] = {}
+        if c.surface is not None:
+            touch["surface"] = c.surface
+        if c.canvas is not None:
+            touch["canvas"] = c.canvas
+        if c.region is not None:
+            touch["region"] = list(c.region)
+        return {"touch": touch}
     elif isinstance(c, TimeWindow):
         window: dict[str, Any] = {"from": _hhmm(c.start), "until": _hhmm(c.end)}
         if c.days:

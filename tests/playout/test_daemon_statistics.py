@@ -63,6 +63,7 @@ def test_every_statistics_field_is_in_healthz_and_metrics(tmp_path: Path) -> Non
         f'[mdvr]\nenabled = true\nbind_address = "127.0.0.1"\nudp = true\n'
         f"signaling_port = {free_port()}\nmedia_port = {free_port()}\n"
         f"[mqtt]\nenabled = true\nport = {free_port()}\n"  # no broker: still reported
+        f'[[touch.surfaces]]\nname = "panel"\ncanvas = "stairs"\nport = {free_port()}\n'
         "[schedule]\nenabled = true\n"
         f'[backup]\nenabled = true\ninterval_s = 3600\ndirectory = "{tmp_path / "backups"}"\n'
     )

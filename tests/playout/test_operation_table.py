@@ -120,6 +120,8 @@ ARGS: dict[str, Args] = {
     "rule.disable": {"name": "eq-rule"},
     "rule.why": {"name": "eq-rule"},
     "rule.test": {"rule": RULE, "readings": [{"sensor": "lobby", "values": {"people": 9}}]},
+    "touch.list": {},
+    "touch.simulate": {"surface": "stairs-panel", "action": "down", "id": 1, "x": 0.5, "y": 0.5},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -279,6 +281,7 @@ def _config() -> str:
         f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
         "[playback]\ngo_debounce_s = 0.0\n"
         f"[mdvr]\nenabled = true\nsignaling_port = {free_port()}\nmedia_port = {free_port()}\n"
+        f'[[touch.surfaces]]\nname = "stairs-panel"\ncanvas = "stairs"\nport = {free_port()}\n'
     )
 
 

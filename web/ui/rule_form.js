@@ -1,11 +1,14 @@
-// The trigger-rule editor: a condition builder (sensor comparisons, presences, time windows,
-// the sun, what the schedule plays; all or any of them), actions on rise and on fall, the
+// The trigger-rule editor: a condition builder (sensor comparisons, presences, touches on a
+// surface or in a region of a canvas, time windows, the sun, what the schedule plays; all or
+// any of them), actions on rise and on fall, the
 // timing fields, and the rule's document (docs/rules.md) for what the builder cannot say.
 const OPS = ["<", "<=", ">", ">=", "==", "!="];
 const SUN = ["after_sunset", "before_sunrise", "after_sunrise", "before_sunset"];
 const CONDITIONS = {
   sensor: () => ({ sensor: "", key: "", op: "<", value: 0 }),
   presence: () => ({ sensor: "", key: "occupancy", is: true }),
+  touch: () => ({ touch: { surface: "" } }),
+  "touch region": () => ({ touch: { canvas: "", region: [0, 0, 10, 10] } }),
   time: () => ({ time: { from: "22:00", until: "06:00" } }),
   sun: () => ({ sun: "after_sunset", offset_s: 0 }),
   schedule: () => ({ schedule_plays: "" }),
@@ -27,6 +30,7 @@ export function blankRule() {
 
 function conditionKind(c) {
   if ("sensor" in c) return "is" in c ? "presence" : "sensor";
+  if ("touch" in c) return c.touch.region ? "touch region" : "touch";
   if ("time" in c) return "time";
   if ("sun" in c) return "sun";
   if ("schedule_plays" in c) return "schedule";
@@ -93,6 +97,30 @@ export function ruleForm(ui, { rule, choices, onChange }) {
           input(c, "key"),
           select(c, "is", [true, false], (v) => v === "true"),
           num(c, "stale_s", { min: 0 }),
+        ];
+      case "touch":
+        return [input(c.touch, "surface", {}, (v) => v.trim())];
+      case "touch region":
+        return [
+          pick(c.touch, "canvas", "canvas"),
+          ...["x", "y", "w", "h"].map((label, i) =>
+            el(
+              "label",
+              {},
+              `${label} `,
+              el("input", {
+                type: "number",
+                step: "any",
+                min: 0,
+                value: String(c.touch.region[i]),
+                "data-field": `region-${label}`,
+                oninput: (ev) => {
+                  c.touch.region[i] = Number(ev.target.value);
+                  changed();
+                },
+              })
+            )
+          ),
         ];
       case "time":
         return [

@@ -131,7 +131,8 @@ export async function mount(main, ui) {
     id: "rule-test-readings",
     rows: 3,
     cols: 60,
-    placeholder: "one reading a line: sensor key=value (e.g. roof lux=20, stairs occupancy=true)",
+    placeholder:
+      "one reading a line: sensor key=value (e.g. roof lux=20, stairs occupancy=true), or the touches on a surface: touch panel stairs 20,10 30,5",
   });
   let form = null;
   const formBox = el("div");
@@ -263,18 +264,22 @@ function canvasNames(doc) {
 
 function readingsText(seen) {
   return (seen || [])
-    .filter((r) => "sensor" in r)
-    .map((r) => `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`)
+    .filter((r) => "sensor" in r || "touch" in r)
+    .map((r) =>
+      "touch" in r ? `touch ${r.touch}: ${r.touches}` : `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`
+    )
     .join(", ");
 }
 
-// "roof lux=20 other=1" per line → [{sensor, values}]
+// "roof lux=20 other=1" per line → [{sensor, values}];
+// "touch panel stairs 20,10 30,5" → [{touch, canvas, points}] (every touch down on the surface)
 export function parseReadings(text) {
   return text
     .split("\n")
     .map((l) => l.trim())
     .filter(Boolean)
     .map((line, i) => {
+      if (line.startsWith("touch ")) return parseTouches(line, i);
       const [sensor, ...pairs] = line.split(/\s+/);
       const values = {};
       for (const p of pairs) {
@@ -286,4 +291,16 @@ export function parseReadings(text) {
       }
       return { sensor, values };
     });
+}
+
+function parseTouches(line, i) {
+  const [, touch, canvas, ...pairs] = line.split(/\s+/);
+  if (!canvas) throw new Error(`test readings line ${i + 1}: expected touch SURFACE CANVAS x,y …`);
+  const points = pairs.map((p) => {
+    const xy = p.split(",").map(Number);
+    if (xy.length !== 2 || !xy.every(Number.isFinite))
+      throw new Error(`test readings line ${i + 1}: expected x,y in canvas pixels (got ${p})`);
+    return xy;
+  });
+  return { touch, canvas, points };
 }

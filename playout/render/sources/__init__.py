@@ -53,8 +53,8 @@ Layout
 ------
 ``base.py`` holds the interface (``CanvasContext``, ``ParamSpec``, ``LayerSource``); one module
 per kind or family (``solid``, ``gradients``, ``chase``, ``noise``, ``plasma``,
-``testpatterns``, ``still``, ``live``, ``video``, ``templates``; ``fallback`` is shared by
-video and live); ``registry.py`` maps kind names to classes. Kind modules import only
+``testpatterns``, ``still``, ``live``, ``video``, ``ripple``, ``templates``; ``fallback`` is
+shared by video and live); ``registry.py`` maps kind names to classes. Kind modules import only
 ``base`` (and ``fallback``), the registry imports the kinds, this package re-exports the
 registry: no module imports one that imports it back.
 """

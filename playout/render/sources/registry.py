@@ -15,6 +15,7 @@ from .gradients import LinearGradient, RadialGradient
 from .live import MdvrLive
 from .noise import Noise
 from .plasma import Plasma
+from .ripple import TouchRipple
 from .solid import Solid
 from .still import Image
 from .templates import TEMPLATES
@@ -34,6 +35,7 @@ _KINDS: tuple[type[LayerSource], ...] = (
     Image,
     MdvrLive,
     Video,
+    TouchRipple,
     *TEMPLATES,
 )
 SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType({cls.kind: cls for cls in _KINDS})
