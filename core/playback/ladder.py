@@ -166,8 +166,12 @@ class Engine:
         return outcome
 
     def go(self, name: str, t: float, *, level: Level = "cues", by: str = "") -> Outcome:
-        """`by`: who started a list at the rules level (the ladder's "why")."""
-        return self._verb(self.playback(name).go(t, debounce=self.debounce), name, level, by)
+        """`by`: who started a list at the rules level (the ladder's "why"). The double-GO
+        guard (`debounce`) is for hands on a console; a rule times itself (its own debounce,
+        minimum on/off times, cooldown), so its GO is never swallowed: presence that returns
+        just after a release must light the stairs again."""
+        debounce = 0.0 if level == "rules" else self.debounce
+        return self._verb(self.playback(name).go(t, debounce=debounce), name, level, by)
 
     def back(self, name: str, t: float, fade: float | None = None) -> Outcome:
         return self._verb(self.playback(name).back(t, fade), name, None)

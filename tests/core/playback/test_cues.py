@@ -180,6 +180,21 @@ def test_double_press_within_the_window_is_one_go() -> None:
     assert e.playback("m").current == Decimal(2)
 
 
+def test_a_rule_going_again_just_after_its_release_is_not_taken_for_a_double_press() -> None:
+    # Presence on the stairs, gone, back 0.1 s later: the rule's second GO must light them
+    # (found by benches/sensor_to_wire.py: it was swallowed by the console's guard).
+    e = engine(CueListDef(name="m", cues=(cue("1", "red"),)), debounce=0.3)
+    assert e.go("m", 1.0, level="rules", by="rule:stairs") is Outcome.DONE
+    assert e.release("m", 1.05, 0.0) is Outcome.DONE
+    assert e.go("m", 1.15, level="rules", by="rule:stairs") is Outcome.DONE
+    assert e.playback("m").current == Decimal(1)
+    # A technician's double press on the same list is still one GO.
+    assert e.release("m", 2.0, 0.0) is Outcome.DONE
+    assert e.go("m", 3.0) is Outcome.DONE
+    assert e.release("m", 3.05, 0.0) is Outcome.DONE
+    assert e.go("m", 3.1) is Outcome.DEBOUNCED
+
+
 # --- GOTO, FIRE, LOAD, BACK, RELEASE, TOP -------------------------------------------------
 
 
