@@ -5,14 +5,26 @@ clock and sun, what the schedule plays. Pure apart from the hysteresis latches i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from trocadero.core.blobs import Blob, count_in
 from trocadero.core.model import SunEvent
 
-from .model import All, AnyOf, Compare, Condition, Flag, Not, SchedulePlays, SunWindow, TimeWindow
+from .model import (
+    All,
+    AnyOf,
+    BlobCount,
+    Compare,
+    Condition,
+    Flag,
+    Not,
+    SchedulePlays,
+    SunWindow,
+    TimeWindow,
+)
 
 __all__ = ["Context", "Site", "evaluate"]
 
@@ -35,6 +47,8 @@ class Context:
     playing: frozenset[str]
     latches: MutableMapping[Compare, bool]
     seen: list[dict[str, Any]]  # what the evaluation looked at, for why()
+    blobs: Mapping[str, tuple[tuple[Blob, ...], float]] = field(default_factory=dict)
+    # ^ camera → (its newest blobs, received)
 
 
 def evaluate(c: Condition, ctx: Context) -> bool:
@@ -50,6 +64,8 @@ def evaluate(c: Condition, ctx: Context) -> bool:
         return not evaluate(c.item, ctx)
     if isinstance(c, Compare | Flag):
         return _reading(c, ctx)
+    if isinstance(c, BlobCount):
+        return _blobs(c, ctx)
     if isinstance(c, TimeWindow):
         return _window(c, ctx)
     if isinstance(c, SunWindow):
@@ -77,6 +93,24 @@ def _reading(c: Compare | Flag, ctx: Context) -> bool:
             ok = _compare(c, float(value), ctx.latches.get(c, False))
     if isinstance(c, Compare):
         ctx.latches[c] = ok
+    ctx.seen.append(entry | {"ok": ok})
+    return ok
+
+
+def _blobs(c: BlobCount, ctx: Context) -> bool:
+    found = ctx.blobs.get(c.camera)
+    entry: dict[str, Any] = {"camera": c.camera, "region": list(c.region)}
+    if found is None:
+        ok, entry["state"] = False, "no blobs heard"
+    else:
+        blobs, received = found
+        age = ctx.t - received
+        n = count_in(blobs, c.region)
+        entry |= {"count": n, "age_s": round(age, 3)}
+        if age > c.stale_s:
+            ok, entry["state"] = False, f"stale (older than {c.stale_s:g} s)"
+        else:
+            ok = _compare(Compare(c.camera, "count", c.op, float(c.count)), float(n), False)
     ctx.seen.append(entry | {"ok": ok})
     return ok
 
