@@ -36,6 +36,7 @@ from trocadero.core.storage import Storage
 
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
+from .cameras_api import camera_routes
 from .containment import ContainFailures
 from .guard import no_arguments, request_actor
 from .hypercorn_ws import install as close_refused_websocket_upgrades
@@ -114,7 +115,9 @@ def create_app(control: ControlPlane) -> Starlette:
         if control.refresh is not None:
             await control.refresh()
         body = dict(control.health())
-        return JSONResponse(body, status_code=200 if body.get("status") == "ok" else 503)
+        # "degraded" (a camera down) is still serving: only a stalled clock is unhealthy.
+        healthy = body.get("status") in ("ok", "degraded")
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def metrics(_: Request) -> Response:
         if control.metrics is None:
@@ -230,6 +233,8 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += schedule_routes(control.schedule, control.actor_of, operations.services.snapshots)
     if control.mdvr is not None:
         routes += mdvr_routes(control.mdvr, control.actor_of)
+    if operations.services.cameras is not None:  # [[cameras]]: the blob view's picture
+        routes += camera_routes(operations.services.cameras, control.actor_of)
     if control.faults is not None:
         faults = control.faults
 

@@ -22,6 +22,7 @@ from .spec import SESSION_OPS, Operation, OpError, Services
 
 if TYPE_CHECKING:
     from ..auth import AuthService
+    from ..blobs import CameraView
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
@@ -108,6 +109,7 @@ def registry(
     look_preview: LookPreviewer | None = None,
     snapshots: ShowSnapshots | None = None,
     rules: RuleService | None = None,
+    cameras: CameraView | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -124,5 +126,6 @@ def registry(
         look_preview=look_preview,
         snapshots=snapshots,
         rules=rules,
+        cameras=cameras,
     )
     return Registry(OPERATIONS, services)

@@ -14,6 +14,7 @@ from .args import Arg
 
 if TYPE_CHECKING:
     from ..auth import AuthService
+    from ..blobs import CameraView
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
@@ -150,6 +151,7 @@ class Services:
     look_preview: LookPreviewer | None = None
     snapshots: ShowSnapshots | None = None  # show snapshots, rollback, export and import
     rules: RuleService | None = None  # trigger rules (need: "rules")
+    cameras: CameraView | None = None  # blob trackers (need: "cameras")
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -191,6 +193,10 @@ class Services:
     def rule_service(self) -> RuleService:
         assert self.rules is not None
         return self.rules
+
+    def camera_view(self) -> CameraView:
+        assert self.cameras is not None
+        return self.cameras
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

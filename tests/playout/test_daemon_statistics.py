@@ -49,7 +49,7 @@ def json_paths(
         yield path
 
 
-KEYED = {"subsystems", "edges"}  # objects keyed by an item's name
+KEYED = {"subsystems", "edges", "cameras"}  # objects keyed by an item's name
 
 
 def test_every_statistics_field_is_in_healthz_and_metrics(tmp_path: Path) -> None:
@@ -64,6 +64,7 @@ def test_every_statistics_field_is_in_healthz_and_metrics(tmp_path: Path) -> Non
         f"signaling_port = {free_port()}\nmedia_port = {free_port()}\n"
         f"[mqtt]\nenabled = true\nport = {free_port()}\n"  # no broker: still reported
         "[schedule]\nenabled = true\n"
+        '[[cameras]]\nname = "probe"\nurl = "/nonexistent/probe.mkv"\n'  # retried, reported
         f'[backup]\nenabled = true\ninterval_s = 3600\ndirectory = "{tmp_path / "backups"}"\n'
     )
     with running_daemon(tmp_path, extra) as d:

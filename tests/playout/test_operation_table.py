@@ -120,6 +120,7 @@ ARGS: dict[str, Args] = {
     "rule.disable": {"name": "eq-rule"},
     "rule.why": {"name": "eq-rule"},
     "rule.test": {"rule": RULE, "readings": [{"sensor": "lobby", "values": {"people": 9}}]},
+    "camera.list": {},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -279,6 +280,8 @@ def _config() -> str:
         f'[auth]\nadmin_password = "{ADMIN_PASSWORD}"\nrate_limit_per_minute = 100000\n'
         "[playback]\ngo_debounce_s = 0.0\n"
         f"[mdvr]\nenabled = true\nsignaling_port = {free_port()}\nmedia_port = {free_port()}\n"
+        # A camera (its source missing: the tracker keeps retrying) for camera.list.
+        '[[cameras]]\nname = "eq-cam"\nurl = "/nonexistent/eq-cam.mkv"\n'
     )
 
 

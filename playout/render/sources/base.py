@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Final, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from trocadero.core.blobs import LiveBlobs
+
 from ...mdvr.feeds import LiveFeeds  # no Trio/PyAV: just the frames the gateway decodes
 from ..colour import COLOUR_FORMS, Colour, parse_colour, shown
 
@@ -79,6 +81,7 @@ class SourceContext:
     assets: AssetFiles | None = None  # video layers' `asset` ids; None: no content library
     live_feeds: LiveFeeds = field(default_factory=LiveFeeds)  # what mdvr-live layers show
     alert: Callable[[str], None] = ignore_alert  # called from worker threads (decoders)
+    blobs: LiveBlobs = field(default_factory=LiveBlobs)  # what blob_glow layers draw from
 
 
 class SourceError(ValueError):

@@ -81,8 +81,8 @@ def test_full_document_parses_and_round_trips() -> None:
         ),
         (
             {"when": {"any": [{"bogus": 1}]}},
-            "rule.when.any[0]: expected one of all, any, not, sensor, time, sun, schedule_plays"
-            " (got {'bogus': 1})",
+            "rule.when.any[0]: expected one of all, any, not, sensor, presence, blobs, time, sun,"
+            " schedule_plays (got {'bogus': 1})",
         ),
         (
             {"on_rise": []},
