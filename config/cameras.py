@@ -61,7 +61,7 @@ class CameraConfig:
         maximum=3600.0,
     )
     snapshot_interval_s: float = setting(
-        1.0, "a JPEG of the picture for the blob view this often", minimum=0.1, maximum=60.0
+        0.5, "a JPEG of the picture for the blob view this often", minimum=0.1, maximum=60.0
     )
 
     def validate(self) -> list[str]:

@@ -55,6 +55,7 @@ class Snapshot:
     taken_at: float  # Unix seconds
     width: int
     height: int
+    blobs: tuple[Blob, ...] = ()  # tracked in this very picture (the view draws these on it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,12 +188,14 @@ def create_app(control: ControlPlane) -> Starlette:
         Route("/api/sources", no_arguments(sources), methods=["GET"]),
     ]
     if control.auth is not None:
+        ops = control.operations
 
         def features() -> list[str]:
             parts = {
                 "mdvr": control.mdvr is not None,
                 "schedule": control.schedule is not None,
                 "artnet_discovery": control.artnet_nodes() is not None,
+                "cameras": ops is not None and ops.services.cameras is not None,
             }
             return [name for name, on in parts.items() if on]
 

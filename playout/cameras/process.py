@@ -235,9 +235,13 @@ class CameraTracker:
 
     def _other(self, message: Hello | SnapshotPicture | WorkerError) -> None:
         if isinstance(message, SnapshotPicture):
+            # The tracker sends a picture right after its frame's blobs: kept together, so
+            # the blob view draws the boxes on the picture they were found in.
+            found = self.live.get(self.camera.name)
+            blobs = found.blobs if found is not None and found.frame_at == message.at else ()
             self.live.snapshot(
                 self.camera.name,
-                Snapshot(message.jpeg, message.at, message.width, message.height),
+                Snapshot(message.jpeg, message.at, message.width, message.height, blobs),
             )
         elif isinstance(message, Hello):
             if message.camera != self.camera.name:
