@@ -72,7 +72,8 @@ def analysed_frames(
                 if not capture.grab():
                     return
                 continue
-            next_at = max(next_at + period, clock() - period)
+            # On an absolute schedule (a slow frame is caught up on), unless far behind.
+            next_at = max(next_at + period, clock() - 1.0)
             ok, picture = capture.read()
             if not ok and is_file:  # the end of the clip: from the start again
                 capture.release()
