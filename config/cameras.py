@@ -19,6 +19,11 @@ class CameraConfig:
 
     name: str = field(metadata={"doc": "the camera's name (rules, layers, the blob view)"})
     url: str = field(metadata={"doc": "rtsp://… stream, or a video file (played in a loop)"})
+    listen: bool = setting(
+        False,
+        "rtsp: wait at this address for the camera (or an encoder) to push its stream (RTSP"
+        " ANNOUNCE/RECORD) instead of pulling it from the camera",
+    )
     canvas: str = setting("", "canvas the picture maps to (blob_glow layers); empty = any")
     rect: tuple[float, ...] = setting(
         (),
@@ -70,6 +75,8 @@ class CameraConfig:
             problems.append(f"name: 1-64 letters, digits, '_', '.' or '-' (got {self.name!r})")
         if not self.url:
             problems.append("url: required (rtsp://host/path or a video file)")
+        if self.listen and not self.url.startswith("rtsp://"):
+            problems.append(f"listen: only for an rtsp:// url (got {self.url!r})")
         if self.rect and (len(self.rect) != 4 or self.rect[2] <= 0 or self.rect[3] <= 0):
             problems.append(f"rect: [x, y, width, height] with a positive size (got {self.rect})")
         if self.min_area >= self.max_area:
