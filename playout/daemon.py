@@ -622,6 +622,12 @@ async def run_daemon(
         assets=assets, live_feeds=feeds, alert=video_alerts(events), blobs=blobs
     )
     show = load_configured_show(config, sources)
+    if unknown := [
+        f"cameras[{n}].canvas: {c.canvas!r} is not a canvas of the show"
+        for n, c in enumerate(config.cameras)
+        if c.canvas and c.canvas not in show.renderer.canvases
+    ]:
+        raise ConfigError(unknown)
     tls = server_tls(config.web)  # unreadable certificate files: a config error, exit 2
     directory = resolve_state_dir(config.state.directory, os.environ)
     if problems := state_dir_problems(directory):

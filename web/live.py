@@ -70,6 +70,7 @@ TOPIC_ACCESS: Final[Mapping[str, str]] = {
     "content:upload:progress": "read",
     "celebration:trigger": "read",
     "sensor:data": "read",
+    "blob:data": "read",  # each camera's tracked blobs, every analysed frame (docs/cameras.md)
     "device:*": "read",
 }
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.camera_clip import write_clip
-from tests.daemon_harness import Daemon, running_daemon
+from tests.daemon_harness import Daemon, free_port, running_daemon, write_config
 from tests.sacn_capture import Capture
 
 SHOW = """
@@ -170,3 +172,21 @@ def test_a_camera_lights_the_walk_goes_a_rule_and_survives_its_tracker(tmp_path:
             metrics = d.get("/metrics").text
             assert 'trocadero_camera_up{camera="square"} 1.0' in metrics
             assert 'trocadero_camera_starts_total{camera="square"} 2.0' in metrics
+
+
+def test_a_camera_on_a_canvas_the_show_lacks_is_a_config_error(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "trocadero.toml",
+        free_port(),
+        tmp_path / "state",
+        '[[cameras]]\nname = "x"\nurl = "/nonexistent/x.mkv"\ncanvas = "nope"\n',
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "trocadero", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == "cameras[0].canvas: 'nope' is not a canvas of the show"
