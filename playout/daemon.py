@@ -168,7 +168,8 @@ class WebStatistics:
 class HealthStatistics:
     """The whole of /healthz; /metrics is the same, as samples."""
 
-    status: str = field(metadata=detail())  # "ok", or "stalled" (no fresh frames): HTTP 503
+    # "ok"; "degraded" (a camera down: still HTTP 200); "stalled" (no fresh frames): HTTP 503
+    status: str = field(metadata=detail())
     version: str = field(metadata=detail())
     uptime_s: float
     clock: ClockStatistics
