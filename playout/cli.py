@@ -146,12 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_config(path: Path) -> int:
     from trocadero.config import ConfigError, load_config
 
+    from .cameras.checks import camera_canvas_problems
     from .showload import load_configured_show
     from .statefile import resolve_state_dir, state_dir_problems
 
     try:
         config = load_config(path)
         show = load_configured_show(config)
+        if unknown := camera_canvas_problems(config, show.renderer.canvases):
+            raise ConfigError([f"{path}: {p}" for p in unknown])
         state = resolve_state_dir(config.state.directory, os.environ)
         if problems := state_dir_problems(state):
             raise ConfigError([f"{path}: {p}" for p in problems])

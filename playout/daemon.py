@@ -72,6 +72,7 @@ from .artnet_nodes import (
     serve_artnet_discovery,
 )
 from .backup_schedule import BackupStatistics, BackupStats, serve_backups
+from .cameras.checks import camera_canvas_problems
 from .cameras.process import CameraStatistics, CameraTracker
 from .cameras.view import Cameras
 from .control_socket import ControlSocket, SocketStatistics, socket_path
@@ -623,11 +624,7 @@ async def run_daemon(
         assets=assets, live_feeds=feeds, alert=video_alerts(events), blobs=blobs
     )
     show = load_configured_show(config, sources)
-    if unknown := [
-        f"cameras[{n}].canvas: {c.canvas!r} is not a canvas of the show"
-        for n, c in enumerate(config.cameras)
-        if c.canvas and c.canvas not in show.renderer.canvases
-    ]:
+    if unknown := camera_canvas_problems(config, show.renderer.canvases):
         raise ConfigError(unknown)
     tls = server_tls(config.web)  # unreadable certificate files: a config error, exit 2
     directory = resolve_state_dir(config.state.directory, os.environ)

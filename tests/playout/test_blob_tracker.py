@@ -97,3 +97,49 @@ def test_an_occluded_blob_keeps_its_id_and_a_lost_one_is_dropped() -> None:
     # Too far in one frame: a different blob, not a jump.
     far = tracker.update([Detection(0.9, 0.9, 0.05, 0.1, 0.005)], 12.0)
     assert [b.id for b in far] != [new.id]
+
+
+def test_the_tracker_runs_from_a_config_file_and_names_what_is_wrong(
+    clip: tuple[Path, int], tmp_path: Path
+) -> None:
+    config = tmp_path / "trocadero.toml"
+    config.write_text(f'[[cameras]]\nname = "square"\nurl = "{clip[0]}"\nrate_hz = 50\n')
+    tracker = [sys.executable, "-m", "trocadero", "blob-tracker", "--config", str(config)]
+    proc = subprocess.Popen([*tracker, "--camera", "square"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        hello = json.loads(proc.stdout.readline())
+        first = json.loads(proc.stdout.readline())
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert hello == {"t": "hello", "camera": "square", "width": 640, "height": 480}
+    assert (first["t"], first["seq"], first["blobs"]) == ("blobs", 0, [])
+
+    def refused(*args: str) -> str:
+        run = subprocess.run(
+            [*tracker[:4], *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert run.returncode == 2, run
+        return run.stderr.strip()
+
+    assert refused("--config", str(config), "--camera", "nope") == (
+        f"{config}: cameras: no camera named 'nope'"
+    )
+    assert (
+        refused("--camera-json", '{"name": "x"}') == "--camera-json: url: required key is missing"
+    )
+    missing = tmp_path / "gone.toml"
+    missing.write_text('[[cameras]]\nname = "gone"\nurl = "/nonexistent/gone.mkv"\n')
+    run = subprocess.run(
+        [*tracker[:4], "--config", str(missing), "--camera", "gone"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 3  # the source: the daemon's supervisor retries it
+    assert json.loads(run.stdout.splitlines()[-1]) == {
+        "t": "error",
+        "text": "/nonexistent/gone.mkv: cannot open /nonexistent/gone.mkv",
+    }

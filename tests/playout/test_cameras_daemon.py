@@ -174,7 +174,9 @@ def test_a_camera_lights_the_walk_goes_a_rule_and_survives_its_tracker(tmp_path:
             assert 'trocadero_camera_starts_total{camera="square"} 2.0' in metrics
 
 
-def test_a_camera_on_a_canvas_the_show_lacks_is_a_config_error(tmp_path: Path) -> None:
+def test_a_camera_on_a_canvas_the_show_lacks_is_a_config_error_at_start_and_in_check(
+    tmp_path: Path,
+) -> None:
     config = write_config(
         tmp_path / "trocadero.toml",
         free_port(),
@@ -190,3 +192,14 @@ def test_a_camera_on_a_canvas_the_show_lacks_is_a_config_error(tmp_path: Path) -
     )
     assert run.returncode == 2
     assert run.stderr.strip() == "cameras[0].canvas: 'nope' is not a canvas of the show"
+    check = subprocess.run(
+        [sys.executable, "-m", "trocadero", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 2
+    assert (
+        check.stderr.strip() == f"{config}: cameras[0].canvas: 'nope' is not a canvas of the show"
+    )
