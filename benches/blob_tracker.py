@@ -175,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="clip length")
     args = parser.parse_args()
+    cv2.setNumThreads(1)  # as the tracker process runs (worker.py)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "walkers.mkv"
         total = write_clip(path, seconds=args.seconds)
