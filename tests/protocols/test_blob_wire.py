@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trocadero.protocols import blob_wire as w
 
@@ -81,3 +83,40 @@ def test_the_length_is_refused_before_the_body_arrives() -> None:
     with pytest.raises(w.BlobWireError, match="not within"):
         reader.feed((1001).to_bytes(4, "big"))
     assert reader.buffered == 4  # nothing of a body was awaited
+
+
+@given(st.binary(max_size=2000), st.integers(min_value=1, max_value=64))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_are_messages_or_one_refusal(junk: bytes, chunk: int) -> None:
+    """Whatever a broken tracker writes, the reader answers with messages or BlobWireError,
+    never another exception, and never buffers past one message's limit."""
+    reader = w.BlobReader()
+    try:
+        for i in range(0, len(junk), chunk):
+            for message in reader.feed(junk[i : i + chunk]):
+                assert isinstance(
+                    message, w.Hello | w.BlobFrame | w.SnapshotPicture | w.WorkerError
+                )
+            assert reader.buffered <= w.MAX_MESSAGE + 4
+    except w.BlobWireError:
+        pass
+
+
+blobs = st.lists(
+    st.builds(
+        w.Blob,
+        st.integers(0, 2**31 - 1),
+        *[st.floats(0.0, 1.0)] * 5,
+        st.floats(0.0, 1e6),
+    ),
+    max_size=20,
+)
+
+
+@given(st.lists(blobs, min_size=1, max_size=5), st.integers(min_value=1, max_value=97))
+@settings(max_examples=100, deadline=None)
+def test_frames_survive_any_split(frames: list[list[w.Blob]], chunk: int) -> None:
+    stream = b"".join(w.encode_blobs(n, 1e9 + n, f) for n, f in enumerate(frames))
+    reader = w.BlobReader()
+    got = [m for i in range(0, len(stream), chunk) for m in reader.feed(stream[i : i + chunk])]
+    assert got == [w.BlobFrame(n, 1e9 + n, tuple(f)) for n, f in enumerate(frames)]
