@@ -164,6 +164,9 @@ def test_a_presence_in_region_rule_is_built_in_the_editor_and_fires(
     # The east-bound walker reaches the region: the rule fires, the list shows it.
     row = page.locator('#rules-list tr[data-rule="square-east"]')
     expect(row.locator('[data-field="fires"]')).not_to_have_text("0", timeout=15_000)
+    # Its "why": the camera's count in the region, as the rule last saw it.
+    expect(row.locator('[data-field="held"]')).to_contain_text("square: ")
+    expect(row.locator('[data-field="held"]')).to_contain_text(" in [0.6, 0, 1, 0.5]")
     audit = daemon.get("/api/audit", params={"actor": "rule:square-east", "limit": 5}).json()
     assert "cue.go" in [e["action"] for e in audit["items"]]
     shot(page, "blobs-rule-fired")

@@ -91,3 +91,12 @@ def test_stale_blobs_go_dark_and_new_frames_are_new_keys() -> None:
 def test_the_camera_is_required() -> None:
     with pytest.raises(SourceError, match='blob_glow: param "camera": required'):
         build_source("blob_glow", {}, CanvasContext.unpatched("c", 4, 4))
+
+
+def test_a_camera_the_daemon_does_not_have_is_refused() -> None:
+    live = LiveBlobs()
+    live.placements["square"] = Placement()
+    with pytest.raises(
+        SourceError, match=r"param \"camera\": no camera 'sqaure' \(known: square\)"
+    ):
+        glow(live, camera="sqaure")

@@ -266,8 +266,12 @@ function canvasNames(doc) {
 
 function readingsText(seen) {
   return (seen || [])
-    .filter((r) => "sensor" in r)
-    .map((r) => `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`)
+    .filter((r) => "sensor" in r || "camera" in r)
+    .map((r) =>
+      "camera" in r
+        ? `${r.camera}: ${"count" in r ? r.count : "?"} in [${r.region.join(", ")}]`
+        : `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`
+    )
     .join(", ");
 }
 

@@ -72,7 +72,14 @@ class BlobGlow(LayerSource):
         self.intensity: float = values["intensity"]
         self.fade_after_s: float = values["fade_after_s"]
         self.live = self.context.blobs
-        place = self.live.placements.get(self.camera)
+        known = self.live.placements
+        if self.camera and known and self.camera not in known:  # a daemon with cameras
+            problems.append(
+                self.problem(
+                    "camera", f"no camera {self.camera!r} (known: {', '.join(sorted(known))})"
+                )
+            )
+        place = known.get(self.camera)
         w, h = self.canvas.width, self.canvas.height
         rect = place.rect if place is not None and place.rect else (0.0, 0.0, w, h)
         if place is not None and place.canvas and place.canvas != self.canvas.name:
