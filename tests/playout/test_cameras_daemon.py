@@ -140,6 +140,18 @@ def test_a_camera_lights_the_walk_goes_a_rule_and_survives_its_tracker(tmp_path:
                 return bool(lit) and all(any(abs(p - x) < 15 for x in xs) for p in lit)
 
             wait(glow_matches, "the glow is not where the blobs are")
+            # A look naming a camera the daemon lacks is refused as it is saved.
+            typo = {
+                "canvases": [
+                    {
+                        "canvas": "walk",
+                        "layers": [{"source": "blob_glow", "params": {"camera": "sqare"}}],
+                    }
+                ]
+            }
+            refused = d.put("/api/looks/typo", json=typo)
+            assert refused.status_code == 400
+            assert "no camera 'sqare' (known: square)" in refused.json()["error"]
 
             # The rule: presence in the region GOes "night" (universe 1 at full).
             wait(lambda: (newest(capture, 1, 0) or b"\0")[0] == 255, "the rule never GOed", 15)
