@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .cameras import MAX_CAMERAS, CameraConfig
 from .fields import setting
 from .inputs import InputConfig, validate_inputs
 from .mqtt import MqttConfig
@@ -611,6 +612,7 @@ class Config:
     mdvr: MdvrConfig = field(default_factory=MdvrConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     touch: TouchConfig = field(default_factory=TouchConfig)
+    cameras: tuple[CameraConfig, ...] = field(default=())  # blob trackers (docs/cameras.md)
     backup: BackupConfig = field(default_factory=BackupConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
@@ -629,4 +631,10 @@ class Config:
             problems.append(
                 f"emergency.input_universe: not received by any [[inputs]] (got {e.input_universe})"
             )
+        names = [c.name for c in self.cameras]
+        if len(names) > MAX_CAMERAS:
+            problems.append(f"cameras: at most {MAX_CAMERAS} (got {len(names)})")
+        for n, name in enumerate(names):
+            if name in names[:n]:
+                problems.append(f"cameras[{n}].name: {name!r} is used by an earlier camera")
         return problems

@@ -18,6 +18,7 @@ import structlog
 
 from trocadero.config.schema import SiteConfig
 
+from .blobs import Blob
 from .commands import Actor, Controller, audit
 from .errors import InvalidDocument, NotFoundError
 from .interactions import Interactions
@@ -68,6 +69,7 @@ class RuleStatistics:
 @dataclass
 class _Stats:
     readings: int = 0
+    blob_frames: int = 0
     fires: int = 0
     actions: int = 0
     errors: int = 0
@@ -230,6 +232,14 @@ class RuleService:
         if reading is not None:
             self.stats.readings += 1
         fires = self.engine.feed(reading, self.wall())
+        for f in fires:
+            await self.carry_out(f)
+        return fires
+
+    async def feed_blobs(self, camera: str, blobs: tuple[Blob, ...]) -> list[Fire]:
+        """A camera's blobs of one frame, now; every fire carried out."""
+        self.stats.blob_frames += 1
+        fires = self.engine.feed_blobs(camera, blobs, self.wall())
         for f in fires:
             await self.carry_out(f)
         return fires

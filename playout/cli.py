@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     gateway.add_argument("--config", type=Path, metavar="PATH", required=True, help="TOML config")
+    tracker = sub.add_parser(
+        "blob-tracker",
+        help="run one camera's blob tracker",
+        description=(
+            "Track blobs in one camera's picture (docs/cameras.md). The daemon starts one per"
+            " [[cameras]] entry; run alone, it prints what it sends as JSON lines."
+        ),
+    )
+    tracker.add_argument("--config", type=Path, metavar="PATH", help="TOML config")
+    tracker.add_argument("--camera", metavar="NAME", help="the [[cameras]] entry to run")
+    tracker.add_argument("--camera-json", metavar="JSON", help="the camera's settings as JSON")
+    tracker.add_argument("--fd", type=int, metavar="FD", help="socket to the daemon")
     check = sub.add_parser(
         "check-config",
         help="validate a config file",
@@ -124,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _gateway(args.config)
     if args.command == "backup":
         return run_backup_command(args)
+    if args.command == "blob-tracker":
+        return _blob_tracker(args)
     if args.command == "restore":
         return run_restore_command(args)
     return _run(args.config, reseed=args.reseed)
@@ -132,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_config(path: Path) -> int:
     from trocadero.config import ConfigError, load_config
 
+    from .cameras.checks import camera_canvas_problems
     from .showload import load_configured_show
     from .statefile import resolve_state_dir, state_dir_problems
     from .tuio import surface_maps
@@ -141,6 +156,8 @@ def _check_config(path: Path) -> int:
         show = load_configured_show(config)
         sizes = {n: (c.cmap.width, c.cmap.height) for n, c in show.renderer.canvases.items()}
         surface_maps(config.touch, sizes)  # touch surfaces on the show's canvases
+        if unknown := camera_canvas_problems(config, show.renderer.canvases):
+            raise ConfigError([f"{path}: {p}" for p in unknown])
         state = resolve_state_dir(config.state.directory, os.environ)
         if problems := state_dir_problems(state):
             raise ConfigError([f"{path}: {p}" for p in problems])
@@ -249,6 +266,33 @@ def _gateway(config_path: Path) -> int:
         get_logger("mdvr").critical("gateway failed", exc_info=exc)
         return EXIT_RUNTIME
     return EXIT_OK
+
+
+def _blob_tracker(args: argparse.Namespace) -> int:
+    import json
+
+    from trocadero.config import ConfigError, load_config
+    from trocadero.config.cameras import CameraConfig
+    from trocadero.core.codec import from_plain
+
+    from .cameras.worker import run_worker
+
+    try:
+        if args.camera_json is not None:
+            camera, problems = from_plain(CameraConfig, json.loads(args.camera_json))
+            if camera is None:
+                raise ConfigError([f"--camera-json: {p}" for p in problems])
+        else:
+            if args.config is None or args.camera is None:
+                raise ConfigError(["give --config PATH --camera NAME, or --camera-json"])
+            found = [c for c in load_config(args.config).cameras if c.name == args.camera]
+            if not found:
+                raise ConfigError([f"{args.config}: cameras: no camera named {args.camera!r}"])
+            camera = found[0]
+    except (ConfigError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    return run_worker(camera, args.fd)
 
 
 def _mdvr_sim(args: argparse.Namespace) -> int:

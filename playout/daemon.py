@@ -32,6 +32,7 @@ from trocadero import __version__
 from trocadero.config import Config, ConfigError
 from trocadero.config.show import ShowDef
 from trocadero.core.auth import AuthService, LoginStatistics
+from trocadero.core.blobs import LiveBlobs, Placement
 from trocadero.core.commands import Controller
 from trocadero.core.containment import CONTAINMENT, ContainmentStatistics, contain_asyncio_errors
 from trocadero.core.content import AssetIndex, ContentLibrary
@@ -73,6 +74,9 @@ from .artnet_nodes import (
     serve_artnet_discovery,
 )
 from .backup_schedule import BackupStatistics, BackupStats, serve_backups
+from .cameras.checks import camera_canvas_problems
+from .cameras.process import CameraStatistics, CameraTracker
+from .cameras.view import Cameras
 from .control_socket import ControlSocket, SocketStatistics, socket_path
 from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
 from .health import (
@@ -132,6 +136,9 @@ from .tuio import TouchListeners, TouchStatistics, surface_maps
 from .wire_watch import start_wire_watch, stop_wire_watch
 
 log = get_logger("daemon")
+# A camera is never given up on (a dead one may come back after hours): it is retried with
+# backoff up to a minute apart, each failure alerted.
+CAMERA_POLICY = Policy(restart_delay_s=1.0, max_delay_s=60.0, crash_limit=1 << 30)
 
 
 def block_python(seconds: float, *, hold_gil: bool = False) -> None:
@@ -165,7 +172,8 @@ class WebStatistics:
 class HealthStatistics:
     """The whole of /healthz; /metrics is the same, as samples."""
 
-    status: str = field(metadata=detail())  # "ok", or "stalled" (no fresh frames): HTTP 503
+    # "ok"; "degraded" (a camera down: still HTTP 200); "stalled" (no fresh frames): HTTP 503
+    status: str = field(metadata=detail())
     version: str = field(metadata=detail())
     uptime_s: float
     clock: ClockStatistics
@@ -193,6 +201,10 @@ class HealthStatistics:
     )
     watchdog: WatchdogStatistics
     backup: BackupStatistics | None = field(default=None, metadata=section())  # [backup] on
+    cameras: tuple[CameraStatistics, ...] = field(
+        default=(), metadata=section(prefix="camera", key="name")
+    )
+    reason: str = field(default="", metadata=detail())  # why "degraded" (or "stalled")
 
 
 @dataclass
@@ -229,6 +241,7 @@ class Runtime:
     watchdog_withheld: bool = False
     tls: ServerTls | None = None  # [web] tls_certificate: HTTPS and WSS
     backup: BackupStats | None = None  # [backup] enabled: the scheduled backups
+    cameras: list[CameraTracker] = field(default_factory=list)  # [[cameras]]: blob trackers
 
     @property
     def web_url(self) -> str:
@@ -262,8 +275,19 @@ class Runtime:
         now = time.monotonic_ns()
         clock = clock_statistics(self.clock, now)
         web = self.web
+        cameras = tuple(c.statistics() for c in self.cameras)
+        status, reason = "ok", ""
+        if not (clock.running and clock.fresh):
+            status, reason = "stalled", "no fresh frames"
+        elif down := [c for c in cameras if not c.up]:
+            # The lighting plays on; what the cameras drive (glows, rules) does not.
+            status = "degraded"
+            reason = "; ".join(
+                f"camera {c.name} {c.state}" + (f": {c.last_error}" if c.last_error else "")
+                for c in down
+            )
         return HealthStatistics(
-            status="ok" if clock.running and clock.fresh else "stalled",
+            status=status,
             version=__version__,
             uptime_s=round((now - self.started_ns) / 1e9, 3),
             clock=clock,
@@ -313,6 +337,8 @@ class Runtime:
                 self.notifier.watchdog_interval_s is not None, self.watchdog_withheld
             ),
             backup=None if self.backup is None else self.backup.statistics(),
+            cameras=cameras,
+            reason=reason,
         )
 
     def health(self) -> Mapping[str, Any]:
@@ -598,11 +624,20 @@ async def run_daemon(
     # library, the MDVR gateway and the runtime (the same instances, passed to each).
     events, assets, feeds = EventBus(), AssetIndex(), LiveFeeds()
     touches = TouchBoard()  # what touch_ripple layers draw from
+    blobs = LiveBlobs()  # what the cameras' trackers see, for blob_glow layers and rules
+    for camera in config.cameras:
+        blobs.placements[camera.name] = Placement(camera.canvas, camera.rect)
     sources = SourceContext(
-        assets=assets, live_feeds=feeds, alert=video_alerts(events), touches=touches
+        assets=assets,
+        live_feeds=feeds,
+        alert=video_alerts(events),
+        touches=touches,
+        blobs=blobs,
     )
     show = load_configured_show(config, sources)
     touch_surfaces(config, show)  # before any storage is opened: a ConfigError names the key
+    if unknown := camera_canvas_problems(config, show.renderer.canvases):
+        raise ConfigError(unknown)
     tls = server_tls(config.web)  # unreadable certificate files: a config error, exit 2
     directory = resolve_state_dir(config.state.directory, os.environ)
     if problems := state_dir_problems(directory):
@@ -637,7 +672,9 @@ async def run_daemon(
                 raise StartupRefused(f"storage ({config.storage.backend}): {exc}") from exc
             except (StorageError, OSError) as exc:
                 raise ConfigError([f"storage ({config.storage.backend}): {exc}"]) from exc
-            await _run(config, show, state, store, playing, events, assets, feeds, tls, config_path)
+            await _run(
+                config, show, state, store, playing, events, assets, feeds, tls, config_path, blobs
+            )
     except BaseExceptionGroup as group:
         # trio_asyncio's loop nursery wraps a start-up ConfigError: unwrap it so the CLI
         # reports it as a configuration problem (exit 2) rather than a crash.
@@ -695,6 +732,7 @@ async def _run(
     feeds: LiveFeeds,
     tls: ServerTls | None,
     config_path: Path | None = None,  # the file `trocadero run --config` read: backed up
+    blobs: LiveBlobs | None = None,  # the cameras' blobs (the same the show's layers read)
 ) -> None:
     for look in playing.looks:
         show.renderer.set_look(look)
@@ -757,6 +795,8 @@ async def _run(
         else:
             files = gateway_file_dir(config.mdvr, state.directory)
             rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+    live_blobs = LiveBlobs() if blobs is None else blobs
+    rt.cameras = [CameraTracker(c, live_blobs, rt.events) for c in config.cameras]
     interactions = Interactions(rt.controller, rt.events.publish)
     # Trigger rules: loaded and fed by their task (started below, after the state restore).
     rules = RuleService(store.rules, store.audit, rt.controller, interactions, site_of(config.site))
@@ -794,6 +834,7 @@ async def _run(
         snapshots=ShowSnapshots(store, rt.controller, rt.schedules, rules),
         rules=rules,
         touch=touch,
+        cameras=Cameras(rt.cameras, live_blobs) if rt.cameras else None,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped
     # (a reseed, a restore); the same content as the newest adds nothing.
@@ -867,6 +908,8 @@ async def _run(
                     await _supervised(
                         nursery, rt, "touch", rt.touch.serve, Policy(config_key="touch.surfaces")
                     )
+                for tracker in rt.cameras:  # each camera's death is its own (restart, alert)
+                    await _supervised(nursery, rt, tracker.subsystem, tracker.serve, CAMERA_POLICY)
                 if rt.mdvr is not None:
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())

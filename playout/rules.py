@@ -1,9 +1,9 @@
-"""The trigger-rule task: every `sensor:data` reading (the sensor API, MQTT, later camera
-blobs), every `touch:frame` (touch surfaces and the simulator) and a tick a few times a
-second (time windows, staleness, debounce and minimum times running out) go through the
-rule engine; its fires are carried out by the service through the command layer. A failing
-action is logged and counted by the service; a failure of the task itself is the
-supervisor's (restart, alert)."""
+"""The trigger-rule task: every `sensor:data` reading (the sensor API, MQTT), every
+`touch:frame` (touch surfaces and the simulator), every camera's `blob:data` frame and a
+tick a few times a second (time windows, staleness, debounce and minimum times running out)
+go through the rule engine; its fires are carried out by the service through the command
+layer. A failing action is logged and counted by the service; a failure of the task itself
+is the supervisor's (restart, alert)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import trio
 
+from trocadero.core.blobs import Blob
 from trocadero.core.events import EventBus
 from trocadero.core.rule_service import RuleService
 from trocadero.core.rules import Reading, TouchFrame
@@ -23,6 +24,31 @@ __all__ = ["TICK_S", "serve_rules"]
 
 TICK_S: Final = 0.25
 log = get_logger("rules")
+
+
+def _blobs(payload: Mapping[str, Any]) -> tuple[str, tuple[Blob, ...]] | None:
+    """The camera and blobs of a `blob:data` event (published by the camera's tracker
+    handle from checked wire data; checked again, as for readings)."""
+    camera, rows = payload.get("camera"), payload.get("blobs")
+    if not isinstance(camera, str) or not isinstance(rows, list):
+        return None
+    blobs: list[Blob] = []
+    for row in rows:
+        try:
+            blobs.append(
+                Blob(
+                    int(row["id"]),
+                    float(row["x"]),
+                    float(row["y"]),
+                    float(row["w"]),
+                    float(row["h"]),
+                    float(row["area"]),
+                    float(row["age_s"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+    return camera, tuple(blobs)
 
 
 def _reading(payload: Mapping[str, Any]) -> Reading | None:
@@ -62,7 +88,8 @@ async def serve_rules(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     await service.load()
-    with events.subscribe(("sensor:data", "touch:frame"), capacity=4096) as readings:
+    topics = ("sensor:data", "touch:frame", "blob:data")
+    with events.subscribe(topics, capacity=4096) as readings:
         log.info("rules running", rules=len(service.engine.rules))
         task_status.started()
         next_tick = trio.current_time()
@@ -71,6 +98,11 @@ async def serve_rules(
             if trio.current_time() < next_tick:  # a flood of readings must not starve ticks
                 with trio.move_on_at(next_tick):  # only the wait is cancelled, never a fire
                     event = await readings.receive()
+            if event is not None and event.topic == "blob:data":
+                found = _blobs(event.payload)
+                if found is not None:
+                    await service.feed_blobs(*found)
+                continue
             if event is not None:
                 reading: Reading | TouchFrame | None
                 if event.topic == "touch:frame":

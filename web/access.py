@@ -47,6 +47,8 @@ _OTHER_ROUTES: Final[Mapping[tuple[str, str], str]] = {
     ("DELETE", "/api/content/uploads/{upload}"): "content.edit",
     ("POST", "/api/content/uploads/{upload}/complete"): "content.edit",
     ("GET", "/api/content/{id}/thumbnail"): "read",
+    # a camera's newest picture, for the blob view (its state is the operation table's)
+    ("GET", "/api/cameras/{name}/snapshot.jpg"): "read",
     # MDVR recordings (the rest of the gateway is the operation table's)
     ("GET", "/api/mdvr/files/{id}/{which}"): "mdvr.footage",  # recordings, like live view
     # fault injection (tests; only mounted when [debug] fault_injection = true)

@@ -36,6 +36,7 @@ from trocadero.core.storage import Storage
 
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
+from .cameras_api import camera_routes
 from .containment import ContainFailures
 from .guard import no_arguments, request_actor
 from .hypercorn_ws import install as close_refused_websocket_upgrades
@@ -117,7 +118,9 @@ def create_app(control: ControlPlane) -> Starlette:
         if control.refresh is not None:
             await control.refresh()
         body = dict(control.health())
-        return JSONResponse(body, status_code=200 if body.get("status") == "ok" else 503)
+        # "degraded" (a camera down) is still serving: only a stalled clock is unhealthy.
+        healthy = body.get("status") in ("ok", "degraded")
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def metrics(_: Request) -> Response:
         if control.metrics is None:
@@ -188,12 +191,14 @@ def create_app(control: ControlPlane) -> Starlette:
         Route("/api/sources", no_arguments(sources), methods=["GET"]),
     ]
     if control.auth is not None:
+        ops = control.operations
 
         def features() -> list[str]:
             parts = {
                 "mdvr": control.mdvr is not None,
                 "schedule": control.schedule is not None,
                 "artnet_discovery": control.artnet_nodes() is not None,
+                "cameras": ops is not None and ops.services.cameras is not None,
             }
             return [name for name, on in parts.items() if on]
 
@@ -233,6 +238,8 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += schedule_routes(control.schedule, control.actor_of, operations.services.snapshots)
     if control.mdvr is not None:
         routes += mdvr_routes(control.mdvr, control.actor_of)
+    if operations.services.cameras is not None:  # [[cameras]]: the blob view's picture
+        routes += camera_routes(operations.services.cameras, control.actor_of)
     if control.faults is not None:
         faults = control.faults
 

@@ -71,6 +71,7 @@ TOPIC_ACCESS: Final[Mapping[str, str]] = {
     "celebration:trigger": "read",
     "sensor:data": "read",
     "touch:frame": "read",
+    "blob:data": "read",  # each camera's tracked blobs, every analysed frame (docs/cameras.md)
     "device:*": "read",
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from . import (
+    cameras,
     content,
     edits,
     mdvr,
@@ -44,6 +45,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *mdvr.OPERATIONS,
     *rules.OPERATIONS,
     *touch.OPERATIONS,
+    *cameras.OPERATIONS,
 )
 _BY_NAME: Final = {op.name: op for op in OPERATIONS}
 

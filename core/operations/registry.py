@@ -22,6 +22,7 @@ from .spec import SESSION_OPS, Operation, OpError, Services
 
 if TYPE_CHECKING:
     from ..auth import AuthService
+    from ..blobs import CameraView
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
@@ -110,6 +111,7 @@ def registry(
     snapshots: ShowSnapshots | None = None,
     rules: RuleService | None = None,
     touch: TouchService | None = None,
+    cameras: CameraView | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -127,5 +129,6 @@ def registry(
         snapshots=snapshots,
         rules=rules,
         touch=touch,
+        cameras=cameras,
     )
     return Registry(OPERATIONS, services)

@@ -14,6 +14,7 @@ from .args import Arg
 
 if TYPE_CHECKING:
     from ..auth import AuthService
+    from ..blobs import CameraView
     from ..commands import Controller
     from ..content import ContentLibrary
     from ..interactions import Interactions
@@ -152,6 +153,7 @@ class Services:
     snapshots: ShowSnapshots | None = None  # show snapshots, rollback, export and import
     rules: RuleService | None = None  # trigger rules (need: "rules")
     touch: TouchService | None = None  # touch surfaces and the simulator (need: "touch")
+    cameras: CameraView | None = None  # blob trackers (need: "cameras")
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -197,6 +199,10 @@ class Services:
     def touches(self) -> TouchService:
         assert self.touch is not None
         return self.touch
+
+    def camera_view(self) -> CameraView:
+        assert self.cameras is not None
+        return self.cameras
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

@@ -10,11 +10,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from trocadero.core.blobs import Blob, count_in
 from trocadero.core.model import SunEvent
 
 from .model import (
     All,
     AnyOf,
+    BlobCount,
     Compare,
     Condition,
     Flag,
@@ -56,6 +58,8 @@ class Context:
     latches: MutableMapping[Compare, bool]
     seen: list[dict[str, Any]]  # what the evaluation looked at, for why()
     touches: Mapping[str, TouchFrame] = field(default_factory=dict)  # by surface
+    blobs: Mapping[str, tuple[tuple[Blob, ...], float]] = field(default_factory=dict)
+    # ^ camera → (its newest blobs, received)
 
 
 def evaluate(c: Condition, ctx: Context) -> bool:
@@ -73,6 +77,8 @@ def evaluate(c: Condition, ctx: Context) -> bool:
         return _reading(c, ctx)
     if isinstance(c, Touched):
         return _touched(c, ctx)
+    if isinstance(c, BlobCount):
+        return _blobs(c, ctx)
     if isinstance(c, TimeWindow):
         return _window(c, ctx)
     if isinstance(c, SunWindow):
@@ -122,6 +128,24 @@ def _touched(c: Touched, ctx: Context) -> bool:
     if c.region is not None:
         entry["region"] = list(c.region)
     ctx.seen.append(entry)
+    return ok
+
+
+def _blobs(c: BlobCount, ctx: Context) -> bool:
+    found = ctx.blobs.get(c.camera)
+    entry: dict[str, Any] = {"camera": c.camera, "region": list(c.region)}
+    if found is None:
+        ok, entry["state"] = False, "no blobs heard"
+    else:
+        blobs, received = found
+        age = ctx.t - received
+        n = count_in(blobs, c.region)
+        entry |= {"count": n, "age_s": round(age, 3)}
+        if age > c.stale_s:
+            ok, entry["state"] = False, f"stale (older than {c.stale_s:g} s)"
+        else:
+            ok = _compare(Compare(c.camera, "count", c.op, float(c.count)), float(n), False)
+    ctx.seen.append(entry | {"ok": ok})
     return ok
 
 

@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from trocadero.core.blobs import Blob
+
 from .conditions import Context, Site, TouchFrame, Value, evaluate
-from .model import Action, Compare, Follow, Master, Rule
+from .model import Action, All, AnyOf, BlobCount, Compare, Condition, Follow, Master, Not, Rule
 
 __all__ = ["Fire", "Reading", "RuleEngine", "Site", "TouchFrame"]
 
@@ -72,6 +74,7 @@ class RuleEngine:
         self.states: dict[str, _State] = {}
         self.readings: dict[tuple[str, str], tuple[Value, float]] = {}
         self.touches: dict[str, TouchFrame] = {}  # by surface: what is down now
+        self.blobs: dict[str, tuple[tuple[Blob, ...], float]] = {}  # camera → (blobs, received)
         self.set_rules(rules)
 
     # --- the rule set ---------------------------------------------------------------------
@@ -116,8 +119,23 @@ class RuleEngine:
                 fires += self._step(rule, self.states.setdefault(rule.name, _State()), t, playing)
         return fires
 
+    def feed_blobs(self, camera: str, blobs: tuple[Blob, ...], t: float) -> list[Fire]:
+        """A camera's blobs of one frame, received at `t`; the fires they cause. Only the
+        rules that look at blobs are evaluated (a camera sends 15 frames a second)."""
+        if camera not in self.blobs and len(self.blobs) >= MAX_READINGS:
+            return []
+        self.blobs[camera] = (blobs, t)
+        playing = self.playing()
+        fires: list[Fire] = []
+        for rule in sorted(self.rules.values(), key=lambda r: (-r.priority, r.name)):
+            if rule.enabled and _uses_blobs(rule.condition):
+                fires += self._step(rule, self.states.setdefault(rule.name, _State()), t, playing)
+        return fires
+
     def _step(self, rule: Rule, st: _State, t: float, playing: frozenset[str]) -> list[Fire]:
-        ctx = Context(t, self.readings, self.site, playing, st.latches, [], self.touches)
+        ctx = Context(
+            t, self.readings, self.site, playing, st.latches, [], self.touches, self.blobs
+        )
         raw = evaluate(rule.condition, ctx)
         st.seen, st.evaluated = ctx.seen, t
         if raw != st.raw:
@@ -196,3 +214,13 @@ class RuleEngine:
             "evaluated": st.evaluated,
             "readings": list(st.seen),
         }
+
+
+def _uses_blobs(c: Condition) -> bool:
+    if isinstance(c, BlobCount):
+        return True
+    if isinstance(c, All | AnyOf):
+        return any(_uses_blobs(i) for i in c.items)
+    if isinstance(c, Not):
+        return _uses_blobs(c.item)
+    return False

@@ -45,6 +45,19 @@ class Flag:
 
 
 @dataclass(frozen=True, slots=True)
+class BlobCount:
+    """How many of a camera's tracked blobs have their centre in a region (fractions of the
+    picture: x0, y0, x1, y1), compared with `count`; "presence in region" is `>= 1`.
+    Blobs older than `stale_s` (a camera gone quiet) count as none."""
+
+    camera: str
+    region: tuple[float, float, float, float]
+    op: Op = ">="
+    count: int = 1
+    stale_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class TimeWindow:
     """From `start` to `end` on the site's wall clock (minutes after midnight); `end` before
     `start` crosses midnight. `days`: weekdays the window *starts* on (0 = Monday; empty:
@@ -98,7 +111,18 @@ class Not:
     item: Condition
 
 
-Condition = Compare | Flag | Touched | TimeWindow | SunWindow | SchedulePlays | All | AnyOf | Not
+Condition = (
+    Compare
+    | Flag
+    | Touched
+    | BlobCount
+    | TimeWindow
+    | SunWindow
+    | SchedulePlays
+    | All
+    | AnyOf
+    | Not
+)
 
 
 # --- actions ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .model import (
     Action,
     All,
     AnyOf,
+    BlobCount,
     Celebrate,
     Compare,
     Condition,
@@ -190,6 +191,8 @@ def _condition(p: _Problems, value: object, path: str, depth: int) -> Condition:
     if "touch" in doc:
         p.only(doc, path, {"touch"})
         return _touch(p, doc["touch"], f"{path}.touch")
+    if "presence" in doc or "blobs" in doc:
+        return _blob_count(p, doc, path)
     if "time" in doc:
         p.only(doc, path, {"time"})
         return _time(p, doc["time"], f"{path}.time")
@@ -199,7 +202,9 @@ def _condition(p: _Problems, value: object, path: str, depth: int) -> Condition:
         p.only(doc, path, {"schedule_plays"})
         return SchedulePlays(p.name(doc["schedule_plays"], f"{path}.schedule_plays"))
     p.add(
-        path, "expected one of all, any, not, sensor, touch, time, sun, schedule_plays", dict(doc)
+        path,
+        "expected one of all, any, not, sensor, touch, presence, blobs, time, sun, schedule_plays",
+        dict(doc),
     )
     return All(())
 
@@ -252,6 +257,41 @@ def _touch(p: _Problems, value: object, path: str) -> Condition:
     if surface is None and canvas is None:
         p.add(path, "name a surface, a canvas, or both")
     return Touched(surface, canvas, region)
+
+
+def _blob_count(p: _Problems, doc: Mapping[str, Any], path: str) -> Condition:
+    """{"presence": camera, "region": [x0, y0, x1, y1]} or {"blobs": camera, "region": …,
+    "op": ">=", "count": N}; regions in fractions of the camera's picture."""
+    presence = "presence" in doc
+    key = "presence" if presence else "blobs"
+    if presence:
+        p.only(doc, path, {"presence", "region", "stale_s"})
+    else:
+        p.only(doc, path, {"blobs", "region", "op", "count", "stale_s"})
+    camera = p.name(doc[key], f"{path}.{key}")
+    region = doc.get("region", [0, 0, 1, 1])
+    box = (0.0, 0.0, 1.0, 1.0)
+    if not isinstance(region, list) or len(region) != 4:
+        p.add(f"{path}.region", "expected [x0, y0, x1, y1] in fractions of the picture", region)
+    else:
+        x0, y0, x1, y1 = (
+            p.number(v, f"{path}.region[{i}]", 0.0, 1.0) for i, v in enumerate(region)
+        )
+        if x1 <= x0 or y1 <= y0:
+            p.add(f"{path}.region", "x1 must be right of x0 and y1 below y0", region)
+        box = (x0, y0, x1, y1)
+    stale = p.seconds(doc, "stale_s", path, 2.0)
+    if presence:
+        return BlobCount(camera, box, ">=", 1, stale)
+    op = doc.get("op", ">=")
+    if op not in OPS:
+        p.add(f"{path}.op", f"expected one of {' '.join(OPS)}", op)
+        op = ">="
+    count = doc.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1000:
+        p.add(f"{path}.count", "expected a whole number of blobs 0..1000", count)
+        count = 1
+    return BlobCount(camera, box, cast(Op, op), count, stale)
 
 
 def _clock(p: _Problems, value: object, path: str) -> int:
@@ -438,6 +478,17 @@ def condition_doc(c: Condition) -> dict[str, Any]:
         if c.region is not None:
             touch["region"] = list(c.region)
         return {"touch": touch}
+    elif isinstance(c, BlobCount):
+        region = list(c.region)
+        if c.op == ">=" and c.count == 1:
+            return {"presence": c.camera, "region": region, "stale_s": c.stale_s}
+        return {
+            "blobs": c.camera,
+            "region": region,
+            "op": c.op,
+            "count": c.count,
+            "stale_s": c.stale_s,
+        }
     elif isinstance(c, TimeWindow):
         window: dict[str, Any] = {"from": _hhmm(c.start), "until": _hhmm(c.end)}
         if c.days:

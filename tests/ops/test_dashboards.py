@@ -47,6 +47,8 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         f"signaling_port = {free_port()}\nmedia_port = {free_port()}\n"
         "[schedule]\nenabled = true\n"
         "[debug]\nfault_injection = true\n"
+        # A camera (no source: down, retried) for trocadero_camera_* (TrocaderoCameraDown).
+        '[[cameras]]\nname = "probe"\nurl = "/nonexistent/probe.mkv"\n'
     )
     with running_daemon(tmp_path_factory.mktemp("dash"), extra) as d:
         d.wait_healthy()

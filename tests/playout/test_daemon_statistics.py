@@ -49,7 +49,7 @@ def json_paths(
         yield path
 
 
-KEYED = {"subsystems", "edges"}  # objects keyed by an item's name
+KEYED = {"subsystems", "edges", "cameras"}  # objects keyed by an item's name
 
 
 def test_every_statistics_field_is_in_healthz_and_metrics(tmp_path: Path) -> None:
@@ -65,6 +65,7 @@ def test_every_statistics_field_is_in_healthz_and_metrics(tmp_path: Path) -> Non
         f"[mqtt]\nenabled = true\nport = {free_port()}\n"  # no broker: still reported
         f'[[touch.surfaces]]\nname = "panel"\ncanvas = "stairs"\nport = {free_port()}\n'
         "[schedule]\nenabled = true\n"
+        '[[cameras]]\nname = "probe"\nurl = "/nonexistent/probe.mkv"\n'  # retried, reported
         f'[backup]\nenabled = true\ninterval_s = 3600\ndirectory = "{tmp_path / "backups"}"\n'
     )
     with running_daemon(tmp_path, extra) as d:

@@ -122,6 +122,7 @@ ARGS: dict[str, Args] = {
     "rule.test": {"rule": RULE, "readings": [{"sensor": "lobby", "values": {"people": 9}}]},
     "touch.list": {},
     "touch.simulate": {"surface": "stairs-panel", "action": "down", "id": 1, "x": 0.5, "y": 0.5},
+    "camera.list": {},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -282,6 +283,8 @@ def _config() -> str:
         "[playback]\ngo_debounce_s = 0.0\n"
         f"[mdvr]\nenabled = true\nsignaling_port = {free_port()}\nmedia_port = {free_port()}\n"
         f'[[touch.surfaces]]\nname = "stairs-panel"\ncanvas = "stairs"\nport = {free_port()}\n'
+        # A camera (its source missing: the tracker keeps retrying) for camera.list.
+        '[[cameras]]\nname = "eq-cam"\nurl = "/nonexistent/eq-cam.mkv"\n'
     )
 
 

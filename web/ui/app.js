@@ -15,6 +15,7 @@ const pages = {
   history: () => import("./history.js"),
   rules: () => import("./rules.js"),
   touch: () => import("./touch.js"),
+  cameras: () => import("./cameras.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
@@ -27,6 +28,7 @@ const needs = {
   history: () => can("read"),
   rules: () => can("read"),
   touch: () => can("read"),
+  cameras: () => has("cameras"),
 };
 const usable = (page) => !needs[page] || needs[page]();
 let current = null;

@@ -12,6 +12,9 @@ const CONDITIONS = {
   time: () => ({ time: { from: "22:00", until: "06:00" } }),
   sun: () => ({ sun: "after_sunset", offset_s: 0 }),
   schedule: () => ({ schedule_plays: "" }),
+  // A camera's tracked blobs in a region of its picture (fractions: x0, y0, x1, y1).
+  camera_presence: () => ({ presence: "", region: [0, 0, 1, 1] }),
+  blob_count: () => ({ blobs: "", region: [0, 0, 1, 1], op: ">=", count: 2 }),
 };
 const ACTIONS = {
   go: () => ({ go: "" }),
@@ -34,6 +37,8 @@ function conditionKind(c) {
   if ("time" in c) return "time";
   if ("sun" in c) return "sun";
   if ("schedule_plays" in c) return "schedule";
+  if ("presence" in c) return "camera_presence";
+  if ("blobs" in c) return "blob_count";
   return null; // nested (all / any / not): the document only
 }
 const actionKind = (a) => Object.keys(ACTIONS).find((k) => k in a) || null;
@@ -79,6 +84,19 @@ export function ruleForm(ui, { rule, choices, onChange }) {
     return el("label", {}, `${key} `, node);
   }
   const pick = (obj, key, names) => input(obj, key, { list: `rule-${names}-names` }, (v) => v.trim());
+
+  // "x0, y0, x1, y1": the region as typed; the daemon checks it (0..1, x1 > x0, y1 > y0).
+  function region(c) {
+    return input(
+      { region: (c.region || [0, 0, 1, 1]).join(", ") },
+      "region",
+      { placeholder: "x0, y0, x1, y1" },
+      (v) => {
+        c.region = v.split(",").map((x) => Number(x.trim()));
+        return v;
+      }
+    );
+  }
 
   function conditionFields(c) {
     switch (conditionKind(c)) {
@@ -143,6 +161,16 @@ export function ruleForm(ui, { rule, choices, onChange }) {
         ];
       case "sun":
         return [select(c, "sun", SUN), num(c, "offset_s")];
+      case "camera_presence":
+        return [pick(c, "presence", "camera"), region(c), num(c, "stale_s", { min: 0 })];
+      case "blob_count":
+        return [
+          pick(c, "blobs", "camera"),
+          region(c),
+          select(c, "op", OPS),
+          num(c, "count", { min: 0, step: 1 }),
+          num(c, "stale_s", { min: 0 }),
+        ];
       default:
         return [pick(c, "schedule_plays", "target")];
     }

@@ -2,7 +2,7 @@
 // when, its last fire, what holds it), polled from GET /api/rules; an editor (rule_form.js)
 // that saves with PUT /api/rules/{name} and tests a document against readings typed in
 // (POST /api/rules/test, nothing acts); enable, disable and delete.
-import { api, siteTime, siteZone } from "./api.js";
+import { api, has, siteTime, siteZone } from "./api.js";
 import { blankRule, buildable, ruleForm } from "./rule_form.js";
 
 const POLL_MS = 1000;
@@ -22,6 +22,8 @@ export async function mount(main, ui) {
         api("GET", "/api/looks?limit=1000"),
         api("GET", "/api/canvases"),
       ]);
+      // The cameras' names for blob conditions (a daemon with no [[cameras]] has none).
+      const cameras = has("cameras") ? (await api("GET", "/api/cameras")).items.map((c) => c.name) : [];
       const listNames = lists.items.map((l) => l.name);
       const lookNames = looks.items.map((l) => l.name);
       choices = {
@@ -30,6 +32,7 @@ export async function mount(main, ui) {
         target: [...listNames, ...lookNames],
         canvas: ["grand", ...canvasNames(canvases)],
         sensor: [],
+        camera: cameras,
       };
     } catch (e) {
       report(e);
@@ -264,10 +267,12 @@ function canvasNames(doc) {
 
 function readingsText(seen) {
   return (seen || [])
-    .filter((r) => "sensor" in r || "touch" in r)
-    .map((r) =>
-      "touch" in r ? `touch ${r.touch}: ${r.touches}` : `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`
-    )
+    .filter((r) => "sensor" in r || "touch" in r || "camera" in r)
+    .map((r) => {
+      if ("touch" in r) return `touch ${r.touch}: ${r.touches}`;
+      if ("camera" in r) return `${r.camera}: ${"count" in r ? r.count : "?"} in [${r.region.join(", ")}]`;
+      return `${r.sensor}.${r.key}=${"value" in r ? r.value : "?"}`;
+    })
     .join(", ");
 }
 

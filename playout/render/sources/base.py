@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Final, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from trocadero.core.blobs import LiveBlobs
 from trocadero.core.touch_board import TouchBoard
 
 from ...mdvr.feeds import LiveFeeds  # no Trio/PyAV: just the frames the gateway decodes
@@ -82,6 +83,7 @@ class SourceContext:
     live_feeds: LiveFeeds = field(default_factory=LiveFeeds)  # what mdvr-live layers show
     alert: Callable[[str], None] = ignore_alert  # called from worker threads (decoders)
     touches: TouchBoard = field(default_factory=TouchBoard)  # what touch_ripple layers draw
+    blobs: LiveBlobs = field(default_factory=LiveBlobs)  # what blob_glow layers draw from
 
 
 class SourceError(ValueError):

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..colour import shown
 from .base import CanvasContext, LayerSource, SourceContext, SourceError
+from .blob_glow import BlobGlow
 from .chase import Chase
 from .gradients import LinearGradient, RadialGradient
 from .live import MdvrLive
@@ -36,6 +37,7 @@ _KINDS: tuple[type[LayerSource], ...] = (
     MdvrLive,
     Video,
     TouchRipple,
+    BlobGlow,
     *TEMPLATES,
 )
 SOURCES: Mapping[str, type[LayerSource]] = MappingProxyType({cls.kind: cls for cls in _KINDS})

@@ -81,7 +81,8 @@ def test_full_document_parses_and_round_trips() -> None:
         ),
         (
             {"when": {"any": [{"bogus": 1}]}},
-            "rule.when.any[0]: expected one of all, any, not, sensor, touch, time, sun,"
+            "rule.when.any[0]: expected one of all, any, not, sensor, touch, presence, blobs,"
+            " time, sun,"
             " schedule_plays (got {'bogus': 1})",
         ),
         (
