@@ -26,6 +26,7 @@ __all__ = [
     "Placement",
     "Region",
     "Snapshot",
+    "blob_doc",
     "count_in",
 ]
 
@@ -41,6 +42,19 @@ class CameraBlobs:
     frame_at: float  # Unix seconds the frame was taken (the tracker's clock)
     received: float  # time.monotonic() in this process
     seq: int
+
+
+def blob_doc(b: Blob) -> dict[str, float | int]:
+    """A blob as it goes out in `blob:data` events and the cameras API."""
+    return {
+        "id": b.id,
+        "x": b.x,
+        "y": b.y,
+        "w": b.w,
+        "h": b.h,
+        "area": b.area,
+        "age_s": round(b.age_s, 3),
+    }
 
 
 def count_in(blobs: tuple[Blob, ...], region: Region) -> int:

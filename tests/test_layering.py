@@ -9,7 +9,8 @@ table every interface reads) ← ``web`` ← ``playout``; the
 Inside ``playout/`` the sub-layers, lowest first:
 
 =========  ===================================================================
-base       logs, state files, signing key, systemd notify, the supervisor, malloc tuning,
+base       logs, state files, signing key, systemd notify, the supervisor, child processes'
+           exits (``child_exit.py``), malloc tuning,
            tracing (``tracing.py``, ``otel.py``: the MDVR gateway process traces too)
 mdvr       the MDVR gateway (``playout/mdvr/``)
 render     frame rendering (``playout/render/``; reads the live MDVR feeds)
@@ -43,7 +44,17 @@ LAYER_DIRS = ("config", "native", "protocols", "core", "web", "playout")
 PACKAGE_DIR = "trocadero"
 
 PLAYOUT_BASE = frozenset(
-    {"logs", "statefile", "signing_key", "systemd", "supervisor", "malloc", "tracing", "otel"}
+    {
+        "logs",
+        "statefile",
+        "signing_key",
+        "systemd",
+        "supervisor",
+        "child_exit",
+        "malloc",
+        "tracing",
+        "otel",
+    }
 )
 PLAYOUT_CLI = frozenset({"cli", "ctl", "users_cli", "show_cli"})
 PLAYOUT_PACKAGES = frozenset({"mdvr", "render"})  # sub-packages, each one sub-layer

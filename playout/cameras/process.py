@@ -19,7 +19,6 @@ While it runs, each frame's blobs replace the camera's set in `LiveBlobs` (read 
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import sys
 import time
@@ -30,7 +29,7 @@ from typing import Final, Literal
 import trio
 
 from trocadero.config.cameras import CameraConfig
-from trocadero.core.blobs import LiveBlobs, Snapshot
+from trocadero.core.blobs import LiveBlobs, Snapshot, blob_doc
 from trocadero.core.codec import to_plain
 from trocadero.core.events import EventBus
 from trocadero.core.statistics import counter, detail, gauge, label
@@ -43,6 +42,7 @@ from trocadero.protocols.blob_wire import (
     WorkerError,
 )
 
+from ..child_exit import exit_status, stop_child
 from ..logs import get_logger
 
 __all__ = [
@@ -218,18 +218,7 @@ class CameraTracker:
                 "camera": self.camera.name,
                 "at": message.at,
                 "seq": message.seq,
-                "blobs": [
-                    {
-                        "id": b.id,
-                        "x": b.x,
-                        "y": b.y,
-                        "w": b.w,
-                        "h": b.h,
-                        "area": b.area,
-                        "age_s": round(b.age_s, 3),
-                    }
-                    for b in message.blobs
-                ],
+                "blobs": [blob_doc(b) for b in message.blobs],
             },
         )
 
@@ -254,22 +243,9 @@ class CameraTracker:
 
 
 async def _exit_status(process: trio.Process) -> str:
-    with trio.move_on_after(STOP_GRACE_S):
-        await process.wait()
-    code = process.returncode
-    if code is None:
-        return "its stream closed"
-    if code < 0:
-        return f"killed by signal {-code}"
-    return f"exit status {code}"
+    return await exit_status(process, STOP_GRACE_S, "its stream closed")
 
 
 async def _stop(process: trio.Process) -> None:
     """Its socket is closed: it exits at its next send; SIGTERM, then SIGKILL."""
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        with trio.move_on_after(STOP_GRACE_S):
-            await process.wait()
-    if process.returncode is None:
-        process.kill()
-        await process.wait()
+    await stop_child(process, STOP_GRACE_S, wait_first=False)

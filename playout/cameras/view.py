@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from trocadero.core.blobs import LiveBlobs, Snapshot
+from trocadero.core.blobs import LiveBlobs, Snapshot, blob_doc
 from trocadero.core.errors import NotFoundError
 
 from .process import CameraTracker
@@ -42,20 +42,7 @@ class Cameras:
             "last_error": s.last_error,
             "frame_at": None if found is None else found.frame_at,
             "seq": None if found is None else found.seq,
-            "blobs": []
-            if found is None
-            else [
-                {
-                    "id": b.id,
-                    "x": b.x,
-                    "y": b.y,
-                    "w": b.w,
-                    "h": b.h,
-                    "area": b.area,
-                    "age_s": round(b.age_s, 3),
-                }
-                for b in found.blobs
-            ],
+            "blobs": [] if found is None else [blob_doc(b) for b in found.blobs],
             "snapshot_age_s": None if shot is None else round(time.time() - shot.taken_at, 3),
         }
 

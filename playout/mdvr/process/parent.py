@@ -21,7 +21,6 @@ alerted, and the building keeps its frames.
 from __future__ import annotations
 
 import itertools
-import signal
 import socket
 import sys
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from trocadero.core.statistics import counter, detail
 from trocadero.core.storage import Storage
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
 
+from ...child_exit import exit_status, stop_child
 from ...logs import get_logger
 from ..feeds import LiveFeeds
 from ..gateway import gateway_file_dir
@@ -364,25 +364,10 @@ class GatewayProcess:
 
 
 async def _exit_status(process: trio.Process) -> str:
-    with trio.move_on_after(STOP_GRACE_S):
-        await process.wait()
-    code = process.returncode
-    if code is None:
-        return "still running"
-    if code < 0:
-        return f"killed by signal {-code}"
-    return f"exit status {code}"
+    return await exit_status(process, STOP_GRACE_S, "still running")
 
 
 async def _stop(process: trio.Process) -> None:
     """Its end of the socket is closed: it stops by itself (flushing its position queue);
     SIGTERM if it has not within the grace period, then SIGKILL."""
-    with trio.move_on_after(STOP_GRACE_S):
-        await process.wait()
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        with trio.move_on_after(STOP_GRACE_S):
-            await process.wait()
-    if process.returncode is None:
-        process.kill()
-        await process.wait()
+    await stop_child(process, STOP_GRACE_S, wait_first=True)
