@@ -33,6 +33,7 @@ from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.snapshot_service import ShowSnapshots
 from trocadero.core.storage import Storage
+from trocadero.core.video_hub import VideoHub
 
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
@@ -47,6 +48,7 @@ from .operations_api import operation_routes
 from .request_ids import RequestIds
 from .request_metrics import RequestTimer
 from .schedule_api import schedule_routes
+from .video_ws import video_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -92,6 +94,7 @@ class ControlPlane:
     store: Storage | None = None  # looks, cue lists and the audit log are read from it
     schedule: ScheduleService | None = None  # the building's schedule (docs/schedule.md)
     mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (core/operations/mdvr.py)
+    video: VideoHub | None = None  # browsers watching vehicle cameras (web/video_ws.py)
     patch: Callable[[str], Sequence[Mapping[str, Any]] | None] = lambda _name: None
     # Logins, tokens and users (docs/auth.md). The daemon always gives one; without it every
     # /api route answers 401 unless a test injects its own `actor_of`.
@@ -230,6 +233,8 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += schedule_routes(control.schedule, control.actor_of, operations.services.snapshots)
     if control.mdvr is not None:
         routes += mdvr_routes(control.mdvr, control.actor_of)
+    if control.video is not None:
+        routes += video_routes(control.video)
     if control.faults is not None:
         faults = control.faults
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
+    from ..video_hub import VideoHub
 
 __all__ = ["Registry", "as_op_error", "registry"]
 
@@ -108,6 +109,7 @@ def registry(
     look_preview: LookPreviewer | None = None,
     snapshots: ShowSnapshots | None = None,
     rules: RuleService | None = None,
+    video: VideoHub | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -124,5 +126,6 @@ def registry(
         look_preview=look_preview,
         snapshots=snapshots,
         rules=rules,
+        video=video,
     )
     return Registry(OPERATIONS, services)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..storage.assets import AssetStore
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
+    from ..video_hub import VideoHub
 
 __all__ = [
     "SESSION_OPS",
@@ -150,6 +151,7 @@ class Services:
     look_preview: LookPreviewer | None = None
     snapshots: ShowSnapshots | None = None  # show snapshots, rollback, export and import
     rules: RuleService | None = None  # trigger rules (need: "rules")
+    video: VideoHub | None = None  # live vehicle video for browsers (need: "video")
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -191,6 +193,10 @@ class Services:
     def rule_service(self) -> RuleService:
         assert self.rules is not None
         return self.rules
+
+    def video_hub(self) -> VideoHub:
+        assert self.video is not None
+        return self.video
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None
