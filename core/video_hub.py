@@ -29,7 +29,7 @@ from typing import Any, Final, Literal, Protocol
 
 import trio
 
-from .errors import ConflictError, UnavailableError
+from .errors import ConflictError, RefusedError
 from .permissions import Actor, require
 from .stream_tokens import WATCH_SCOPE, StreamGrant, StreamKey, StreamTokens
 
@@ -216,13 +216,11 @@ class VideoHub:
         with trio.move_on_after(self.start_timeout_s):
             await stream.ready.wait()
         if stream.state == "ended":
-            raise UnavailableError(f"{_key_text(key)}: {stream.ended_reason}")
+            raise RefusedError(f"{_key_text(key)}: {stream.ended_reason}")
         if not stream.ready.is_set():
             if not stream.viewers and self.streams.get(key) is stream:
                 await self._stop(stream, "no video")
-            raise UnavailableError(
-                f"{_key_text(key)} sent no video within {self.start_timeout_s:g} s"
-            )
+            raise RefusedError(f"{_key_text(key)} sent no video within {self.start_timeout_s:g} s")
         device, channel, kind = key
         return {
             "token": self.tokens.issue(actor, key),

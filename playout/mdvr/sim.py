@@ -378,6 +378,10 @@ class SimDevice:
         broken encoder), until `stop_media`."""
         self._corrupt.add(channel)
 
+    def heal_media(self, channel: int) -> None:
+        """``channel`` sends frames again (its next live connections)."""
+        self._corrupt.discard(channel)
+
     def stop_media(self, channel: int | None = None) -> None:
         """Stop streaming on ``channel``'s live sessions, or all (as if the camera died)."""
         for session, scope in list(self._media.items()):
@@ -568,7 +572,7 @@ class SimDevice:
                                 index += 1
                         data, key = clip.units[index % len(clip.units)]
                         if (req.channel or 0) in self._corrupt:
-                            await stream.send_all(random.randbytes(1024))
+                            await stream.send_all(random.randbytes(8192))
                             await trio.sleep(period)
                             continue
                         ts = int(datetime.now(UTC).timestamp() * 1e6)

@@ -14,6 +14,7 @@ const pages = {
   patch: () => import("./patch.js"),
   history: () => import("./history.js"),
   rules: () => import("./rules.js"),
+  video: () => import("./video.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
@@ -25,6 +26,7 @@ const needs = {
   patch: () => can("read"),
   history: () => can("read"),
   rules: () => can("read"),
+  video: () => has("mdvr") && can("video:watch"),
 };
 const usable = (page) => !needs[page] || needs[page]();
 let current = null;
