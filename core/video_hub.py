@@ -12,8 +12,9 @@ per frame (`segment`). The hub:
 - asks the device for an I-frame (0x6002) when a viewer has waited for one too long;
 - tells viewers "device not sending" when fragments stop, and ends them when the gateway
   ends the session (garbage, idle timeout, device offline);
-- stops the device stream (C508 stop) a grace period after its last viewer left, unless it
-  did not start it (a canvas layer's live feed is not the hub's to stop).
+- stops the device stream (C508 stop) a grace period after its last viewer left (and no
+  sooner than a few seconds after it issued a token, whose viewer may still be connecting),
+  unless it did not start it (a canvas layer's live feed is not the hub's to stop).
 
 Nothing here touches sockets: web/video_ws.py moves the bytes.
 """
@@ -47,6 +48,7 @@ GOP_CACHE: Final = 300  # fragments since the last keyframe kept for viewers who
 NOT_SENDING_S: Final = 2.0  # no fragment this long: viewers are told "device not sending"
 KEY_WAIT_S: Final = 1.5  # a viewer waiting this long for a keyframe: ask the device for one
 KEY_REQUEST_EVERY_S: Final = 1.0
+RESERVE_S: Final = 5.0  # a token just issued keeps its stream this long for its viewer
 TICK_S: Final = 0.25
 CLOSE_ENDED: Final = 4410  # the device stream ended: the viewer may start it again
 StreamState = Literal["starting", "live", "not sending", "ended"]
@@ -147,6 +149,7 @@ class DeviceStream:
     viewers: set[Viewer] = field(default_factory=set)
     ready: trio.Event = field(default_factory=trio.Event)
     idle_since: float | None = None  # monotonic: when it last had no viewer
+    reserved_until: float = 0.0  # a token was issued: its viewer is on the way
     last_fragment_at: float = 0.0
     last_key_request: float = -math.inf
     fragments: int = 0
@@ -222,6 +225,7 @@ class VideoHub:
                 await self._stop(stream, "no video")
             raise RefusedError(f"{_key_text(key)} sent no video within {self.start_timeout_s:g} s")
         device, channel, kind = key
+        stream.reserved_until = self._clock() + min(self.tokens.ttl_s, RESERVE_S)
         return {
             "token": self.tokens.issue(actor, key),
             "expires_in": self.tokens.ttl_s,
@@ -365,7 +369,12 @@ class VideoHub:
                 stream.key_requests += 1
                 self._soon(self._request_key, stream)
             idle = stream.idle_since
-            if not stream.viewers and idle is not None and now - idle > self.grace_s:
+            if (
+                not stream.viewers
+                and idle is not None
+                and now - idle > self.grace_s
+                and now > stream.reserved_until
+            ):
                 if stream.owned:
                     await self._stop(stream, "no viewer left")
                 elif self.streams.get(stream.key) is stream:

@@ -585,7 +585,7 @@ class SimDevice:
                         self.stats.frames_sent += 1
                         index += 1
                         await trio.sleep(period)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except* (trio.BrokenResourceError, trio.ClosedResourceError):  # its reader's too
                 pass
             finally:
                 self._media.pop(req.session_id, None)

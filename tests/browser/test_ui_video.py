@@ -18,47 +18,16 @@ from playwright.sync_api import Browser, Page, expect
 from tests.daemon_harness import AUTH_UNLIMITED, Daemon, free_port, running_daemon
 from tests.sim_thread import SimThread, sim_thread
 from tests.ws_client import Closed, WsClient
-from trocadero.playout.mdvr.sim import COUNTER_BITS, SimDevice, counter_clip
+from trocadero.playout.mdvr.sim import SimDevice, counter_clip
 from trocadero.protocols.mdvr import LiveVideoRequest
 
 from .ui_kit import logged_in, shot, wait_until
+from .video_kit import percentiles, presented_frames
 
 DEVICE = "00967"
 CLIP_FRAMES = 300  # 20 s at 15 fps: a counter is sent again only after that
 GRACE_S = 1.0
 TOKEN_S = 3.0
-
-# Reads the counter cells of every frame the <video> presents (requestVideoFrameCallback),
-# into window.__frames as {c: counter or -1, at: Date.now()}. CDP evaluation: no eval in the
-# page, so its CSP stays as it is.
-READ_FRAMES = """([selector, bits]) => {
-    const v = document.querySelector(selector);
-    window.__frames = [];
-    const c = document.createElement("canvas");
-    const g = c.getContext("2d", { willReadFrequently: true });
-    const read = () => {
-        c.width = v.videoWidth; c.height = v.videoHeight;
-        g.drawImage(v, 0, 0);
-        const band = Math.floor(c.height / 4), cell = Math.floor(c.width / bits);
-        const px = (x, y) => {
-            const d = g.getImageData(x, y, 1, 1).data;
-            return (d[0] + d[1] + d[2]) / 3 > 127;
-        };
-        let value = 0;
-        for (let b = 0; b < bits; b++) {
-            const x = b * cell + Math.floor(cell / 2);
-            const top = px(x, Math.floor(band / 2)), below = px(x, band + Math.floor(band / 2));
-            if (top === below) return -1;
-            value = value * 2 + (top ? 1 : 0);
-        }
-        return value;
-    };
-    const step = () => {
-        if (v.videoWidth) window.__frames.push({ c: read(), at: Date.now() });
-        v.requestVideoFrameCallback(step);
-    };
-    v.requestVideoFrameCallback(step);
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -133,27 +102,12 @@ def test_chromium_plays_the_device_h264_through_mse(
     page = cameras(browser, daemon)
     assert page.evaluate("MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.42E01E\"')")
     play(page, 0)
-    page.evaluate(READ_FRAMES, [f"{tile(page, 0)} video", COUNTER_BITS])
-    latencies: list[float] = []
-    seen: list[int] = []
-    deadline = time.monotonic() + 6
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        frames = page.evaluate("window.__frames.splice(0)")
-        sent = dict(sim.device.sent_at)  # counter → when the device last sent it (Unix s)
-        for f in frames:
-            assert f["c"] >= 0, "a presented frame's counter cells did not read back"
-            seen.append(f["c"])
-            at = sent.get(f["c"])
-            if at is not None and at * 1e3 <= f["at"]:
-                latencies.append(f["at"] - at * 1e3)
+    seen, latencies = presented_frames(page, f"{tile(page, 0)} video", sim.device.sent_at, 6.0)
     assert len(seen) >= 45, f"only {len(seen)} frames presented in 6 s"
     steps = [b - a for a, b in itertools.pairwise(seen)]
     assert all(s > 0 or s < -CLIP_FRAMES // 2 for s in steps), f"frames out of order: {seen}"
     assert sum(1 for s in steps if s == 1) >= len(steps) * 0.8, f"frames skipped: {seen}"
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2]
-    p95 = latencies[int(len(latencies) * 0.95)]
+    p50, p95 = percentiles(latencies)
     print(f"glass-to-glass (device send → frame presented): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     readout = page.text_content(f"{tile(page, 0)} .video-latency") or ""
     assert readout.endswith("ms behind"), readout
