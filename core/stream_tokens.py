@@ -74,7 +74,14 @@ class StreamTokens:
         self._key = key or secrets.token_bytes(32)
         self._clock = clock
 
-    def issue(self, actor: Actor, stream: StreamKey, scope: str = WATCH_SCOPE) -> str:
+    def issue(
+        self,
+        actor: Actor,
+        stream: StreamKey,
+        scope: str = WATCH_SCOPE,
+        *,
+        ttl_s: float | None = None,
+    ) -> str:
         device, channel, kind = stream
         claims = {
             "u": actor.name,
@@ -83,7 +90,7 @@ class StreamTokens:
             "c": channel,
             "s": kind,
             "scope": scope,
-            "exp": round(self._clock() + self.ttl_s, 3),
+            "exp": round(self._clock() + (self.ttl_s if ttl_s is None else ttl_s), 3),
         }
         body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
         return f"{body}.{self._sign(body)}"

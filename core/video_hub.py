@@ -16,7 +16,9 @@ per frame (`segment`). The hub:
   sooner than a few seconds after it issued a token, whose viewer may still be connecting),
   unless it did not start it (a canvas layer's live feed is not the hub's to stop).
 
-Nothing here touches sockets: web/video_ws.py moves the bytes.
+- keeps an LL-HLS window of the same fragments (core/llhls.py) for web/video_hls.py.
+
+Nothing here touches sockets: web/video_ws.py and web/video_hls.py move the bytes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Any, Final, Literal, Protocol
 
 import trio
 
-from .errors import ConflictError, RefusedError
+from .errors import ConflictError, InvalidArgument, RefusedError
+from .llhls import HlsWindow
 from .permissions import Actor, require
 from .stream_tokens import WATCH_SCOPE, StreamGrant, StreamKey, StreamTokens
 
@@ -49,6 +52,9 @@ NOT_SENDING_S: Final = 2.0  # no fragment this long: viewers are told "device no
 KEY_WAIT_S: Final = 1.5  # a viewer waiting this long for a keyframe: ask the device for one
 KEY_REQUEST_EVERY_S: Final = 1.0
 RESERVE_S: Final = 5.0  # a token just issued keeps its stream this long for its viewer
+# An LL-HLS URL carries its token (players and caching proxies cannot renew one): it lives
+# this long; each playlist request keeps the device stream running like a viewer would.
+HLS_TOKEN_S: Final = 3600.0
 TICK_S: Final = 0.25
 CLOSE_ENDED: Final = 4410  # the device stream ended: the viewer may start it again
 StreamState = Literal["starting", "live", "not sending", "ended"]
@@ -157,6 +163,9 @@ class DeviceStream:
     key_requests: int = 0
     ended_reason: str = ""
     clock: tuple[float, float] | None = None  # (decode time s, arrival Unix ms) of a keyframe
+    hls: HlsWindow = field(default_factory=HlsWindow)
+    hls_changed: trio.Event = field(default_factory=trio.Event)  # a part was completed
+    hls_requests: int = 0
 
     def status(self) -> dict[str, Any]:
         device, channel, kind = self.key
@@ -172,6 +181,7 @@ class DeviceStream:
             "keyframes": self.keyframes,
             "keyframe_requests": self.key_requests,
             "skipped": sum(v.skipped for v in self.viewers),
+            "hls_requests": self.hls_requests,
             "started_by_hub": self.owned,
         }
 
@@ -230,6 +240,8 @@ class VideoHub:
             "token": self.tokens.issue(actor, key),
             "expires_in": self.tokens.ttl_s,
             "url": f"/api/video/ws/{device}/{channel}/{kind}",
+            "hls": f"/video/hls/{device}/{channel}/{kind}/"
+            f"{self.tokens.issue(actor, key, ttl_s=HLS_TOKEN_S)}/index.m3u8",
             "codec": stream.codec,
             "viewers": len(stream.viewers),
             "state": stream.state,
@@ -277,6 +289,31 @@ class VideoHub:
         if not stream.viewers:
             stream.idle_since = self._clock()
 
+    # --- LL-HLS (web/video_hls.py) ---------------------------------------------------------
+
+    def hls_stream(self, token: str, key: StreamKey) -> DeviceStream:
+        """The stream an LL-HLS request may read (TokenRefused/TokenExpired, or ConflictError
+        when it is not streaming); the request keeps it running a while, like a viewer."""
+        self.tokens.verify(token, key)
+        stream = self.streams.get(key)
+        if stream is None or stream.state == "ended" or stream.hls.init is None:
+            raise ConflictError(f"{_key_text(key)} is not streaming: start it again")
+        stream.hls_requests += 1
+        stream.reserved_until = max(stream.reserved_until, self._clock() + RESERVE_S)
+        return stream
+
+    async def hls_wait(self, stream: DeviceStream, msn: int, part: int | None) -> bool:
+        """A blocking playlist reload: until the window has segment `msn` (or its part
+        `part`); False if the stream ends first (the caller bounds the wait). More than two
+        segments ahead is refused (RFC 8216bis)."""
+        if msn > stream.hls.next_msn + 1:
+            raise InvalidArgument(f"_HLS_msn={msn} is more than two segments ahead")
+        while not stream.hls.has(msn, part):
+            if stream.state == "ended":
+                return False
+            await stream.hls_changed.wait()
+        return True
+
     # --- from the gateway ------------------------------------------------------------------
 
     def segment(
@@ -301,6 +338,7 @@ class VideoHub:
             if stream.session and init is None:
                 return  # the tail of an older session
             stream.session, stream.gop, stream.init = session, [], None
+            stream.hls = HlsWindow()
         if init is not None:
             stream.init, stream.codec = init, codec
             for viewer in stream.viewers:
@@ -316,6 +354,9 @@ class VideoHub:
             stream.clock = (decode_time_s, arrived_ms)
         if len(stream.gop) < GOP_CACHE:
             stream.gop.append(fragment)
+        if stream.hls.add(init, fragment, keyframe, decode_time_s):
+            stream.hls_changed.set()
+            stream.hls_changed = trio.Event()
         if stream.state != "live":
             resumed = stream.state == "not sending"
             stream.state = "live"
@@ -336,6 +377,7 @@ class VideoHub:
         del self.streams[key]
         stream.state, stream.ended_reason = "ended", reason
         stream.ready.set()  # a start waiting for it learns why
+        stream.hls_changed.set()  # and so do blocked LL-HLS playlist reloads
         for viewer in stream.viewers:
             viewer.put_text({"type": "state", "state": "device not sending", "reason": reason})
             viewer.close(CLOSE_ENDED, reason[:120])

@@ -48,6 +48,7 @@ from .operations_api import operation_routes
 from .request_ids import RequestIds
 from .request_metrics import RequestTimer
 from .schedule_api import schedule_routes
+from .video_hls import video_hls_routes
 from .video_ws import video_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
@@ -235,6 +236,7 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += mdvr_routes(control.mdvr, control.actor_of)
     if control.video is not None:
         routes += video_routes(control.video)
+        routes += video_hls_routes(control.video)
     if control.faults is not None:
         faults = control.faults
 

@@ -48,11 +48,12 @@ _STARTED: Final = {
         "token": {"type": "string", "description": "the stream token (short-lived)"},
         "expires_in": {"type": "number", "description": "seconds the token admits a viewer"},
         "url": {"type": "string", "description": "the WebSocket path; add ?token="},
+        "hls": {"type": "string", "description": "the LL-HLS playlist (its token inside)"},
         "codec": {"type": "string", "description": "RFC 6381, e.g. avc1.42C01E"},
         "viewers": {"type": "integer"},
         "state": {"type": "string"},
     },
-    "required": ["token", "expires_in", "url", "codec", "viewers", "state"],
+    "required": ["token", "expires_in", "url", "hls", "codec", "viewers", "state"],
 }
 _STREAMS: Final = {
     "type": "object",

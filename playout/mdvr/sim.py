@@ -133,6 +133,7 @@ def encode_clip(
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = fractions.Fraction(1, round(fps))
     enc.framerate = fractions.Fraction(round(fps), 1)
+    enc.gop_size = keyint  # libx264 reads the GOP from here (its "keyint" option is ignored)
     enc.options = {
         "preset": "ultrafast",
         "tune": "zerolatency",

@@ -6,11 +6,14 @@ checks tokens, roles, shared device streams, the grace stop and a device sending
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import av
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -18,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.daemon_harness import AUTH_UNLIMITED, Daemon, free_port, running_daemon
 from tests.sim_thread import SimThread, sim_thread
 from tests.ws_client import Closed, WsClient
-from trocadero.playout.mdvr.sim import SimDevice, counter_clip
+from trocadero.playout.mdvr.sim import SimDevice, counter_clip, read_counter
 from trocadero.protocols.mdvr import LiveVideoRequest
 
 from .ui_kit import logged_in, shot, wait_until
@@ -279,3 +282,51 @@ def test_garbage_from_a_device_shows_on_its_tile_and_nowhere_else(
     wait_until(page, play_again, timeout=20)
     assert not [e for e in page.errors if "video" in e.lower()], page.errors  # type: ignore[attr-defined]
     page.close()
+
+
+def test_ll_hls_from_the_same_fragments(daemon: Daemon, sim: SimThread) -> None:
+    r = daemon.post("/api/video/streams", json={"device": DEVICE, "channel": 5}, timeout=15)
+    assert r.status_code == 200, r.text
+    base = daemon.base + r.json()["hls"].rsplit("/", 1)[0]
+    with httpx.Client(timeout=10) as http:  # no Authorization: the token is in the path
+        text = ""
+        deadline = time.monotonic() + 10
+        while "#EXTINF" not in text:  # a first complete segment (1 s GOP)
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+            got = http.get(f"{base}/index.m3u8")
+            assert got.status_code == 200, got.text
+            assert got.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+            text = got.text
+        assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES" in text
+        hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"', text)
+        assert hint is not None, text
+        msn, part = int(hint.group(1)), int(hint.group(2))
+        # Blocking reloads, part after part: each answers once its part exists.
+        arrivals = []
+        for _ in range(6):
+            t0 = time.monotonic()
+            got = http.get(f"{base}/index.m3u8", params={"_HLS_msn": msn, "_HLS_part": part})
+            assert got.status_code == 200, got.text
+            assert f'URI="part{msn}.{part}.m4s"' in got.text
+            arrivals.append(time.monotonic() - t0)
+            duration = re.search(rf'DURATION=([\d.]+),URI="part{msn}\.{part}\.m4s"', got.text)
+            assert duration is not None
+            assert float(duration.group(1)) <= 0.2 + 1e-3  # never longer than PART-TARGET
+            last = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"', got.text)
+            assert last is not None
+            msn, part = int(last.group(1)), int(last.group(2))
+        print("LL-HLS blocked reloads answered after (s):", [round(a, 3) for a in arrivals])
+        assert max(arrivals[1:]) < 1.0
+        # Far ahead: refused; a segment and the init decode to the clip's frames in order.
+        ahead = http.get(f"{base}/index.m3u8", params={"_HLS_msn": msn + 5})
+        assert ahead.status_code == 400, ahead.text
+        seg = re.findall(r"^seg(\d+)\.m4s$", got.text, re.M)[-1]
+        media = http.get(f"{base}/init.mp4").content + http.get(f"{base}/seg{seg}.m4s").content
+        container: Any = av.open(io.BytesIO(media), format="mp4")
+        counters = [read_counter(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+        assert counters[0] is not None
+        assert counters == list(range(counters[0], counters[0] + len(counters)))
+        forged = base.rsplit("/", 1)[0] + "/not-a-token"
+        assert http.get(f"{forged}/index.m3u8").status_code == 403
+    assert streams(daemon)[5]["hls_requests"] >= 8
