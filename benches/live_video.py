@@ -68,6 +68,11 @@ def lateness_buckets(d: Daemon) -> dict[float, float]:
 def p99_ms(before: dict[float, float], after: dict[float, float]) -> float:
     delta = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
     total = delta[-1][1] if delta else 0.0
+    if total <= 0 or any(count < 0 for _, count in delta):
+        # The native histogram may cover a recent window rather than all time: then its
+        # latest state is the load's own.
+        delta = sorted(after.items())
+        total = delta[-1][1] if delta else 0.0
     for le, count in delta:
         if total and count >= 0.99 * total:
             return le * 1e3
@@ -199,7 +204,7 @@ def main() -> None:
         loaded = p99_ms(loaded0, lateness_buckets(d))
         skipped = sum(s["skipped"] for s in d.get("/api/video/streams").json()["items"])
         health: dict[str, Any] = httpx.get(d.base + "/healthz", timeout=30).json()
-        starts = (health.get("mdvr_process") or {}).get("starts", "not running")
+        starts = (health.get("mdvr_process") or {}).get("starts", f"unknown ({str(health)[:200]})")
         print(
             f"{args.streams} streams x {args.viewers} viewers, {args.seconds:g} s: "
             f"{stats['fragments']} fragments delivered, {device.stats.frames_sent} frames sent"
