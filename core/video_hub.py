@@ -272,9 +272,14 @@ class VideoHub:
         viewer.queue.append(stream.init)
         if stream.clock is not None:
             viewer.put_text({"type": "clock", "t": stream.clock[0], "wall": stream.clock[1]})
-        if stream.gop:  # the frames since the last keyframe: the picture shows at once
+        if stream.gop and len(stream.gop) <= viewer.limit:
+            # The frames since the last keyframe: the picture shows at once.
             for n, fragment in enumerate(stream.gop):
                 viewer.put_fragment(fragment, n == 0, now)
+        elif stream.state == "live":  # a long GOP would start it behind: a keyframe now
+            stream.last_key_request = now
+            stream.key_requests += 1
+            self._soon(self._request_key, stream)
         if stream.state == "not sending":
             viewer.put_text({"type": "state", "state": "device not sending"})
         stream.viewers.add(viewer)

@@ -199,3 +199,20 @@ def test_tokens_name_user_stream_scope_and_expiry() -> None:
     now[0] += 31
     with pytest.raises(TokenExpired):
         tokens.verify(token, KEY)
+
+
+async def test_a_viewer_joining_a_long_gop_waits_for_a_keyframe_asked_for_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub, gw = make()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        token = (await started(hub))["token"]
+        for n in range(1, 60):  # a 4 s GOP at 15 fps: more than a viewer's queue holds
+            frame(hub, n, False)
+        viewer = hub.attach(hub.tokens.verify(token, KEY))
+        await trio.testing.wait_all_tasks_blocked()
+        assert gw.calls[-1] == ("iframe", KEY)
+        assert viewer.waiting_key
+        assert [m for m in viewer.queue if isinstance(m, bytes)] == [b"INIT"]
+        nursery.cancel_scope.cancel()
