@@ -503,6 +503,19 @@ class MdvrConfig:
         minimum=0.05,
         maximum=3600.0,
     )
+    video_token_s: float = setting(
+        30.0,
+        "a live-video stream token admits a browser viewer this long after it is issued",
+        minimum=1.0,
+        maximum=3600.0,
+    )
+    video_grace_s: float = setting(
+        10.0,
+        "a live-video device stream is stopped (C508 stop) this long after its last browser"
+        " viewer left",
+        minimum=0.0,
+        maximum=3600.0,
+    )
     retention_days: int = setting(
         90,
         "positions older than this are deleted (PostgreSQL: whole monthly partitions)",

@@ -28,6 +28,9 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "mdvr.control": frozenset({"admin", "operator"}),  # live view, alarm acknowledgement
     # Recorded vehicle footage (files, thumbnails): the same footage as live view, same roles.
     "mdvr.footage": frozenset({"admin", "operator"}),
+    # Live vehicle video in a browser (a stream token's scope, core/stream_tokens.py): the
+    # same people as live view. Fleet tenants come with issue 17.
+    "video:watch": frozenset({"admin", "operator"}),
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),
     "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators

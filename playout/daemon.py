@@ -58,8 +58,10 @@ from trocadero.core.statistics import counter, detail, section, to_json
 from trocadero.core.storage import Storage, StorageError, StoreCorrupt, open_storage
 from trocadero.core.storage.driver import StoreStatistics
 from trocadero.core.storage.sql import SqlStorage
+from trocadero.core.stream_tokens import StreamTokens
 from trocadero.core.touch import SurfaceMap, TouchService
 from trocadero.core.touch_board import TouchBoard
+from trocadero.core.video_hub import VideoHub
 from trocadero.native import kernels
 from trocadero.native.clock import VERSION as NATIVE_VERSION
 from trocadero.native.clock import FrameClock
@@ -225,6 +227,7 @@ class Runtime:
     schedules: ScheduleService | None = None
     events: EventBus = field(default_factory=EventBus)  # device:* and later UI events
     mdvr: MdvrGateway | GatewayProcess | None = None
+    video: VideoHub | None = None  # browser viewers of the MDVR live video
     auth: AuthService | None = None
     redis: RedisBridge | None = None
     mqtt: MqttSensors | None = None
@@ -390,6 +393,7 @@ class Runtime:
             store=self.store,
             schedule=self.schedules,
             mdvr=self.mdvr,
+            video=self.video,
             refresh=self.mdvr.refresh if isinstance(self.mdvr, GatewayProcess) else None,
             patch=self.canvas_patch,
             auth=self.auth,
@@ -795,6 +799,18 @@ async def _run(
         else:
             files = gateway_file_dir(config.mdvr, state.directory)
             rt.mdvr = MdvrGateway(config.mdvr, store, rt.events, files, feeds=feeds)
+        # Browsers watching vehicles: the gateway remuxes, the hub shares and paces the streams.
+        rt.video = VideoHub(
+            rt.mdvr,
+            StreamTokens(config.mdvr.video_token_s),
+            grace_s=config.mdvr.video_grace_s,
+            start_timeout_s=config.mdvr.session_timeout_s,
+            log=log.warning,
+        )
+        if isinstance(rt.mdvr, GatewayProcess):
+            rt.mdvr.video = rt.video
+        else:
+            rt.mdvr.ctx.video = rt.video
     live_blobs = LiveBlobs() if blobs is None else blobs
     rt.cameras = [CameraTracker(c, live_blobs, rt.events) for c in config.cameras]
     interactions = Interactions(rt.controller, rt.events.publish)
@@ -835,6 +851,7 @@ async def _run(
         rules=rules,
         touch=touch,
         cameras=Cameras(rt.cameras, live_blobs) if rt.cameras else None,
+        video=rt.video,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped
     # (a reseed, a restore); the same content as the newest adds nothing.
@@ -913,6 +930,8 @@ async def _run(
                 if rt.mdvr is not None:
                     # Optional: ports in use keep the gateway retrying, never the building dark.
                     await _supervised(nursery, rt, "mdvr", rt.mdvr.serve, Policy())
+                if rt.video is not None:
+                    await nursery.start(rt.video.run)
                 producer = (
                     partial(serve_native_frames, realtime_priority=config.clock.realtime_priority)
                     if config.render.native

@@ -45,12 +45,16 @@ class WsClient:
         self._pending: list[str | bytes] = []
         self._text: list[str] = []
         self._bytes = bytearray()
-        while True:
-            events = self._read()
-            if any(isinstance(e, AcceptConnection) for e in events):
-                break
-            if any(isinstance(e, RejectConnection) for e in events):
-                raise Closed(0, "rejected")
+        try:
+            while True:
+                events = self._read()
+                if any(isinstance(e, AcceptConnection) for e in events):
+                    break
+                if any(isinstance(e, RejectConnection) for e in events):
+                    raise Closed(0, "rejected")
+        except Closed:  # refused, or closed in the same read as the acceptance
+            self.sock.close()
+            raise
 
     def _read(self) -> list[Any]:
         data = self.sock.recv(1 << 16)

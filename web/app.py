@@ -33,6 +33,7 @@ from trocadero.core.ratelimit import RateLimiter
 from trocadero.core.schedule_service import ScheduleService
 from trocadero.core.snapshot_service import ShowSnapshots
 from trocadero.core.storage import Storage
+from trocadero.core.video_hub import VideoHub
 
 from .assets_api import assets_routes
 from .auth import AuthMiddleware, auth_routes
@@ -50,6 +51,8 @@ from .prompt_io import install as send_without_idle_rounds
 from .request_ids import RequestIds
 from .request_metrics import RequestTimer
 from .schedule_api import schedule_routes
+from .video_hls import video_hls_routes
+from .video_ws import video_routes
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -95,6 +98,7 @@ class ControlPlane:
     store: Storage | None = None  # looks, cue lists and the audit log are read from it
     schedule: ScheduleService | None = None  # the building's schedule (docs/schedule.md)
     mdvr: MdvrControl | None = None  # the MDVR gateway, when enabled (core/operations/mdvr.py)
+    video: VideoHub | None = None  # browsers watching vehicle cameras (web/video_ws.py)
     patch: Callable[[str], Sequence[Mapping[str, Any]] | None] = lambda _name: None
     # Logins, tokens and users (docs/auth.md). The daemon always gives one; without it every
     # /api route answers 401 unless a test injects its own `actor_of`.
@@ -240,6 +244,9 @@ def create_app(control: ControlPlane) -> Starlette:
         routes += mdvr_routes(control.mdvr, control.actor_of)
     if operations.services.cameras is not None:  # [[cameras]]: the blob view's picture
         routes += camera_routes(operations.services.cameras, control.actor_of)
+    if control.video is not None:
+        routes += video_routes(control.video)
+        routes += video_hls_routes(control.video)
     if control.faults is not None:
         faults = control.faults
 

@@ -33,6 +33,7 @@ __all__ = ["SECURITY_HEADERS", "AuthMiddleware", "auth_routes"]
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; "  # live video: Media Source Extensions play from a blob: URL
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -18,6 +18,7 @@ from . import (
     snapshots,
     touch,
     users,
+    video,
 )
 from .args import Arg
 from .spec import SESSION_OPS, Operation, OpError, Rest, Services
@@ -46,6 +47,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *rules.OPERATIONS,
     *touch.OPERATIONS,
     *cameras.OPERATIONS,
+    *video.OPERATIONS,
 )
 _BY_NAME: Final = {op.name: op for op in OPERATIONS}
 

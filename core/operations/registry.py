@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
     from ..touch import TouchService
+    from ..video_hub import VideoHub
 
 __all__ = ["Registry", "as_op_error", "registry"]
 
@@ -112,6 +113,7 @@ def registry(
     rules: RuleService | None = None,
     touch: TouchService | None = None,
     cameras: CameraView | None = None,
+    video: VideoHub | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -130,5 +132,6 @@ def registry(
         rules=rules,
         touch=touch,
         cameras=cameras,
+        video=video,
     )
     return Registry(OPERATIONS, services)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..storage.audit import AuditStore
     from ..storage.show import ShowStore
     from ..touch import TouchService
+    from ..video_hub import VideoHub
 
 __all__ = [
     "SESSION_OPS",
@@ -154,6 +155,7 @@ class Services:
     rules: RuleService | None = None  # trigger rules (need: "rules")
     touch: TouchService | None = None  # touch surfaces and the simulator (need: "touch")
     cameras: CameraView | None = None  # blob trackers (need: "cameras")
+    video: VideoHub | None = None  # live vehicle video for browsers (need: "video")
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:
@@ -203,6 +205,10 @@ class Services:
     def camera_view(self) -> CameraView:
         assert self.cameras is not None
         return self.cameras
+
+    def video_hub(self) -> VideoHub:
+        assert self.video is not None
+        return self.video
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

@@ -4,10 +4,12 @@ Each device connects, registers (V101 with the capture's firmware fields), sends
 V141, then a V114 every ``position_interval_s`` and a V109 heartbeat; it answers C508 (live
 video: V100, then a media connection registering V102 and streaming an H.264 clip encoded
 with PyAV as 0x6011/0x6012 packets) and C702 (file: V100, V103, 0x6102 blocks, the end
-marker). Positions made while the link is down, and alarms not yet acknowledged by UID, are
-cached and re-sent after the next registration with their original time and serial, as real
-devices do. Time can be compressed: each report advances the device's clock by
-``clock_step_s`` whatever the real interval, so reports keep distinct protocol times.
+marker). The CLI's clip shows a frame counter as big cells (`counter_clip`), so a viewer can
+check frame order and latency from pixels. Positions made while the link is down, and alarms
+not yet acknowledged by UID, are cached and re-sent after the next registration with their
+original time and serial, as real devices do. Time can be compressed: each report advances
+the device's clock by ``clock_step_s`` whatever the real interval, so reports keep distinct
+protocol times.
 
     trocadero mdvr-sim --devices 50 --port 6608 --interval 1
 """
@@ -17,8 +19,10 @@ from __future__ import annotations
 import fractions
 import itertools
 import math
+import random
 import socket
 import struct
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +31,7 @@ from typing import Any, Literal
 import av
 import numpy as np
 import trio
+from numpy.typing import NDArray
 
 from trocadero.protocols.mdvr import (
     OP_FEEDBACK,
@@ -114,7 +119,13 @@ class VideoClip:
 
 
 def encode_clip(
-    width: int = 64, height: int = 48, frames: int = 30, fps: float = 15.0, keyint: int = 10
+    width: int = 64,
+    height: int = 48,
+    frames: int = 30,
+    fps: float = 15.0,
+    keyint: int = 10,
+    *,
+    counter: bool = False,
 ) -> VideoClip:
     """A moving colour gradient encoded with libx264 (SPS/PPS repeated before each IDR, as
     HiSilicon encoders do)."""
@@ -122,6 +133,7 @@ def encode_clip(
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = fractions.Fraction(1, round(fps))
     enc.framerate = fractions.Fraction(round(fps), 1)
+    enc.gop_size = keyint  # libx264 reads the GOP from here (its "keyint" option is ignored)
     enc.options = {
         "preset": "ultrafast",
         "tune": "zerolatency",
@@ -133,15 +145,62 @@ def encode_clip(
     yy, xx = np.mgrid[0:height, 0:width]
     units: list[tuple[bytes, bool]] = []
     for i in range(frames):
-        img = np.empty((height, width, 3), np.uint8)
-        img[..., 0] = (xx * 255 // max(1, width - 1) + i * 8) % 256
-        img[..., 1] = yy * 255 // max(1, height - 1)
-        img[..., 2] = 128
+        if counter:
+            img = counter_image(i, width, height)
+        else:
+            img = np.empty((height, width, 3), np.uint8)
+            img[..., 0] = (xx * 255 // max(1, width - 1) + i * 8) % 256
+            img[..., 1] = yy * 255 // max(1, height - 1)
+            img[..., 2] = 128
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts = i
         units += [(bytes(p), bool(p.is_keyframe)) for p in enc.encode(frame)]
     units += [(bytes(p), bool(p.is_keyframe)) for p in enc.encode(None)]
     return VideoClip(tuple(units), fps, width, height)
+
+
+COUNTER_BITS = 16  # frame counter cells across the top of a counter clip, most significant first
+
+
+def counter_image(index: int, width: int, height: int) -> NDArray[np.uint8]:
+    """An RGB picture carrying ``index`` as big black/white cells a viewer can read back from
+    its pixels after any lossy codec: the top quarter holds the bits, the next quarter their
+    complement (a reader checks both); below, a moving gradient."""
+    img = np.empty((height, width, 3), np.uint8)
+    yy, xx = np.mgrid[0:height, 0:width]
+    img[..., 0] = (xx * 255 // max(1, width - 1) + index * 8) % 256
+    img[..., 1] = yy * 255 // max(1, height - 1)
+    img[..., 2] = 128
+    band, cell = height // 4, width // COUNTER_BITS
+    for bit in range(COUNTER_BITS):
+        on = (index >> (COUNTER_BITS - 1 - bit)) & 1
+        x = slice(bit * cell, (bit + 1) * cell)
+        img[:band, x] = 255 if on else 0
+        img[band : 2 * band, x] = 0 if on else 255
+    return img
+
+
+def read_counter(img: NDArray[np.uint8]) -> int | None:
+    """The counter of a decoded `counter_image` (RGB), or None when the cells disagree."""
+    height, width = img.shape[:2]
+    band, cell = height // 4, width // COUNTER_BITS
+    value = 0
+    for bit in range(COUNTER_BITS):
+        x = bit * cell + cell // 2
+        top = int(img[band // 2, x, :3].mean()) > 127
+        below = int(img[band + band // 2, x, :3].mean()) > 127
+        if top == below:
+            return None
+        value = (value << 1) | int(top)
+    return value
+
+
+def counter_clip(
+    width: int = 320, height: int = 240, frames: int = 150, fps: float = 15.0, keyint: int = 15
+) -> VideoClip:
+    """A clip whose frame i shows the counter i (`counter_image`); the simulator records when
+    it sent each (`SimDevice.sent_at`), so a viewer can measure glass-to-glass latency."""
+    return encode_clip(width, height, frames, fps, keyint, counter=True)
 
 
 @dataclass
@@ -214,6 +273,8 @@ class SimDevice:
     block_size: int = 32 * 1024
     transport: Literal["tcp", "udp"] = "tcp"  # signaling over TCP, or as UDP datagrams
     stats: SimStats = field(default_factory=SimStats)
+    # clip index → wall-clock time (time.time()) it was last sent: glass-to-glass latency
+    sent_at: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.plate = self.plate or f"SIM {self.device_id}"
@@ -226,6 +287,7 @@ class SimDevice:
         self._unacked: dict[str, bytes] = {}  # alarm UID → its frame (re-sent after login)
         self._media: dict[str, trio.CancelScope] = {}  # session → its connection
         self._media_channel: dict[str, int] = {}
+        self._corrupt: set[int] = set()
         self.registered = trio.Event()
         self.refused = False
         self.received: list[Any] = []
@@ -311,6 +373,15 @@ class SimDevice:
         """Simulate a lost link (positions are cached until the next registration)."""
         if self._link_scope is not None:
             self._link_scope.cancel()
+
+    def corrupt_media(self, channel: int) -> None:
+        """From now on ``channel``'s live connections send garbage instead of frames (a
+        broken encoder), until `stop_media`."""
+        self._corrupt.add(channel)
+
+    def heal_media(self, channel: int) -> None:
+        """``channel`` sends frames again (its next live connections)."""
+        self._corrupt.discard(channel)
 
     def stop_media(self, channel: int | None = None) -> None:
         """Stop streaming on ``channel``'s live sessions, or all (as if the camera died)."""
@@ -501,16 +572,21 @@ class SimDevice:
                             while not clip.units[index % len(clip.units)][1]:
                                 index += 1
                         data, key = clip.units[index % len(clip.units)]
+                        if (req.channel or 0) in self._corrupt:
+                            await stream.send_all(random.randbytes(8192))
+                            await trio.sleep(period)
+                            continue
                         ts = int(datetime.now(UTC).timestamp() * 1e6)
                         payload = struct.pack("<Q", ts) + data
                         op = OP_I_FRAME if key else OP_P_FRAME
                         await stream.send_all(
                             build_media_packet(op, payload, serial=index & 0xFFFF)
                         )
+                        self.sent_at[index % len(clip.units)] = time.time()
                         self.stats.frames_sent += 1
                         index += 1
                         await trio.sleep(period)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except* (trio.BrokenResourceError, trio.ClosedResourceError):  # its reader's too
                 pass
             finally:
                 self._media.pop(req.session_id, None)
@@ -597,7 +673,7 @@ async def main(
     first_id: int,
     video: bool,
 ) -> SimStats:
-    clip = encode_clip() if video else None
+    clip = counter_clip() if video else None
     sims = fleet(
         devices,
         host,

@@ -112,6 +112,9 @@ ARGS: dict[str, Args] = {
     "mdvr.live.stop": {"device": "00967", "channel": 0, "stream": 1},
     "mdvr.files": {"status": "failed", "limit": 2},
     "mdvr.file.retry": {"id": 987654},
+    "video.start": {"device": "00967", "channel": 0},
+    "video.leave": {"device": "00967", "channel": 0, "stream": 1},
+    "video.streams": {},
     "rule.list": {},
     "rule.get": {"name": "eq-rule"},
     "rule.put": {"name": "eq-rule", "rule": RULE},
@@ -130,6 +133,7 @@ REFUSED_ALIKE: dict[str, str] = {
     "mdvr.alarm.acknowledge": "not_found",
     "mdvr.live.start": "conflict",
     "mdvr.file.retry": "not_found",
+    "video.start": "conflict",
 }
 # What must be there before an operation can run (run through the socket first, each time).
 BEFORE: dict[str, list[str]] = {

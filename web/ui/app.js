@@ -16,6 +16,7 @@ const pages = {
   rules: () => import("./rules.js"),
   touch: () => import("./touch.js"),
   cameras: () => import("./cameras.js"),
+  video: () => import("./video.js"),
 };
 // What a page needs: a permission group of the user's role, or a part the daemon serves.
 // A page the user may not use is not shown (a viewer gets no Audit tab that answers 403).
@@ -29,6 +30,7 @@ const needs = {
   rules: () => can("read"),
   touch: () => can("read"),
   cameras: () => has("cameras"),
+  video: () => has("mdvr") && can("video:watch"),
 };
 const usable = (page) => !needs[page] || needs[page]();
 let current = null;

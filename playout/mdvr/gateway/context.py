@@ -16,6 +16,7 @@ from trocadero.core.containment import Containment
 from trocadero.core.events import EventBus
 from trocadero.core.storage import Storage
 from trocadero.core.storage.devices import DeviceStore
+from trocadero.core.video_hub import VideoSink
 
 from ...logs import get_logger
 from ..feeds import LiveFeeds
@@ -88,6 +89,9 @@ class GatewayContext:
     nursery: trio.Nursery | None = None  # the gateway's own, while it serves
     session_ids: Iterator[int] = field(default_factory=_session_ids)
     edge_logged: dict[str, float] = field(default_factory=dict)  # key → last logged (monotonic)
+    # Where live sessions' fMP4 remux goes (the daemon's video hub, or the gateway process's
+    # link to it); None: no browser viewers, no remux.
+    video: VideoSink | None = None
 
     @property
     def devices(self) -> DeviceStore:

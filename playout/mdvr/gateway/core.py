@@ -14,6 +14,7 @@ from trocadero.core.containment import CONTAINMENT, Containment
 from trocadero.core.events import EventBus
 from trocadero.core.storage import Storage
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
+from trocadero.core.video_hub import VideoSink
 
 from ...logs import get_logger
 from ..feeds import LiveFeeds
@@ -53,6 +54,7 @@ class MdvrGateway:
         audit: bool = True,
         containment: Containment = CONTAINMENT,
         clock: Clock = SYSTEM_CLOCK,
+        video: VideoSink | None = None,
     ) -> None:
         self.ctx = ctx = GatewayContext(
             config=config,
@@ -64,6 +66,7 @@ class MdvrGateway:
             clock=clock,
             containment=containment,
             audit=audit,
+            video=video,
         )
         self.udp_port: int | None = None
         self.udp_stats = UdpStats()
@@ -233,6 +236,10 @@ class MdvrGateway:
     async def stop_live(self, device_id: str, channel: int, stream_type: int = 0) -> bool:
         """C508 stop and close the media connection; False if nothing was running."""
         return await self.live_video.stop(device_id, channel, stream_type)
+
+    async def request_iframe(self, device_id: str, channel: int, stream_type: int = 0) -> bool:
+        """0x6002 on the live session's media connection; False if it has none (yet)."""
+        return await self.live_video.request_iframe(device_id, channel, stream_type)
 
     def live_sessions(self) -> list[dict[str, Any]]:
         return self.live_video.statuses()

@@ -1,14 +1,19 @@
 """Live video: C508 start and stop, the request's timeout, and the media connection's frames
-decoded off-thread into the live feeds (video.py) for the ``mdvr-live`` layer source."""
+decoded off-thread into the live feeds (video.py) for the ``mdvr-live`` layer source, and,
+when a video sink is attached (browser viewers, core/video_hub.py), remuxed to fMP4 right
+here as they are read: a remux is byte shuffling (protocols/fmp4.py), no decoding, and in the
+default set-up this is the gateway's own process, never the lighting daemon's."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import trio
 
+from trocadero.core.video_hub import VideoSink
+from trocadero.protocols.fmp4 import TIMESCALE, Fmp4Muxer
 from trocadero.protocols.mdvr import (
     MediaDecoder,
     MediaFrame,
@@ -43,6 +48,11 @@ class LiveSession:
     bytes: int = 0
     decoder: LiveDecoder | None = None
     scope: trio.CancelScope | None = None
+    stream: trio.SocketStream | None = None  # the media connection, once it is up
+    envelope: Literal["M1", "M2"] = "M1"
+    send_lock: trio.Lock = field(default_factory=trio.Lock)  # keep-alives and I-frame requests
+    remux: Fmp4Muxer | None = None
+    end_reason: str = ""
 
     def status(self, feed: Mapping[str, Any] | None) -> dict[str, Any]:
         return {
@@ -124,6 +134,7 @@ class Live:
         if live is None:
             return False
         live.state = "stopped"
+        live.end_reason = "stopped"
         ctx.pending.pop(live.session_id, None)
         link = ctx.links.get(device_id)
         if link is not None:
@@ -144,10 +155,23 @@ class Live:
             live.scope.cancel()
         return True
 
+    async def request_iframe(self, device_id: str, channel: int, stream_type: int = 0) -> bool:
+        """Ask the device for an I-frame now (0x6002): a viewer lost one or waits too long."""
+        live = self.sessions.get((device_id, channel, stream_type))
+        if live is None or live.stream is None:
+            return False
+        try:
+            async with live.send_lock:
+                await live.stream.send_all(build_iframe_request(envelope=live.envelope))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+
     def end_for_device(self, device_id: str) -> None:
         """The device went offline: its live sessions end."""
         for key, session in list(self.sessions.items()):
             if session.device_id == device_id and session.scope is not None:
+                session.end_reason = "the device went offline"
                 session.scope.cancel()
             if session.device_id == device_id:
                 del self.sessions[key]
@@ -176,13 +200,16 @@ class Live:
         live.decoder = LiveDecoder(feed, name=f"mdvr-{pending.device_id}-{pending.channel}")
         live.state = "streaming"
         envelope = decoder.envelope or "M1"
+        live.envelope = envelope
+        sink = ctx.video
         try:
             with trio.CancelScope() as scope:
                 live.scope = scope
                 await stream.send_all(build_media_feedback(ok=True, envelope=envelope))
                 await stream.send_all(build_iframe_request(envelope=envelope))
+                live.stream = stream
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._keepalive, stream, envelope)
+                    nursery.start_soon(self._keepalive, live)
                     items = backlog
                     while True:
                         now = ctx.clock.monotonic()
@@ -191,24 +218,63 @@ class Live:
                                 live.frames += 1
                                 live.bytes += len(item.data)
                                 live.decoder.submit(item.data, item.is_keyframe, now)
+                                if sink is not None:
+                                    self._remux(live, sink, item)
                         with trio.move_on_after(ctx.config.media_idle_s) as idle:
                             data = await stream.receive_some(READ_SIZE)
-                        if idle.cancelled_caught or not data:
+                        if idle.cancelled_caught:
+                            live.end_reason = (
+                                f"the device sent nothing for {ctx.config.media_idle_s:g} s"
+                            )
+                            break
+                        if not data:
+                            live.end_reason = "the device closed its media connection"
                             break
                         if decoder.skipped_since_frame > MAX_GARBAGE:
+                            live.end_reason = "the device sent garbage instead of video"
                             break
                         items = decoder.feed(data)
                     nursery.cancel_scope.cancel()
         finally:
+            live.stream = None
             if live.state == "streaming":
                 live.state = "ended"
+            if sink is not None:
+                sink.ended(key, live.session_id, live.end_reason or "the session ended")
             dec = live.decoder
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(dec.close)
             if self.sessions.get(key) is live:  # ended by the device: no longer running
                 del self.sessions[key]
 
-    async def _keepalive(self, stream: trio.SocketStream, envelope: Literal["M1", "M2"]) -> None:
+    def _remux(self, live: LiveSession, sink: VideoSink, frame: MediaFrame) -> None:
+        """One access unit to an fMP4 fragment for the browsers (H.264 only: H.265 is not
+        played by the browsers we serve, and would need a transcode)."""
+        if live.remux is None:
+            if frame.codec != "h264":
+                return
+            live.remux = Fmp4Muxer()
+        out = live.remux.push(
+            frame.data, keyframe=frame.is_keyframe, timestamp_us=frame.timestamp_us
+        )
+        if out.fragment is None:
+            return
+        sink.segment(
+            (live.device_id, live.channel, live.stream_type),
+            live.session_id,
+            out.init,
+            out.fragment,
+            out.keyframe,
+            out.codec,
+            out.decode_time / TIMESCALE,
+            self.ctx.clock.now().timestamp() * 1e3,
+        )
+
+    async def _keepalive(self, live: LiveSession) -> None:
         while True:
             await trio.sleep(self.ctx.config.heartbeat_s)
-            await stream.send_all(build_media_heartbeat(envelope=envelope))
+            stream = live.stream
+            if stream is None:
+                return
+            async with live.send_lock:
+                await stream.send_all(build_media_heartbeat(envelope=live.envelope))

@@ -8,7 +8,10 @@ Started by `GatewayProcess` (parent.py) with one end of a socket pair, or alone 
   acknowledge an alarm, retry a file), answered with a value or a typed error;
 - the gateway's events, for the topics the daemon has subscribers for (`topics`), in batches;
 - its statistics and containment counters, four times a second;
-- live frames, scaled to the sizes the daemon's mdvr-live layers want (`want`).
+- live frames, scaled to the sizes the daemon's mdvr-live layers want (`want`);
+- live sessions remuxed to fMP4 here, fragment by fragment, for the daemon's video hub
+  (browser viewers): `WireVideo`, a bounded outbox that skips to the next keyframe when the
+  daemon does not keep up.
 
 It exits when the daemon closes its end or dies (PR_SET_PDEATHSIG), never the other way round.
 """
@@ -50,6 +53,7 @@ STATE_INTERVAL_S: Final = 0.25  # statistics to the daemon
 FRAME_POLL_S: Final = 0.01  # new live frames looked for (they arrive at ≤ 30 fps)
 EVENT_BATCH_S: Final = 0.02  # events gathered this long into one message
 OUTBOX_LIMIT: Final = 20_000  # events waiting for a daemon that stopped reading: then dropped
+VIDEO_OUTBOX: Final = 256  # fMP4 fragments waiting for the daemon: then skip to a keyframe
 PR_SET_PDEATHSIG: Final = 1
 
 __all__ = ["GatewayHost", "run_child", "serve_gateway"]
@@ -63,6 +67,60 @@ def die_with_parent() -> None:
         pass
 
 
+class WireVideo:
+    """The gateway's video sink in its own process: fragments to the daemon over the link.
+    Never blocks the media connection: when the outbox is full a stream's fragments are
+    dropped up to its next keyframe (the hub sees a jump, never a growing delay)."""
+
+    def __init__(self) -> None:
+        self.send, self.receive = trio.open_memory_channel[dict[str, Any]](VIDEO_OUTBOX)
+        self.dropped = 0
+        self._skipping: set[tuple[str, int, int]] = set()
+
+    def segment(
+        self,
+        key: tuple[str, int, int],
+        session: str,
+        init: bytes | None,
+        fragment: bytes,
+        keyframe: bool,
+        codec: str,
+        decode_time_s: float,
+        arrived_ms: float,
+    ) -> None:
+        if key in self._skipping and not keyframe:
+            self.dropped += 1
+            return
+        message = {
+            "t": "video",
+            "key": list(key),
+            "session": session,
+            "init": init,
+            "fragment": fragment,
+            "keyframe": keyframe,
+            "codec": codec,
+            "dts": decode_time_s,
+            "wall": arrived_ms,
+        }
+        try:
+            self.send.send_nowait(message)
+        except trio.WouldBlock:
+            self.dropped += 1
+            self._skipping.add(key)
+        else:
+            self._skipping.discard(key)
+
+    def ended(self, key: tuple[str, int, int], session: str, reason: str) -> None:
+        message = {"t": "video_end", "key": list(key), "session": session, "reason": reason}
+        try:
+            self.send.send_nowait(message)
+        except trio.WouldBlock:  # full of fragments: make room, the end matters more
+            with contextlib.suppress(trio.WouldBlock):
+                self.receive.receive_nowait()
+            with contextlib.suppress(trio.WouldBlock):
+                self.send.send_nowait(message)
+
+
 class GatewayHost:
     """The daemon's side of the conversation, inside the gateway process."""
 
@@ -73,6 +131,8 @@ class GatewayHost:
         self.dropped_events = 0
         self.follower = TopicFollower(gateway.bus, capacity=OUTBOX_LIMIT)
         self._pending = trio.Event()
+        self.video = WireVideo()
+        gateway.ctx.video = self.video
 
     async def run(self) -> None:
         """Until the daemon closes its end."""
@@ -81,6 +141,7 @@ class GatewayHost:
             nursery.start_soon(self._send_events)
             nursery.start_soon(self._send_state)
             nursery.start_soon(self._send_frames)
+            nursery.start_soon(self._send_video)
             while (message := await self.link.receive()) is not None:
                 kind = message["t"]
                 if kind == "call":
@@ -126,6 +187,8 @@ class GatewayHost:
             return await gw.start_live(args["device_id"], args["channel"], args["stream_type"])
         if op == "stop_live":
             return await gw.stop_live(args["device_id"], args["channel"], args["stream_type"])
+        if op == "request_iframe":
+            return await gw.request_iframe(args["device_id"], args["channel"], args["stream_type"])
         if op == "acknowledge_alarm":
             actor, problems = from_plain(Actor, args["actor"])
             if actor is None:
@@ -167,6 +230,10 @@ class GatewayHost:
         while True:
             await self.link.send(self._state())
             await trio.sleep(STATE_INTERVAL_S)
+
+    async def _send_video(self) -> None:
+        async for message in self.video.receive:
+            await self.link.send(message)
 
     def _want(self, wanted: Sequence[Sequence[Any]]) -> None:
         feeds = self.gateway.feeds

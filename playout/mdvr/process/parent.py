@@ -12,7 +12,8 @@ lighting process. What the daemon keeps:
 - the gateway's events on the daemon's bus, only for topics someone here subscribes to (so
   2,000 position reports a second cost nothing when nobody watches them);
 - its statistics and containment counters for /healthz and /metrics (at most 0.25 s old);
-- live frames for `mdvr-live` layers, at the sizes those layers want.
+- live frames for `mdvr-live` layers, at the sizes those layers want;
+- live sessions' fMP4 fragments (remuxed in the child) for the video hub's browser viewers.
 
 The child's death is a crash of the supervised "mdvr" subsystem: restarted with backoff,
 alerted, and the building keeps its frames.
@@ -41,6 +42,7 @@ from trocadero.core.permissions import Actor
 from trocadero.core.statistics import counter, detail
 from trocadero.core.storage import Storage
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
+from trocadero.core.video_hub import VideoSink
 
 from ...child_exit import exit_status, stop_child
 from ...logs import get_logger
@@ -120,8 +122,10 @@ class GatewayProcess:
         bus: EventBus,
         feeds: LiveFeeds,
         state_dir: Path,
+        video: VideoSink | None = None,
     ) -> None:
         self.config = config
+        self.video = video
         self._store = store
         self.bus = bus
         self.feeds = feeds
@@ -177,6 +181,13 @@ class GatewayProcess:
         return bool(
             await self._call(
                 "stop_live", device_id=device_id, channel=channel, stream_type=stream_type
+            )
+        )
+
+    async def request_iframe(self, device_id: str, channel: int, stream_type: int = 0) -> bool:
+        return bool(
+            await self._call(
+                "request_iframe", device_id=device_id, channel=channel, stream_type=stream_type
             )
         )
 
@@ -289,6 +300,24 @@ class GatewayProcess:
                     pending.send_nowait(message)
             elif kind == "frame":
                 self._frame(message)
+            elif kind == "video":
+                if self.video is not None:
+                    device, channel, stream = message["key"]
+                    self.video.segment(
+                        (str(device), int(channel), int(stream)),
+                        str(message["session"]),
+                        message["init"],
+                        message["fragment"],
+                        bool(message["keyframe"]),
+                        str(message["codec"]),
+                        float(message["dts"]),
+                        float(message["wall"]),
+                    )
+            elif kind == "video_end":
+                if self.video is not None:
+                    device, channel, stream = message["key"]
+                    key = (str(device), int(channel), int(stream))
+                    self.video.ended(key, str(message["session"]), str(message["reason"]))
             else:
                 log.warning("gateway process: unknown message", kind=kind)
 
