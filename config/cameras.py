@@ -10,6 +10,7 @@ from .fields import setting
 
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_CAMERAS: Final = 16
+TRANSPORTS: Final = ("tcp", "udp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,11 @@ class CameraConfig:
         False,
         "rtsp: wait at this address for the camera (or an encoder) to push its stream (RTSP"
         " ANNOUNCE/RECORD) instead of pulling it from the camera",
+    )
+    transport: str = setting(
+        "tcp",
+        "rtsp pull: 'tcp' (RTP interleaved on the RTSP connection: whole pictures on a lossy"
+        " link) or 'udp' (RTP datagrams, for a camera or relay that serves only UDP)",
     )
     canvas: str = setting("", "canvas the picture maps to (blob_glow layers); empty = any")
     rect: tuple[float, ...] = setting(
@@ -77,6 +83,8 @@ class CameraConfig:
             problems.append("url: required (rtsp://host/path or a video file)")
         if self.listen and not self.url.startswith("rtsp://"):
             problems.append(f"listen: only for an rtsp:// url (got {self.url!r})")
+        if self.transport not in TRANSPORTS:
+            problems.append(f"transport: 'tcp' or 'udp' (got {self.transport!r})")
         if self.rect and (len(self.rect) != 4 or self.rect[2] <= 0 or self.rect[3] <= 0):
             problems.append(f"rect: [x, y, width, height] with a positive size (got {self.rect})")
         if self.min_area >= self.max_area:

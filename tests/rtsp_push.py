@@ -1,7 +1,8 @@
 """Push the generated camera clip (tests/camera_clip.py) to an RTSP server in real time, as
-an encoder or a camera that publishes does (RTSP ANNOUNCE/RECORD over TCP, with PyAV):
+an encoder or a camera that publishes does (RTSP ANNOUNCE/RECORD, with PyAV; RTP over TCP,
+or over UDP for a relay that takes nothing else, tests/rtsp_server.py):
 
-    python -m tests.rtsp_push rtsp://127.0.0.1:8554/square SECONDS
+    python -m tests.rtsp_push rtsp://127.0.0.1:8554/square SECONDS [tcp|udp]
 
 Retries the connection until the server listens (it may start after us); loops the clip."""
 
@@ -18,11 +19,11 @@ from tests.camera_clip import EMPTY_S, WALK_S, picture
 FPS = 25
 
 
-def push(url: str, seconds: float) -> int:
+def push(url: str, seconds: float, transport: str = "tcp") -> int:
     deadline = time.monotonic() + 20.0
     while True:
         try:
-            out = av.open(url, "w", format="rtsp", options={"rtsp_transport": "tcp"})
+            out = av.open(url, "w", format="rtsp", options={"rtsp_transport": transport})
             break
         except (ConnectionRefusedError, av.error.ConnectionRefusedError):
             if time.monotonic() > deadline:
@@ -55,4 +56,4 @@ def push(url: str, seconds: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(push(sys.argv[1], float(sys.argv[2])))
+    sys.exit(push(sys.argv[1], float(sys.argv[2]), *sys.argv[3:4]))

@@ -44,14 +44,17 @@ def _is_file(url: str) -> bool:
 LISTEN_S: Final = 86400  # listen mode: how long FFmpeg waits for a publisher (we stop it sooner)
 
 
-def _open(url: str, *, listen: bool = False) -> Any:
+def _open(url: str, *, listen: bool = False, transport: str = "tcp") -> Any:
     path = url.removeprefix("file://")
     if _is_file(url):
         return cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    # Pulled: RTSP over TCP (a camera behind NAT or a lossy link loses whole pictures over
-    # UDP). Pushed to us: FFmpeg's RTSP server side, given a finite wait (its default, -1,
-    # is refused in listen mode).
-    options = f"rtsp_flags;listen|listen_timeout;{LISTEN_S}" if listen else "rtsp_transport;tcp"
+    # Pulled: RTSP over TCP by default (a camera behind NAT or a lossy link loses whole
+    # pictures over UDP); UDP for a camera or relay that serves nothing else. Pushed to us:
+    # FFmpeg's RTSP server side, given a finite wait (its default, -1, is refused in listen
+    # mode).
+    options = (
+        f"rtsp_flags;listen|listen_timeout;{LISTEN_S}" if listen else f"rtsp_transport;{transport}"
+    )
     os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = options  # read by each open
     return cv2.VideoCapture(url, cv2.CAP_FFMPEG)
 
@@ -62,7 +65,7 @@ def analysed_frames(
     """(Unix time taken, scaled colour picture, its grey) at most `rate_hz` a second. A file
     plays at that rate and loops; a stream is read as it comes, the frames between two
     analyses only grabbed (not decoded to pixels). Ends when the source fails."""
-    capture = _open(camera.url, listen=camera.listen)
+    capture = _open(camera.url, listen=camera.listen, transport=camera.transport)
     if not capture.isOpened():
         raise OSError(f"cannot open {camera.url}")
     period = 1.0 / camera.rate_hz

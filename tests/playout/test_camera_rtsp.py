@@ -5,7 +5,7 @@ The daemon's handle runs it; the blobs it sends match the clip's known tracks wi
 hold. When the publisher stops, the tracker reports the stream's end and exits, for the
 supervisor to restart it.
 
-(Not a pulled stream from a server such as MediaMTX: docs/cameras.md, "Testing", says why.)"""
+(A stream pulled from an RTSP server: test_camera_rtsp_pull.py.)"""
 
 from __future__ import annotations
 

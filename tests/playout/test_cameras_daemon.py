@@ -1,5 +1,5 @@
 """Cameras through the real daemon: a `[[cameras]]` entry reading a generated clip (a file
-source: see docs/cameras.md, "Testing", for why not RTSP here) runs a blob tracker process
+source; pulled from an RTSP relay: test_camera_rtsp_pull.py) runs a blob tracker process
 under the supervisor. Its blobs light a `blob_glow` layer where the walker is (seen on the
 wire), a "presence in region" rule GOes a cue list (seen on the wire, audited under the
 rule's name), and the blob view's REST reads them with the camera's picture. A killed tracker
