@@ -31,6 +31,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),
     "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
+    "ha.control": frozenset({"admin", "operator"}),  # a planned handover of the pair
     "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
     "read": frozenset({"admin", "operator", "marketing", "viewer"}),
 }

@@ -73,6 +73,9 @@ from .artnet_nodes import (
 from .backup_schedule import BackupStatistics, BackupStats, serve_backups
 from .control_socket import ControlSocket, SocketStatistics, socket_path
 from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
+from .ha import HaStatistics, Pair
+from .ha_lease import Lease
+from .ha_link import HeartbeatLink
 from .health import (
     ClockStatistics,
     EmergencyStatistics,
@@ -189,6 +192,7 @@ class HealthStatistics:
     )
     watchdog: WatchdogStatistics
     backup: BackupStatistics | None = field(default=None, metadata=section())  # [backup] on
+    ha: HaStatistics | None = field(default=None, metadata=section())  # [ha] on: the pair
 
 
 @dataclass
@@ -224,6 +228,7 @@ class Runtime:
     watchdog_withheld: bool = False
     tls: ServerTls | None = None  # [web] tls_certificate: HTTPS and WSS
     backup: BackupStats | None = None  # [backup] enabled: the scheduled backups
+    pair: Pair | None = None  # [ha]: the hot-standby pair
 
     @property
     def web_url(self) -> str:
@@ -307,6 +312,7 @@ class Runtime:
                 self.notifier.watchdog_interval_s is not None, self.watchdog_withheld
             ),
             backup=None if self.backup is None else self.backup.statistics(),
+            ha=None if self.pair is None else self.pair.statistics(),
         )
 
     def health(self) -> Mapping[str, Any]:
@@ -697,6 +703,16 @@ async def _run(
         events=events,
         tls=tls,
     )
+    if config.ha.enabled:
+        # Before the clock starts: a node never transmits as leader before it holds the lease.
+        clock.enable_wire_gate(config.ha.sacn_standby_offset)
+        rt.pair = Pair(
+            config.ha,
+            clock,
+            Lease(config.storage.postgres_dsn, config.ha.node_name),
+            HeartbeatLink(config.ha.node_name, config.ha.bind, config.ha.peer),
+            store.audit,
+        )
     metrics = rt.instrument()
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
@@ -767,6 +783,7 @@ async def _run(
         look_preview=LookPreviews(show.renderer, max_size=config.render.preview_max_size),
         snapshots=ShowSnapshots(store, rt.controller, rt.schedules, rules),
         rules=rules,
+        pair=rt.pair,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped
     # (a reseed, a restore); the same content as the newest adds nothing.
@@ -830,6 +847,14 @@ async def _run(
                     nursery, rt, "rules", partial(serve_rules, rules, rt.events), Policy()
                 )
                 await _start_inputs_and_discovery(nursery, rt)
+                if rt.pair is not None:  # [ha]: off by default, a single node leads alone
+                    await _supervised(
+                        nursery,
+                        rt,
+                        "ha",
+                        rt.pair.serve,
+                        Policy(required=True, config_key="ha.bind", bind=config.ha.bind),
+                    )
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)
                     await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import content, edits, mdvr, patch, playback, rules, schedule, show, snapshots, users
+from . import content, edits, ha, mdvr, patch, playback, rules, schedule, show, snapshots, users
 from .args import Arg
 from .spec import SESSION_OPS, Operation, OpError, Rest, Services
 
@@ -31,6 +31,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *content.OPERATIONS,
     *mdvr.OPERATIONS,
     *rules.OPERATIONS,
+    *ha.OPERATIONS,
 )
 _BY_NAME: Final = {op.name: op for op in OPERATIONS}
 

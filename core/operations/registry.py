@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..interactions import Interactions
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
+    from ..pair import PairControl
     from ..patch_grid import Wiring
     from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
@@ -108,6 +109,7 @@ def registry(
     look_preview: LookPreviewer | None = None,
     snapshots: ShowSnapshots | None = None,
     rules: RuleService | None = None,
+    pair: PairControl | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -124,5 +126,6 @@ def registry(
         look_preview=look_preview,
         snapshots=snapshots,
         rules=rules,
+        pair=pair,
     )
     return Registry(OPERATIONS, services)

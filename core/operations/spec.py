@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..interactions import Interactions
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
+    from ..pair import PairControl
     from ..patch_grid import Wiring
     from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
@@ -150,6 +151,7 @@ class Services:
     look_preview: LookPreviewer | None = None
     snapshots: ShowSnapshots | None = None  # show snapshots, rollback, export and import
     rules: RuleService | None = None  # trigger rules (need: "rules")
+    pair: PairControl | None = None  # the hot-standby pair, when [ha] is on
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:

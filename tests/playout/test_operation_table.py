@@ -120,6 +120,10 @@ ARGS: dict[str, Args] = {
     "rule.disable": {"name": "eq-rule"},
     "rule.why": {"name": "eq-rule"},
     "rule.test": {"rule": RULE, "readings": [{"sensor": "lobby", "values": {"people": 9}}]},
+    # A daemon without [ha]: the status says so, a handover is refused alike (below);
+    # tests/playout/test_ha_pair.py runs them on a pair.
+    "ha.status": {},
+    "ha.handover": {},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -127,6 +131,7 @@ REFUSED_ALIKE: dict[str, str] = {
     "mdvr.alarm.acknowledge": "not_found",
     "mdvr.live.start": "conflict",
     "mdvr.file.retry": "not_found",
+    "ha.handover": "refused",
 }
 # What must be there before an operation can run (run through the socket first, each time).
 BEFORE: dict[str, list[str]] = {

@@ -1,0 +1,335 @@
+"""The hot-standby pair (issue 19, docs/ha.md): who leads, and what the wire may carry.
+
+Leadership is the PostgreSQL lease (`ha_lease.py`); heartbeats (`ha_link.py`) only make a
+standby try it sooner. The output thread is told through its wire gate (native
+`wire_gate.rs`): `set_lease_until(now + dead interval)` after each confirmed renewal, so
+whatever stops the renewals — a lost connection, a newer epoch, a hung or stopped process —
+fences this node at the first deadline after the lease runs out, with no Python needed.
+
+Per tick (one heartbeat interval):
+- leader: renew (epoch must match) → extend the native lease; failure → fence at once;
+- standby: the peer dead (missed heartbeats), not leading, or handing over → try the lease
+  (the lock decides: with the link cut but both reaching PostgreSQL, exactly one leads);
+- then send a heartbeat (role, epoch, sequence, frame time).
+
+A planned handover: this leader says "handing over" and releases the lock while its output
+goes on; the peer takes the lock (new epoch) and raises its sACN priority; seeing that, this
+node sends Stream_Terminated (three per universe) and drops to standby.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import trio
+
+from trocadero.config.ha import HaConfig
+from trocadero.core.commands import AuditSink, audit
+from trocadero.core.errors import ConflictError, RefusedError
+from trocadero.core.permissions import Actor
+from trocadero.core.statistics import counter, detail, to_json
+from trocadero.core.storage import StorageError
+from trocadero.native.clock import FrameClock
+from trocadero.protocols.ha_heartbeat import Heartbeat, Role
+
+from .ha_lease import Lease, LeaseLost
+from .ha_link import HeartbeatLink
+from .logs import get_logger
+
+log = get_logger("ha")
+
+HANDOVER_TIMEOUT_S: Final = 2.0  # the standby must take the lease within this
+
+
+@dataclass(frozen=True, slots=True)
+class HaStatistics:
+    node: str = field(metadata=detail())
+    role: str = field(metadata=detail())
+    leading: bool  # this node may transmit on every protocol (per the output thread)
+    epoch: int
+    lease_remaining_ms: float  # of the output thread's lease; 0 when standing by
+    peer: str = field(metadata=detail())
+    peer_node: str | None = field(metadata=detail())
+    peer_role: str | None = field(metadata=detail())
+    peer_epoch: int | None = field(metadata=detail())
+    peer_heartbeat_age_ms: float | None
+    peer_heartbeats_missed: int
+    heartbeats_sent: int = field(metadata=counter())
+    heartbeats_received: int = field(metadata=counter())
+    heartbeats_junk: int = field(metadata=counter())
+    takeovers: int = field(metadata=counter())  # times this node took the lease
+    fences: int = field(metadata=counter())  # times it stopped leading
+    withheld_frames: int = field(metadata=counter())  # deadlines without leader-only outputs
+    stream_terminated_rounds: int = field(metadata=counter())
+    lease_error: str | None = field(metadata=detail())
+    last_transition: str | None = field(metadata=detail())
+    last_transition_reason: str | None = field(metadata=detail())
+    last_transition_at: str | None = field(metadata=detail())
+
+
+class Pair:
+    def __init__(
+        self,
+        config: HaConfig,
+        clock: FrameClock,
+        lease: Lease,
+        link: HeartbeatLink,
+        audit_sink: AuditSink | None = None,
+    ) -> None:
+        self.config, self.clock, self.lease, self.link = config, clock, lease, link
+        self.audit_sink = audit_sink
+        self.role = Role.STANDBY
+        self.epoch = 0
+        self.sequence = 0
+        self.interval_ns = round(config.heartbeat_interval_s * 1e9)
+        self.dead_ns = round(config.dead_after_s * 1e9)
+        self.started_ns = time.monotonic_ns()
+        self.takeovers = self.fences = 0
+        self.lease_error: str | None = None
+        self.last_transition: tuple[str, str, str] | None = None
+        self.handover_started_ns = 0
+        self._handed_over = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    # -- state machine -----------------------------------------------------------------
+
+    def peer_dead(self, now_ns: int) -> bool:
+        age = self.link.view.age_ns(now_ns)
+        if age is None:
+            return now_ns - self.started_ns > self.dead_ns
+        return age > self.dead_ns
+
+    def _peer_leads(self, now_ns: int) -> bool:
+        last = self.link.view.last
+        return (
+            not self.peer_dead(now_ns)
+            and last is not None
+            and last.role in (Role.LEADER, Role.HANDING_OVER)
+        )
+
+    async def tick(self) -> None:
+        now = time.monotonic_ns()
+        if self.role is Role.LEADER:
+            await self._renew(now)
+        elif self.role is Role.HANDING_OVER:
+            await self._follow_handover(now)
+        elif self.peer_dead(now):
+            await self._try_lead("the peer missed its heartbeats")
+        elif not self._peer_leads(now) and (
+            # Both standing by (both just started, or the leader stepped down): the primary
+            # tries at once, the standby after a dead interval, so the primary usually wins.
+            self.config.role_preference == "primary" or now - self.started_ns > self.dead_ns
+        ):
+            await self._try_lead("nobody leads")
+        await self.send_heartbeat()
+
+    async def on_heartbeat(self, hb: Heartbeat) -> None:
+        if self.role is Role.STANDBY and hb.role is Role.HANDING_OVER:
+            await self._try_lead(f"planned handover from {hb.node}")
+        elif self.role is not Role.STANDBY and hb.role is Role.LEADER and hb.epoch > self.epoch:
+            await self._fence(f"{hb.node} leads with epoch {hb.epoch}")
+
+    async def _renew(self, now: int) -> None:
+        try:
+            with trio.fail_after(self.config.dead_after_s):
+                ok = await self.lease.renew(self.epoch)
+        except (LeaseLost, trio.TooSlowError) as exc:
+            self.lease.drop()
+            why = str(exc) or "the renewal took longer than the dead interval"
+            self.lease_error = why
+            await self._fence(f"lost the lease: {why}")
+            return
+        if not ok:
+            self.lease.drop()
+            await self._fence("a newer epoch holds the lease")
+            return
+        self.lease_error = None
+        self.clock.set_lease_until(now + self.dead_ns)
+
+    async def _follow_handover(self, now: int) -> None:
+        try:
+            row = await self.lease.read()
+        except LeaseLost as exc:
+            self.lease_error = str(exc)
+            await self._fence(f"lost the database during a handover: {exc}")
+            return
+        if row is not None and row.epoch > self.epoch:
+            await self._fence(f"handed over to {row.leader} (epoch {row.epoch})")
+        elif now - self.handover_started_ns > HANDOVER_TIMEOUT_S * 1e9:
+            self.role = Role.STANDBY
+            await self._try_lead("the peer did not take the handover in time")
+            if self.role is not Role.LEADER:
+                await self._fence("the handover failed and the lease could not be taken back")
+            self._handed_over.set()
+        else:  # still ours on the wire until the peer leads
+            self.clock.set_lease_until(now + self.dead_ns)
+
+    async def _try_lead(self, reason: str) -> None:
+        try:
+            with trio.fail_after(max(1.0, 2 * self.config.dead_after_s)):
+                taken = await self.lease.try_acquire(
+                    reason, stale_after_ms=round(self.dead_ns / 1e6)
+                )
+        except (LeaseLost, trio.TooSlowError) as exc:
+            self.lease.drop()
+            self.lease_error = str(exc) or "the database did not answer in time"
+            return
+        self.lease_error = None
+        if taken is None:
+            return
+        (self.epoch, reason), self.role = taken, Role.LEADER
+        self.clock.set_lease_until(time.monotonic_ns() + self.dead_ns)
+        self.takeovers += 1
+        self._transition("lead", reason)
+        # Tell the old leader only once our output thread has served a deadline as leader
+        # (sACN at full priority on the wire): in a handover it terminates on hearing this.
+        with trio.move_on_after(3 * self.clock.period_ns / 1e9):
+            while not self.clock.wire_gate()[1]:  # noqa: ASYNC110 (a native flag: polled)
+                await trio.sleep(0.001)
+        await self.send_heartbeat()
+
+    async def _fence(self, reason: str) -> None:
+        was = self.role
+        self.role = Role.STANDBY
+        self.clock.set_lease_until(0)
+        if was is Role.HANDING_OVER:
+            self.clock.request_stream_terminated()  # the new leader is at full priority now
+            self._handed_over.set()
+        self.fences += 1
+        self.started_ns = time.monotonic_ns()  # a stepped-down node waits before retrying
+        self._transition("handover" if was is Role.HANDING_OVER else "fence", reason)
+
+    async def handover(self, actor: Actor) -> dict[str, Any]:
+        now = time.monotonic_ns()
+        if self.role is not Role.LEADER:
+            raise ConflictError(
+                f"ha: {self.config.node_name} does not lead (it is {self.role.label})"
+            )
+        last = self.link.view.last
+        if self.peer_dead(now) or last is None or last.role is not Role.STANDBY:
+            raise ConflictError("ha: no live standby to hand over to (no recent heartbeat)")
+        self._handed_over = trio.Event()
+        self.role = Role.HANDING_OVER
+        self.handover_started_ns = now
+        self._transition("handing-over", f"asked by {actor.name}", actor)
+        try:
+            await self.lease.release()
+        except LeaseLost as exc:
+            await self._fence(f"lost the database during a handover: {exc}")
+        await self.send_heartbeat()
+        with trio.move_on_after(HANDOVER_TIMEOUT_S + 1.0):
+            await self._handed_over.wait()
+        if self.role is not Role.STANDBY:
+            raise RefusedError("ha: the standby did not take the lease; this node leads on")
+        return self.status()
+
+    # -- wire and records ------------------------------------------------------------
+
+    async def send_heartbeat(self) -> None:
+        epoch_ns = self.clock.epoch_ns
+        frame_time = max(0, time.monotonic_ns() - epoch_ns) if epoch_ns else 0
+        self.sequence = (self.sequence + 1) % 2**32
+        hb = Heartbeat(self.config.node_name, self.epoch, self.role, self.sequence, frame_time)
+        await self.link.send(hb)
+
+    def _transition(self, what: str, reason: str, actor: Actor | None = None) -> None:
+        at = datetime.now(UTC).isoformat()
+        self.last_transition = (what, reason, at)
+        log.warning("ha transition", transition=what, reason=reason, epoch=self.epoch)
+        if self.audit_sink is not None and self._nursery is not None:
+            who = actor or Actor(f"ha:{self.config.node_name}", "admin", "system")
+            self._nursery.start_soon(self._audit, who, what, reason, self.epoch)
+
+    async def _audit(self, actor: Actor, what: str, reason: str, epoch: int) -> None:
+        assert self.audit_sink is not None
+        try:
+            await audit(
+                self.audit_sink,
+                actor,
+                f"ha.{what}",
+                self.config.node_name,
+                reason=reason,
+                epoch=epoch,
+            )
+        except StorageError as exc:  # the database may be why we fenced: logged, not lost
+            log.error("ha transition not audited", transition=what, error=str(exc))
+
+    # -- visibility ------------------------------------------------------------------
+
+    def statistics(self) -> HaStatistics:
+        now = time.monotonic_ns()
+        enabled, leading, until, withheld, terminated = self.clock.wire_gate()
+        view = self.link.view
+        age = view.age_ns(now)
+        last = view.last
+        interval = self.interval_ns
+        missed = int((now - self.started_ns) // interval) if age is None else int(age // interval)
+        return HaStatistics(
+            node=self.config.node_name,
+            role=self.role.label,
+            leading=leading and enabled,
+            epoch=self.epoch,
+            lease_remaining_ms=round(max(0, until - now) / 1e6, 3),
+            peer=self.config.peer,
+            peer_node=None if last is None else last.node,
+            peer_role=None if last is None else last.role.label,
+            peer_epoch=None if last is None else last.epoch,
+            peer_heartbeat_age_ms=None if age is None else round(age / 1e6, 3),
+            peer_heartbeats_missed=missed,
+            heartbeats_sent=view.sent,
+            heartbeats_received=view.received,
+            heartbeats_junk=view.junk,
+            takeovers=self.takeovers,
+            fences=self.fences,
+            withheld_frames=withheld,
+            stream_terminated_rounds=terminated,
+            lease_error=self.lease_error,
+            last_transition=None if self.last_transition is None else self.last_transition[0],
+            last_transition_reason=(
+                None if self.last_transition is None else self.last_transition[1]
+            ),
+            last_transition_at=None if self.last_transition is None else self.last_transition[2],
+        )
+
+    def status(self) -> dict[str, Any]:
+        return dict(to_json(self.statistics()))
+
+    # -- task ------------------------------------------------------------------------
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.role, self.started_ns = Role.STANDBY, time.monotonic_ns()  # also after a crash
+        self.clock.set_lease_until(0)
+        await self.link.open()
+        send, receive = trio.open_memory_channel[Heartbeat](64)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self.link.receive, send)
+                log.info(
+                    "ha pair started",
+                    node=self.config.node_name,
+                    peer=self.config.peer,
+                    preference=self.config.role_preference,
+                )
+                task_status.started()
+                interval = self.config.heartbeat_interval_s
+                next_tick = trio.current_time()
+                while True:
+                    with trio.move_on_at(next_tick):
+                        async for hb in receive:
+                            await self.on_heartbeat(hb)
+                    await self.tick()
+                    next_tick = max(next_tick + interval, trio.current_time())
+        finally:
+            self._nursery = None
+            self.clock.set_lease_until(0)
+            if self.role is not Role.STANDBY:
+                self.role = Role.STANDBY
+                self.fences += 1
+                self._transition("fence", "the pair's task stopped")
+            self.link.close()
+            with trio.CancelScope(shield=True):
+                await self.lease.close()
