@@ -90,7 +90,7 @@ class Pair:
         self.takeovers = self.fences = 0
         self.lease_error: str | None = None
         self.last_transition: tuple[str, str, str] | None = None
-        self.handover_started_ns = 0
+        self.handover_started_ns = self.handover_seen_ns = 0
         self._handed_over = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -127,10 +127,19 @@ class Pair:
         await self.send_heartbeat()
 
     async def on_heartbeat(self, hb: Heartbeat) -> None:
+        """Heartbeats are not authenticated: they only make this node ask PostgreSQL sooner
+        (a forged one can make a standby try the lock, never make a leader step down)."""
         if self.role is Role.STANDBY and hb.role is Role.HANDING_OVER:
             await self._try_lead(f"planned handover from {hb.node}")
         elif self.role is not Role.STANDBY and hb.role is Role.LEADER and hb.epoch > self.epoch:
-            await self._fence(f"{hb.node} leads with epoch {hb.epoch}")
+            try:
+                row = await self.lease.read()
+            except LeaseLost as exc:
+                self.lease_error = str(exc)
+                await self._fence(f"lost the lease: {exc}")
+                return
+            if row is not None and row.epoch > self.epoch:
+                await self._fence(f"{row.leader} leads with epoch {row.epoch}")
 
     async def _renew(self, now: int) -> None:
         try:
@@ -157,7 +166,16 @@ class Pair:
             await self._fence(f"lost the database during a handover: {exc}")
             return
         if row is not None and row.epoch > self.epoch:
-            await self._fence(f"handed over to {row.leader} (epoch {row.epoch})")
+            # The new leader holds the lease; terminate once it says its output thread sends
+            # at full priority (its heartbeat), or after a few frames if that is lost.
+            last = self.link.view.last
+            announced = last is not None and last.role is Role.LEADER and last.epoch >= row.epoch
+            if not self.handover_seen_ns:
+                self.handover_seen_ns = now
+            if announced or now - self.handover_seen_ns > 4 * self.clock.period_ns:
+                await self._fence(f"handed over to {row.leader} (epoch {row.epoch})")
+            else:
+                self.clock.set_lease_until(now + self.dead_ns)
         elif now - self.handover_started_ns > HANDOVER_TIMEOUT_S * 1e9:
             self.role = Role.STANDBY
             await self._try_lead("the peer did not take the handover in time")
@@ -213,7 +231,7 @@ class Pair:
             raise ConflictError("ha: no live standby to hand over to (no recent heartbeat)")
         self._handed_over = trio.Event()
         self.role = Role.HANDING_OVER
-        self.handover_started_ns = now
+        self.handover_started_ns, self.handover_seen_ns = now, 0
         self._transition("handing-over", f"asked by {actor.name}", actor)
         try:
             await self.lease.release()

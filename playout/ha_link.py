@@ -93,8 +93,12 @@ class HeartbeatLink:
         assert self._sock is not None
         while True:
             try:
-                data = await self._sock.recv(MAX_DATAGRAM + 1)
+                data, source = await self._sock.recvfrom(MAX_DATAGRAM + 1)
             except OSError:  # e.g. ICMP port unreachable from a peer not up yet
+                continue
+            if source[0] != self.peer_addr[0]:
+                self.view.junk += 1
+                self.view.last_junk = f"datagram from {source[0]}, not the peer's host"
                 continue
             hb = self.take(data, time.monotonic_ns())
             if hb is not None:
