@@ -102,6 +102,11 @@ class Pair:
             return now_ns - self.started_ns > self.dead_ns
         return age > self.dead_ns
 
+    def _peer_quiet(self, now_ns: int) -> bool:
+        age = self.link.view.age_ns(now_ns)
+        half = self.interval_ns * max(2, (self.config.heartbeat_misses + 1) // 2)
+        return age is not None and age > half
+
     def _peer_leads(self, now_ns: int) -> bool:
         last = self.link.view.last
         return (
@@ -118,6 +123,11 @@ class Pair:
             await self._follow_handover(now)
         elif self.peer_dead(now):
             await self._try_lead("the peer missed its heartbeats")
+        elif self._peer_quiet(now):
+            # Half-way to dead: a leader killed outright has lost its session and the lock
+            # already, so asking costs one query and can shorten the gap by a few ticks. A
+            # live leader's lock is never taken from it before it is dead (see try_acquire).
+            await self._try_lead("the peer missed its heartbeats", probe=True)
         elif not self._peer_leads(now) and (
             # Both standing by (both just started, or the leader stepped down): the primary
             # tries at once, the standby after a dead interval, so the primary usually wins.
@@ -185,11 +195,12 @@ class Pair:
         else:  # still ours on the wire until the peer leads
             self.clock.set_lease_until(now + self.dead_ns)
 
-    async def _try_lead(self, reason: str) -> None:
+    async def _try_lead(self, reason: str, *, probe: bool = False) -> None:
+        """Take the lease if free; unless `probe`, also from a holder that stopped renewing."""
         try:
             with trio.fail_after(max(1.0, 2 * self.config.dead_after_s)):
                 taken = await self.lease.try_acquire(
-                    reason, stale_after_ms=round(self.dead_ns / 1e6)
+                    reason, stale_after_ms=None if probe else round(self.dead_ns / 1e6)
                 )
         except (LeaseLost, trio.TooSlowError) as exc:
             self.lease.drop()

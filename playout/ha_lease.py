@@ -90,12 +90,17 @@ class Lease:
             return None
         return LeaseRow(int(row["epoch"]), str(row["leader"]), int(row["age_ms"]), row["reason"])
 
-    async def try_acquire(self, reason: str, *, stale_after_ms: int) -> tuple[int, str] | None:
+    async def try_acquire(
+        self, reason: str, *, stale_after_ms: int | None
+    ) -> tuple[int, str] | None:
         """Take the lock and a new epoch: (epoch, reason as recorded), or None while another
-        node holds it."""
+        node holds it. With `stale_after_ms`, a holder whose row was not renewed for longer
+        has its session ended first (None: only a free lock is taken)."""
         await self.connect()
         got = await self._call(self._conn.fetchval, "SELECT pg_try_advisory_lock($1)", LOCK_KEY)
         if not got:
+            if stale_after_ms is None:
+                return None
             row = await self.read()
             if row is None or row.age_ms <= stale_after_ms:
                 return None
