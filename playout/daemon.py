@@ -74,6 +74,7 @@ from .backup_schedule import BackupStatistics, BackupStats, serve_backups
 from .control_socket import ControlSocket, SocketStatistics, socket_path
 from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
 from .ha import HaStatistics, Pair
+from .ha_follow import LeaderOnlyState, StateFollower
 from .ha_lease import Lease
 from .ha_link import HeartbeatLink
 from .health import (
@@ -229,6 +230,7 @@ class Runtime:
     tls: ServerTls | None = None  # [web] tls_certificate: HTTPS and WSS
     backup: BackupStats | None = None  # [backup] enabled: the scheduled backups
     pair: Pair | None = None  # [ha]: the hot-standby pair
+    follower: StateFollower | None = None  # [ha]: the standby follows the leader's playback
 
     @property
     def web_url(self) -> str:
@@ -729,7 +731,8 @@ async def _run(
         panic_fade=config.playback.panic_fade_s,
         input_asserted=lambda: console_asserted(rt.inputs, config),
         audit=store.audit,
-        state=store.state,
+        # A pair: only the leader saves the playback state (the standby follows it).
+        state=store.state if rt.pair is None else LeaderOnlyState(store.state, rt.pair),
         library=store.show,
         swap_lock=driver.lock,
     )
@@ -848,6 +851,10 @@ async def _run(
                 )
                 await _start_inputs_and_discovery(nursery, rt)
                 if rt.pair is not None:  # [ha]: off by default, a single node leads alone
+                    rt.follower = StateFollower(
+                        rt.pair, driver, partial(store.state.load_state, STATE_KEY)
+                    )
+                    await _supervised(nursery, rt, "ha_follow", rt.follower.serve, Policy())
                     await _supervised(
                         nursery,
                         rt,

@@ -64,6 +64,8 @@ class HaStatistics:
     fences: int = field(metadata=counter())  # times it stopped leading
     withheld_frames: int = field(metadata=counter())  # deadlines without leader-only outputs
     stream_terminated_rounds: int = field(metadata=counter())
+    followed_states: int = field(metadata=counter())  # the leader's playback state taken on
+    follow_read_errors: int = field(metadata=counter())
     lease_error: str | None = field(metadata=detail())
     last_transition: str | None = field(metadata=detail())
     last_transition_reason: str | None = field(metadata=detail())
@@ -88,6 +90,7 @@ class Pair:
         self.dead_ns = round(config.dead_after_s * 1e9)
         self.started_ns = time.monotonic_ns()
         self.takeovers = self.fences = 0
+        self.followed_states = self.follow_read_errors = 0  # counted by ha_follow.py
         self.lease_error: str | None = None
         self.last_transition: tuple[str, str, str] | None = None
         self.handover_started_ns = self.handover_seen_ns = 0
@@ -315,6 +318,8 @@ class Pair:
             fences=self.fences,
             withheld_frames=withheld,
             stream_terminated_rounds=terminated,
+            followed_states=self.followed_states,
+            follow_read_errors=self.follow_read_errors,
             lease_error=self.lease_error,
             last_transition=None if self.last_transition is None else self.last_transition[0],
             last_transition_reason=(

@@ -40,6 +40,9 @@ canvases = [{ canvas = "c", layers = [{ source = "solid", params = { colour = "#
 [[cue_lists]]
 name = "main"
 cues = [{ number = "1", look = "white", up_fade = 0.0 }]
+[[cue_lists]]
+name = "slow"
+cues = [{ number = "1", look = "white", up_fade = 8.0 }]
 """
 
 
@@ -51,6 +54,7 @@ class Datagram:
     priority: int  # sACN only
     sequence: int
     terminated: bool  # sACN Stream_Terminated
+    level: int  # slot 1
 
 
 class Receiver(threading.Thread):
@@ -87,10 +91,12 @@ class Receiver(threading.Thread):
             if node is None or ts is None:
                 continue
             if data.startswith(b"Art-Net\0") and data[8:10] == b"\x00\x50":
-                self.got.append(Datagram(ts, node, "artnet", 0, data[12], False))
+                self.got.append(Datagram(ts, node, "artnet", 0, data[12], False, data[18]))
             elif len(data) > 125 and data[21] == 0x04:
                 self.got.append(
-                    Datagram(ts, node, "sacn", data[108], data[111], bool(data[112] & 0x40))
+                    Datagram(
+                        ts, node, "sacn", data[108], data[111], bool(data[112] & 0x40), data[126]
+                    )
                 )
 
     def since(self, t_ns: int, kind: str | None = None) -> list[Datagram]:

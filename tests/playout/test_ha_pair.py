@@ -186,3 +186,43 @@ def test_ha_requires_postgresql_and_names_the_keys(tmp_path: Path) -> None:
         )
     assert 'set [storage] backend = "postgres"' in caught.value.problems[0]
     assert not parse_config("", source="t.toml").ha.enabled
+
+
+def test_the_standby_follows_the_leaders_fade_and_continues_it_after_kill_9(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    with pair_rig(tmp_path, postgres_dsn) as rig:
+        a, b = rig.nodes["a"], rig.nodes["b"]
+        r = a.post("/api/cue-lists/slow/go", timeout=5)  # 0 → 255 over 8 s
+        assert r.status_code == 200, r.text
+        went = time.time_ns()
+        rig.wait_for("b to follow", lambda: int(str(rig.ha("b")["followed_states"])) >= 1)
+        time.sleep(1.5)
+        # The standby renders the same fade: its sACN (priority 99) tracks the leader's.
+        now = time.time_ns()
+        recent = rig.receiver.since(now - 300_000_000, "sacn")
+        pairs = [
+            (
+                d.level,
+                min((e for e in recent if e.node == "b"), key=lambda e: abs(e.rx_ns - d.rx_ns)),
+            )
+            for d in recent
+            if d.node == "a"
+        ]
+        assert pairs
+        worst = max(abs(level - e.level) for level, e in pairs)
+        print(f"\nfollowing: largest slot difference a vs b over 300 ms: {worst}")
+        assert worst <= 8, pairs[:5]
+        assert 0 < pairs[-1][0] < 255
+        lists = {p["name"]: p for p in b.get("/api/playback").json()["lists"]}
+        assert lists["slow"]["current"] == "1"
+        a.proc.kill()
+        rig.wait_for("b to lead", lambda: rig.ha("b")["role"] == "leader")
+        time.sleep(0.2)
+        art = [d for d in rig.receiver.since(now, "artnet") if d.node == "b"]
+        assert art
+        first = art[0]
+        expected = 255 * (first.rx_ns - went) / 8e9
+        print(f"first Art-Net from b: slot {first.level}, the fade's point says {expected:.0f}")
+        assert abs(first.level - expected) <= 15
+        assert art[-1].level >= first.level
