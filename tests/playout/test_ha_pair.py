@@ -5,7 +5,11 @@ loses its link to the peer, or hands over on purpose."""
 from __future__ import annotations
 
 import itertools
+import os
+import pwd
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -116,9 +120,16 @@ def test_planned_handover_no_sacn_gap_and_the_old_leader_terminates(
     with pair_rig(tmp_path, postgres_dsn) as rig:
         t0 = time.time_ns()
         time.sleep(0.3)
-        r = rig.nodes["a"].post("/api/ha/handover", timeout=10)
-        assert r.status_code == 200, r.text
-        assert r.json()["role"] == "standby"
+        sock = rig.nodes["a"].health()["socket"]["path"]
+        done = subprocess.run(
+            [sys.executable, "-m", "trocadero", "ctl", "--socket", sock, "ha", "handover"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert '"role": "standby"' in done.stdout
         time.sleep(0.5)
         assert rig.leader() == "b"
         sacn = rig.receiver.since(t0, "sacn")
@@ -143,7 +154,7 @@ def test_planned_handover_no_sacn_gap_and_the_old_leader_terminates(
             postgres_dsn.rsplit("/", 1)[-1],
         )
         assert [line.strip() for line in rows.splitlines()[-3:]] == [
-            "ha.handing-over admin",
+            f"ha.handing-over {pwd.getpwuid(os.getuid()).pw_name}",  # the socket's caller
             "ha.lead ha:b",
             "ha.handover ha:a",
         ]
