@@ -94,6 +94,7 @@ class Pair:
         self.lease_error: str | None = None
         self.last_transition: tuple[str, str, str] | None = None
         self.handover_started_ns = self.handover_seen_ns = 0
+        self.lead_from_ns = 0  # the output starts leading at this monotonic time
         self._handed_over = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -143,7 +144,7 @@ class Pair:
         """Heartbeats are not authenticated: they only make this node ask PostgreSQL sooner
         (a forged one can make a standby try the lock, never make a leader step down)."""
         if self.role is Role.STANDBY and hb.role is Role.HANDING_OVER:
-            await self._try_lead(f"planned handover from {hb.node}")
+            await self._try_lead(f"planned handover from {hb.node}", planned=True)
         elif self.role is not Role.STANDBY and hb.role is Role.LEADER and hb.epoch > self.epoch:
             try:
                 row = await self.lease.read()
@@ -169,7 +170,8 @@ class Pair:
             await self._fence("a newer epoch holds the lease")
             return
         self.lease_error = None
-        self.clock.set_lease_until(now + self.dead_ns)
+        if now >= self.lead_from_ns:  # not during the fencing wait after a takeover
+            self.clock.set_lease_until(now + self.dead_ns)
 
     async def _follow_handover(self, now: int) -> None:
         try:
@@ -198,7 +200,7 @@ class Pair:
         else:  # still ours on the wire until the peer leads
             self.clock.set_lease_until(now + self.dead_ns)
 
-    async def _try_lead(self, reason: str, *, probe: bool = False) -> None:
+    async def _try_lead(self, reason: str, *, probe: bool = False, planned: bool = False) -> None:
         """Take the lease if free; unless `probe`, also from a holder that stopped renewing."""
         try:
             with trio.fail_after(max(1.0, 2 * self.config.dead_after_s)):
@@ -212,10 +214,29 @@ class Pair:
         self.lease_error = None
         if taken is None:
             return
-        (self.epoch, reason), self.role = taken, Role.LEADER
-        self.clock.set_lease_until(time.monotonic_ns() + self.dead_ns)
+        self.epoch, self.role = taken.epoch, Role.LEADER
         self.takeovers += 1
-        self._transition("lead", reason)
+        # Fencing wait: the previous leader may be alive and cut off from the database; its
+        # output thread stops by itself at most a dead interval after its last renewal, so
+        # ours starts no sooner. (A planned handover overlaps on purpose: see handover().)
+        before = taken.before
+        hold_ns = 0
+        if not planned and before is not None and before.leader != self.config.node_name:
+            hold_ns = max(0, self.dead_ns - before.age_ms * 1_000_000)
+        self.lead_from_ns = time.monotonic_ns() + hold_ns
+        self._transition(
+            "lead", taken.reason + (f"; output after {hold_ns / 1e6:.0f} ms" if hold_ns else "")
+        )
+        if hold_ns and self._nursery is not None:
+            self._nursery.start_soon(self._start_output, taken.epoch, hold_ns)
+        else:
+            await self._start_output(taken.epoch, 0)
+
+    async def _start_output(self, epoch: int, after_ns: int) -> None:
+        await trio.sleep(after_ns / 1e9)
+        if self.role is not Role.LEADER or self.epoch != epoch:
+            return
+        self.clock.set_lease_until(time.monotonic_ns() + self.dead_ns)
         # Tell the old leader only once our output thread has served a deadline as leader
         # (sACN at full priority on the wire): in a handover it terminates on hearing this.
         with trio.move_on_after(3 * self.clock.period_ns / 1e9):

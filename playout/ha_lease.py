@@ -38,6 +38,13 @@ class LeaseRow:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    epoch: int
+    reason: str  # as recorded in the row
+    before: LeaseRow | None  # the row as the previous leader left it
+
+
 class Lease:
     """One node's side of the lease: its own connection, never the store's pool."""
 
@@ -90,12 +97,10 @@ class Lease:
             return None
         return LeaseRow(int(row["epoch"]), str(row["leader"]), int(row["age_ms"]), row["reason"])
 
-    async def try_acquire(
-        self, reason: str, *, stale_after_ms: int | None
-    ) -> tuple[int, str] | None:
-        """Take the lock and a new epoch: (epoch, reason as recorded), or None while another
-        node holds it. With `stale_after_ms`, a holder whose row was not renewed for longer
-        has its session ended first (None: only a free lock is taken)."""
+    async def try_acquire(self, reason: str, *, stale_after_ms: int | None) -> Taken | None:
+        """Take the lock and a new epoch, or None while another node holds it. With
+        `stale_after_ms`, a holder whose row was not renewed for longer has its session
+        ended first (None: only a free lock is taken)."""
         await self.connect()
         got = await self._call(self._conn.fetchval, "SELECT pg_try_advisory_lock($1)", LOCK_KEY)
         if not got:
@@ -124,6 +129,7 @@ class Lease:
                 return None
             reason = f"{reason}; ended the session of {row.leader} (no renewal for {row.age_ms} ms)"
         self.holding = True
+        before = await self.read()
         epoch = await self._call(
             self._conn.fetchval,
             "INSERT INTO ha_lease (id, epoch, leader, renewed_ms, changed_ms, reason)"
@@ -134,7 +140,7 @@ class Lease:
             self.node,
             reason,
         )
-        return int(epoch), reason
+        return Taken(int(epoch), reason, before)
 
     async def renew(self, epoch: int) -> bool:
         """True while this node still holds `epoch`; LeaseLost if the connection failed."""

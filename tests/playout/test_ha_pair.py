@@ -7,16 +7,18 @@ from __future__ import annotations
 import itertools
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.daemon_harness import running_daemon
-from tests.ha_pair import SHOW, PairRig, Receiver, pair_rig
+from tests.ha_pair import SHOW, Datagram, PairRig, Receiver, pair_rig
 from tests.postgres_server import PostgresServer
 from trocadero.config import ConfigError
 from trocadero.config.loader import parse_config
@@ -237,3 +239,40 @@ def test_the_standby_follows_the_leaders_fade_and_continues_it_after_kill_9(
         print(f"first Art-Net from b: slot {first.level}, the fade's point says {expected:.0f}")
         assert abs(first.level - expected) <= 15
         assert art[-1].level >= first.level
+
+
+def _overlaps(rig: PairRig, t0: int) -> list[tuple[Datagram, Datagram]]:
+    """Art-Net packets of both nodes within one frame period of each other."""
+    art = sorted(rig.receiver.since(t0, "artnet"), key=lambda d: d.rx_ns)
+    return [
+        (x, y)
+        for x, y in itertools.pairwise(art)
+        if x.node != y.node and y.rx_ns - x.rx_ns < 1e9 / 44
+    ]
+
+
+def test_postgresql_restart_never_two_art_net_senders(tmp_path: Path) -> None:
+    """Its own PostgreSQL (the session's is shared): `pg_ctl restart` ends both sessions;
+    the leader fences, one node takes the lock on the restarted server, and at no moment
+    do both send Art-Net."""
+    server = PostgresServer.start(Path(tempfile.mkdtemp(prefix="trocadero-pg-ha-")))
+    try:
+        dsn = server.create_database("pair")
+        with pair_rig(tmp_path, dsn) as rig:
+            t0 = time.time_ns()
+            time.sleep(0.3)
+            server.restart()
+            rig.wait_for("a leader again", lambda: rig.leader() is not None, timeout=20)
+            time.sleep(0.5)
+            leader = rig.leader()
+            epoch = int(str(rig.ha(str(leader))["epoch"]))
+            assert epoch >= 2
+            assert _overlaps(rig, t0) == []
+            art = rig.receiver.since(t0, "artnet")
+            times = sorted(d.rx_ns for d in art)
+            dark = max(y - x for x, y in itertools.pairwise(times)) / 1e6
+            print(f"\nPostgreSQL restart: Art-Net dark for {dark:.0f} ms, then {leader} leads")
+            assert rig.receiver.senders(time.time_ns() - 300_000_000, "artnet") == {leader}
+    finally:
+        server.stop()
+        shutil.rmtree(server.base, ignore_errors=True)
