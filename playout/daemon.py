@@ -851,6 +851,7 @@ async def _run(
                 )
                 await _start_inputs_and_discovery(nursery, rt)
                 if rt.pair is not None:  # [ha]: off by default, a single node leads alone
+                    rt.pair.alert = partial(rt.events.alert, "ha")
                     rt.follower = StateFollower(
                         rt.pair, driver, partial(store.state.load_state, STATE_KEY)
                     )

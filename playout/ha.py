@@ -20,6 +20,7 @@ node sends Stream_Terminated (three per universe) and drops to standby.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -42,6 +43,7 @@ from .logs import get_logger
 log = get_logger("ha")
 
 HANDOVER_TIMEOUT_S: Final = 2.0  # the standby must take the lease within this
+DIVERGED_AFTER_NS: Final = 2_000_000_000  # states that differ this long: diverged (alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,12 @@ class HaStatistics:
     stream_terminated_rounds: int = field(metadata=counter())
     followed_states: int = field(metadata=counter())  # the leader's playback state taken on
     follow_read_errors: int = field(metadata=counter())
+    state_digest: str = field(metadata=detail())  # CRC-32 of the playback state this node plays
+    peer_state_digest: str | None = field(metadata=detail())
+    diverged: bool  # the two nodes play different states for longer than 2 s
+    divergences: int = field(metadata=counter())
+    follow_lag_ms: float | None  # last change: heard of → taken on (0: before heard; ±1 beat)
+    follow_lag_max_ms: float | None
     lease_error: str | None = field(metadata=detail())
     last_transition: str | None = field(metadata=detail())
     last_transition_reason: str | None = field(metadata=detail())
@@ -91,6 +99,14 @@ class Pair:
         self.started_ns = time.monotonic_ns()
         self.takeovers = self.fences = 0
         self.followed_states = self.follow_read_errors = 0  # counted by ha_follow.py
+        self.state_digest = 0  # set by ha_follow.py: saved (leader) or followed (standby)
+        self.differs_since_ns = 0
+        self.peer_digest_seen = 0
+        self.diverged = False
+        self.divergences = 0
+        self.follow_lag_ns: int | None = None
+        self.follow_lag_max_ns: int | None = None
+        self.alert: Callable[[str], object] | None = None
         self.lease_error: str | None = None
         self.last_transition: tuple[str, str, str] | None = None
         self.handover_started_ns = self.handover_seen_ns = 0
@@ -119,8 +135,38 @@ class Pair:
             and last.role in (Role.LEADER, Role.HANDING_OVER)
         )
 
+    def compare_states(self, now: int) -> None:
+        """Both nodes should play the same playback state: how long they differ after a
+        change (the standby's lag), and an alert when they differ for too long."""
+        last = self.link.view.last
+        if last is None or self.peer_dead(now) or not last.state_digest:
+            self.differs_since_ns = 0
+            return
+        changed = last.state_digest != self.peer_digest_seen
+        self.peer_digest_seen = last.state_digest
+        if last.state_digest != self.state_digest:
+            if not self.differs_since_ns:
+                self.differs_since_ns = now
+            elif not self.diverged and now - self.differs_since_ns > DIVERGED_AFTER_NS:
+                self.diverged = True
+                self.divergences += 1
+                text = (
+                    f"ha: {self.config.node_name} and {last.node} play different states"
+                    f" for {(now - self.differs_since_ns) / 1e9:.1f} s"
+                )
+                log.error("ha divergence", peer=last.node, mine=self.state_digest)
+                if self.alert is not None:
+                    self.alert(text)
+        elif self.differs_since_ns or changed:
+            # (A change this node had taken on before the peer's heartbeat told of it: 0.)
+            lag = now - self.differs_since_ns if self.differs_since_ns else 0
+            self.follow_lag_ns = lag
+            self.follow_lag_max_ns = max(lag, self.follow_lag_max_ns or 0)
+            self.differs_since_ns, self.diverged = 0, False
+
     async def tick(self) -> None:
         now = time.monotonic_ns()
+        self.compare_states(now)
         if self.role is Role.LEADER:
             await self._renew(now)
         elif self.role is Role.HANDING_OVER:
@@ -285,7 +331,14 @@ class Pair:
         epoch_ns = self.clock.epoch_ns
         frame_time = max(0, time.monotonic_ns() - epoch_ns) if epoch_ns else 0
         self.sequence = (self.sequence + 1) % 2**32
-        hb = Heartbeat(self.config.node_name, self.epoch, self.role, self.sequence, frame_time)
+        hb = Heartbeat(
+            self.config.node_name,
+            self.epoch,
+            self.role,
+            self.sequence,
+            frame_time,
+            self.state_digest,
+        )
         await self.link.send(hb)
 
     def _transition(self, what: str, reason: str, actor: Actor | None = None) -> None:
@@ -341,6 +394,16 @@ class Pair:
             stream_terminated_rounds=terminated,
             followed_states=self.followed_states,
             follow_read_errors=self.follow_read_errors,
+            state_digest=f"{self.state_digest:08x}",
+            peer_state_digest=None if last is None else f"{last.state_digest:08x}",
+            diverged=self.diverged,
+            divergences=self.divergences,
+            follow_lag_ms=None
+            if self.follow_lag_ns is None
+            else round(self.follow_lag_ns / 1e6, 3),
+            follow_lag_max_ms=(
+                None if self.follow_lag_max_ns is None else round(self.follow_lag_max_ns / 1e6, 3)
+            ),
             lease_error=self.lease_error,
             last_transition=None if self.last_transition is None else self.last_transition[0],
             last_transition_reason=(

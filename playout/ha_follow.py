@@ -12,7 +12,9 @@ nodes' frames (digests).
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -29,6 +31,12 @@ from .playback import PlaybackDriver
 log = get_logger("ha")
 
 FOLLOW_INTERVAL_S = 0.1
+
+
+def state_digest(doc: Mapping[str, Any]) -> int:
+    """CRC-32 of the playback state as canonical JSON (never 0: 0 means none yet)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return zlib.crc32(text.encode()) or 1
 
 
 class StateFollower:
@@ -49,6 +57,7 @@ class StateFollower:
         with self.driver.lock:
             notes = follow(self.driver.engine, doc, self.driver.now(), time.time())
         self.driver.changed()
+        self.pair.state_digest = state_digest(doc)
         self.pair.followed_states += 1
         if notes:
             log.warning("leader's playback state followed in part", notes=notes)
@@ -84,3 +93,4 @@ class LeaderOnlyState:
     async def save_state(self, key: str, doc: Mapping[str, Any]) -> None:
         if self.pair.role is Role.LEADER:
             await self.inner.save_state(key, doc)
+            self.pair.state_digest = state_digest(doc)  # what the standby should match

@@ -9,10 +9,11 @@ One UDP datagram per interval, all integers big-endian::
          6    8 epoch          fencing epoch the sender last saw (u64)
         14    4 sequence       per sender, +1 a datagram, wraps at 2**32
         18    8 frame time     ns of the sender's frame clock (u64)
-        26    1 name length    1..64
-        27    n node name      UTF-8, printable
+        26    4 state digest   CRC-32 of the playback state the sender plays (0: none yet)
+        30    1 name length    1..64
+        31    n node name      UTF-8, printable
 
-The length must be exactly 27 + n: a truncated or padded datagram is refused. Errors are
+The length must be exactly 31 + n: a truncated or padded datagram is refused. Errors are
 `HeartbeatError` naming the field and its offset, so a junk datagram costs one decode.
 """
 
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 
 MAGIC = b"TRHB"
 VERSION = 1
-HEADER = struct.Struct(">4sBBQIQB")
-HEADER_SIZE = HEADER.size  # 27
+HEADER = struct.Struct(">4sBBQIQIB")
+HEADER_SIZE = HEADER.size  # 31
 NAME_MAX = 64
 MAX_DATAGRAM = HEADER_SIZE + NAME_MAX
 U32 = 2**32
@@ -58,6 +59,7 @@ class Heartbeat:
     role: Role
     sequence: int
     frame_time_ns: int
+    state_digest: int = 0
 
     def to_bytes(self) -> bytes:
         name = self.node.encode()
@@ -69,6 +71,7 @@ class Heartbeat:
             ("epoch", self.epoch, U64),
             ("sequence", self.sequence, U32),
             ("frame_time_ns", self.frame_time_ns, U64),
+            ("state_digest", self.state_digest, U32),
         ):
             if not 0 <= value < limit:
                 raise ValueError(f"{field} must be in 0..{limit - 1} (got {value})")
@@ -79,6 +82,7 @@ class Heartbeat:
             self.epoch,
             self.sequence,
             self.frame_time_ns,
+            self.state_digest,
             len(name),
         )
         return head + name
@@ -88,7 +92,7 @@ def decode_heartbeat(datagram: bytes | bytearray | memoryview) -> Heartbeat:
     buf = bytes(datagram)
     if len(buf) < HEADER_SIZE:
         raise HeartbeatError("header", len(buf), f"{len(buf)} bytes, need {HEADER_SIZE}")
-    magic, version, role, epoch, sequence, frame_time, length = HEADER.unpack_from(buf)
+    magic, version, role, epoch, sequence, frame_time, digest, length = HEADER.unpack_from(buf)
     if magic != MAGIC:
         raise HeartbeatError("magic", 0, f"{magic!r}, expected {MAGIC!r}")
     if version != VERSION:
@@ -98,7 +102,7 @@ def decode_heartbeat(datagram: bytes | bytearray | memoryview) -> Heartbeat:
     except ValueError:
         raise HeartbeatError("role", 5, f"{role} is not 0, 1 or 2") from None
     if not 1 <= length <= NAME_MAX:
-        raise HeartbeatError("name length", 26, f"{length} out of range 1..{NAME_MAX}")
+        raise HeartbeatError("name length", 30, f"{length} out of range 1..{NAME_MAX}")
     if len(buf) != HEADER_SIZE + length:
         raise HeartbeatError(
             "datagram length",
@@ -111,4 +115,4 @@ def decode_heartbeat(datagram: bytes | bytearray | memoryview) -> Heartbeat:
         raise HeartbeatError("node name", HEADER_SIZE + exc.start, "not UTF-8") from None
     if not node.isprintable():
         raise HeartbeatError("node name", HEADER_SIZE, f"{node!r} is not printable")
-    return Heartbeat(node, epoch, role_value, sequence, frame_time)
+    return Heartbeat(node, epoch, role_value, sequence, frame_time, digest)

@@ -229,6 +229,15 @@ def test_the_standby_follows_the_leaders_fade_and_continues_it_after_kill_9(
         assert 0 < pairs[-1][0] < 255
         lists = {p["name"]: p for p in b.get("/api/playback").json()["lists"]}
         assert lists["slow"]["current"] == "1"
+        # Both play the same state (digests in the heartbeats); the standby's lag measured.
+        rig.wait_for(
+            "equal digests", lambda: rig.ha("b")["state_digest"] == rig.ha("a")["state_digest"]
+        )
+        hb = rig.ha("b")
+        assert hb["peer_state_digest"] == hb["state_digest"] != "00000000"
+        assert hb["diverged"] is False
+        print(f"standby lag (GO on a → b plays it): {hb['follow_lag_ms']} ms")
+        assert hb["follow_lag_ms"] is not None
         a.proc.kill()
         rig.wait_for("b to lead", lambda: rig.ha("b")["role"] == "leader")
         time.sleep(0.2)

@@ -21,14 +21,15 @@ VECTOR = (
     b"\x00\x00\x00\x00\x00\x00\x00\x07"  # 6 epoch 7
     b"\x00\x00\x01\x00"  # 14 sequence 256
     b"\x00\x00\x00\x00\x3b\x9a\xca\x00"  # 18 frame time 1 s
-    b"\x01"  # 26 name length 1
-    b"a"  # 27 node name
+    b"\xde\xad\xbe\xef"  # 26 state digest
+    b"\x01"  # 30 name length 1
+    b"a"  # 31 node name
 )
 
 
 def test_vector_decodes_field_by_field_and_encodes_back() -> None:
     hb = decode_heartbeat(VECTOR)
-    assert hb == Heartbeat("a", 7, Role.LEADER, 256, 1_000_000_000)
+    assert hb == Heartbeat("a", 7, Role.LEADER, 256, 1_000_000_000, 0xDEADBEEF)
     assert hb.to_bytes() == VECTOR
 
 
@@ -36,16 +37,16 @@ def test_vector_decodes_field_by_field_and_encodes_back() -> None:
     ("datagram", "field", "offset"),
     [
         (b"", "header", 0),
-        (VECTOR[:26], "header", 26),
+        (VECTOR[:30], "header", 30),
         (b"XXXX" + VECTOR[4:], "magic", 0),
         (VECTOR[:4] + b"\x02" + VECTOR[5:], "version", 4),
         (VECTOR[:5] + b"\x03" + VECTOR[6:], "role", 5),
-        (VECTOR[:26] + b"\x00" + VECTOR[27:], "name length", 26),
-        (VECTOR[:26] + b"\x41" + VECTOR[27:], "name length", 26),
-        (VECTOR + b"\x00", "datagram length", 28),
-        (VECTOR[:26] + b"\x02" + VECTOR[27:], "datagram length", 28),
-        (VECTOR[:27] + b"\xff", "node name", 27),
-        (VECTOR[:27] + b"\n", "node name", 27),
+        (VECTOR[:30] + b"\x00" + VECTOR[31:], "name length", 30),
+        (VECTOR[:30] + b"\x41" + VECTOR[31:], "name length", 30),
+        (VECTOR + b"\x00", "datagram length", 32),
+        (VECTOR[:30] + b"\x02" + VECTOR[31:], "datagram length", 32),
+        (VECTOR[:31] + b"\xff", "node name", 31),
+        (VECTOR[:31] + b"\n", "node name", 31),
     ],
 )
 def test_refusals_name_field_and_offset(datagram: bytes, field: str, offset: int) -> None:
@@ -76,9 +77,12 @@ names = st.text(st.characters(categories=("L", "N", "P", "Zs")), min_size=1, max
     role=st.sampled_from(Role),
     sequence=st.integers(0, 2**32 - 1),
     frame_time=st.integers(0, 2**64 - 1),
+    digest=st.integers(0, 2**32 - 1),
 )
-def test_round_trip(node: str, epoch: int, role: Role, sequence: int, frame_time: int) -> None:
-    hb = Heartbeat(node, epoch, role, sequence, frame_time)
+def test_round_trip(
+    node: str, epoch: int, role: Role, sequence: int, frame_time: int, digest: int
+) -> None:
+    hb = Heartbeat(node, epoch, role, sequence, frame_time, digest)
     assert decode_heartbeat(hb.to_bytes()) == hb
 
 
