@@ -143,11 +143,11 @@ def main() -> int:
             f" Stream_Terminated from the old leader {len(terminated)}"
         )
         for n, h in health.items():
+            print(f"node {n}: {h['ha']['role']}, last: {h['ha']['last_transition_reason']}")
             lat = h["clock"]["lateness_us"]
             print(
                 f"node {n}: output thread lateness p99 {lat['p99']:.0f} µs, max {lat['max']:.0f} µs"
             )
-        print("(standby lag and digest comparison: not measured, issue 19 item 2 is not done)")
         return 0
     finally:
         server.stop()

@@ -228,12 +228,13 @@ class Pair:
             return
         if row is not None and row.epoch > self.epoch:
             # The new leader holds the lease; terminate once it says its output thread sends
-            # at full priority (its heartbeat), or after a few frames if that is lost.
+            # at full priority (its heartbeat), or after two dead intervals if that is lost
+            # (a busy new leader may take a while: until then both send, the same look).
             last = self.link.view.last
             announced = last is not None and last.role is Role.LEADER and last.epoch >= row.epoch
             if not self.handover_seen_ns:
                 self.handover_seen_ns = now
-            if announced or now - self.handover_seen_ns > 4 * self.clock.period_ns:
+            if announced or now - self.handover_seen_ns > 2 * self.dead_ns:
                 await self._fence(f"handed over to {row.leader} (epoch {row.epoch})")
             else:
                 self.clock.set_lease_until(now + self.dead_ns)
