@@ -184,6 +184,15 @@ class PairRig:
     receiver: Receiver
     relay: Relay
     nodes: dict[str, Daemon]
+    configs: dict[str, tuple[Path, str]]  # node → (its directory, its extra config)
+    stack: ExitStack
+
+    def restart(self, node: str) -> Daemon:
+        """Start `node` again (after it was killed) on its own state directory."""
+        home, extra = self.configs[node]
+        self.nodes[node] = self.stack.enter_context(running_daemon(home, extra))
+        self.nodes[node].wait_healthy()
+        return self.nodes[node]
 
     def ha(self, node: str) -> dict[str, object]:
         section: dict[str, object] = self.nodes[node].health()["ha"]
@@ -221,6 +230,7 @@ def pair_rig(tmp_path: Path, dsn: str, **timing: float) -> Iterator[PairRig]:
         relay.start()
         stack.callback(relay.close)
         nodes: dict[str, Daemon] = {}
+        configs: dict[str, tuple[Path, str]] = {}
         for name, preference in (("a", "primary"), ("b", "standby")):
             other = "b" if name == "a" else "a"
             extra = node_config(
@@ -235,8 +245,9 @@ def pair_rig(tmp_path: Path, dsn: str, **timing: float) -> Iterator[PairRig]:
             )
             home = tmp_path / name
             home.mkdir()
+            configs[name] = (home, extra)
             nodes[name] = stack.enter_context(running_daemon(home, extra))
             nodes[name].wait_healthy()
-        rig = PairRig(receiver, relay, nodes)
+        rig = PairRig(receiver, relay, nodes, configs, stack)
         rig.wait_for("a to lead", lambda: rig.leader() == "a")
         yield rig

@@ -285,3 +285,28 @@ def test_postgresql_restart_never_two_art_net_senders(tmp_path: Path) -> None:
     finally:
         server.stop()
         shutil.rmtree(server.base, ignore_errors=True)
+
+
+def test_failback_the_returning_node_stands_by_until_a_planned_handover(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    with pair_rig(tmp_path, postgres_dsn) as rig:
+        assert rig.nodes["a"].post("/api/cue-lists/main/go", timeout=5).status_code == 200
+        rig.nodes["a"].proc.kill()
+        rig.wait_for("b to lead", lambda: rig.ha("b")["role"] == "leader")
+        epoch = rig.ha("b")["epoch"]
+        a = rig.restart("a")  # it prefers primary, but b holds the lock
+        rig.wait_for("a to hear b", lambda: rig.ha("a")["peer_role"] == "leader")
+        time.sleep(1.0)
+        back = time.time_ns()
+        time.sleep(0.3)
+        assert rig.ha("a")["role"] == "standby"
+        assert rig.ha("b")["epoch"] == epoch  # no flap: leadership stayed
+        assert rig.receiver.senders(back, "artnet") == {"b"}
+        lists = {p["name"]: p for p in a.get("/api/playback").json()["lists"]}
+        assert lists["main"]["current"] == "1"  # caught up with what b plays
+        r = rig.nodes["b"].post("/api/ha/handover", timeout=10)
+        assert r.status_code == 200, r.text
+        rig.wait_for("a to lead again", lambda: rig.leader() == "a")
+        time.sleep(0.3)
+        assert rig.receiver.senders(time.time_ns() - 200_000_000, "artnet") == {"a"}
