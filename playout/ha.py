@@ -201,6 +201,11 @@ class Pair:
             if row is not None and row.epoch > self.epoch:
                 await self._fence(f"{row.leader} leads with epoch {row.epoch}")
 
+    def _lease_failed(self, why: str) -> None:
+        if self.lease_error is None:  # logged once per outage; /healthz has the latest
+            log.warning("ha lease unavailable", error=why)
+        self.lease_error = why
+
     async def _renew(self, now: int) -> None:
         try:
             with trio.fail_after(self.config.dead_after_s):
@@ -256,8 +261,10 @@ class Pair:
                 )
         except (LeaseLost, trio.TooSlowError) as exc:
             self.lease.drop()
-            self.lease_error = str(exc) or "the database did not answer in time"
+            self._lease_failed(str(exc) or "the database did not answer in time")
             return
+        if self.lease_error is not None:
+            log.info("ha lease reachable again")
         self.lease_error = None
         if taken is None:
             return

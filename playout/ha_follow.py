@@ -48,6 +48,7 @@ class StateFollower:
     ) -> None:
         self.pair, self.driver, self.load = pair, driver, load
         self._last: Mapping[str, Any] | None = None
+        self._failing = False
 
     def may_persist(self) -> bool:
         """Only the leader saves the shared playback state."""
@@ -70,8 +71,13 @@ class StateFollower:
             doc = await self.load()
         except StorageError as exc:
             self.pair.follow_read_errors += 1
-            log.warning("could not read the leader's playback state", error=str(exc))
+            if not self._failing:  # once per outage, not ten lines a second
+                log.warning("could not read the leader's playback state", error=str(exc))
+            self._failing = True
             return
+        if self._failing:
+            log.info("reading the leader's playback state again")
+            self._failing = False
         if doc is not None and doc != self._last:
             self.apply(doc)
             self._last = doc
