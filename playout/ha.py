@@ -420,6 +420,19 @@ class Pair:
             last_transition_at=None if self.last_transition is None else self.last_transition[2],
         )
 
+    def refusal(self) -> str | None:
+        if self.role is Role.LEADER:
+            return None
+        last = self.link.view.last
+        leader = (
+            f"{last.node} leads"
+            if last is not None
+            and last.role is Role.LEADER
+            and not self.peer_dead(time.monotonic_ns())
+            else "no node leads right now"
+        )
+        return f"ha: {self.config.node_name} stands by ({leader}): send commands to the leader"
+
     def status(self) -> dict[str, Any]:
         return dict(to_json(self.statistics()))
 

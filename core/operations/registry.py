@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import error_kind
+from ..errors import RefusedError, error_kind
 from ..nesting import check_nesting
+from ..pair import LEADER_ONLY, PairControl
 from ..permissions import Actor, require
 from . import OPERATIONS
 from .spec import SESSION_OPS, Operation, OpError, Services
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from ..interactions import Interactions
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
-    from ..pair import PairControl
     from ..patch_grid import Wiring
     from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
@@ -66,6 +66,9 @@ class Registry:
         try:
             # The role first: a caller who may not act learns nothing about the input.
             require(actor, op.group, op.refusal)
+            pair = self.services.pair
+            if pair is not None and op.group in LEADER_ONLY and (why := pair.refusal()):
+                raise RefusedError(why)  # a standby follows the leader, it takes no commands
             check_nesting(args, "args")  # nothing below walks a 1000-level structure
             parsed = op.parse(args)
             result = await op.run(self.services, actor, parsed)

@@ -305,6 +305,12 @@ def test_failback_the_returning_node_stands_by_until_a_planned_handover(
         assert rig.receiver.senders(back, "artnet") == {"b"}
         lists = {p["name"]: p for p in a.get("/api/playback").json()["lists"]}
         assert lists["main"]["current"] == "1"  # caught up with what b plays
+        # A standby takes no commands (they would make the two play different things).
+        r = a.post("/api/cue-lists/main/release", timeout=5)
+        assert (r.status_code, r.json()["code"]) == (409, "refused")
+        assert "a stands by (b leads): send commands to the leader" in r.json()["error"]
+        lists = {p["name"]: p for p in a.get("/api/playback").json()["lists"]}
+        assert lists["main"]["current"] == "1"
         r = rig.nodes["b"].post("/api/ha/handover", timeout=10)
         assert r.status_code == 200, r.text
         rig.wait_for("a to lead again", lambda: rig.leader() == "a")
