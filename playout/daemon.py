@@ -853,7 +853,10 @@ async def _run(
                 if rt.pair is not None:  # [ha]: off by default, a single node leads alone
                     rt.pair.alert = partial(rt.events.alert, "ha")
                     rt.follower = StateFollower(
-                        rt.pair, driver, partial(store.state.load_state, STATE_KEY)
+                        rt.pair,
+                        driver,
+                        partial(store.state.load_state, STATE_KEY),
+                        rt.operations.services.snapshots,
                     )
                     await _supervised(nursery, rt, "ha_follow", rt.follower.serve, Policy())
                     await _supervised(

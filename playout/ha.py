@@ -68,6 +68,7 @@ class HaStatistics:
     stream_terminated_rounds: int = field(metadata=counter())
     followed_states: int = field(metadata=counter())  # the leader's playback state taken on
     follow_read_errors: int = field(metadata=counter())
+    followed_shows: int = field(metadata=counter())  # the leader's show edits taken on
     state_digest: str = field(metadata=detail())  # CRC-32 of the playback state this node plays
     peer_state_digest: str | None = field(metadata=detail())
     diverged: bool  # the two nodes play different states for longer than 2 s
@@ -99,6 +100,7 @@ class Pair:
         self.started_ns = time.monotonic_ns()
         self.takeovers = self.fences = 0
         self.followed_states = self.follow_read_errors = 0  # counted by ha_follow.py
+        self.followed_shows = 0
         self.state_digest = 0  # set by ha_follow.py: saved (leader) or followed (standby)
         self.differs_since_ns = 0
         self.peer_digest_seen = 0
@@ -402,6 +404,7 @@ class Pair:
             stream_terminated_rounds=terminated,
             followed_states=self.followed_states,
             follow_read_errors=self.follow_read_errors,
+            followed_shows=self.followed_shows,
             state_digest=f"{self.state_digest:08x}",
             peer_state_digest=None if last is None else f"{last.state_digest:08x}",
             diverged=self.diverged,

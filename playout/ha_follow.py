@@ -16,10 +16,11 @@ import json
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from trocadero.core.permissions import Actor
 from trocadero.core.playback.persist import follow
 from trocadero.core.storage import StorageError
 from trocadero.protocols.ha_heartbeat import Role
@@ -27,6 +28,9 @@ from trocadero.protocols.ha_heartbeat import Role
 from .ha import Pair
 from .logs import get_logger
 from .playback import PlaybackDriver
+
+if TYPE_CHECKING:
+    from trocadero.core.snapshot_service import ShowSnapshots
 
 log = get_logger("ha")
 
@@ -39,14 +43,21 @@ def state_digest(doc: Mapping[str, Any]) -> int:
     return zlib.crc32(text.encode()) or 1
 
 
+SHOW_EVERY: Final = 5  # the show's newest snapshot is looked at every 5th round (0.5 s)
+
+
 class StateFollower:
     def __init__(
         self,
         pair: Pair,
         driver: PlaybackDriver,
         load: Callable[[], Awaitable[Mapping[str, Any] | None]],
+        snapshots: ShowSnapshots | None = None,
     ) -> None:
         self.pair, self.driver, self.load = pair, driver, load
+        self.snapshots = snapshots
+        self._show: str | None = None  # the snapshot this engine has (None: not read yet)
+        self._rounds = 0
         self._last: Mapping[str, Any] | None = None
         self._failing = False
 
@@ -63,10 +74,33 @@ class StateFollower:
         if notes:
             log.warning("leader's playback state followed in part", notes=notes)
 
+    async def follow_show(self) -> None:
+        """Look and cue-list edits the leader stored: the newest show snapshot, taken on
+        when it changes (the first one read is what this node started with)."""
+        assert self.snapshots is not None
+        latest = await self.snapshots.store.snapshots.latest()
+        if latest is None or latest.hash == self._show:
+            return
+        if self._show is not None:
+            actor = Actor(f"ha:{self.pair.config.node_name}", "admin", "system")
+            await self.snapshots.take_on(actor, latest.hash)
+            self._last = None  # the state again: it may name a list this show just brought
+            self.pair.followed_shows += 1
+            log.info("followed the leader's show", snapshot=latest.hash[:12])
+        self._show = latest.hash
+
     async def step(self) -> None:
         if self.pair.role is not Role.STANDBY:
             self._last = None  # read afresh when this node stands by again
+            self._show = None
             return
+        self._rounds += 1
+        if self.snapshots is not None and (self._show is None or self._rounds % SHOW_EVERY == 0):
+            try:
+                await self.follow_show()
+            except (StorageError, ValueError) as exc:  # ValueError: a document it cannot parse
+                self.pair.follow_read_errors += 1
+                log.warning("could not follow the leader's show", error=str(exc))
         try:
             doc = await self.load()
         except StorageError as exc:

@@ -55,6 +55,7 @@ class Datagram:
     sequence: int
     terminated: bool  # sACN Stream_Terminated
     level: int  # slot 1
+    rgb: bytes  # slots 1-3
 
 
 class Receiver(threading.Thread):
@@ -91,11 +92,20 @@ class Receiver(threading.Thread):
             if node is None or ts is None:
                 continue
             if data.startswith(b"Art-Net\0") and data[8:10] == b"\x00\x50":
-                self.got.append(Datagram(ts, node, "artnet", 0, data[12], False, data[18]))
+                self.got.append(
+                    Datagram(ts, node, "artnet", 0, data[12], False, data[18], data[18:21])
+                )
             elif len(data) > 125 and data[21] == 0x04:
                 self.got.append(
                     Datagram(
-                        ts, node, "sacn", data[108], data[111], bool(data[112] & 0x40), data[126]
+                        ts,
+                        node,
+                        "sacn",
+                        data[108],
+                        data[111],
+                        bool(data[112] & 0x40),
+                        data[126],
+                        data[126:129],
                     )
                 )
 

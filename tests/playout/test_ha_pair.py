@@ -316,3 +316,24 @@ def test_failback_the_returning_node_stands_by_until_a_planned_handover(
         rig.wait_for("a to lead again", lambda: rig.leader() == "a")
         time.sleep(0.3)
         assert rig.receiver.senders(time.time_ns() - 200_000_000, "artnet") == {"a"}
+
+
+def test_the_standby_follows_a_look_edit_made_on_the_leader(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    with pair_rig(tmp_path, postgres_dsn) as rig:
+        a, b = rig.nodes["a"], rig.nodes["b"]
+        red = {
+            "canvases": [
+                {"canvas": "c", "layers": [{"source": "solid", "params": {"colour": "#ff0000"}}]}
+            ]
+        }
+        assert a.put("/api/looks/white", json=red, timeout=10).status_code == 200
+        assert a.post("/api/cue-lists/main/go", timeout=5).status_code == 200
+        rig.wait_for("b to take the show", lambda: int(str(rig.ha("b")["followed_shows"])) >= 1)
+        time.sleep(0.5)
+        recent = rig.receiver.since(time.time_ns() - 200_000_000, "sacn")
+        assert {(d.node, d.rgb) for d in recent} == {("a", b"\xff\x00\x00"), ("b", b"\xff\x00\x00")}
+        assert b.get("/api/looks/white").json()["canvases"][0]["layers"][0]["params"] == {
+            "colour": "#ff0000"
+        }
