@@ -12,8 +12,10 @@ ordinary interval between packets when failover is seamless). The killed node is
 again and joins as standby before the next round. Then one planned handover: sACN frames at
 the top priority lost (an interval longer than 1.5 frame periods between priority-100
 packets counts as lost frames), and Stream_Terminated packets seen from the old leader.
-The output thread's lateness (each node's /healthz, clock.lateness_us) is printed for both
-nodes at the end; the comparison with a single node is not made yet.
+Standby lag: GO and RELEASE (instant cues) on the leader, each timed from the leader's first
+sACN packet showing the change to the standby's (it follows the saved playback state). The
+output thread's lateness (each node's /healthz, clock.lateness_us) is printed for both nodes
+at the end; the comparison with a single node is not made yet.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def _wait(what: str, check: object, timeout: float = 20.0) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--lag-rounds", type=int, default=20)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="trocadero-failover-"))
     server = PostgresServer.start(Path(tempfile.mkdtemp(prefix="trocadero-pg-")))
@@ -114,6 +117,26 @@ def main() -> int:
                     flush=True,
                 )
                 start(leader, "standby")  # a returning node joins as standby
+            # Standby lag: GO (an instant white) and RELEASE (instant) on the leader, each
+            # timed from the leader's first sACN packet showing it to the standby's.
+            leader = next(n for n in nodes if _role(nodes[n]) == "leader")
+            standby = "b" if leader == "a" else "a"
+            lags: list[float] = []
+            for k in range(args.lag_rounds):
+                verb, want = ("go", 255) if k % 2 == 0 else ("release", 0)
+                t0 = time.time_ns()
+                nodes[leader].post(f"/api/cue-lists/main/{verb}", timeout=5)
+                time.sleep(0.6)
+                seen = {
+                    n: min(
+                        (d.rx_ns for d in rx.since(t0, "sacn") if d.node == n and d.level == want),
+                        default=None,
+                    )
+                    for n in (leader, standby)
+                }
+                first_leader, first_standby = seen[leader], seen[standby]
+                if first_leader is not None and first_standby is not None:
+                    lags.append((first_standby - first_leader) / 1e6)
             # One planned handover.
             leader = next(n for n in nodes if _role(nodes[n]) == "leader")
             time.sleep(0.5)
@@ -137,6 +160,12 @@ def main() -> int:
         for kind, values in gaps.items():
             print(
                 f"{kind:10} {_pct(values, 0.5):8.1f} {_pct(values, 0.99):8.1f} {max(values):8.1f}"
+            )
+        if lags:
+            print(
+                f"standby lag (a change on the leader's wire → on the standby's), {len(lags)}"
+                f" changes: p50 {_pct(lags, 0.5):.1f} ms, p99 {_pct(lags, 0.99):.1f} ms,"
+                f" max {max(lags):.1f} ms"
             )
         print(
             f"planned handover ({r.status_code}): sACN top-priority frames lost {lost},"

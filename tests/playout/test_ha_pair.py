@@ -23,6 +23,10 @@ from tests.postgres_server import PostgresServer
 from trocadero.config import ConfigError
 from trocadero.config.loader import parse_config
 
+# Tests that time no failover use a dead interval of 10 x 50 ms: on a loaded shared machine
+# a 200 ms one can see a leader starved of CPU fence itself (safe, but not what they test).
+TOLERANT = 10
+
 
 def _artnet_gap_ms(rig: PairRig, t0: int, old: str, new: str) -> float:
     art = rig.receiver.since(t0, "artnet")
@@ -119,7 +123,7 @@ def test_heartbeat_link_cut_while_both_reach_postgresql_exactly_one_transmits(
 def test_planned_handover_no_sacn_gap_and_the_old_leader_terminates(
     tmp_path: Path, postgres_dsn: str, postgres_server: PostgresServer
 ) -> None:
-    with pair_rig(tmp_path, postgres_dsn) as rig:
+    with pair_rig(tmp_path, postgres_dsn, misses=TOLERANT) as rig:
         t0 = time.time_ns()
         time.sleep(0.3)
         sock = rig.nodes["a"].health()["socket"]["path"]
@@ -290,7 +294,7 @@ def test_postgresql_restart_never_two_art_net_senders(tmp_path: Path) -> None:
 def test_failback_the_returning_node_stands_by_until_a_planned_handover(
     tmp_path: Path, postgres_dsn: str
 ) -> None:
-    with pair_rig(tmp_path, postgres_dsn) as rig:
+    with pair_rig(tmp_path, postgres_dsn, misses=TOLERANT) as rig:
         assert rig.nodes["a"].post("/api/cue-lists/main/go", timeout=5).status_code == 200
         rig.nodes["a"].proc.kill()
         rig.wait_for("b to lead", lambda: rig.ha("b")["role"] == "leader")
@@ -321,7 +325,7 @@ def test_failback_the_returning_node_stands_by_until_a_planned_handover(
 def test_the_standby_follows_a_look_edit_made_on_the_leader(
     tmp_path: Path, postgres_dsn: str
 ) -> None:
-    with pair_rig(tmp_path, postgres_dsn) as rig:
+    with pair_rig(tmp_path, postgres_dsn, misses=TOLERANT) as rig:
         a, b = rig.nodes["a"], rig.nodes["b"]
         red = {
             "canvases": [
