@@ -123,13 +123,17 @@ def main() -> int:
             standby = "b" if leader == "a" else "a"
             lags: list[float] = []
             for k in range(args.lag_rounds):
-                verb, want = ("go", 255) if k % 2 == 0 else ("release", 0)
+                verb, on = ("go", True) if k % 2 == 0 else ("release", False)
                 t0 = time.time_ns()
                 nodes[leader].post(f"/api/cue-lists/main/{verb}", timeout=5)
                 time.sleep(0.6)
                 seen = {
                     n: min(
-                        (d.rx_ns for d in rx.since(t0, "sacn") if d.node == n and d.level == want),
+                        (
+                            d.rx_ns
+                            for d in rx.since(t0, "sacn")
+                            if d.node == n and (d.level == 255) == on  # RELEASE: it fades
+                        ),
                         default=None,
                     )
                     for n in (leader, standby)

@@ -51,6 +51,7 @@ class Lease:
     def __init__(self, dsn: str, node: str) -> None:
         self.dsn, self.node = dsn, node
         self._conn: Any = None
+        self._busy = trio.Lock()
         self.holding = False
 
     @property
@@ -59,7 +60,10 @@ class Lease:
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         try:
-            return await trio_asyncio.aio_as_trio(fn)(*args)
+            # One statement at a time on the connection: the pair's task and a handover
+            # request (another task) both use it, and asyncpg allows no overlap.
+            async with self._busy:
+                return await trio_asyncio.aio_as_trio(fn)(*args)
         except Exception as exc:  # any failure: the lock may be gone, never assume it is not
             # (asyncpg also raises InternalClientError on a connection whose last call was
             # cancelled mid-flight, e.g. a renewal that outlived the dead interval.)
