@@ -21,6 +21,8 @@ at the end; the comparison with a single node is not made yet.
 from __future__ import annotations
 
 import argparse
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -71,6 +73,8 @@ def main() -> int:
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="trocadero-failover-"))
     server = PostgresServer.start(Path(tempfile.mkdtemp(prefix="trocadero-pg-")))
+    # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C: the daemons and PostgreSQL are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         dsn = server.create_database("failover")
         show = base / "show.toml"
@@ -184,6 +188,8 @@ def main() -> int:
         return 0
     finally:
         server.stop()
+        shutil.rmtree(server.base, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ fences this node at the first deadline after the lease runs out, with no Python 
 Per tick (one heartbeat interval):
 - leader: renew (epoch must match) → extend the native lease; failure → fence at once;
 - standby: the peer dead (missed heartbeats), not leading, or handing over → try the lease
-  (the lock decides: with the link cut but both reaching PostgreSQL, exactly one leads);
-- then send a heartbeat (role, epoch, sequence, frame time).
+  (the lock decides: with the link cut but both reaching PostgreSQL, exactly one leads); a
+  free lock is asked for half-way to dead already. After taking it from a leader that may
+  be alive, the output leads only once that leader's lease has surely run out;
+- compare the playback state the peer plays (its heartbeat's digest) with ours;
+- then send a heartbeat (role, epoch, sequence, frame time, state digest).
 
 A planned handover: this leader says "handing over" and releases the lock while its output
 goes on; the peer takes the lock (new epoch) and raises its sACN priority; seeing that, this

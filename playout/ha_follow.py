@@ -1,13 +1,17 @@
-"""The standby follows the leader's playback (issue 19, item 2 — in part): while this node
-stands by, the leader's saved playback state (cue lists with their fades, parks, masters,
-the emergency latch: what survives a restart, core/playback/persist.py) is read from the
-shared store every few heartbeat intervals and, when it changed, becomes this engine's own
-(`follow`), placed at the leader's point in each fade. So at a takeover the standby's frames
-continue the leader's show rather than its own.
+"""The standby follows the leader (issue 19, item 2 — in part). While this node stands by:
 
-A standby never writes that state itself (`may_persist`): the leader's row is the truth.
-Not followed yet: scripted overrides (not in the saved state) and a comparison of both
-nodes' frames (digests).
+- the leader's saved playback state (cue lists with their fades, parks, masters, the
+  emergency latch: what survives a restart, core/playback/persist.py) is read from the
+  shared store every 100 ms and, when it changed, becomes this engine's own (`follow`),
+  placed at the leader's point in each fade;
+- the show's newest snapshot is looked at every 0.5 s and, when it changed (a look, cue
+  list, schedule entry or rule edited on the leader), taken on by the engine, the schedule
+  and the rules (`ShowSnapshots.take_on`).
+
+So at a takeover the standby's frames continue the leader's show rather than its own. A
+standby never writes the playback state itself (`LeaderOnlyState`): the leader's row is the
+truth. Both nodes put a digest of the state they play in their heartbeats (ha.py compares
+them). Not followed: scripted overrides (not in the saved state).
 """
 
 from __future__ import annotations
