@@ -189,6 +189,12 @@ class Pair:
             self.config.role_preference == "primary" or now - self.started_ns > self.dead_ns
         ):
             await self._try_lead("nobody leads")
+        elif not self.lease.connected:  # a standby keeps its session: it LISTENs on it
+            try:
+                with trio.fail_after(max(1.0, 2 * self.config.dead_after_s)):
+                    await self.lease.connect()
+            except (LeaseLost, trio.TooSlowError) as exc:
+                self._lease_failed(str(exc) or "the database did not answer in time")
         await self.send_heartbeat()
 
     async def on_heartbeat(self, hb: Heartbeat) -> None:

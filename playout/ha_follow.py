@@ -2,8 +2,9 @@
 
 - the leader's saved playback state (cue lists with their fades, parks, masters, the
   emergency latch: what survives a restart, core/playback/persist.py) is read from the
-  shared store every 100 ms and, when it changed, becomes this engine's own (`follow`),
-  placed at the leader's point in each fade;
+  shared store when the leader's NOTIFY arrives (and every 100 ms in case one is lost) and,
+  when it changed, becomes this engine's own (`follow`), placed at the leader's point in
+  each fade;
 - the show's newest snapshot is looked at every 0.5 s and, when it changed (a look, cue
   list, schedule entry or rule edited on the leader), taken on by the engine, the schedule
   and the rules (`ShowSnapshots.take_on`).
@@ -30,6 +31,7 @@ from trocadero.core.storage import StorageError
 from trocadero.protocols.ha_heartbeat import Role
 
 from .ha import Pair
+from .ha_lease import LeaseLost
 from .logs import get_logger
 from .playback import PlaybackDriver
 
@@ -121,10 +123,22 @@ class StateFollower:
             self._last = doc
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        # A NOTIFY from the leader (LISTENed on the lease connection) wakes the loop early.
+        wake = trio.Event()
+
+        def notice(_payload: str) -> None:
+            wake.set()
+
+        self.pair.lease.on_notice = notice
         task_status.started()
-        while True:
-            await self.step()
-            await trio.sleep(FOLLOW_INTERVAL_S)
+        try:
+            while True:
+                await self.step()
+                with trio.move_on_after(FOLLOW_INTERVAL_S):
+                    await wake.wait()
+                wake = trio.Event()
+        finally:
+            self.pair.lease.on_notice = None
 
 
 class LeaderOnlyState:
@@ -138,3 +152,7 @@ class LeaderOnlyState:
         if self.pair.role is Role.LEADER:
             await self.inner.save_state(key, doc)
             self.pair.state_digest = state_digest(doc)  # what the standby should match
+            try:  # the standby reads it at once (it polls as well: a lost notice costs 0.1 s)
+                await self.pair.lease.notify(f"{self.pair.state_digest:08x}")
+            except LeaseLost:
+                pass  # the pair's task sees the lost connection and fences

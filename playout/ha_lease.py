@@ -14,6 +14,7 @@ between the nodes cut but both reaching PostgreSQL it keeps the lock — exactly
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ import trio
 import trio_asyncio
 
 LOCK_KEY: Final = 0x7472_6F63_4841  # "trocHA": the advisory lock of the pair
+NOTICE_CHANNEL: Final = "trocadero_ha_state"  # the leader saved the playback state
 _NOW_MS: Final = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 CONNECT_TIMEOUT_S: Final = 5.0
 
@@ -52,6 +54,7 @@ class Lease:
         self.dsn, self.node = dsn, node
         self._conn: Any = None
         self._busy = trio.Lock()
+        self.on_notice: Callable[[str], None] | None = None  # a NOTIFY from the peer
         self.holding = False
 
     @property
@@ -83,6 +86,19 @@ class Lease:
             )
 
         self._conn = await self._call(open_connection)
+        if self.on_notice is not None:  # LISTEN again on every new session
+            await self._call(self._conn.add_listener, NOTICE_CHANNEL, self._notice)
+
+    def _notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        # Called by asyncpg on the store's loop, which trio_asyncio runs in this thread.
+        if self.on_notice is not None:
+            self.on_notice(payload)
+
+    async def notify(self, payload: str) -> None:
+        """Tell the peer (LISTENing on its own lease connection) that the shared playback
+        state changed; skipped while this node has no connection (the peer polls too)."""
+        if self.connected:
+            await self._call(self._conn.execute, f"NOTIFY {NOTICE_CHANNEL}, '{payload}'")
 
     def drop(self) -> None:
         """Forget the connection at once (its lock goes with the session)."""
