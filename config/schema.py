@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .cameras import MAX_CAMERAS, CameraConfig
 from .fields import setting
+from .ha import HaConfig
 from .inputs import InputConfig, validate_inputs
 from .mqtt import MqttConfig
 from .outputs import OutputConfig
@@ -627,6 +628,7 @@ class Config:
     touch: TouchConfig = field(default_factory=TouchConfig)
     cameras: tuple[CameraConfig, ...] = field(default=())  # blob trackers (docs/cameras.md)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    ha: HaConfig = field(default_factory=HaConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     def validate(self) -> list[str]:
@@ -639,6 +641,11 @@ class Config:
                     f"input_masters[{n}].universe: not received by any [[inputs]] "
                     f"(got {m.universe})"
                 )
+        if self.ha.enabled and self.storage.backend != "postgres":
+            problems.append(
+                "ha: the pair keeps its lease and state in PostgreSQL: set [storage] backend ="
+                f' "postgres" (got {self.storage.backend!r})'
+            )
         e = self.emergency
         if e.input_universe and e.input_universe not in received:
             problems.append(

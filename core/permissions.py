@@ -35,6 +35,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
     "touch.simulate": frozenset({"admin", "operator"}),  # technicians testing touch on site
+    "ha.control": frozenset({"admin", "operator"}),  # a planned handover of the pair
     "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
     "read": frozenset({"admin", "operator", "marketing", "viewer"}),
 }

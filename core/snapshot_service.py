@@ -92,6 +92,24 @@ class ShowSnapshots:
             actor, doc, action="show.import", target="show", message="show imported"
         )
 
+    async def take_on(self, actor: Actor, hash_: str) -> None:
+        """A hot standby (docs/ha.md): the engine, the schedule and the rules take snapshot
+        `hash_`, which the leader has stored already, so nothing is written but the audit
+        entry (`ha.follow_show`)."""
+        doc = await self.store.snapshots.get_document(hash_)
+        show, _schedules = await trio.to_thread.run_sync(showfile.parse_doc, doc)
+
+        async def stored() -> None:
+            return None
+
+        await self.controller.replace_show(
+            actor, show, stored, action="ha.follow_show", target=hash_
+        )
+        if self.schedule is not None:
+            await self.schedule.load()
+        if self.rules is not None:
+            await self.rules.load()
+
     async def _apply(
         self, actor: Actor, doc: Mapping[str, Any], *, action: str, target: str, message: str
     ) -> dict[str, Any]:

@@ -3,6 +3,7 @@
     trocadero ctl go main              trocadero ctl goto main 12.5 [--fade 2]
     trocadero ctl release main         trocadero ctl status [--json]
     trocadero ctl watch [TOPIC ...]    trocadero ctl call OP [key=value ...]
+    trocadero ctl ha status|handover   (the hot-standby pair, docs/ha.md)
 
 Every op of the operation table (`core.operations`) is a subcommand: its required arguments
 positional, the others as ``--name VALUE`` (JSON, except names and cue numbers).
@@ -48,6 +49,9 @@ def add_parser(sub: Any) -> None:
                 p.add_argument(a.name, help=what)
             else:
                 p.add_argument(f"--{a.name}", help=what, metavar="VALUE")
+    # The pair's ops also as two words (docs/ha.md): `trocadero ctl ha handover`.
+    ha = verbs.add_parser("ha", help="the hot-standby pair: its status, or a planned handover")
+    ha.add_argument("action", choices=("status", "handover"))
     status = verbs.add_parser("status", help="every cue list, park, override and master")
     status.add_argument("--json", action="store_true", help="the raw state as JSON")
     watch = verbs.add_parser("watch", help="print events until Ctrl-C")
@@ -74,6 +78,8 @@ def _args(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 raise ValueError(f"argument {pair!r}: expected key=value")
             out[key] = _value(value)
         return ns.op, out
+    if verb == "ha":
+        return f"ha.{ns.action}", {}
     op = operation(verb)
     args: dict[str, Any] = {}
     for a in op.args:

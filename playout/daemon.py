@@ -81,6 +81,10 @@ from .cameras.process import CameraStatistics, CameraTracker
 from .cameras.view import Cameras
 from .control_socket import ControlSocket, SocketStatistics, socket_path
 from .frames import InputOverlay, RenderStatistics, RenderStats, serve_frame_producer
+from .ha import HaStatistics, Pair
+from .ha_follow import LeaderOnlyState, StateFollower
+from .ha_lease import Lease
+from .ha_link import HeartbeatLink
 from .health import (
     ClockStatistics,
     EmergencyStatistics,
@@ -207,6 +211,7 @@ class HealthStatistics:
         default=(), metadata=section(prefix="camera", key="name")
     )
     reason: str = field(default="", metadata=detail())  # why "degraded" (or "stalled")
+    ha: HaStatistics | None = field(default=None, metadata=section())  # [ha] on: the pair
 
 
 @dataclass
@@ -245,6 +250,8 @@ class Runtime:
     tls: ServerTls | None = None  # [web] tls_certificate: HTTPS and WSS
     backup: BackupStats | None = None  # [backup] enabled: the scheduled backups
     cameras: list[CameraTracker] = field(default_factory=list)  # [[cameras]]: blob trackers
+    pair: Pair | None = None  # [ha]: the hot-standby pair
+    follower: StateFollower | None = None  # [ha]: the standby follows the leader's playback
 
     @property
     def web_url(self) -> str:
@@ -342,6 +349,7 @@ class Runtime:
             backup=None if self.backup is None else self.backup.statistics(),
             cameras=cameras,
             reason=reason,
+            ha=None if self.pair is None else self.pair.statistics(),
         )
 
     def health(self) -> Mapping[str, Any]:
@@ -754,6 +762,16 @@ async def _run(
         events=events,
         tls=tls,
     )
+    if config.ha.enabled:
+        # Before the clock starts: a node never transmits as leader before it holds the lease.
+        clock.enable_wire_gate(config.ha.sacn_standby_offset)
+        rt.pair = Pair(
+            config.ha,
+            clock,
+            Lease(config.storage.postgres_dsn, config.ha.node_name),
+            HeartbeatLink(config.ha.node_name, config.ha.bind, config.ha.peer),
+            store.audit,
+        )
     metrics = rt.instrument()
     engine = build_engine(playing, show.renderer, config)
     driver = PlaybackDriver(engine, show.renderer, clock)
@@ -770,7 +788,8 @@ async def _run(
         panic_fade=config.playback.panic_fade_s,
         input_asserted=lambda: console_asserted(rt.inputs, config),
         audit=store.audit,
-        state=store.state,
+        # A pair: only the leader saves the playback state (the standby follows it).
+        state=store.state if rt.pair is None else LeaderOnlyState(store.state, rt.pair),
         library=store.show,
         swap_lock=driver.lock,
     )
@@ -852,6 +871,7 @@ async def _run(
         touch=touch,
         cameras=Cameras(rt.cameras, live_blobs) if rt.cameras else None,
         video=rt.video,
+        pair=rt.pair,
     )
     # The show as it starts: the first snapshot, or a new one if it changed while stopped
     # (a reseed, a restore); the same content as the newest adds nothing.
@@ -915,6 +935,22 @@ async def _run(
                     nursery, rt, "rules", partial(serve_rules, rules, rt.events), Policy()
                 )
                 await _start_inputs_and_discovery(nursery, rt)
+                if rt.pair is not None:  # [ha]: off by default, a single node leads alone
+                    rt.pair.alert = partial(rt.events.alert, "ha")
+                    rt.follower = StateFollower(
+                        rt.pair,
+                        driver,
+                        partial(store.state.load_state, STATE_KEY),
+                        rt.operations.services.snapshots,
+                    )
+                    await _supervised(nursery, rt, "ha_follow", rt.follower.serve, Policy())
+                    await _supervised(
+                        nursery,
+                        rt,
+                        "ha",
+                        rt.pair.serve,
+                        Policy(required=True, config_key="ha.bind", bind=config.ha.bind),
+                    )
                 if config.events.redis_url:  # off by default: events stay in the process
                     rt.redis = RedisBridge(rt.events, config.events)
                     await _supervised(nursery, rt, "redis", rt.redis.serve, Policy())

@@ -180,6 +180,24 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every session ends (and with it its advisory locks)."""
+        done = self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.base / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl restart failed:\n{done.stderr}")
+
     def stop(self) -> None:
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
         deadline = time.monotonic() + 10

@@ -9,6 +9,7 @@ from . import (
     cameras,
     content,
     edits,
+    ha,
     mdvr,
     patch,
     playback,
@@ -48,6 +49,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *touch.OPERATIONS,
     *cameras.OPERATIONS,
     *video.OPERATIONS,
+    *ha.OPERATIONS,
 )
 _BY_NAME: Final = {op.name: op for op in OPERATIONS}
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import error_kind
+from ..errors import RefusedError, error_kind
 from ..nesting import check_nesting
+from ..pair import LEADER_ONLY, PairControl
 from ..permissions import Actor, require
 from . import OPERATIONS
 from .spec import SESSION_OPS, Operation, OpError, Services
@@ -68,6 +69,9 @@ class Registry:
         try:
             # The role first: a caller who may not act learns nothing about the input.
             require(actor, op.group, op.refusal)
+            pair = self.services.pair
+            if pair is not None and op.group in LEADER_ONLY and (why := pair.refusal()):
+                raise RefusedError(why)  # a standby follows the leader, it takes no commands
             check_nesting(args, "args")  # nothing below walks a 1000-level structure
             parsed = op.parse(args)
             result = await op.run(self.services, actor, parsed)
@@ -114,6 +118,7 @@ def registry(
     touch: TouchService | None = None,
     cameras: CameraView | None = None,
     video: VideoHub | None = None,
+    pair: PairControl | None = None,
 ) -> Registry:
     """The table over these services (operations whose services are absent are left out)."""
     services = Services(
@@ -133,5 +138,6 @@ def registry(
         touch=touch,
         cameras=cameras,
         video=video,
+        pair=pair,
     )
     return Registry(OPERATIONS, services)

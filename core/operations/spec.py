@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..interactions import Interactions
     from ..look_preview import LookPreviewer
     from ..mdvr import MdvrControl
+    from ..pair import PairControl
     from ..patch_grid import Wiring
     from ..rule_service import RuleService
     from ..schedule_service import ScheduleService
@@ -156,6 +157,7 @@ class Services:
     touch: TouchService | None = None  # touch surfaces and the simulator (need: "touch")
     cameras: CameraView | None = None  # blob trackers (need: "cameras")
     video: VideoHub | None = None  # live vehicle video for browsers (need: "video")
+    pair: PairControl | None = None  # the hot-standby pair, when [ha] is on
 
     # The operations that need a service are in a registry only when it is there.
     def control(self) -> Controller:

@@ -22,7 +22,7 @@ from typing import Any
 from .cuelist import Auto, ListPlayback
 from .ladder import Engine
 from .plan import UNDER, LookRef, Node, Solid, target_doc
-from .track import Lane, Timing
+from .track import Lane, Timing, Track
 
 STATE_KEY = "playback"
 VERSION = 1
@@ -92,6 +92,26 @@ def snapshot(engine: Engine, t: float, wall_at_t: float) -> dict[str, Any]:
         },
         "emergency": {"latched": engine.emergency},
     }
+
+
+def follow(engine: Engine, doc: Mapping[str, Any], t: float, wall_at_t: float) -> list[str]:
+    """A hot standby (docs/ha.md) takes the leader's saved state as its own: what `restore`
+    puts back is first cleared (cue lists, parks, masters, the latch), then restored at
+    frame time `t`, so a running fade is at the leader's point. Overrides and the schedule's
+    own looks are not in the saved state and stay as they are."""
+    for name, pb in engine.lists.items():
+        pb.track = Track()
+        pb.current = pb.previous = None
+        pb.pending = pb.order[0] if pb.order else None
+        pb.auto, pb.override, pb.loops = None, None, {}
+        engine.levels[name] = "cues"
+        engine.rule_holders.pop(name, None)
+    engine.parks = Track()
+    engine.park_targets.clear()
+    engine.park_holders.clear()
+    notes = restore(engine, doc, t, wall_at_t)
+    engine.revision += 1
+    return notes
 
 
 def restore(engine: Engine, doc: Mapping[str, Any], t: float, wall_at_t: float) -> list[str]:

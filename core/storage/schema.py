@@ -388,6 +388,20 @@ _AUDIT_REQUEST_ID = (
     "CREATE INDEX audit_log_request_id ON audit_log (request_id)",
 )
 
+# The hot-standby pair's lease (issue 19, playout/ha_lease.py): one row, the fencing epoch
+# each new leader increments, who holds it and when it was last renewed (ms, the database's
+# clock). The advisory lock is what grants leadership; this row makes it visible and fences.
+_HA_LEASE = (
+    """CREATE TABLE ha_lease (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        epoch BIGINT NOT NULL,
+        leader TEXT NOT NULL,
+        renewed_ms BIGINT NOT NULL,
+        changed_ms BIGINT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -407,6 +421,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (("sqlite", _RULE_ORIGIN_SQLITE), ("postgres", _RULE_ORIGIN_POSTGRES)),
     ),
     Migration(11, "audit log: the request's correlation id", _AUDIT_REQUEST_ID),
+    Migration(15, "hot-standby pair: the leadership lease and its fencing epoch", _HA_LEASE),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -126,6 +126,10 @@ ARGS: dict[str, Args] = {
     "touch.list": {},
     "touch.simulate": {"surface": "stairs-panel", "action": "down", "id": 1, "x": 0.5, "y": 0.5},
     "camera.list": {},
+    # A daemon without [ha]: the status says so, a handover is refused alike (below);
+    # tests/playout/test_ha_pair.py runs them on a pair.
+    "ha.status": {},
+    "ha.handover": {},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -134,6 +138,7 @@ REFUSED_ALIKE: dict[str, str] = {
     "mdvr.live.start": "conflict",
     "mdvr.file.retry": "not_found",
     "video.start": "conflict",
+    "ha.handover": "refused",
 }
 # What must be there before an operation can run (run through the socket first, each time).
 BEFORE: dict[str, list[str]] = {

@@ -1,5 +1,6 @@
-// Patch per canvas, outputs with their state, discovered Art-Net nodes.
+// Patch per canvas, outputs with their state, discovered Art-Net nodes, the hot-standby pair.
 import { api, has } from "./api.js";
+import { pairPanel } from "./pair.js";
 
 export async function mount(main, ui) {
   const { el, report } = ui;
@@ -92,7 +93,8 @@ export async function mount(main, ui) {
     } catch (e) {
       nodes.append(el("p", { class: "dim" }, e.message));
     }
-  main.replaceChildren(patch, outputs, nodes);
+  const pair = await pairPanel(ui);
+  main.replaceChildren(patch, outputs, nodes, pair.section);
   await showPatch();
-  return { stop() {} };
+  return { stop: pair.stop };
 }

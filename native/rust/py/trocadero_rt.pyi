@@ -110,6 +110,19 @@ class FrameClock:
     def release_emergency(self) -> bool:
         """Clear the latch; False (still latched) if the input asserts (read by this call)."""
 
+    def enable_wire_gate(self, standby_offset: int) -> None:
+        """Hot standby: lead only while a lease is set; otherwise withhold Art-Net, DDP and
+        DMX and send sACN at priority − ``standby_offset`` (0..200, else ValueError)."""
+
+    def set_lease_until(self, until_ns: int) -> None:
+        """Lead until CLOCK_MONOTONIC ``until_ns`` (0: stand by from the next deadline)."""
+
+    def request_stream_terminated(self) -> None:
+        """Three Stream_Terminated packets per sACN universe at the next deadline."""
+
+    def wire_gate(self) -> tuple[bool, bool, int, int, int]:
+        """(enabled, leading, lease_until_ns, withheld_frames, terminated_rounds)."""
+
     @property
     def rate_hz(self) -> float: ...
     @property

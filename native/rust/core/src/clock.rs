@@ -42,6 +42,7 @@ use crate::timebase::{
     Schedule,
 };
 use crate::triple_buffer::{triple_buffer, Consumer, Producer};
+use crate::wire_gate::{WireGate, WireGateStats};
 use crate::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -103,6 +104,8 @@ struct Shared {
     realtime: OnceLock<Result<bool, String>>,
     /// The emergency latch, overlay and input (see [`crate::emergency`]).
     emergency: Emergency,
+    /// Hot standby: leader-only outputs and sACN priority (see [`crate::wire_gate`]).
+    gate: WireGate,
 }
 
 /// Everything the output thread takes ownership of at `start()`.
@@ -163,6 +166,7 @@ impl FrameClock {
                 lateness: Histogram::new(),
                 realtime: OnceLock::new(),
                 emergency: Emergency::default(),
+                gate: WireGate::default(),
             }),
             producer: Mutex::new(producer),
             idle: Mutex::new(Some(Idle {
@@ -434,6 +438,27 @@ impl FrameClock {
     pub fn release_emergency(&self) -> bool {
         self.shared.emergency.release()
     }
+
+    /// Hot standby: from now on the node leads only while a lease is set
+    /// ([`FrameClock::set_lease_until`]); until then and after it runs out, leader-only
+    /// outputs are withheld and sACN goes out at priority − `standby_offset`.
+    pub fn enable_wire_gate(&self, standby_offset: u8) {
+        self.shared.gate.enable(standby_offset);
+    }
+
+    /// Lead until CLOCK_MONOTONIC `until_ns` (0: stand by from the next deadline).
+    pub fn set_lease_until(&self, until_ns: u64) {
+        self.shared.gate.set_lease_until(until_ns);
+    }
+
+    /// Send three Stream_Terminated packets per sACN universe at the next deadline.
+    pub fn request_stream_terminated(&self) {
+        self.shared.gate.request_stream_terminated();
+    }
+
+    pub fn wire_gate_stats(&self) -> WireGateStats {
+        self.shared.gate.stats()
+    }
 }
 
 impl Drop for FrameClock {
@@ -474,6 +499,8 @@ fn output_thread(
     let mut n: u64 = 0;
     let mut have_frame = false;
     let mut emergency = EmergencyWorker::new(consumer.front().len());
+    let mut leading = true; // what the sinks were last told (they start as leaders)
+    let mut terminations_served = shared.gate.terminate_requests();
     loop {
         let deadline = epoch + schedule.offset_ns(n);
         if !sleep_until_or_stop(deadline, &shared.stop) {
@@ -498,21 +525,42 @@ fn output_thread(
             } else if have_frame {
                 shared.late_renders.fetch_add(1, Ordering::Relaxed);
             }
+            let role = shared.gate.role_at(woke);
+            if role.leading != leading {
+                leading = role.leading;
+                for sink in sinks.iter_mut() {
+                    sink.set_standby(!leading, role.standby_offset);
+                }
+            }
+            if !leading {
+                shared.gate.count_withheld();
+            }
             let front = consumer.front();
+            let requests = shared.gate.terminate_requests();
+            if requests != terminations_served {
+                // Sent before this deadline's data: whoever asked has handed over already.
+                terminations_served = requests;
+                let frame = emergency.compose(front, &shared.emergency).unwrap_or(front);
+                for sink in sinks.iter_mut() {
+                    sink.stream_terminated(frame);
+                }
+                shared.gate.count_terminated();
+            }
+            let allowed = |sink: &&mut Box<dyn FrameSink>| leading || sink.sends_as_standby();
             match emergency.compose(front, &shared.emergency) {
                 Some(composed) => {
                     shared.emergency.count_frame_sent();
-                    for sink in sinks.iter_mut() {
+                    for sink in sinks.iter_mut().filter(allowed) {
                         sink.send(composed, current);
                     }
                 }
                 None if have_frame => {
-                    for sink in sinks.iter_mut() {
+                    for sink in sinks.iter_mut().filter(allowed) {
                         sink.send(front, current);
                     }
                 }
                 None => {
-                    for sink in sinks.iter_mut() {
+                    for sink in sinks.iter_mut().filter(allowed) {
                         sink.send_placeholder(front, current);
                     }
                 }

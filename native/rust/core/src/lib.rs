@@ -14,6 +14,7 @@ pub mod output;
 pub mod render;
 pub mod timebase;
 pub mod triple_buffer;
+pub mod wire_gate;
 
 pub use clock::{FrameClock, Stats};
 pub use emergency::EmergencyStats;
@@ -25,6 +26,7 @@ pub use output::{
 };
 pub use timebase::{ClockConfig, FrameSink};
 pub use triple_buffer::{triple_buffer, Consumer, Producer};
+pub use wire_gate::{WireGate, WireGateStats, WireRole};
 
 use std::fmt;
 

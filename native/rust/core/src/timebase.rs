@@ -34,6 +34,24 @@ pub trait FrameSink: Send {
     fn terminate(&mut self, frame: &[u8]) {
         let _ = frame;
     }
+
+    /// Hot standby ([`crate::wire_gate`]): whether this sink keeps sending while its node
+    /// does not lead (sACN does, at a lower priority; protocols without priority do not).
+    fn sends_as_standby(&self) -> bool {
+        false
+    }
+
+    /// The node's role changed: e.g. sACN rewrites its priority (configured − `offset` while
+    /// standby).
+    fn set_standby(&mut self, standby: bool, offset: u8) {
+        let _ = (standby, offset);
+    }
+
+    /// Planned handover: send stream-termination packets carrying `frame`, then go on
+    /// sending as before (the receivers drop this source at once and follow the new leader).
+    fn stream_terminated(&mut self, frame: &[u8]) {
+        let _ = frame;
+    }
 }
 
 /// Clock parameters, validated by [`FrameClock::new`].

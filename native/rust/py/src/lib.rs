@@ -227,6 +227,37 @@ impl FrameClock {
         py.detach(|| self.inner.release_emergency())
     }
 
+    /// Hot standby: from now on this node leads only while a lease is set
+    /// (`set_lease_until`); otherwise Art-Net, DDP and DMX are withheld and sACN goes out at
+    /// priority − `standby_offset`. Atomics only; any time.
+    fn enable_wire_gate(&self, standby_offset: i64) -> PyResult<()> {
+        let offset = int_in("standby_offset", standby_offset, 0, 200)?;
+        self.inner.enable_wire_gate(offset);
+        Ok(())
+    }
+
+    /// Lead until CLOCK_MONOTONIC `until_ns` (0: stand by from the next deadline).
+    fn set_lease_until(&self, until_ns: u64) {
+        self.inner.set_lease_until(until_ns);
+    }
+
+    /// Three Stream_Terminated packets per sACN universe at the next deadline.
+    fn request_stream_terminated(&self) {
+        self.inner.request_stream_terminated();
+    }
+
+    /// (enabled, leading, lease_until_ns, withheld_frames, terminated_rounds).
+    fn wire_gate(&self) -> (bool, bool, u64, u64, u64) {
+        let g = self.inner.wire_gate_stats();
+        (
+            g.enabled,
+            g.leading,
+            g.lease_until_ns,
+            g.withheld_frames,
+            g.terminated_rounds,
+        )
+    }
+
     #[getter]
     fn rate_hz(&self) -> f64 {
         self.inner.rate_hz()

@@ -459,6 +459,8 @@ pub struct UdpOutput {
     /// A state change not yet published (the reader held the lock): new error text or healthy.
     pending: PendingState,
     packets_per_frame: usize,
+    /// Configured sACN priority (the standby sends it minus an offset).
+    priority: u8,
     shared: Arc<Shared>,
 }
 
@@ -709,6 +711,7 @@ impl UdpOutput {
             error_key: None,
             pending: PendingState::default(),
             packets_per_frame,
+            priority: config.priority,
             shared: Arc::clone(&shared),
         };
         Ok((output, OutputHandle { shared }))
@@ -1133,6 +1136,40 @@ impl FrameSink for UdpOutput {
     /// frame, so receivers release the universe at once instead of after the 2.5 s timeout.
     /// Art-Net and DDP have no such packet.
     fn terminate(&mut self, frame: &[u8]) {
+        self.send_terminated(frame);
+    }
+
+    fn sends_as_standby(&self) -> bool {
+        self.protocol == Protocol::Sacn
+    }
+
+    /// sACN: rewrite the priority byte of every data template.
+    fn set_standby(&mut self, standby: bool, offset: u8) {
+        if self.protocol != Protocol::Sacn {
+            return;
+        }
+        let priority = if standby {
+            self.priority.saturating_sub(offset)
+        } else {
+            self.priority
+        };
+        for p in &self.packets {
+            self.buf[p.off + SACN_PRIORITY_OFFSET] = priority;
+        }
+    }
+
+    /// A handover: the termination packets, then the templates as they were (this source
+    /// goes on as the standby, which receivers see as a new, lower-priority source).
+    fn stream_terminated(&mut self, frame: &[u8]) {
+        self.send_terminated(frame);
+        for p in &self.packets {
+            self.buf[p.off + SACN_OPTIONS_OFFSET] &= !SACN_OPTION_STREAM_TERMINATED;
+        }
+    }
+}
+
+impl UdpOutput {
+    fn send_terminated(&mut self, frame: &[u8]) {
         if self.protocol != Protocol::Sacn || self.interface.as_ref().is_some_and(|i| !i.bound) {
             return;
         }

@@ -118,6 +118,8 @@ pub struct OpenDmxSink {
     frame_index: usize,
     producer: Producer,
     stop: Arc<AtomicBool>,
+    /// Hot standby: the writer keeps the line silent (another node drives it).
+    silent: Arc<AtomicBool>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -144,6 +146,7 @@ impl OpenDmxSink {
         let shared = Arc::new(Shared::new(Protocol::OpenDmx, 1, 1));
         let (producer, consumer) = triple_buffer(UNIVERSE_BYTES);
         let stop = Arc::new(AtomicBool::new(false));
+        let silent = Arc::new(AtomicBool::new(false));
         let mut msg = [0u8; OPEN_DMX_FRAME_BYTES];
         msg[0] = 0; // DMX start code
         let writer = Writer {
@@ -160,6 +163,7 @@ impl OpenDmxSink {
             shared: Arc::clone(&shared),
             pending: PendingState::default(),
             stop: Arc::clone(&stop),
+            silent: Arc::clone(&silent),
         };
         let handle = std::thread::Builder::new()
             .name(WRITER_THREAD_NAME.to_owned())
@@ -172,6 +176,7 @@ impl OpenDmxSink {
             frame_index: config.frame_index,
             producer,
             stop,
+            silent,
             writer: Some(handle),
         };
         Ok((sink, OutputHandle { shared }))
@@ -189,6 +194,12 @@ impl FrameSink for OpenDmxSink {
 
     /// Nothing before the first frame: the writer stays silent until then.
     fn send_placeholder(&mut self, _frame: &[u8], _frame_number: u64) {}
+
+    /// The writer repeats the last slots by itself: as a standby it must stop writing
+    /// (only the leader drives a DMX line), and it resumes with the newest slots.
+    fn set_standby(&mut self, standby: bool, _offset: u8) {
+        self.silent.store(standby, Ordering::Release);
+    }
 }
 
 impl Drop for OpenDmxSink {
@@ -249,6 +260,7 @@ struct Writer {
     shared: Arc<Shared>,
     pending: PendingState,
     stop: Arc<AtomicBool>,
+    silent: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -280,7 +292,7 @@ impl Writer {
                 }
                 next_open = now + self.reopen_interval_ns;
             }
-            if self.fd.is_some() {
+            if self.fd.is_some() && !self.silent.load(Ordering::Acquire) {
                 match self.frame() {
                     Ok(()) => self.set_state(None),
                     Err(errno) => {
@@ -484,6 +496,28 @@ mod tests {
         assert_eq!(&got[..4], &[0, 255, 0, 0]);
         clock.stop();
         assert!(clock.output_stats(id).unwrap().frames_sent >= 1);
+    }
+
+    #[test]
+    fn a_standby_keeps_the_line_silent_and_resumes_with_the_newest_slots() {
+        let (mut master, _slave, path) = openpty();
+        let (mut sink, handle) = OpenDmxSink::new(&OpenDmxConfig::new(&path, 0), 512).unwrap();
+        sink.send(&[3u8; 512], 0);
+        read_exact_timeout(&mut master, OPEN_DMX_FRAME_BYTES);
+        sink.set_standby(true, 1);
+        std::thread::sleep(std::time::Duration::from_millis(60)); // a frame in flight ends
+        let mut scratch = [0u8; 4096];
+        while readable(&master, 0) {
+            let _ = std::io::Read::read(&mut master, &mut scratch);
+        }
+        let sent = handle.stats().frames_sent;
+        sink.send(&[9u8; 512], 1); // the clock does not send to it as standby; even so
+        assert!(!readable(&master, 150), "bytes while standing by");
+        assert_eq!(handle.stats().frames_sent, sent);
+        sink.set_standby(false, 1);
+        let got = read_exact_timeout(&mut master, OPEN_DMX_FRAME_BYTES);
+        assert_eq!(&got[1..4], &[9, 9, 9]);
+        drop(sink);
     }
 
     #[test]

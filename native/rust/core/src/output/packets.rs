@@ -8,6 +8,7 @@
 
 /// sACN (E1.31) data packet: header size; slot `k` (1-based) is at `SACN_DATA_OFFSET + k - 1`.
 pub const SACN_DATA_OFFSET: usize = 126;
+pub const SACN_PRIORITY_OFFSET: usize = 108;
 pub const SACN_SEQUENCE_OFFSET: usize = 111;
 pub const SACN_OPTIONS_OFFSET: usize = 112;
 pub const SACN_SYNC_PACKET_SIZE: usize = 49;

@@ -400,6 +400,56 @@ fn terminate_sends_three_stream_terminated_packets_per_universe_and_destination(
 }
 
 #[test]
+fn standby_lowers_sacn_priority_and_a_handover_terminates_then_goes_on() {
+    let rx = Receiver::new();
+    let mut cfg = sacn_config(&[(0, 10)], &[rx.addr]);
+    cfg.priority = 120;
+    let (mut out, _) = UdpOutput::new(&cfg, &clock(1)).unwrap();
+    assert!(out.sends_as_standby());
+    let f = frame(1, 7);
+    out.send(&f, 0); // seq 0, priority 120
+    out.set_standby(true, 1);
+    out.send(&f, 1); // seq 1, priority 119
+    out.stream_terminated(&f); // seq 2, 3, 4 terminated
+    out.set_standby(false, 1);
+    out.send(&f, 2); // seq 5, priority 120, options clear
+    let got = rx.drain();
+    let fields: Vec<(u8, u8, u8)> = got
+        .iter()
+        .map(|p| {
+            (
+                p[SACN_PRIORITY_OFFSET],
+                p[SACN_SEQUENCE_OFFSET],
+                p[SACN_OPTIONS_OFFSET],
+            )
+        })
+        .collect();
+    let t = SACN_OPTION_STREAM_TERMINATED;
+    assert_eq!(
+        fields,
+        vec![
+            (120, 0, 0),
+            (119, 1, 0),
+            (119, 2, t),
+            (119, 3, t),
+            (119, 4, t),
+            (120, 5, 0)
+        ]
+    );
+}
+
+#[test]
+fn artnet_and_ddp_do_not_send_as_standby() {
+    let mut cfg = OutputConfig::new(Protocol::ArtNet, maps(&[(0, 1)]));
+    cfg.destinations = vec![Receiver::new().addr];
+    let (out, _) = UdpOutput::new(&cfg, &clock(1)).unwrap();
+    assert!(!out.sends_as_standby());
+    cfg.protocol = Protocol::Ddp;
+    let (ddp, _) = UdpOutput::new(&cfg, &clock(1)).unwrap();
+    assert!(!ddp.sends_as_standby());
+}
+
+#[test]
 fn artnet_and_ddp_terminate_sends_nothing() {
     let rx = Receiver::new();
     let mut cfg = OutputConfig::new(Protocol::ArtNet, maps(&[(0, 1)]));
