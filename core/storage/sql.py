@@ -28,6 +28,7 @@ from .schema import current_version, migrate
 from .show import SqlShowStore
 from .snapshots import SqlSnapshotStore
 from .state import SqlStateStore
+from .tenants import SqlTenantStore
 from .tokens import SqlTokenStore
 from .users import SqlUserStore
 
@@ -50,6 +51,7 @@ class SqlStorage(Storage):
         self._state = SqlStateStore(driver)
         self._rules = SqlRuleStore(driver)
         self._devices = SqlDeviceStore(fleet or driver)
+        self._tenants = SqlTenantStore(fleet or driver)
         self._tokens = SqlTokenStore(driver)
         self._snapshots = SqlSnapshotStore(driver)
 
@@ -97,6 +99,10 @@ class SqlStorage(Storage):
     @property
     def devices(self) -> SqlDeviceStore:
         return self._devices
+
+    @property
+    def tenants(self) -> SqlTenantStore:
+        return self._tenants
 
     @property
     def tokens(self) -> SqlTokenStore:

@@ -66,7 +66,7 @@ class FakeDevices:
     async def ensure_partitions(self, now: datetime) -> int:
         return 0
 
-    async def apply_retention(self, before: datetime) -> int:
+    async def apply_retention(self, now: datetime) -> int:
         return 0
 
     async def upsert_device(self, device_id: str, **fields: Any) -> None:
@@ -104,8 +104,24 @@ class FakeDevices:
 
 
 @dataclass
+class FakeTenants:
+    """The device registry: the configured ids, all in the default tenant."""
+
+    registry: dict[str, int] = field(default_factory=dict)
+
+    async def seed_default(self, device_ids: Sequence[str], *, retention_days: int) -> int:
+        fresh = [d for d in device_ids if d not in self.registry]
+        self.registry.update(dict.fromkeys(fresh, 1))
+        return len(fresh)
+
+    async def device_tenant(self, device_id: str) -> int | None:
+        return self.registry.get(device_id)
+
+
+@dataclass
 class FakeStorage:
     devices: FakeDevices = field(default_factory=FakeDevices)
+    tenants: FakeTenants = field(default_factory=FakeTenants)
 
 
 def config(**changes: object) -> MdvrConfig:

@@ -88,6 +88,9 @@ class GatewayContext:
     nursery: trio.Nursery | None = None  # the gateway's own, while it serves
     session_ids: Iterator[int] = field(default_factory=_session_ids)
     edge_logged: dict[str, float] = field(default_factory=dict)  # key → last logged (monotonic)
+    # Registered ids → their tenant (the registry's answer), for work done outside the
+    # device's own tasks: the position writer batches several devices' rows.
+    device_tenants: dict[str, int] = field(default_factory=dict)
 
     @property
     def devices(self) -> DeviceStore:
