@@ -98,7 +98,11 @@ class SqlTenantStore:
     ) -> Page[TenantRecord]:
         async with self._db.transaction(write=False) as tx:
             rows, nxt = await keyset_page(
-                tx, select="SELECT * FROM tenants", key="id", kind="tenants", cursor=cursor,
+                tx,
+                select="SELECT * FROM tenants",
+                key="id",
+                kind="tenants",
+                cursor=cursor,
                 limit=limit,
             )
         return Page(tuple(self._tenant(r) for r in rows), nxt)
