@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .base import SchemaError
-from .driver import Driver
+from .driver import Driver, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,12 +524,24 @@ def too_new(found: int) -> SchemaError:
     )
 
 
+async def _has_ledger(tx: Tx, dialect: str) -> bool:
+    if dialect == "postgres":
+        return bool(await tx.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL AS e"))
+    return bool(
+        await tx.fetchval(
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'"
+            " AND name = 'schema_migrations'"
+        )
+    )
+
+
 async def migrate(driver: Driver) -> list[int]:
     """Apply every pending migration, each in its own transaction; returns those applied."""
     d = driver.dialect
     async with driver.transaction(write=True) as tx:
         await tx.lock(_MIGRATION_LOCK)
-        await tx.execute(d.render(_CREATE_LEDGER))
+        if not await _has_ledger(tx, d.name):  # the daemon's role may not CREATE (docs/fleet.md)
+            await tx.execute(d.render(_CREATE_LEDGER))
         found = await tx.fetchval("SELECT MAX(version) AS v FROM schema_migrations")
     if found is not None and int(found) > LATEST:
         raise too_new(int(found))
