@@ -22,6 +22,7 @@ from .base import Storage
 from .devices import SqlDeviceStore
 from .driver import Driver, PoolStatistics, StoreStatistics
 from .patch import SqlPatchStore
+from .roles import RoleReport, setup_app_role
 from .rules import SqlRuleStore
 from .schedules import SqlScheduleStore
 from .schema import current_version, migrate
@@ -99,6 +100,10 @@ class SqlStorage(Storage):
     @property
     def devices(self) -> SqlDeviceStore:
         return self._devices
+
+    async def setup_app_role(self, role: str, password: str | None) -> RoleReport:
+        """On the owner's store: the daemon's row-level-security-bound role (roles.py)."""
+        return await setup_app_role(self._db, role, password)
 
     @property
     def tenants(self) -> SqlTenantStore:

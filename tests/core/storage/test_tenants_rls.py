@@ -17,7 +17,6 @@ import pytest
 from trocadero.config.schema import StorageConfig
 from trocadero.core.storage import Conflict, Storage, StorageError, open_storage, tenancy
 from trocadero.core.storage.devices import NewAlarm, PositionRow
-from trocadero.core.storage.roles import setup_app_role
 from trocadero.core.storage.schema import FLEET_TABLES
 from trocadero.core.storage.sql import SqlStorage
 
@@ -75,7 +74,7 @@ async def fleet(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[Fleet]:
     owner_config = StorageConfig(backend="postgres", postgres_dsn=postgres_dsn, pool_max=2)
     async with open_storage(owner_config, tmp_path) as owner:
         assert isinstance(owner, SqlStorage)
-        report = await setup_app_role(owner._db, APP_ROLE, "app secret")
+        report = await owner.setup_app_role(APP_ROLE, "app secret")
         assert report.tables > 10
         app_config = StorageConfig(
             backend="postgres", postgres_dsn=as_role(postgres_dsn, APP_ROLE), pool_max=2
