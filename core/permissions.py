@@ -30,6 +30,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "mdvr.footage": frozenset({"admin", "operator"}),
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),
+    "fleet.provision": frozenset({"admin"}),  # tenants and the device registry (docs/fleet.md)
     "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
     "touch.simulate": frozenset({"admin", "operator"}),  # technicians testing touch on site
     "debug": frozenset({"admin"}),  # fault injection (only when enabled in the config)
