@@ -46,6 +46,9 @@ class Actor:
     role: Role
     origin: Origin
     address: str = ""
+    # The fleet tenant it acts for (docs/fleet.md): its operations' transactions see that
+    # tenant's rows only. The lighting roles belong to the default tenant, 1.
+    tenant: int = 1
 
 
 SYSTEM = Actor("system", "admin", "system")

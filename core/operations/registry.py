@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import error_kind
 from ..nesting import check_nesting
 from ..permissions import Actor, require
+from ..storage import tenancy
 from . import OPERATIONS
 from .spec import SESSION_OPS, Operation, OpError, Services
 
@@ -69,7 +70,8 @@ class Registry:
             require(actor, op.group, op.refusal)
             check_nesting(args, "args")  # nothing below walks a 1000-level structure
             parsed = op.parse(args)
-            result = await op.run(self.services, actor, parsed)
+            with tenancy.as_tenant(actor.tenant):  # PostgreSQL: SET LOCAL per transaction
+                result = await op.run(self.services, actor, parsed)
             snapshots = self.services.snapshots
             if op.snapshot is not None and snapshots is not None:
                 await snapshots.record_after_change(actor, op.snapshot(parsed, result))

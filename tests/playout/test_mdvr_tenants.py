@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -137,6 +138,21 @@ async def test_provisioned_ids_register_into_their_tenant_others_get_reason_2(en
     listed = await env.table.call(ADMIN, "devices.provisioned", {"tenant": 1})
     assert [(d["device"], d["provisioned_by"]) for d in listed["items"]] == [("00967", "config")]
     assert (await registers(env, "00967")).online
+    await until(lambda: {"00967", "H0001"} <= set(env.gateway.online()))
+
+    # Operations act for the caller's tenant: the lighting roles see the default tenant's
+    # vehicles, a harbour identity harbour's, through the same operation.
+    def ids(page: dict[str, Any]) -> list[str]:
+        return [d["device_id"] for d in page["items"]]
+
+    with trio.fail_after(5):  # the device row is written just after the registration's ack
+        while not (seen := ids(await env.table.call(OPERATOR, "mdvr.devices", {}))):  # noqa: ASYNC110 - the store does not signal
+            await trio.sleep(0.02)
+    assert seen == ["00967"]
+    skipper = Actor("skipper", "viewer", "api", "127.0.0.1", tenant=harbour["id"])
+    assert ids(await env.table.call(skipper, "mdvr.devices", {})) == ["H0001"]
+    others = await env.table.call(skipper, "mdvr.positions", {"device": "00967"})
+    assert others["items"] == []  # another tenant's device has no rows for it
 
     # Deprovisioned: the next registration of the id is refused.
     await env.table.call(ADMIN, "device.deprovision", {"device": "H0001"})
