@@ -153,7 +153,12 @@ class PostgresDriver(Driver):
 
     async def _enter_scope(self, conn: Any, scope: tenancy.TenantScope) -> None:
         """The transaction's tenant (row-level security reads it); on the super_admin path
-        also the audit entry, committed with whatever the transaction does."""
+        also the audit entry, committed with whatever the transaction does. The default
+        tenant's transactions (the lighting side) cost no round trip: every connection
+        starts with it as its session value (`server_settings`), which `RESET ALL` on
+        release restores."""
+        if scope == tenancy.DEFAULT_SCOPE:
+            return
         await self.call(
             conn.execute,
             "SELECT set_config('app.current_tenant_id', $1, true),"
@@ -220,7 +225,10 @@ class PostgresStorage(SqlStorage):
                 max_size=pool_max,
                 command_timeout=command_timeout_s,
                 timeout=CONNECT_TIMEOUT_S,
-                server_settings={"application_name": "trocadero"},
+                server_settings={
+                    "application_name": "trocadero",
+                    "app.current_tenant_id": str(tenancy.DEFAULT_TENANT),
+                },
             )
 
         try:

@@ -34,13 +34,13 @@ class TenantScope:
         return "" if self.tenant_id is None else str(self.tenant_id)
 
 
-_DEFAULT_SCOPE: Final = TenantScope(DEFAULT_TENANT)
+DEFAULT_SCOPE: Final = TenantScope(DEFAULT_TENANT)
 _scope: ContextVar[TenantScope | None] = ContextVar("trocadero_tenant_scope", default=None)
 
 
 def current() -> TenantScope:
     """The default tenant's unless a scope was entered (the lighting side never enters one)."""
-    return _scope.get() or _DEFAULT_SCOPE
+    return _scope.get() or DEFAULT_SCOPE
 
 
 @contextmanager

@@ -35,6 +35,7 @@ class Fleet:
     app: Storage
     a: int
     b: int
+    app_dsn: str
 
 
 async def populate(store: Storage, device: str, tenant: int) -> None:
@@ -88,7 +89,7 @@ async def fleet(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[Fleet]:
                 await app.tenants.provision("B0001", b, by="test")
             await populate(app, "A0001", a)
             await populate(app, "B0001", b)
-            yield Fleet(owner, app, a, b)
+            yield Fleet(owner, app, a, b, app_config.postgres_dsn)
 
 
 async def select_all(store: Storage, table: str, tenant: str | None) -> list[dict[str, object]]:
@@ -197,3 +198,23 @@ async def test_retention_is_per_tenant(fleet: Fleet) -> None:
     with tenancy.as_tenant(fleet.b):
         left_b = [p.at for p in (await fleet.app.devices.list_positions("B0001")).items]
     assert left_b == [NOW - timedelta(days=45), NOW]
+
+
+async def test_a_connection_goes_back_to_the_default_tenant_after_another_tenants_work(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    # One connection only: the default tenant's transactions send no SET LOCAL (the
+    # connection's session value is tenant 1), so what another tenant's transaction set
+    # must not outlive it, whether it committed or failed.
+    one = StorageConfig(backend="postgres", postgres_dsn=fleet.app_dsn, pool_min=1, pool_max=1)
+    async with open_storage(one, tmp_path) as store:
+        await populate(store, "D0001", 1)
+        with tenancy.as_tenant(fleet.b):
+            assert [d.device_id for d in (await store.devices.list_devices()).items] == ["B0001"]
+        assert [d.device_id for d in (await store.devices.list_devices()).items] == ["D0001"]
+        with tenancy.as_tenant(fleet.a), pytest.raises(StorageError):
+            await run(store, "SELECT 1/0")
+        assert [d.device_id for d in (await store.devices.list_devices()).items] == ["D0001"]
+        with tenancy.as_super_admin("test", "one connection"):
+            assert len((await store.devices.list_devices()).items) == 3
+        assert [d.device_id for d in (await store.devices.list_devices()).items] == ["D0001"]
