@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -165,3 +166,33 @@ async def test_provisioned_ids_register_into_their_tenant_others_get_reason_2(en
     reasons = [e.detail["reason"] for e in entries if e.actor == "api:ada"]
     assert f"device.provision device=H0001, tenant={harbour['id']}" in reasons
     assert "device.deprovision device=H0001" in reasons
+
+
+async def test_positions_are_kept_by_the_tenants_retention_not_the_configs(env: Env) -> None:
+    # The config keeps 90 days (the default tenant's); this tenant keeps 400, so a device of
+    # it replaying a track from 100 days ago is stored, and one of the default tenant is not.
+    archive = await env.table.call(
+        ADMIN, "tenant.create", {"name": "archive", "retention_days": 400}
+    )
+    await env.table.call(ADMIN, "device.provision", {"device": "R0001", "tenant": archive["id"]})
+    back = datetime.now(UTC) - timedelta(days=100)
+    for device_id in ("R0001", "00967"):
+        dev = SimDevice(
+            device_id,
+            "127.0.0.1",
+            env.gateway.signaling_port,
+            position_interval_s=0.05,
+            heartbeat_s=0.3,
+            clock_step_s=1.0,
+            start_time=back,
+        )
+        env.nursery.start_soon(dev.run)
+        with trio.fail_after(5):
+            await dev.registered.wait()
+    stats = env.gateway.stats
+    await until(lambda: stats.positions_stored >= 3 and stats.positions_dropped >= 3)
+    with tenancy.as_tenant(archive["id"]):
+        kept = (await env.store.devices.list_positions("R0001")).items
+    assert kept
+    assert all(p.at < back + timedelta(days=1) for p in kept)
+    assert (await env.store.devices.list_positions("00967")).items == ()

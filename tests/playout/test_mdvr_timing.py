@@ -22,6 +22,7 @@ from trocadero.config.schema import MdvrConfig
 from trocadero.core.events import Event, EventBus, Subscriber
 from trocadero.core.storage import Storage, StorageError
 from trocadero.core.storage.devices import DeviceFile, PositionRow
+from trocadero.core.storage.tenants import TenantRecord
 from trocadero.playout.mdvr.feeds import LiveFeeds
 from trocadero.playout.mdvr.gateway import MdvrGateway
 from trocadero.playout.mdvr.sim import SimDevice
@@ -116,6 +117,9 @@ class FakeTenants:
 
     async def device_tenant(self, device_id: str) -> int | None:
         return self.registry.get(device_id)
+
+    async def get_tenant(self, tenant_id: int) -> TenantRecord:
+        return TenantRecord(tenant_id, "default", 90, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 @dataclass

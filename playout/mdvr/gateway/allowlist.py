@@ -31,9 +31,13 @@ class AllowList:
 
     async def tenant_of(self, device_id: str) -> int | None:
         """The tenant the id is provisioned to; None: refused (C100 reason 2)."""
-        tenant = await self.ctx.store.tenants.device_tenant(device_id)
+        tenants = self.ctx.store.tenants
+        tenant = await tenants.device_tenant(device_id)
         if tenant is not None:
+            with tenancy.as_tenant(tenant):  # a tenant may read its own row
+                record = await tenants.get_tenant(tenant)
             self.ctx.device_tenants[device_id] = tenant
+            self.ctx.device_retention[device_id] = record.retention_days
         return tenant
 
     def __len__(self) -> int:

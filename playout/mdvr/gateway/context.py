@@ -91,6 +91,7 @@ class GatewayContext:
     # Registered ids → their tenant (the registry's answer), for work done outside the
     # device's own tasks: the position writer batches several devices' rows.
     device_tenants: dict[str, int] = field(default_factory=dict)
+    device_retention: dict[str, int] = field(default_factory=dict)  # its tenant's, in days
 
     @property
     def devices(self) -> DeviceStore:

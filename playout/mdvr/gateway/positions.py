@@ -151,7 +151,9 @@ class Positions:
         ctx.stats.positions_received += 1
         if at is None:
             return
-        oldest = now - timedelta(days=ctx.config.retention_days)
+        # Older than its tenant keeps (the config's for the default tenant): never stored.
+        days = ctx.device_retention.get(link.device_id, ctx.config.retention_days)
+        oldest = now - timedelta(days=days)
         if at < oldest or at > now + FUTURE_SLACK or not plausible(pos):
             ctx.stats.positions_dropped += 1
             return
