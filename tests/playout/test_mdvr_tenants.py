@@ -25,7 +25,7 @@ from trocadero.core.storage import NotFound, Storage, open_storage, tenancy
 from trocadero.core.storage.sql import SqlStorage
 from trocadero.playout.mdvr.feeds import LiveFeeds
 from trocadero.playout.mdvr.gateway import MdvrGateway
-from trocadero.playout.mdvr.sim import SimDevice
+from trocadero.playout.mdvr.sim import SimDevice, SimFile, encode_clip
 
 ADMIN = Actor("ada", "admin", "api", "127.0.0.1")
 OPERATOR = Actor("otto", "operator", "api", "127.0.0.1")
@@ -34,17 +34,17 @@ OPERATOR = Actor("otto", "operator", "api", "127.0.0.1")
 @dataclass
 class Env:
     gateway: MdvrGateway
+    bus: EventBus
     store: Storage
     table: Registry
     nursery: trio.Nursery
 
-    def device(self, device_id: str) -> SimDevice:
+    def device(self, device_id: str, **options: Any) -> SimDevice:
         return SimDevice(
             device_id,
             "127.0.0.1",
             self.gateway.signaling_port,
-            position_interval_s=0.05,
-            heartbeat_s=0.3,
+            **{"position_interval_s": 0.05, "heartbeat_s": 0.3, **options},
         )
 
 
@@ -70,10 +70,11 @@ async def env(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[Env]:
     async with open_storage(
         StorageConfig(backend="postgres", postgres_dsn=app_dsn), tmp_path
     ) as store:
-        gw = MdvrGateway(config, store, EventBus(), tmp_path / "files", feeds=LiveFeeds())
+        bus = EventBus()
+        gw = MdvrGateway(config, store, bus, tmp_path / "files", feeds=LiveFeeds())
         async with trio.open_nursery() as nursery:
             await nursery.start(gw.serve)
-            yield Env(gw, store, Registry(OPERATIONS, Services(mdvr=gw)), nursery)
+            yield Env(gw, bus, store, Registry(OPERATIONS, Services(mdvr=gw)), nursery)
             nursery.cancel_scope.cancel()
 
 
@@ -196,3 +197,31 @@ async def test_positions_are_kept_by_the_tenants_retention_not_the_configs(env: 
     assert kept
     assert all(p.at < back + timedelta(days=1) for p in kept)
     assert (await env.store.devices.list_positions("00967")).items == ()
+
+
+async def test_a_tenants_alarm_file_is_downloaded_into_its_tenant(env: Env) -> None:
+    # The file arrives on a media connection of its own: its rows must still be the tenant's.
+    files = env.bus.subscribe("device:file")
+    harbour = await env.table.call(ADMIN, "tenant.create", {"name": "harbour"})
+    await env.table.call(ADMIN, "device.provision", {"device": "H0009", "tenant": harbour["id"]})
+    dev = env.device("H0009", position_interval_s=10.0, block_size=1024)
+    env.nursery.start_soon(dev.run)
+    with trio.fail_after(5):
+        await dev.registered.wait()
+    clip = encode_clip(width=64, height=48, frames=20, fps=20.0, keyint=10)
+    data = clip.elementary_stream()
+    await dev.send_alarm("V204", "852D679B0155CB09", ["1"])
+    await until(lambda: dev.stats.alarm_acks == 1)
+    await dev.send_file_ready("UID9", SimFile("/mnt/sd/alarm/ch1.264", data))
+    with trio.fail_after(20):
+        while (event := await files.receive()).payload["status"] not in ("done", "failed"):
+            pass
+    assert event.payload["status"] == "done", event.payload
+    with tenancy.as_tenant(harbour["id"]):
+        row = await env.store.devices.get_file(event.payload["file_id"])
+        alarms = (await env.store.devices.list_alarms()).items
+    assert row.received_bytes == len(data)
+    assert (env.gateway.file_dir / row.stored_path).read_bytes() == data
+    assert sorted(a.alarm_uid for a in alarms) == ["852D679B0155CB09", "UID9"]
+    with pytest.raises(NotFound):  # not the default tenant's
+        await env.store.devices.get_file(event.payload["file_id"])
