@@ -478,7 +478,9 @@ class MdvrConfig:
         " address of the device's signaling connection",
     )
     allowed_devices: tuple[str, ...] = setting(
-        (), "device ids allowed to register; any other id is refused (C100 reason 2)"
+        (),
+        "device ids provisioned to the default tenant at start-up (ids provisioned to a tenant"
+        " by device.provision register too); any other id is refused (C100 reason 2)",
     )
     heartbeat_s: float = setting(
         30.0,
@@ -519,7 +521,8 @@ class MdvrConfig:
     )
     retention_days: int = setting(
         90,
-        "positions older than this are deleted (PostgreSQL: whole monthly partitions)",
+        "the default tenant's position retention (other tenants: tenant.update); older"
+        " positions are deleted (PostgreSQL: whole monthly partitions when every tenant allows)",
         minimum=1,
         maximum=3650,
     )

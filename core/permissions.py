@@ -33,6 +33,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "video:watch": frozenset({"admin", "operator"}),
     "audit.read": frozenset({"admin", "operator"}),
     "users.manage": frozenset({"admin"}),
+    "fleet.provision": frozenset({"admin"}),  # tenants and the device registry (docs/fleet.md)
     "sensors.write": frozenset({"admin", "operator"}),  # sensor gateways log in as operators
     "touch.simulate": frozenset({"admin", "operator"}),  # technicians testing touch on site
     "ha.control": frozenset({"admin", "operator"}),  # a planned handover of the pair
@@ -49,6 +50,9 @@ class Actor:
     role: Role
     origin: Origin
     address: str = ""
+    # The fleet tenant it acts for (docs/fleet.md): its operations' transactions see that
+    # tenant's rows only. The lighting roles belong to the default tenant, 1.
+    tenant: int = 1
 
 
 SYSTEM = Actor("system", "admin", "system")

@@ -19,6 +19,8 @@ from .backup_cli import add_parsers as add_backup_parsers
 from .backup_cli import run_backup_command, run_restore_command
 from .ctl import add_parser as add_ctl_parser
 from .ctl import run_ctl
+from .db_cli import add_parser as add_db_parser
+from .db_cli import run_db
 from .show_cli import add_parser as add_show_parser
 from .show_cli import run_show
 from .users_cli import add_parser as add_users_parser
@@ -115,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     add_users_parser(sub)
     add_show_parser(sub)
     add_backup_parsers(sub)
+    add_db_parser(sub)
     return parser
 
 
@@ -140,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _blob_tracker(args)
     if args.command == "restore":
         return run_restore_command(args)
+    if args.command == "db":
+        return run_db(args)
     return _run(args.config, reseed=args.reseed)
 
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from trocadero.core.commands import Actor, audit
 from trocadero.core.mdvr import MdvrControl
 from trocadero.core.permissions import require
-from trocadero.core.storage import NotFound
+from trocadero.core.storage import NotFound, tenancy
 
 from .guard import ActorOf, guard, refuse_unknown
 
@@ -37,7 +37,8 @@ def mdvr_routes(gateway: MdvrControl, actor_of: ActorOf) -> list[Route]:
     async def file_content(request: Request, actor: Actor) -> Response:
         require(actor, "mdvr.footage", "download vehicle recordings")
         refuse_unknown(request.query_params, (), "a recording")
-        row = await store.get_file(_file_id(request))
+        with tenancy.as_tenant(actor.tenant):  # another tenant's file is not found
+            row = await store.get_file(_file_id(request))
         which = request.path_params["which"]
         rel = {
             "original": row.stored_path,

@@ -18,6 +18,7 @@ from ..errors import RefusedError, error_kind
 from ..nesting import check_nesting
 from ..pair import LEADER_ONLY, PairControl
 from ..permissions import Actor, require
+from ..storage import tenancy
 from . import OPERATIONS
 from .spec import SESSION_OPS, Operation, OpError, Services
 
@@ -74,7 +75,8 @@ class Registry:
                 raise RefusedError(why)  # a standby follows the leader, it takes no commands
             check_nesting(args, "args")  # nothing below walks a 1000-level structure
             parsed = op.parse(args)
-            result = await op.run(self.services, actor, parsed)
+            with tenancy.as_tenant(actor.tenant):  # PostgreSQL: SET LOCAL per transaction
+                result = await op.run(self.services, actor, parsed)
             snapshots = self.services.snapshots
             if op.snapshot is not None and snapshots is not None:
                 await snapshots.record_after_change(actor, op.snapshot(parsed, result))

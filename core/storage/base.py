@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .show import ShowStore
     from .snapshots import SnapshotStore
     from .state import StateStore
+    from .tenants import SqlTenantStore
     from .tokens import TokenStore
     from .users import UserStore
 
@@ -139,6 +140,11 @@ class Storage(ABC):
     @abstractmethod
     def devices(self) -> DeviceStore:
         """Devices, positions, alarms and downloaded files of the MDVR gateway (devices.py)."""
+
+    @property
+    @abstractmethod
+    def tenants(self) -> SqlTenantStore:
+        """Tenants and the device registry, beside the fleet's tables (tenants.py)."""
 
     @property
     @abstractmethod

@@ -219,9 +219,11 @@ class DeviceStore(ABC):
         """Names of the position partitions, oldest first (SQLite: none)."""
 
     @abstractmethod
-    async def apply_retention(self, before: datetime) -> int:
-        """Remove positions older than ``before``: drop whole monthly partitions that ended
-        by then and delete older rows in the rest. Returns rows (or partitions) removed."""
+    async def apply_retention(self, now: datetime) -> int:
+        """Remove each tenant's positions older than its ``retention_days`` before ``now``:
+        drop whole monthly partitions that ended before every tenant's cutoff, delete a
+        tenant's older rows in the rest. Sees every tenant: run it on the super_admin path
+        (PostgreSQL). Returns rows (or partitions) removed."""
 
     # alarms
     @abstractmethod
@@ -420,16 +422,11 @@ class SqlDeviceStore(DeviceStore):
             return created
         await tx.lock(_PARTITION_LOCK)
         for start in missing:
-            name = partition_name(start)
-            exists = await tx.fetchval("SELECT to_regclass(?) IS NOT NULL AS e", name)
-            if not exists:
-                end = next_month(start)
-                # Bounds are literals: DDL takes no parameters.
-                await tx.execute(
-                    f"CREATE TABLE {name} PARTITION OF positions FOR VALUES FROM"
-                    f" ('{start.isoformat()}') TO ('{end.isoformat()}')"
-                )
-                created.append(name)
+            # The application's role does not own `positions`: the owner's function makes it.
+            if await tx.fetchval(
+                "SELECT fleet_create_position_partition(?) AS made", self._d.enc_ts(start)
+            ):
+                created.append(partition_name(start))
         return created
 
     async def ensure_partitions(self, now: datetime, months_ahead: int = 2) -> list[str]:
@@ -447,11 +444,15 @@ class SqlDeviceStore(DeviceStore):
         if not self._pg:
             return []
         async with self._db.transaction(write=False) as tx:
-            rows = await tx.fetch(
-                "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c"
-                " ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass('positions')"
-                " ORDER BY c.relname LIMIT 10000"
-            )
+            return await self._partition_names(tx)
+
+    @staticmethod
+    async def _partition_names(tx: Tx) -> list[str]:
+        rows = await tx.fetch(
+            "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c"
+            " ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass('positions')"
+            " ORDER BY c.relname LIMIT 10000"
+        )
         return [r["name"] for r in rows]
 
     async def insert_positions(self, rows: Sequence[PositionRow]) -> int:
@@ -557,38 +558,50 @@ class SqlDeviceStore(DeviceStore):
             )
         return Page(tuple(self._position(r) for r in rows), nxt)
 
-    async def apply_retention(self, before: datetime) -> int:
+    async def _cutoffs(self, tx: Tx, now: datetime) -> dict[int, datetime]:
+        rows = await tx.fetch("SELECT id, retention_days FROM tenants ORDER BY id LIMIT 100000")
+        return {int(r["id"]): now - timedelta(days=int(r["retention_days"])) for r in rows}
+
+    async def apply_retention(self, now: datetime) -> int:
         removed = 0
         if self._pg:
             async with self._db.transaction(write=True) as tx:
                 await tx.lock(_PARTITION_LOCK)
-                rows = await tx.fetch(
-                    "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c"
-                    " ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass('positions')"
-                    " ORDER BY c.relname LIMIT 10000"
-                )
-                for r in rows:
-                    start = _partition_start(r["name"])
-                    if start is not None and next_month(start) <= before:
-                        await tx.execute(f"DROP TABLE {r['name']}")
+                cutoffs = await self._cutoffs(tx, now)
+                if not cutoffs:  # no tenant visible: the caller's scope is wrong, keep all
+                    return 0
+                # A month goes whole only when every tenant's retention lets it go.
+                earliest = min(cutoffs.values())
+                for name in await self._partition_names(tx):
+                    start = _partition_start(name)
+                    if start is not None and next_month(start) <= earliest:
+                        await tx.fetchval("SELECT fleet_drop_position_partition(?) AS d", name)
                         self._partitions.discard(start)
                         removed += 1
-                # What is left straddles the cutoff: partition pruning keeps this to one month.
-                removed += await tx.execute(
-                    "DELETE FROM positions WHERE at < ?", self._d.enc_ts(before)
-                )
+                # What is left: each tenant's older rows (pruning keeps it to few months).
+                for tenant_id, cutoff in cutoffs.items():
+                    removed += await tx.execute(
+                        "DELETE FROM positions WHERE tenant_id = ? AND at < ?",
+                        tenant_id,
+                        self._d.enc_ts(cutoff),
+                    )
             return removed
-        while True:  # SQLite: bounded deletes, so no transaction holds the file for long
-            async with self._db.transaction(write=True) as tx:
-                n = await tx.execute(
-                    "DELETE FROM positions WHERE rowid IN (SELECT rowid FROM positions"
-                    " WHERE at < ? LIMIT ?)",
-                    self._d.enc_ts(before),
-                    _RETENTION_CHUNK,
-                )
-            removed += n
-            if n < _RETENTION_CHUNK:
-                return removed
+        async with self._db.transaction(write=False) as tx:
+            cutoffs = await self._cutoffs(tx, now)
+        for tenant_id, cutoff in cutoffs.items():
+            while True:  # SQLite: bounded deletes, so no transaction holds the file for long
+                async with self._db.transaction(write=True) as tx:
+                    n = await tx.execute(
+                        "DELETE FROM positions WHERE rowid IN (SELECT rowid FROM positions"
+                        " WHERE tenant_id = ? AND at < ? LIMIT ?)",
+                        tenant_id,
+                        self._d.enc_ts(cutoff),
+                        _RETENTION_CHUNK,
+                    )
+                removed += n
+                if n < _RETENTION_CHUNK:
+                    break
+        return removed
 
     # --- alarms ----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import asyncpg
 import trio
 import trio_asyncio
 
+from . import tenancy
 from .base import Conflict, StorageError
 from .driver import Driver, PoolStatistics, PostgresDialect, Row, Tx, require_limit
 from .sql import SqlStorage
@@ -122,6 +123,8 @@ class PostgresDriver(Driver):
         try:
             # Reads that span several pages need one snapshot: REPEATABLE READ, read only.
             # Writes use READ COMMITTED and serialise where needed with advisory locks.
+            scope = tenancy.current()
+            write = write or scope.super_admin  # its audit entry is a write
             tr = conn.transaction(
                 isolation="read_committed" if write else "repeatable_read", readonly=not write
             )
@@ -131,6 +134,7 @@ class PostgresDriver(Driver):
                 await self.call(tr.start)
                 if durable:  # whatever the server's default, this commit waits for the disk
                     await self.call(conn.execute, "SET LOCAL synchronous_commit TO on")
+                await self._enter_scope(conn, scope)
                 yield _PgTx(self, conn)
             except BaseException:
                 with trio.CancelScope(shield=True):
@@ -146,6 +150,31 @@ class PostgresDriver(Driver):
         finally:
             with trio.CancelScope(shield=True):
                 await self._release(conn)
+
+    async def _enter_scope(self, conn: Any, scope: tenancy.TenantScope) -> None:
+        """The transaction's tenant (row-level security reads it); on the super_admin path
+        also the audit entry, committed with whatever the transaction does. The default
+        tenant's transactions (the lighting side) cost no round trip: every connection
+        starts with it as its session value (`server_settings`), which `RESET ALL` on
+        release restores."""
+        if scope == tenancy.DEFAULT_SCOPE:
+            return
+        await self.call(
+            conn.execute,
+            "SELECT set_config('app.current_tenant_id', $1, true),"
+            " set_config('app.super_admin', $2, true)",
+            scope.setting(),
+            "on" if scope.super_admin else "off",
+        )
+        if scope.super_admin:
+            await self.call(
+                conn.execute,
+                "INSERT INTO audit_log (at, actor, role, origin, action, target, detail,"
+                " address) VALUES (now(), $1, 'super_admin', 'system', 'fleet.super_admin',"
+                " 'all tenants', jsonb_build_object('reason', $2::text), '')",
+                scope.actor,
+                scope.reason,
+            )
 
     async def _rollback(self, conn: Any, tr: Any) -> None:
         try:
@@ -196,7 +225,10 @@ class PostgresStorage(SqlStorage):
                 max_size=pool_max,
                 command_timeout=command_timeout_s,
                 timeout=CONNECT_TIMEOUT_S,
-                server_settings={"application_name": "trocadero"},
+                server_settings={
+                    "application_name": "trocadero",
+                    "app.current_tenant_id": str(tenancy.DEFAULT_TENANT),
+                },
             )
 
         try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .base import SchemaError
-from .driver import Driver
+from .driver import Driver, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +402,97 @@ _HA_LEASE = (
     )""",
 )
 
+# Tenants (docs/fleet.md): every fleet table carries `tenant_id`; existing rows go to the
+# default tenant (id 1). `device_registry` is the provisioning table: a device id registers
+# only if it is provisioned to a tenant. SQLite stays single-tenant (everything in tenant 1);
+# PostgreSQL enforces the isolation with row-level security, ENABLEd and FORCEd so the table
+# owner is held to it too. A missing `app.current_tenant_id` matches no row; the audited
+# super_admin path (core/storage/tenancy.py) sets `app.super_admin` for one transaction.
+FLEET_TABLES = ("devices", "positions", "alarms", "device_files", "device_registry")
+_TENANTS = (
+    """CREATE TABLE tenants (
+        id {pk},
+        name {key} NOT NULL UNIQUE,
+        retention_days INTEGER NOT NULL DEFAULT 90 CHECK (retention_days BETWEEN 1 AND 3650),
+        created_at {ts} NOT NULL
+    )""",
+    """CREATE TABLE device_registry (
+        device_id {key} PRIMARY KEY,
+        tenant_id {ref} NOT NULL DEFAULT 1,
+        provisioned_at {ts} NOT NULL,
+        provisioned_by TEXT NOT NULL
+    )""",
+    "CREATE INDEX device_registry_tenant ON device_registry (tenant_id, device_id)",
+    *(
+        f"ALTER TABLE {table} ADD COLUMN tenant_id {{ref}} NOT NULL DEFAULT 1"
+        for table in ("devices", "positions", "alarms", "device_files")
+    ),
+    "CREATE INDEX devices_tenant ON devices (tenant_id, device_id)",
+)
+_TENANTS_SQLITE = (
+    "INSERT INTO tenants (id, name, retention_days, created_at)"
+    " VALUES (1, 'default', 90, strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')",
+)
+_TENANT_SETTING = "NULLIF(current_setting('app.current_tenant_id', true), '')::bigint"
+_SUPER_SETTING = "current_setting('app.super_admin', true) = 'on'"
+_TENANTS_POSTGRES = (
+    "INSERT INTO tenants (id, name, retention_days, created_at) VALUES (1, 'default', 90, now())",
+    "SELECT setval(pg_get_serial_sequence('tenants', 'id'), 1)",
+    *(
+        stmt
+        for table in FLEET_TABLES
+        for stmt in (
+            # New rows take the transaction's tenant; none set → NOT NULL fails the insert.
+            f"ALTER TABLE {table} ALTER COLUMN tenant_id SET DEFAULT {_TENANT_SETTING}",
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_tenant_fk FOREIGN KEY (tenant_id)"
+            " REFERENCES tenants (id)",
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+            f"CREATE POLICY {table}_tenant ON {table} USING (tenant_id = {_TENANT_SETTING})"
+            f" WITH CHECK (tenant_id = {_TENANT_SETTING})",
+            f"CREATE POLICY {table}_super_admin ON {table} USING ({_SUPER_SETTING})"
+            f" WITH CHECK ({_SUPER_SETTING})",
+        )
+    ),
+    "ALTER TABLE tenants ENABLE ROW LEVEL SECURITY",
+    "ALTER TABLE tenants FORCE ROW LEVEL SECURITY",
+    f"CREATE POLICY tenants_own ON tenants FOR SELECT USING (id = {_TENANT_SETTING})",
+    f"CREATE POLICY tenants_super_admin ON tenants USING ({_SUPER_SETTING})"
+    f" WITH CHECK ({_SUPER_SETTING})",
+    # The gateway's one cross-tenant question, before it knows whose device is calling:
+    # which tenant holds this id (nothing else about it). The SET clause lasts for the call.
+    """CREATE FUNCTION fleet_device_tenant(device TEXT) RETURNS BIGINT
+        LANGUAGE sql STABLE SET app.super_admin = 'on'
+        AS $$ SELECT tenant_id FROM device_registry WHERE device_id = device $$""",
+    # Partitions are DDL on a table the application role does not own: these two functions,
+    # run with the owner's rights, are all it may do to them (a month's partition by its
+    # start; a drop only of our own positions_yYYYYmMM names).
+    """CREATE FUNCTION fleet_create_position_partition(start TIMESTAMPTZ) RETURNS BOOLEAN
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        DECLARE
+            first TIMESTAMPTZ := date_trunc('month', start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+            name TEXT := 'positions_y' || to_char(first AT TIME ZONE 'UTC', 'YYYY"m"MM');
+        BEGIN
+            IF to_regclass(name) IS NOT NULL THEN
+                RETURN FALSE;
+            END IF;
+            EXECUTE format('CREATE TABLE %I PARTITION OF positions FOR VALUES FROM (%L) TO (%L)',
+                name, first, first + interval '1 month');
+            RETURN TRUE;
+        END $$""",
+    """CREATE FUNCTION fleet_drop_position_partition(name TEXT) RETURNS BOOLEAN
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF name !~ '^positions_y[0-9]{{4}}m[0-9]{{2}}$' OR NOT EXISTS (
+                SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(name)
+                AND inhparent = to_regclass('positions')) THEN
+                RAISE EXCEPTION 'not a positions partition: %', name;
+            END IF;
+            EXECUTE format('DROP TABLE %I', name);
+            RETURN TRUE;
+        END $$""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "show model: settings, patch, looks, cue lists, cues, schedules", _SHOW),
     Migration(2, "content assets, users, audit log, runtime state", _CONTENT_USERS_AUDIT),
@@ -422,6 +513,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(11, "audit log: the request's correlation id", _AUDIT_REQUEST_ID),
     Migration(15, "hot-standby pair: the leadership lease and its fencing epoch", _HA_LEASE),
+    Migration(
+        16,
+        "tenants: tenant_id on the fleet tables, the device registry, row-level security",
+        _TENANTS,
+        (("sqlite", _TENANTS_SQLITE), ("postgres", _TENANTS_POSTGRES)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -442,12 +539,24 @@ def too_new(found: int) -> SchemaError:
     )
 
 
+async def _has_ledger(tx: Tx, dialect: str) -> bool:
+    if dialect == "postgres":
+        return bool(await tx.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL AS e"))
+    return bool(
+        await tx.fetchval(
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'"
+            " AND name = 'schema_migrations'"
+        )
+    )
+
+
 async def migrate(driver: Driver) -> list[int]:
     """Apply every pending migration, each in its own transaction; returns those applied."""
     d = driver.dialect
     async with driver.transaction(write=True) as tx:
         await tx.lock(_MIGRATION_LOCK)
-        await tx.execute(d.render(_CREATE_LEDGER))
+        if not await _has_ledger(tx, d.name):  # the daemon's role may not CREATE (docs/fleet.md)
+            await tx.execute(d.render(_CREATE_LEDGER))
         found = await tx.fetchval("SELECT MAX(version) AS v FROM schema_migrations")
     if found is not None and int(found) > LATEST:
         raise too_new(int(found))

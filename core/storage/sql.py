@@ -22,12 +22,14 @@ from .base import Storage
 from .devices import SqlDeviceStore
 from .driver import Driver, PoolStatistics, StoreStatistics
 from .patch import SqlPatchStore
+from .roles import RoleReport, setup_app_role
 from .rules import SqlRuleStore
 from .schedules import SqlScheduleStore
 from .schema import current_version, migrate
 from .show import SqlShowStore
 from .snapshots import SqlSnapshotStore
 from .state import SqlStateStore
+from .tenants import SqlTenantStore
 from .tokens import SqlTokenStore
 from .users import SqlUserStore
 
@@ -50,6 +52,7 @@ class SqlStorage(Storage):
         self._state = SqlStateStore(driver)
         self._rules = SqlRuleStore(driver)
         self._devices = SqlDeviceStore(fleet or driver)
+        self._tenants = SqlTenantStore(fleet or driver)
         self._tokens = SqlTokenStore(driver)
         self._snapshots = SqlSnapshotStore(driver)
 
@@ -97,6 +100,14 @@ class SqlStorage(Storage):
     @property
     def devices(self) -> SqlDeviceStore:
         return self._devices
+
+    async def setup_app_role(self, role: str, password: str | None) -> RoleReport:
+        """On the owner's store: the daemon's row-level-security-bound role (roles.py)."""
+        return await setup_app_role(self._db, role, password)
+
+    @property
+    def tenants(self) -> SqlTenantStore:
+        return self._tenants
 
     @property
     def tokens(self) -> SqlTokenStore:

@@ -22,6 +22,7 @@ from trocadero.config.schema import MdvrConfig
 from trocadero.core.events import Event, EventBus, Subscriber
 from trocadero.core.storage import Storage, StorageError
 from trocadero.core.storage.devices import DeviceFile, PositionRow
+from trocadero.core.storage.tenants import TenantRecord
 from trocadero.playout.mdvr.feeds import LiveFeeds
 from trocadero.playout.mdvr.gateway import MdvrGateway
 from trocadero.playout.mdvr.sim import SimDevice
@@ -66,7 +67,7 @@ class FakeDevices:
     async def ensure_partitions(self, now: datetime) -> int:
         return 0
 
-    async def apply_retention(self, before: datetime) -> int:
+    async def apply_retention(self, now: datetime) -> int:
         return 0
 
     async def upsert_device(self, device_id: str, **fields: Any) -> None:
@@ -104,8 +105,27 @@ class FakeDevices:
 
 
 @dataclass
+class FakeTenants:
+    """The device registry: the configured ids, all in the default tenant."""
+
+    registry: dict[str, int] = field(default_factory=dict)
+
+    async def seed_default(self, device_ids: Sequence[str], *, retention_days: int) -> int:
+        fresh = [d for d in device_ids if d not in self.registry]
+        self.registry.update(dict.fromkeys(fresh, 1))
+        return len(fresh)
+
+    async def device_tenant(self, device_id: str) -> int | None:
+        return self.registry.get(device_id)
+
+    async def get_tenant(self, tenant_id: int) -> TenantRecord:
+        return TenantRecord(tenant_id, "default", 90, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@dataclass
 class FakeStorage:
     devices: FakeDevices = field(default_factory=FakeDevices)
+    tenants: FakeTenants = field(default_factory=FakeTenants)
 
 
 def config(**changes: object) -> MdvrConfig:

@@ -1,8 +1,11 @@
-"""Which device ids may register, and how often a connected id may be taken over."""
+"""Which device ids may register (those provisioned to a tenant), and how often a connected id
+may be taken over."""
 
 from __future__ import annotations
 
 from collections import deque
+
+from trocadero.core.storage import tenancy
 
 from ...logs import get_logger
 from .context import GatewayContext
@@ -18,8 +21,24 @@ class AllowList:
         self.allowed = frozenset(ctx.config.allowed_devices)
         self._replacements: dict[str, deque[float]] = {}  # allowed ids only: bounded
 
-    def __contains__(self, device_id: str) -> bool:
-        return device_id in self.allowed
+    async def seed(self) -> int:
+        """`[mdvr] allowed_devices` and `retention_days` as the default tenant's (across
+        tenants: an id provisioned elsewhere stays there)."""
+        with tenancy.as_super_admin("system", "mdvr: seed the default tenant from the config"):
+            return await self.ctx.store.tenants.seed_default(
+                sorted(self.allowed), retention_days=self.ctx.config.retention_days
+            )
+
+    async def tenant_of(self, device_id: str) -> int | None:
+        """The tenant the id is provisioned to; None: refused (C100 reason 2)."""
+        tenants = self.ctx.store.tenants
+        tenant = await tenants.device_tenant(device_id)
+        if tenant is not None:
+            with tenancy.as_tenant(tenant):  # a tenant may read its own row
+                record = await tenants.get_tenant(tenant)
+            self.ctx.device_tenants[device_id] = tenant
+            self.ctx.device_retention[device_id] = record.retention_days
+        return tenant
 
     def __len__(self) -> int:
         return len(self.allowed)

@@ -92,6 +92,10 @@ class GatewayContext:
     # Where live sessions' fMP4 remux goes (the daemon's video hub, or the gateway process's
     # link to it); None: no browser viewers, no remux.
     video: VideoSink | None = None
+    # Registered ids → their tenant (the registry's answer), for work done outside the
+    # device's own tasks: the position writer batches several devices' rows.
+    device_tenants: dict[str, int] = field(default_factory=dict)
+    device_retention: dict[str, int] = field(default_factory=dict)  # its tenant's, in days
 
     @property
     def devices(self) -> DeviceStore:

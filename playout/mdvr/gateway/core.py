@@ -12,7 +12,7 @@ from trocadero.config.schema import MdvrConfig
 from trocadero.core.commands import Actor
 from trocadero.core.containment import CONTAINMENT, Containment
 from trocadero.core.events import EventBus
-from trocadero.core.storage import Storage
+from trocadero.core.storage import Storage, tenancy
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
 from trocadero.core.video_hub import VideoSink
 
@@ -169,9 +169,11 @@ class MdvrGateway:
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         ctx, cfg = self.ctx, self.ctx.config
         ctx.file_dir.mkdir(parents=True, exist_ok=True)
-        await ctx.devices.mark_all_offline()
-        if not self.allowlist:
-            log.warning("MDVR gateway has an empty allow-list: every device will be refused")
+        with tenancy.as_super_admin("system", "mdvr: gateway start-up, no device connected"):
+            await ctx.devices.mark_all_offline()
+        seeded = await self.allowlist.seed()
+        if seeded:
+            log.info("MDVR devices provisioned from [mdvr] allowed_devices", added=seeded)
         sig = await listen(cfg.bind_address, cfg.signaling_port, "mdvr.signaling_port")
         try:
             media = await listen(cfg.bind_address, cfg.media_port, "mdvr.media_port")
@@ -203,7 +205,8 @@ class MdvrGateway:
                 allowed_devices=len(self.allowlist),
             )
             task_status.started()
-            await self.downloads.resume_all()
+            with tenancy.as_super_admin("system", "mdvr: resume interrupted downloads"):
+                await self.downloads.resume_all()
 
     # --- API (control plane) ---------------------------------------------------------------
 

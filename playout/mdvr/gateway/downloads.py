@@ -11,7 +11,7 @@ from typing import Any
 import trio
 
 from trocadero.core.containment import SESSION_FAILURES, describe
-from trocadero.core.storage import StorageError
+from trocadero.core.storage import StorageError, tenancy
 from trocadero.core.storage.devices import DeviceFile
 from trocadero.protocols.mdvr import (
     OP_SESSION_END,
@@ -184,6 +184,9 @@ class Downloads:
         backlog: list[MediaItem],
     ) -> None:
         """The file's media connection: blocks appended at the offset we asked for."""
+        tenant = self.ctx.device_tenants.get(session.device_id)
+        if tenant is not None:  # this connection's storage work is its device's tenant's
+            tenancy.bind(tenant)
         devices = self.ctx.devices
         row = await devices.get_file(session.file_id)
         size = row.size if row.size is not None else reg.file_size

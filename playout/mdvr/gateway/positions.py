@@ -11,7 +11,7 @@ from datetime import timedelta
 import trio
 
 from trocadero.core import tracing
-from trocadero.core.storage import StorageError
+from trocadero.core.storage import StorageError, tenancy
 from trocadero.core.storage.devices import PositionRow
 from trocadero.protocols.mdvr import Position, PositionReport
 
@@ -75,9 +75,9 @@ class Positions:
             now = ctx.clock.now()
             try:
                 created = await ctx.devices.ensure_partitions(now)
-                removed = await ctx.devices.apply_retention(
-                    now - timedelta(days=ctx.config.retention_days)
-                )
+                # Every tenant's positions, each by its own retention_days: audited.
+                with tenancy.as_super_admin("system", "mdvr: positions retention"):
+                    removed = await ctx.devices.apply_retention(now)
                 if created or removed:
                     log.info("telemetry housekeeping", partitions_created=created, removed=removed)
             except StorageError as exc:
@@ -105,13 +105,25 @@ class Positions:
                     break
             await self._write(batch)
 
+    async def _insert(self, batch: Sequence[PositionRow]) -> int:
+        """One transaction per tenant: each is held to its own rows."""
+        by_tenant: dict[int, list[PositionRow]] = {}
+        for row in batch:
+            tenant = self.ctx.device_tenants.get(row.device_id, tenancy.DEFAULT_TENANT)
+            by_tenant.setdefault(tenant, []).append(row)
+        stored = 0
+        for tenant, rows in by_tenant.items():
+            with tenancy.as_tenant(tenant):
+                stored += await self.ctx.devices.insert_positions(rows)
+        return stored
+
     async def _write(self, queued: Sequence[_Queued]) -> None:
         stats = self.ctx.stats
         batch = [row for row, _ in queued]
         for attempt in range(3):
             start_ns = time.time_ns()
             try:
-                stored = await self.ctx.devices.insert_positions(batch)
+                stored = await self._insert(batch)
             except StorageError as exc:
                 log.warning("position batch not stored", rows=len(batch), error=str(exc))
                 await trio.sleep(RETRY_DELAY_S * (attempt + 1))
@@ -139,7 +151,9 @@ class Positions:
         ctx.stats.positions_received += 1
         if at is None:
             return
-        oldest = now - timedelta(days=ctx.config.retention_days)
+        # Older than its tenant keeps (the config's for the default tenant): never stored.
+        days = ctx.device_retention.get(link.device_id, ctx.config.retention_days)
+        oldest = now - timedelta(days=days)
         if at < oldest or at > now + FUTURE_SLACK or not plausible(pos):
             ctx.stats.positions_dropped += 1
             return

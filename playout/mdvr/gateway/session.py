@@ -8,7 +8,7 @@ import dataclasses
 import trio
 
 from trocadero.core.containment import SESSION_FAILURES
-from trocadero.core.storage import StorageError
+from trocadero.core.storage import StorageError, tenancy
 from trocadero.protocols.mdvr import (
     REG_BAD_FORMAT,
     Alarm,
@@ -191,12 +191,17 @@ class Signaling:
                 refusal = dataclasses.replace(msg, time=format_time(now))
                 await stream.send_all(build_registration_refusal(refusal, now, REG_BAD_FORMAT))
             return None
-        if device_id not in self.parts.allowlist:
+        try:
+            tenant = await self.parts.allowlist.tenant_of(device_id)
+        except StorageError as exc:  # cannot tell whose it is: refused like an unknown id
+            log.error("device registry unavailable", device=device_id, error=str(exc))
+            tenant = None
+        if tenant is None:
             ctx.stats.refused += 1
             await stream.send_all(build_registration_refusal(msg, now))
             ctx.edge_log(
                 f"unknown {device_id}",
-                "MDVR device refused: not on the allow-list",
+                "MDVR device refused: not provisioned to a tenant",
                 device=device_id,
                 address=address,
             )
@@ -212,6 +217,8 @@ class Signaling:
             # The device re-registered: its old link is dead (reference §9). Replace it.
             ctx.stats.replaced += 1
             old.scope.cancel()
+        # This session's storage calls (and the tasks it starts) act for the device's tenant.
+        tenancy.bind(tenant)
         plate = stored_text(msg.plate, 64)
         link = DeviceLink(
             device_id, address, local_ip, stream, scope, now, plate=plate, clock=ctx.clock

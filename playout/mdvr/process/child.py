@@ -38,7 +38,7 @@ from trocadero.core.containment import CONTAINMENT, contain_asyncio_errors
 from trocadero.core.errors import error_kind
 from trocadero.core.events import Event, EventBus, TopicFollower
 from trocadero.core.permissions import Actor
-from trocadero.core.storage import open_storage
+from trocadero.core.storage import open_storage, tenancy
 
 from ...logs import configure_logging, get_logger
 from ...malloc import limit_malloc_arenas
@@ -159,7 +159,9 @@ class GatewayHost:
     async def _answer(self, message: Mapping[str, Any]) -> None:
         call_id = message["id"]
         try:
-            value = await self._call(str(message["op"]), message.get("args") or {})
+            # The caller's tenant (the daemon's request scope) for the call's storage work.
+            with tenancy.as_tenant(int(message.get("tenant") or tenancy.DEFAULT_TENANT)):
+                value = await self._call(str(message["op"]), message.get("args") or {})
         except Exception as exc:
             code = _error_code(exc)
             if code is None:  # a bug here: the daemon reports it as unavailable, we log it

@@ -40,7 +40,7 @@ from trocadero.core.errors import ERROR_KINDS, InvalidArgument, RefusedError, Un
 from trocadero.core.events import EventBus
 from trocadero.core.permissions import Actor
 from trocadero.core.statistics import counter, detail
-from trocadero.core.storage import Storage
+from trocadero.core.storage import Storage, tenancy
 from trocadero.core.storage.devices import AlarmRecord, DeviceFile, DeviceStore
 from trocadero.core.video_hub import VideoSink
 
@@ -352,7 +352,9 @@ class GatewayProcess:
         send, receive = trio.open_memory_channel[dict[str, Any]](1)
         self._calls[call_id] = send
         try:
-            await link.send({"t": "call", "id": call_id, "op": op, "args": args})
+            # The child's storage calls act for the caller's tenant (docs/fleet.md).
+            tenant = tenancy.current().tenant_id
+            await link.send({"t": "call", "id": call_id, "op": op, "args": args, "tenant": tenant})
             with trio.move_on_after(CALL_TIMEOUT_S) as timeout:
                 try:
                     reply = await receive.receive()

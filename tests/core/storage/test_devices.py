@@ -92,8 +92,8 @@ async def test_partitions_and_retention(store: Storage) -> None:
             "positions_y2026m04",
             "positions_y2026m05",
         ]
-    cutoff = T0 - timedelta(days=90)  # 2025-12-14: Oct and Nov fall out whole, Dec in part
-    removed = await dev.apply_retention(cutoff)
+    # The default tenant keeps 90 days: cutoff 2025-12-14, Oct and Nov fall out whole, Dec in part
+    removed = await dev.apply_retention(T0)
     left = await dev.list_positions("00967", limit=100)
     assert [p.at for p in left.items] == sorted(p.at for p in recent)
     if store.backend == "postgres":
