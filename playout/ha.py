@@ -34,7 +34,7 @@ from trocadero.config.ha import HaConfig
 from trocadero.core.commands import AuditSink, audit
 from trocadero.core.errors import ConflictError, RefusedError
 from trocadero.core.permissions import Actor
-from trocadero.core.statistics import counter, detail, to_json
+from trocadero.core.statistics import counter, detail, gauge, to_json
 from trocadero.core.storage import StorageError
 from trocadero.native.clock import FrameClock
 from trocadero.protocols.ha_heartbeat import Heartbeat, Role
@@ -60,7 +60,7 @@ class HaStatistics:
     peer_node: str | None = field(metadata=detail())
     peer_role: str | None = field(metadata=detail())
     peer_epoch: int | None = field(metadata=detail())
-    peer_heartbeat_age_ms: float | None
+    peer_heartbeat_age_ms: float | None = field(metadata=gauge())  # None: never heard
     peer_heartbeats_missed: int
     heartbeats_sent: int = field(metadata=counter())
     heartbeats_received: int = field(metadata=counter())
@@ -76,8 +76,9 @@ class HaStatistics:
     peer_state_digest: str | None = field(metadata=detail())
     diverged: bool  # the two nodes play different states for longer than 2 s
     divergences: int = field(metadata=counter())
-    follow_lag_ms: float | None  # last change: heard of → taken on (0: before heard; ±1 beat)
-    follow_lag_max_ms: float | None
+    # The last change, heard of → taken on (0: before heard; ±1 beat); None: none yet.
+    follow_lag_ms: float | None = field(metadata=gauge())
+    follow_lag_max_ms: float | None = field(metadata=gauge())
     lease_error: str | None = field(metadata=detail())
     last_transition: str | None = field(metadata=detail())
     last_transition_reason: str | None = field(metadata=detail())

@@ -157,8 +157,12 @@ def test_sd_notify_ready_and_watchdog_stops_when_clock_stalls(
 
 
 def test_hypercorn_225_malformed_ws_upgrade_is_survived(tmp_path: Path) -> None:
-    """The request from hypercorn #225 (an upgrade with a trailing byte) still takes
-    Hypercorn's serve() down; the supervisor must restart it while frames keep flowing."""
+    """The request from hypercorn #225 (an upgrade with a trailing byte). Whether it takes
+    Hypercorn's serve() down depends on the order its events are handled in: it did while
+    every write yielded to the loop, it does not since a reply the kernel takes whole is
+    written at once (web/prompt_io.py; over TLS writes still yield). Either way the web
+    answers again (a crash is restarted by the supervisor, /debug/fault/crash-web tests that
+    path too) while frames keep flowing."""
     request = (
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
         b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bKdPyn3u98cTfZJSh4TNeQ==\r\n\r\nx\n"
@@ -174,16 +178,18 @@ def test_hypercorn_225_malformed_ws_upgrade_is_survived(tmp_path: Path) -> None:
                 except (TimeoutError, ConnectionResetError):
                     pass
 
-            def web_back(n: int = attempt) -> bool:
+            def web_answers() -> bool:
                 try:
-                    return bool(d.health()["web"]["starts"] >= n + 1)
+                    web = d.health()["web"]
                 except Exception:
                     return False  # between crash and restart
+                return bool(web["starts"] == 1 + web["crashes"])
 
-            wait_for(web_back, 10.0, f"the web server to return after attack {attempt}")
+            wait_for(web_answers, 10.0, f"the web server to answer after attack {attempt}")
         after = d.wait_healthy()
         assert d.proc.poll() is None
-        assert after["web"]["crashes"] == 2, after["web"]
+        assert after["web"]["crashes"] <= 2, after["web"]
+        assert after["web"]["restarts"] == after["web"]["crashes"], after["web"]
         assert frames_sent(after) > frames_sent(before)
         assert after["clock"]["running"] is True
         assert d.stop()[0] == 0

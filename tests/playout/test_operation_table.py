@@ -130,6 +130,15 @@ ARGS: dict[str, Args] = {
     # tests/playout/test_ha_pair.py runs them on a pair.
     "ha.status": {},
     "ha.handover": {},
+    # Fleet provisioning on the test daemon's SQLite store: one tenant (docs/fleet.md);
+    # tests/playout/test_mdvr_tenants.py and tests/core/storage/test_tenants_rls.py run them
+    # on PostgreSQL.
+    "tenants": {"limit": 2},
+    "tenant.create": {"name": "eq-tenant"},
+    "tenant.update": {"id": 1, "retention_days": 90},
+    "device.provision": lambda s: {"device": s.unique("eq-dev")},
+    "device.deprovision": {"device": "no-such-dev"},
+    "devices.provisioned": {"tenant": 1, "limit": 2},
 }
 # Operations that need a connected vehicle or a stored row the test cannot make: both sides
 # must refuse them alike (this code, the same message) and audit nothing.
@@ -138,6 +147,8 @@ REFUSED_ALIKE: dict[str, str] = {
     "mdvr.live.start": "conflict",
     "mdvr.file.retry": "not_found",
     "video.start": "conflict",
+    "tenant.create": "conflict",  # SQLite is single-tenant
+    "device.deprovision": "not_found",
     "ha.handover": "refused",
 }
 # What must be there before an operation can run (run through the socket first, each time).

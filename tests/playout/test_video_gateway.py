@@ -26,7 +26,7 @@ KEY = ("00967", 0, 0)
 
 
 async def test_remux_keyframe_request_and_grace_stop_in_process(tmp_path: Path) -> None:
-    clip = encode_clip(width=64, height=48, frames=200, fps=20.0, keyint=200)  # one per 10 s
+    clip = encode_clip(width=64, height=48, frames=600, fps=20.0, keyint=600)  # one per 30 s
     async with open_storage(StorageConfig(), tmp_path) as store:
         gw = MdvrGateway(config(), store, EventBus(), tmp_path / "files", feeds=LiveFeeds())
         hub = VideoHub(gw, StreamTokens(30), grace_s=0.5, start_timeout_s=5)
@@ -44,13 +44,14 @@ async def test_remux_keyframe_request_and_grace_stop_in_process(tmp_path: Path) 
             stream = hub.streams[KEY]
             viewer = hub.attach(hub.tokens.verify(started["token"], KEY))
             # The viewer lost its place (as after an overflow): only a keyframe helps, and
-            # the clip has one every 10 s only; the hub asks the device for one.
-            keyframes = stream.keyframes
+            # the clip has one every 30 s only; the hub asks the device for one.
+            await until(lambda: stream.keyframes >= 1, limit=4)  # the opening one, counted
+            keyframes = stream.keyframes  # the next natural one is 30 s away
             viewer.queue.clear()
             viewer.fragments = 0
             viewer.waiting_key, viewer.waiting_since = True, trio.current_time()
+            await until(lambda: stream.key_requests >= 1, limit=4)
             await until(lambda: stream.keyframes > keyframes, limit=4)
-            assert stream.key_requests >= 1
             assert not viewer.waiting_key
             assert viewer.fragments > 0  # frames flow to it again
             # The last viewer leaves: after the grace period, C508 stop.
