@@ -14,7 +14,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.daemon_harness import Daemon, free_port, running_daemon
+from tests.daemon_harness import Daemon, running_daemon
+from tests.ports import free_udp_port
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 NODES = {"a": "127.0.0.2", "b": "127.0.0.3"}
@@ -235,7 +236,7 @@ def pair_rig(tmp_path: Path, dsn: str, **timing: float) -> Iterator[PairRig]:
         receiver.start()
         stack.callback(receiver.close)
         relay = Relay()
-        binds = {n: free_port() for n in NODES}
+        binds = {n: free_udp_port() for n in NODES}  # the heartbeat sockets are UDP
         relay.targets = {n: ("127.0.0.1", binds[n]) for n in NODES}
         relay.start()
         stack.callback(relay.close)

@@ -12,8 +12,9 @@ import socket
 import time
 from pathlib import Path
 
-from tests.daemon_harness import free_port, running_daemon
+from tests.daemon_harness import running_daemon
 from tests.ha_pair import SHOW
+from tests.ports import free_udp_port
 from trocadero.protocols.ha_heartbeat import Heartbeat, HeartbeatError, Role, decode_heartbeat
 
 SECONDS = float(os.environ.get("TROCADERO_FUZZ_SECONDS", "40")) / 4
@@ -54,7 +55,7 @@ def test_hostile_heartbeats_cost_nothing(tmp_path: Path, postgres_dsn: str) -> N
     rng = random.Random(seed)
     show = tmp_path / "show.toml"
     show.write_text(SHOW)
-    bind = free_port()
+    bind = free_udp_port()  # the heartbeat socket is UDP
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
     extra = (
