@@ -29,11 +29,13 @@ R = TypeVar("R")
 BUSY_TIMEOUT_MS = 5000
 # Batches this small commit on the calling thread when the connection is idle (write_batch),
 # unless a recent one took longer than INLINE_SLOW_S: a disk busy with something else (an fsync
-# can take 50 ms then) sends commits back to the worker for INLINE_BACKOFF_S, so a slow disk
-# delays the commands that wait for it, not the whole event loop.
+# can take 50 ms then) sends commits back to the worker for INLINE_BACKOFF_S, doubled after
+# every slow probe up to INLINE_BACKOFF_MAX_S (a disk that stays busy is probed rarely) and
+# reset by a fast one, so a slow disk delays the commands that wait for it, not the loop.
 INLINE_BATCH_MAX = 4
 INLINE_SLOW_S = 0.003
 INLINE_BACKOFF_S = 2.0
+INLINE_BACKOFF_MAX_S = 120.0
 
 
 class _SQLiteTx(Tx):
@@ -108,6 +110,7 @@ class SQLiteDriver(Driver):
         self._closed = False
         self.inline_calls = 0  # write batches committed on the Trio thread (no hand-off)
         self._inline_after = 0.0  # clock() before which commits go to the worker
+        self._backoff_s = INLINE_BACKOFF_S  # the next back-off after a slow inline commit
         self.clock: Callable[[], float] = time.monotonic
 
     def pool(self) -> PoolStatistics:
@@ -212,7 +215,10 @@ class SQLiteDriver(Driver):
         finally:
             now = self.clock()
             if now - started > INLINE_SLOW_S:
-                self._inline_after = now + INLINE_BACKOFF_S
+                self._inline_after = now + self._backoff_s
+                self._backoff_s = min(self._backoff_s * 2, INLINE_BACKOFF_MAX_S)
+            else:
+                self._backoff_s = INLINE_BACKOFF_S
 
     async def _rollback(self) -> None:
         if self.conn.in_transaction:

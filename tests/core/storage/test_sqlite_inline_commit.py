@@ -124,7 +124,16 @@ async def test_a_slow_commit_sends_the_next_ones_to_the_worker_for_a_while(
     driver.observe = None
     await driver.write_batch([(INSERT, ("b", 2))])
     assert driver.inline_calls == 1  # on the worker
+    # The disk is still slow when probed again: the next back-off is twice as long.
     clock[0] += backend.INLINE_BACKOFF_S
+    driver.observe = slow_observe
     await driver.write_batch([(INSERT, ("c", 3))])
-    assert driver.inline_calls == 2  # the disk was fast since: back on the Trio thread
-    assert _rows(tmp_path / "db.sqlite") == [("a", 1), ("b", 2), ("c", 3)]
+    assert driver.inline_calls == 2  # the probe, on the Trio thread, was slow
+    driver.observe = None
+    clock[0] += backend.INLINE_BACKOFF_S * 1.5
+    await driver.write_batch([(INSERT, ("d", 4))])
+    assert driver.inline_calls == 2  # still backing off (4 s this time)
+    clock[0] += backend.INLINE_BACKOFF_S
+    await driver.write_batch([(INSERT, ("e", 5))])
+    assert driver.inline_calls == 3  # a fast probe: back on the Trio thread
+    assert len(_rows(tmp_path / "db.sqlite")) == 5
